@@ -1,0 +1,3 @@
+"""The `capconnect` command line."""
+def main() -> None:  # replaced below
+    pass

@@ -1,0 +1,1 @@
+"""The data-access edge: the embedded PostgreSQL server, migrations and every SQL statement."""

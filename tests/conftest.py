@@ -1,0 +1,99 @@
+"""Shared fixtures: a real throwaway PostgreSQL server for the whole test session.
+
+Without ``CAPCONNECT_TEST_DATABASE_URL`` the session starts its own embedded server in a temporary
+directory on a free port, migrates a template database once, and gives each test that asks for
+``db`` a fresh copy of it (``CREATE DATABASE … TEMPLATE``: tens of milliseconds).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from capconnect.db.database import Database, upgrade
+from capconnect.db.embedded import EmbeddedPostgres, free_port
+from matching.config import Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+TEMPLATE = "capconnect_test_template"
+
+
+def _with_db(url: str, dbname: str) -> str:
+    """The same server URL with another database name (URLs only, as the settings use)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + dbname))
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """URL of a maintenance database on a real server owned by this test session."""
+    external = os.environ.get("CAPCONNECT_TEST_DATABASE_URL")
+    if external:
+        yield _with_db(external, "postgres")
+        return
+    root = Path(tempfile.mkdtemp(prefix="capconnect-pg-"))
+    root.chmod(0o755)  # the postgres OS user must reach it when tests run as root
+    server = EmbeddedPostgres(root / "pg", port=free_port())
+    server.start()
+    try:
+        yield server.admin_url()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_admin_url: str) -> str:
+    """A database migrated to the latest schema, used as the template of every test database."""
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    url = _with_db(pg_admin_url, TEMPLATE)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def db(pg_admin_url: str, template_url: str) -> Iterator[Database]:
+    """A fresh, migrated database for one test; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    try:
+        yield Database(url=_with_db(pg_admin_url, name))
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def empty_db_url(pg_admin_url: str) -> Iterator[str]:
+    """URL of an empty (unmigrated) database, for migration tests."""
+    name = f"e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield _with_db(pg_admin_url, name)
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Settings pointing at a given database URL and a private data directory."""
+
+    def make(url: str, **kw: object) -> Settings:
+        return Settings(database_url=url, data_dir=tmp_path / "data", models_dir=tmp_path / "models", **kw)
+
+    return make
