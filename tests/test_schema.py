@@ -96,7 +96,10 @@ def test_investor_mandate_need_constraints(db) -> None:
         _fails(conn, man, (inv, 1, -1, 1e7, []), "ticket_min_check")
         _fails(conn, man, (inv, 1, 1, 1e7, ["mining"]), "mandates_sectors_check")
         conn.execute(man, (inv, 1, 1e6, 1e7, ["ai"]))
-        _fails(conn, man, (inv, 2, 1e6, 1e7, ["ai"]), "mandates_one_current")  # only one open version
+        conn.commit()
+        with pytest.raises(psycopg.errors.ExclusionViolation, match="mandates_one_current"):
+            with conn.transaction():  # only one open version (checked at commit)
+                conn.execute(man, (inv, 2, 1e6, 1e7, ["ai"]))
         ent = conn.execute(ENT, GOOD).fetchone()[0]
         need = "INSERT INTO financing_needs (ref, enterprise_id, instrument, amount) VALUES (%s, %s, %s, %s)"
         _fails(conn, need, ("n1", ent, "equity", -5), "amount_check")

@@ -29,7 +29,8 @@ _ENT_COLS = [
     ("country", "text"), ("city", "text"), ("industry_code", "text"), ("industry_raw", "text"),
     ("tier", "text"), ("boards", "text[]"), ("qualifications", "text[]"), ("listing_target", "text"),
     ("description", "text"), ("founded_on", "date"), ("registered_capital", "numeric"),
-    ("disclosure", "text"), ("status", "text"), ("created_at", "timestamptz"),
+    ("disclosure", "text"), ("status", "text"), ("excluded_investors", "text[]"),
+    ("excluded_investor_types", "text[]"), ("created_at", "timestamptz"),
 ]
 _ENT_UPDATABLE = [c for c, _ in _ENT_COLS if c not in ("credit_code", "source", "external_id", "created_at")]
 
@@ -46,7 +47,8 @@ def load_enterprises(cur: psycopg.Cursor, records: Sequence[Enterprise], *, prog
     copy_into_temp(cur, "s_ent", _ENT_COLS, (
         (e.credit_code, e.source, e.external_id, e.name, e.short_name, e.name_en, e.district_code, e.province,
          e.country, e.city, e.industry_code, e.industry_raw, e.tier, e.boards, e.qualifications, e.listing_target,
-         e.description, e.founded_on, e.registered_capital, e.disclosure, e.status, e.created_at)
+         e.description, e.founded_on, e.registered_capital, e.disclosure, e.status, e.excluded_investors,
+         e.excluded_investor_types, e.created_at)
         for e in records), progress=progress)
     sets, where = distinct_update(_ENT_UPDATABLE)
     cols = ", ".join(c for c, _ in _ENT_COLS)

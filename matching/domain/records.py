@@ -53,6 +53,8 @@ class Enterprise:
     registered_capital: float | None = None
     disclosure: str = "tier_default"
     status: str = "active"
+    excluded_investors: list[str] = field(default_factory=list)  # investor keys this enterprise refuses
+    excluded_investor_types: list[str] = field(default_factory=list)  # e.g. ["qfi"]
     financials: list[Financials] = field(default_factory=list)
     created_at: datetime | None = None
 

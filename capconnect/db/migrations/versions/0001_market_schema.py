@@ -118,6 +118,8 @@ CREATE TABLE enterprises (
     registered_capital numeric(20, 2) CHECK (registered_capital >= 0),
     disclosure text NOT NULL DEFAULT 'tier_default' CHECK ({_in("disclosure", DISCLOSURE_LEVELS)}),
     status text NOT NULL DEFAULT 'active' CHECK ({_in("status", ENTERPRISE_STATUSES)}),
+    excluded_investors text[] NOT NULL DEFAULT '{{}}',
+    excluded_investor_types text[] NOT NULL DEFAULT '{{}}' CHECK ({_subset("excluded_investor_types", INVESTOR_TYPES)}),
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (source, external_id),
@@ -188,9 +190,11 @@ CREATE TABLE mandates (
     CHECK (valid_to IS NULL OR valid_to > valid_from),
     CHECK ({_subset("sectors", tuple(c for c, _, _ in INDUSTRIES))}),
     CHECK ({_subset("excluded_sectors", tuple(c for c, _, _ in INDUSTRIES))}),
-    CHECK ({_subset("districts", tuple(c for c, _ in DISTRICTS))})
+    CHECK ({_subset("districts", tuple(c for c, _ in DISTRICTS))}),
+    -- one current version per investor; deferred so a batch can add versions and re-chain them
+    CONSTRAINT mandates_one_current EXCLUDE USING btree (investor_id WITH =) WHERE (valid_to IS NULL)
+        DEFERRABLE INITIALLY DEFERRED
 );
-CREATE UNIQUE INDEX mandates_one_current ON mandates (investor_id) WHERE valid_to IS NULL;
 
 CREATE TABLE financing_needs (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

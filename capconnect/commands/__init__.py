@@ -1,0 +1,1 @@
+"""Sub-commands of ``capconnect``: thin wrappers that parse options and call the library."""

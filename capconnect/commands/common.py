@@ -1,0 +1,40 @@
+"""Helpers shared by the sub-commands: settings, the database, errors that exit cleanly."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, NoReturn
+
+import typer
+from rich.console import Console
+
+from capconnect.db.database import Database, open_database
+from capconnect.db.embedded import EmbeddedPostgresError
+from matching.config import Settings, get_settings
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print an error (red, on stderr) and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    """The process settings (an invalid environment variable exits with its message)."""
+    try:
+        return get_settings()
+    except Exception as exc:  # pydantic's ValidationError names the variable and the problem
+        fail(f"invalid settings: {exc}")
+
+
+@contextmanager
+def database(*, migrate: bool = True) -> Iterator[Database]:
+    """The (migrated) database; the embedded server started here stops when the command ends."""
+    try:
+        with open_database(settings(), migrate=migrate) as db:
+            yield db
+    except EmbeddedPostgresError as exc:
+        fail(str(exc))

@@ -1,0 +1,326 @@
+"""A FAISS vector index with an explicit id map and allow-list search.
+
+* Rows are FAISS ids ``0..n-1``; :class:`IdMap` maps external ids (database ids) to rows and back
+  and refuses use before it is built.
+* Below ``exact_threshold`` vectors the index is exact (``IndexFlatIP``); above it, HNSW
+  (``IndexHNSWFlat``, inner product). Vectors are L2-normalised, so inner product = cosine.
+* ``search(..., allow=ids)`` applies hard constraints *inside* the search: a small allow-list is
+  scanned exactly with NumPy, a large one goes to FAISS with an ``IDSelectorBitmap``.
+* ``remove`` marks rows as deleted (HNSW cannot delete); they are never returned, and
+  :meth:`VectorIndex.compact` rebuilds without them.
+* ``save``/``load`` write the FAISS file, the id map and vectors, and a manifest (encoder id,
+  dimension, count, kind) that is checked on load.
+
+Results are always ``(ids, scores)`` arrays, best first; batch search equals single search.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import faiss
+import numpy as np
+
+from matching.errors import ArtifactError
+
+logger = logging.getLogger(__name__)
+MANIFEST = "index_manifest.json"
+FORMAT_VERSION = 1
+#: Allow-lists up to this fraction of the index are scanned exactly (faster and recall 1.0).
+EXACT_ALLOW_FRACTION = 0.05
+BUILD_THREADS = max(1, faiss.omp_get_max_threads())
+
+
+class IdMap:
+    """External id ↔ row mapping. Refuses lookups before ids are assigned."""
+
+    def __init__(self) -> None:
+        self._ids: np.ndarray | None = None
+        self._rows: dict[int, int] = {}
+
+    @property
+    def built(self) -> bool:
+        """Whether ids were assigned."""
+        return self._ids is not None
+
+    def assign(self, ids: Sequence[int] | np.ndarray) -> None:
+        """Assign external ids to rows ``0..n-1`` (replacing any previous map)."""
+        arr = np.asarray(ids, dtype=np.int64)
+        if len(np.unique(arr)) != len(arr):
+            raise ValueError("external ids must be unique")
+        self._ids = arr.copy()
+        self._rows = {int(x): i for i, x in enumerate(arr)}
+
+    def extend(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Append new external ids; return their rows."""
+        arr = np.asarray(ids, dtype=np.int64)
+        clash = [int(x) for x in arr if int(x) in self._rows]
+        if clash or len(np.unique(arr)) != len(arr):
+            raise ValueError(f"ids already in the index or repeated: {clash[:5]}")
+        start = 0 if self._ids is None else len(self._ids)
+        self._ids = arr.copy() if self._ids is None else np.concatenate([self._ids, arr])
+        for i, x in enumerate(arr):
+            self._rows[int(x)] = start + i
+        return np.arange(start, start + len(arr), dtype=np.int64)
+
+    def ids(self) -> np.ndarray:
+        """External ids in row order."""
+        if self._ids is None:
+            raise RuntimeError("IdMap used before ids were assigned: build or load the index first")
+        return self._ids
+
+    def rows_of(self, ids: Sequence[int] | np.ndarray, *, strict: bool = False) -> np.ndarray:
+        """Rows of external ids; unknown ids are dropped (or raise ``KeyError`` with ``strict``)."""
+        self.ids()
+        out = []
+        for x in np.asarray(ids, dtype=np.int64).ravel():
+            row = self._rows.get(int(x))
+            if row is None:
+                if strict:
+                    raise KeyError(f"id {int(x)} is not in the index")
+                continue
+            out.append(row)
+        return np.asarray(out, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return 0 if self._ids is None else len(self._ids)
+
+    def __contains__(self, external_id: object) -> bool:
+        return isinstance(external_id, (int, np.integer)) and int(external_id) in self._rows
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """How to build an index."""
+
+    exact_threshold: int = 20_000
+    hnsw_m: int = 32
+    ef_construction: int = 80
+    ef_search: int = 128
+    threads: int = 1
+
+
+class VectorIndex:
+    """Cosine-similarity search over L2-normalised vectors with external ids.
+
+    Args:
+        dimension: vector dimension.
+        encoder_id: the encoder that made the vectors (checked on load and on query use).
+        config: build and search parameters.
+    """
+
+    def __init__(self, dimension: int, encoder_id: str, config: IndexConfig | None = None) -> None:
+        self.dimension = dimension
+        self.encoder_id = encoder_id
+        self.config = config or IndexConfig()
+        self.id_map = IdMap()
+        self._vectors = np.zeros((0, dimension), dtype=np.float32)
+        self._deleted = np.zeros(0, dtype=bool)
+        self._faiss: faiss.Index | None = None
+        self.kind = "flat"
+
+    # -- building --------------------------------------------------------------------------
+    def build(self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray) -> VectorIndex:
+        """(Re)build from scratch: exact below the threshold, HNSW above it."""
+        vecs = self._check(vectors)
+        if len(vecs) != len(np.asarray(ids)):
+            raise ValueError(f"{len(np.asarray(ids))} ids but {len(vecs)} vectors")
+        self.id_map.assign(ids)
+        self._vectors = vecs.copy()
+        self._deleted = np.zeros(len(vecs), dtype=bool)
+        self.kind = "flat" if len(vecs) < self.config.exact_threshold else "hnsw"
+        self._faiss = self._new_faiss()
+        if len(vecs):
+            with _threads(BUILD_THREADS):  # an offline step: use every core
+                self._faiss.add(vecs)
+        logger.info("built %s index of %d vectors (dim %d)", self.kind, len(vecs), self.dimension)
+        return self
+
+    def add(self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray) -> None:
+        """Add new vectors (ids must be new; use :meth:`update` for changed ones)."""
+        vecs = self._check(vectors)
+        if self._faiss is None:
+            self.build(ids, vecs)
+            return
+        self.id_map.extend(ids)
+        self._vectors = np.vstack([self._vectors, vecs])
+        self._deleted = np.concatenate([self._deleted, np.zeros(len(vecs), dtype=bool)])
+        with _threads(self.config.threads):
+            self._faiss.add(vecs)
+
+    def remove(self, ids: Sequence[int] | np.ndarray) -> int:
+        """Mark ids as removed; return how many were present."""
+        rows = self.id_map.rows_of(ids)
+        fresh = rows[~self._deleted[rows]]
+        self._deleted[fresh] = True
+        return len(fresh)
+
+    def update(self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray) -> None:
+        """Replace the vectors of existing ids (changed profiles): rebuilds the structure."""
+        vecs = self._check(vectors)
+        rows = self.id_map.rows_of(ids, strict=True)
+        self._vectors[rows] = vecs
+        self._deleted[rows] = False
+        self._faiss = self._new_faiss()
+        self._faiss.add(self._vectors)
+
+    def compact(self) -> None:
+        """Rebuild without removed rows."""
+        keep = ~self._deleted
+        self.build(self.id_map.ids()[keep], self._vectors[keep])
+
+    def __len__(self) -> int:
+        return int((~self._deleted).sum())
+
+    # -- searching -------------------------------------------------------------------------
+    def search(self, queries: np.ndarray, k: int, *, allow: Sequence[int] | np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` external ids and cosine scores per query, optionally restricted to ``allow``.
+
+        Returns ``(ids, scores)`` of shape ``(n_queries, k)``; missing slots hold id ``-1`` and
+        score ``-inf``.
+        """
+        q = self._check(np.atleast_2d(queries))
+        n = len(self.id_map)
+        out_ids = np.full((len(q), k), -1, dtype=np.int64)
+        out_scores = np.full((len(q), k), -np.inf, dtype=np.float32)
+        if n == 0 or k <= 0:
+            return out_ids, out_scores
+        if allow is not None:
+            rows = self.id_map.rows_of(allow)
+            rows = np.unique(rows[~self._deleted[rows]])
+            if len(rows) == 0:
+                return out_ids, out_scores
+            if self.kind == "flat" or len(rows) <= EXACT_ALLOW_FRACTION * n:
+                return self._exact_rows(q, k, rows, out_ids, out_scores)
+            mask = np.zeros(n, dtype=bool)
+            mask[rows] = True
+        else:
+            mask = ~self._deleted if self._deleted.any() else None
+        return self._faiss_search(q, k, mask, out_ids, out_scores)
+
+    def exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Brute-force NumPy search over every live row (the baseline for recall checks)."""
+        q = self._check(np.atleast_2d(queries))
+        rows = np.flatnonzero(~self._deleted)
+        out_ids = np.full((len(q), k), -1, dtype=np.int64)
+        out_scores = np.full((len(q), k), -np.inf, dtype=np.float32)
+        return self._exact_rows(q, k, rows, out_ids, out_scores)
+
+    def vectors_of(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Stored vectors of external ids (strict)."""
+        return self._vectors[self.id_map.rows_of(ids, strict=True)]
+
+    def _exact_rows(self, q: np.ndarray, k: int, rows: np.ndarray, out_ids: np.ndarray,
+                    out_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sims = q @ self._vectors[rows].T
+        kk = min(k, len(rows))
+        top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk] if kk < len(rows) else np.tile(np.arange(len(rows)), (len(q), 1))
+        for i in range(len(q)):
+            cand = top[i]
+            order = cand[np.lexsort((rows[cand], -sims[i, cand]))]  # ties broken by row: deterministic
+            out_ids[i, :kk] = self.id_map.ids()[rows[order]]
+            out_scores[i, :kk] = sims[i, order]
+        return out_ids, out_scores
+
+    def _faiss_search(self, q: np.ndarray, k: int, mask: np.ndarray | None, out_ids: np.ndarray,
+                      out_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        assert self._faiss is not None
+        params = faiss.SearchParametersHNSW() if self.kind == "hnsw" else faiss.SearchParameters()
+        if self.kind == "hnsw":
+            params.efSearch = max(self.config.ef_search, k)
+        bitmap = None
+        if mask is not None:
+            bitmap = np.packbits(mask, bitorder="little")
+            params.sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        with _threads(self.config.threads):
+            scores, rows = self._faiss.search(q, k, params=params)
+        del bitmap  # the selector read it during search; keep it alive until here
+        valid = rows >= 0
+        ids = self.id_map.ids()
+        out_ids[valid] = ids[rows[valid]]
+        out_scores[valid] = scores[valid]
+        return out_ids, out_scores
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        """Write the index, its ids, vectors and manifest into ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        assert self._faiss is not None, "build the index before saving it"
+        faiss.write_index(self._faiss, str(folder / "index.faiss"))
+        np.save(folder / "ids.npy", self.id_map.ids())
+        np.save(folder / "vectors.npy", self._vectors)
+        np.save(folder / "deleted.npy", self._deleted)
+        manifest = {"format": FORMAT_VERSION, "kind": self.kind, "dimension": self.dimension,
+                    "encoder_id": self.encoder_id, "count": int(len(self.id_map)), "live": len(self),
+                    "faiss_version": faiss.__version__,
+                    "config": {k: getattr(self.config, k) for k in IndexConfig.__dataclass_fields__}}
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, *, encoder_id: str | None = None, threads: int = 1) -> VectorIndex:
+        """Load a saved index, checking its manifest (and the encoder, when given).
+
+        Raises:
+            ArtifactError: missing files, a count or dimension mismatch, or another encoder.
+        """
+        path = folder / MANIFEST
+        if not path.exists():
+            raise ArtifactError(f"no index at {folder} ({MANIFEST} missing): rebuild the index")
+        m = json.loads(path.read_text(encoding="utf-8"))
+        if m.get("format") != FORMAT_VERSION:
+            raise ArtifactError(f"index at {folder} has format {m.get('format')}, code expects {FORMAT_VERSION}: "
+                                "rebuild the index")
+        if encoder_id is not None and m["encoder_id"] != encoder_id:
+            raise ArtifactError(f"index at {folder} was built with encoder {m['encoder_id']!r} but the active "
+                                f"encoder is {encoder_id!r}: rebuild the index with the active encoder")
+        config = IndexConfig(**{**m.get("config", {}), "threads": threads})
+        self = cls(int(m["dimension"]), m["encoder_id"], config)
+        try:
+            ids = np.load(folder / "ids.npy")
+            self._vectors = np.load(folder / "vectors.npy")
+            self._deleted = np.load(folder / "deleted.npy")
+            self._faiss = faiss.read_index(str(folder / "index.faiss"))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ArtifactError(f"index at {folder} is unreadable ({exc}): rebuild the index") from exc
+        if not (len(ids) == len(self._vectors) == self._faiss.ntotal == m["count"]) or \
+                self._vectors.shape[1] != self.dimension or self._faiss.d != self.dimension:
+            raise ArtifactError(f"index at {folder} is inconsistent with its manifest (count or dimension): "
+                                "rebuild the index")
+        self.id_map.assign(ids)
+        self.kind = m["kind"]
+        return self
+
+    # -- internals -------------------------------------------------------------------------
+    def _new_faiss(self) -> faiss.Index:
+        if self.kind == "flat":
+            return faiss.IndexFlatIP(self.dimension)
+        index = faiss.IndexHNSWFlat(self.dimension, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = self.config.ef_construction
+        index.hnsw.efSearch = self.config.ef_search
+        return index
+
+    def _check(self, vectors: np.ndarray) -> np.ndarray:
+        arr = np.ascontiguousarray(vectors, dtype=np.float32)
+        if arr.ndim != 2 or arr.shape[1] != self.dimension:
+            raise ValueError(f"vectors must have shape (n, {self.dimension}), got {arr.shape}")
+        return arr
+
+
+class _threads:
+    """Temporarily set FAISS's OpenMP thread count (one inside request paths)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.before = 1
+
+    def __enter__(self) -> None:
+        self.before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(self.n)
+
+    def __exit__(self, *exc: object) -> None:
+        faiss.omp_set_num_threads(self.before)

@@ -1,0 +1,117 @@
+"""The FAISS wrapper: id map, exact vs HNSW, allow-lists, removal, batch = single, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matching.errors import ArtifactError
+from matching.index import IdMap, IndexConfig, VectorIndex
+
+
+def _unit(rng: np.random.Generator, n: int, d: int = 32) -> np.ndarray:
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.fixture(params=["flat", "hnsw"])
+def built(request: pytest.FixtureRequest) -> tuple[VectorIndex, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    vecs = _unit(rng, 3000)
+    ids = np.arange(1000, 4000, dtype=np.int64)[::-1].copy()  # external ids unrelated to rows
+    threshold = 10_000 if request.param == "flat" else 100
+    index = VectorIndex(32, "enc-test", IndexConfig(exact_threshold=threshold)).build(ids, vecs)
+    assert index.kind == request.param
+    return index, ids, vecs
+
+
+def test_idmap_refuses_use_before_build() -> None:
+    with pytest.raises(RuntimeError, match="before ids were assigned"):
+        IdMap().ids()
+    m = IdMap()
+    m.assign([7, 3])
+    assert list(m.rows_of([3, 7, 99])) == [1, 0]
+    with pytest.raises(KeyError, match="99"):
+        m.rows_of([99], strict=True)
+    with pytest.raises(ValueError, match="unique"):
+        IdMap().assign([1, 1])
+
+
+def test_known_answer_query_finds_itself(built) -> None:
+    index, ids, vecs = built
+    got, scores = index.search(vecs[[5, 17]], 3)
+    assert list(got[:, 0]) == [ids[5], ids[17]]
+    assert scores[0, 0] == pytest.approx(1.0, abs=1e-5)
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
+
+
+def test_batch_equals_single(built) -> None:
+    index, _, vecs = built
+    batch_ids, batch_scores = index.search(vecs[:20], 10)
+    for i in range(20):
+        one_ids, one_scores = index.search(vecs[i], 10)
+        assert list(one_ids[0]) == list(batch_ids[i])
+        np.testing.assert_allclose(one_scores[0], batch_scores[i], rtol=1e-6)
+
+
+def test_allow_list_is_respected_and_exact(built) -> None:
+    index, ids, vecs = built
+    allow_small = ids[::97]  # small: exact scan
+    allow_large = ids[::2]  # large: FAISS with a selector
+    q = _unit(np.random.default_rng(1), 5)
+    for allow in (allow_small, allow_large):
+        got, _ = index.search(q, 10, allow=allow)
+        assert set(got.ravel()) <= set(allow)
+    got, scores = index.search(q, 10, allow=allow_small)
+    rows = np.isin(ids, allow_small)
+    expect = ids[rows][np.argsort(-(q[0] @ vecs[rows].T))[:10]]
+    assert list(got[0]) == list(expect)
+    empty_ids, empty_scores = index.search(q, 4, allow=[123456789])
+    assert (empty_ids == -1).all() and np.isneginf(empty_scores).all()
+
+
+def test_remove_add_and_compact(built) -> None:
+    index, ids, vecs = built
+    assert index.remove([ids[5], 424242]) == 1
+    got, _ = index.search(vecs[5], 5)
+    assert ids[5] not in got[0]
+    new = _unit(np.random.default_rng(2), 2)
+    index.add([90001, 90002], new)
+    assert index.search(new[1], 1)[0][0, 0] == 90002
+    with pytest.raises(ValueError, match="already in the index"):
+        index.add([90001], new[:1])
+    index.compact()
+    assert len(index) == 3001 and ids[5] not in index.id_map
+
+
+def test_hnsw_recall_against_exact() -> None:
+    rng = np.random.default_rng(3)
+    vecs = _unit(rng, 5000, 48)
+    index = VectorIndex(48, "e", IndexConfig(exact_threshold=100)).build(np.arange(5000), vecs)
+    q = _unit(rng, 50, 48)
+    approx, _ = index.search(q, 100)
+    exact, _ = index.exact_search(q, 100)
+    recall = np.mean([len(set(a) & set(e)) / 100 for a, e in zip(approx, exact, strict=True)])
+    assert recall >= 0.95
+
+
+def test_save_load_round_trip_and_checks(built, tmp_path) -> None:
+    index, _, vecs = built
+    index.save(tmp_path / "ix")
+    loaded = VectorIndex.load(tmp_path / "ix", encoder_id="enc-test")
+    a = index.search(vecs[:7], 8)
+    b = loaded.search(vecs[:7], 8)
+    assert (a[0] == b[0]).all() and np.allclose(a[1], b[1])
+    with pytest.raises(ArtifactError, match="rebuild the index with the active encoder"):
+        VectorIndex.load(tmp_path / "ix", encoder_id="another-encoder")
+    (tmp_path / "ix" / "ids.npy").write_bytes(b"garbage")
+    with pytest.raises(ArtifactError, match="rebuild the index"):
+        VectorIndex.load(tmp_path / "ix")
+    with pytest.raises(ArtifactError, match="no index"):
+        VectorIndex.load(tmp_path / "nowhere")
+
+
+def test_wrong_dimension_is_refused() -> None:
+    index = VectorIndex(8, "e")
+    with pytest.raises(ValueError, match=r"shape \(n, 8\)"):
+        index.build([1], np.ones((1, 9), dtype=np.float32))
