@@ -10,21 +10,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Project settings. Each field can be set as ``CAPCONNECT_<FIELD>`` (``DATABASE_URL`` too)."""
+    """Project settings. Each field can be set as ``CAPCONNECT_<FIELD>``; the database URL also as
+    plain ``DATABASE_URL``."""
 
-    model_config = SettingsConfigDict(env_prefix="CAPCONNECT_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CAPCONNECT_", env_file=None, extra="ignore", populate_by_name=True)
 
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Field(default=Path(".capconnect"), description="Databases, encoders, caches.")
     database_url: str | None = Field(
         default=None,
         description="PostgreSQL URL. Unset: an embedded server is started under data_dir/pg.",
-        validation_alias="CAPCONNECT_DATABASE_URL",
+        validation_alias=AliasChoices("CAPCONNECT_DATABASE_URL", "DATABASE_URL"),
     )
     pg_bin_dir: Path | None = Field(default=None, description="Directory holding initdb and pg_ctl.")
     pg_port: int = Field(default=54329, ge=1024, le=65535, description="Port of the embedded server.")

@@ -37,7 +37,7 @@ REGION = _codes(vocab.REGION_SCOPES)
 EVENT = _codes(vocab.EVENT_TYPES)
 DEBT_MASK = sum(1 << INSTR[c] for c in vocab.DEBT_INSTRUMENTS)
 EQUITY_MASK = 1 << INSTR["equity"]
-GRADES = np.array([vocab.EVENT_GRADES[c] for c in vocab.EVENT_TYPES], dtype=np.int8)
+GRADES = np.array([vocab.EVENT_GRADES[c] for c in vocab.EVENT_TYPES.codes], dtype=np.int8)
 
 
 def mask_of(values: Sequence[str], codes: dict[str, int]) -> int:

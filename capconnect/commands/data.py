@@ -7,7 +7,6 @@ from enum import Enum
 from pathlib import Path
 
 import typer
-from rich.table import Table as RichTable
 from tqdm import tqdm
 
 from capconnect.commands.common import console, database, err_console, fail
@@ -56,11 +55,10 @@ def generate(
 
 
 def _print_counts(counts: list) -> None:  # type: ignore[type-arg]
-    table = RichTable("table", "received", "inserted", "updated", "unchanged")
     for c in counts:
         d = c.as_dict()
-        table.add_row(c.table, *(f"{d[k]:,}" for k in ("received", "inserted", "updated", "unchanged")))
-    console.print(table)
+        console.print(f"{c.table:<22} received {d['received']:>9,}  inserted {d['inserted']:>9,}  "
+                      f"updated {d['updated']:>9,}  unchanged {d['unchanged']:>9,}", highlight=False)
 
 
 def _import_entity(entity: str):  # type: ignore[no-untyped-def]

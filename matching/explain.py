@@ -1,0 +1,351 @@
+"""Explanations: the main reasons of a match, in plain Chinese and English, each a true fact.
+
+Reasons come from two places:
+
+* **rule hits** of the pair, recomputed from the snapshot: sector (with the investor's recent
+  investments in it), ticket range, stage, region and district, local reinvestment, tier and
+  board, instrument, qualifications;
+* the ranker's **per-feature contributions** (LightGBM ``pred_contrib``): the features that raised
+  the score most, named by their labels in :data:`matching.features.FEATURES`.
+
+``kind="improve"`` reasons say what would make the match better (a near-miss ticket, moving up to
+the growth tier, disclosing R&D data). Each reason keeps the numbers it states in ``facts``, so
+tests can recompute them from the snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from matching.domain import industries, regions, vocab
+from matching.features import FEATURE_NAMES, FEATURES
+from matching.profiles import yuan
+from matching.snapshot import DEBT_MASK, EVENT, QUAL, MarketSnapshot
+
+logger = logging.getLogger(__name__)
+
+View = Literal["investor", "enterprise"]
+INVESTED = EVENT["invested"]
+RECENT_DEALS = 10
+_QUAL_ORDER = ("little_giant", "srdi_municipal", "high_tech", "ipo_reserve", "tech_sme")
+#: Model features whose reason would repeat a rule hit (the rule's wording is the more precise).
+_COVERED = {"sector_exact", "sector_cluster", "ticket_fit", "ticket_in_range", "stage_fit", "region_fit",
+            "tier_fit", "board_fit", "ent_little_giant", "instrument_fit", "mandate_generalist"}
+_SHARES = {"sector_share", "region_share", "stage_share"}
+_LABEL = {f.name: f for f in FEATURES}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason of a match.
+
+    Attributes:
+        code: stable identifier (``sector_exact``, ``ticket``, ``model:<feature>``, …).
+        zh: the reason in Chinese.
+        en: the reason in English.
+        weight: how much it counts (rule weight, or the feature's contribution to the score).
+        kind: ``"fit"`` (why it matches) or ``"improve"`` (what would make it match better).
+        facts: the values the sentence states (for the impression log and for tests).
+    """
+
+    code: str
+    zh: str
+    en: str
+    weight: float
+    kind: Literal["fit", "improve"] = "fit"
+    facts: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+def yuan_en(amount: float | None) -> str:
+    """Amount in English: CNY 50m, CNY 1.2bn."""
+    if amount is None:
+        return "undisclosed"
+    if amount >= 1e9:
+        return f"CNY {amount / 1e9:.4g}bn"
+    if amount >= 1e6:
+        return f"CNY {amount / 1e6:,.4g}m"
+    return f"CNY {amount:,.0f}"
+
+
+def ticket_range(lo: float, hi: float, lang: str = "zh") -> str:
+    """A ticket range as people write it: 2,000万–1亿元 / CNY 20m–100m (open ends in words)."""
+    lo_v = None if np.isnan(lo) else float(lo)
+    hi_v = None if np.isnan(hi) else float(hi)
+    if lang == "zh":
+        if lo_v is not None and hi_v is not None:
+            return f"{yuan(lo_v).removesuffix('元')}–{yuan(hi_v)}"
+        return f"{yuan(lo_v)}以上" if lo_v is not None else f"{yuan(hi_v)}以下"
+    if lo_v is not None and hi_v is not None:
+        return f"{yuan_en(lo_v)}–{yuan_en(hi_v).removeprefix('CNY ')}"
+    return f"at least {yuan_en(lo_v)}" if lo_v is not None else f"up to {yuan_en(hi_v)}"
+
+
+def recent_deals(snap: MarketSnapshot, inv: int, sector: int, *, last: int = RECENT_DEALS) -> tuple[int, int]:
+    """``(n, m)``: the investor's last ``n`` (≤ ``last``) investments before the snapshot, ``m`` in ``sector``."""
+    sl = snap.events_before(snap.as_of)
+    hit = np.flatnonzero((snap.ev_inv[sl] == inv) & (snap.ev_type[sl] == INVESTED) & (snap.ev_ent[sl] >= 0))
+    ents = snap.ev_ent[sl][hit][-last:]  # events are time-sorted
+    return len(ents), int((snap.ent_sector[ents] == sector).sum()) if len(ents) else 0
+
+
+def _district(code: str | None, lang: str = "zh") -> str:
+    d = regions.district(code) if code else None
+    return "" if d is None else (d.zh if lang == "zh" else d.en)
+
+
+def _who(view: View) -> tuple[str, str]:
+    return ("贵机构", "your") if view == "investor" else ("该机构", "the investor's")
+
+
+def explain_pair(snap: MarketSnapshot, inv: int, need: int, *, view: View = "investor",
+                 contributions: np.ndarray | None = None, features: np.ndarray | None = None,
+                 max_model: int = 2) -> list[Reason]:
+    """Reasons of an eligible (investor, need) pair, strongest first, fit reasons before improvements.
+
+    Args:
+        snap: the market.
+        inv, need: investor and need rows.
+        view: who reads: ``"investor"`` (addressed as 贵机构) or ``"enterprise"``.
+        contributions: the ranker's ``pred_contrib`` row (features then bias), if a model scored it.
+        features: the pair's feature row (values quoted by model reasons).
+        max_model: most model-contribution reasons.
+    """
+    zh_who, en_who = _who(view)
+    ent = int(snap.need_ent[need])
+    out: list[Reason] = []
+    out += _sector(snap, inv, ent, zh_who, en_who)
+    out += _ticket(snap, inv, need, zh_who, en_who)
+    rnd, stages = int(snap.need_round[need]), int(snap.man_stages[inv])
+    if rnd >= 0 and stages and (stages >> rnd) & 1:
+        code = vocab.ROUNDS.codes[rnd]
+        out.append(Reason("stage", f"融资轮次{vocab.ROUNDS.label(code)}符合{zh_who}投资阶段",
+                          f"The {vocab.ROUNDS.label(code, 'en')} round is one of {en_who} stages", 0.15,
+                          facts={"round": code}))
+    out += _place(snap, inv, ent, zh_who, en_who)
+    out += _listing(snap, inv, ent, zh_who, en_who)
+    instr = int(snap.need_instr[need])
+    if (DEBT_MASK >> instr) & 1:
+        code = vocab.INSTRUMENTS.codes[instr]
+        out.append(Reason("instrument", f"融资工具：{vocab.INSTRUMENTS.label(code)}，在{zh_who}可提供的工具范围内",
+                          f"Instrument: {vocab.INSTRUMENTS.label(code, 'en')}, which {en_who} mandate accepts",
+                          0.05, facts={"instrument": code}))
+    if contributions is not None:
+        out += _model(contributions, features, max_model)
+    fit = sorted((r for r in out if r.kind == "fit"), key=lambda r: -r.weight)
+    return fit + [r for r in out if r.kind == "improve"] + _improve(snap, inv, ent, view)
+
+
+def _sector(snap: MarketSnapshot, inv: int, ent: int, zh_who: str, en_who: str) -> list[Reason]:
+    sec = int(snap.ent_sector[ent])
+    if sec < 0:
+        return []
+    zh, en = snap.sectors.label(sec), snap.sectors.label(sec, "en")
+    n, m = recent_deals(snap, inv, sec)
+    facts = {"sector": snap.sectors.names[sec], "recent_deals": n, "in_sector": m}
+    if sec in snap.man_sectors[inv]:
+        tail_zh = f"{zh_who}近{n}笔投资中{m}笔" if m else f"{zh_who}投资领域"
+        tail_en = f"{m} of {en_who} last {n} investments" if m else f"in {en_who} mandate"
+        return [Reason("sector_exact", f"行业匹配：{zh}（{tail_zh}）", f"Sector match: {en} ({tail_en})", 0.4,
+                       facts=facts)]
+    cl = int(snap.ent_cluster[ent])
+    near = sorted(s for s in snap.man_sectors[inv] if cl >= 0 and snap.sectors.cluster[s] == cl)
+    if near:
+        other = near[0]
+        return [Reason("sector_cluster", f"相关行业：{zh}与{zh_who}关注的{snap.sectors.label(other)}同属一个产业集群",
+                       f"Related sector: {en} is in the same industry cluster as {snap.sectors.label(other, 'en')},"
+                       f" which {en_who} mandate names", 0.2,
+                       facts={**facts, "mandate_sector": snap.sectors.names[other]})]
+    if m:
+        return [Reason("sector_history", f"行业经验：{zh_who}近{n}笔投资中{m}笔在{zh}领域",
+                       f"Sector experience: {m} of {en_who} last {n} investments were in {en}", 0.15, facts=facts)]
+    return []
+
+
+def _ticket(snap: MarketSnapshot, inv: int, need: int, zh_who: str, en_who: str) -> list[Reason]:
+    lo, hi = float(snap.man_ticket_min[inv]), float(snap.man_ticket_max[inv])
+    if np.isnan(lo) and np.isnan(hi):
+        return []
+    amount = float(snap.need_amount[need])
+    facts = {"amount": amount, "ticket_min": lo, "ticket_max": hi}
+    rng_zh, rng_en = ticket_range(lo, hi), ticket_range(lo, hi, "en")
+    if not amount < lo and not amount > hi:
+        return [Reason("ticket", f"融资需求{yuan(amount)}在{zh_who}单笔投资区间{rng_zh}内",
+                       f"Amount sought {yuan_en(amount)} lies within {en_who} ticket range {rng_en}", 0.15, facts=facts)]
+    side, bound = ("低于", lo) if amount < lo else ("高于", hi)
+    en_side = "below" if amount < lo else "above"
+    fix_zh = f"调整至{yuan(lo)}以上" if amount < lo else f"调整至{yuan(hi)}以内或分期融资"
+    fix_en = f"raising it to {yuan_en(lo)}" if amount < lo else f"lowering it to {yuan_en(hi)} or splitting the round"
+    return [Reason("ticket_near_miss", f"融资需求{yuan(amount)}略{side}{zh_who}单笔区间{rng_zh}，{fix_zh}可完全符合",
+                   f"Amount sought {yuan_en(amount)} is just {en_side} {en_who} ticket range {rng_en}; {fix_en} "
+                   "would fit it fully", 0.1, kind="improve", facts={**facts, "bound": bound})]
+
+
+def _place(snap: MarketSnapshot, inv: int, ent: int, zh_who: str, en_who: str) -> list[Reason]:
+    out: list[Reason] = []
+    code = snap.ent_district[ent]
+    if code and code in snap.man_districts[inv]:
+        out.append(Reason("district", f"地区：位于{zh_who}重点关注的{_district(code)}",
+                          f"Location: {_district(code, 'en')}, a district {en_who} mandate prefers", 0.1,
+                          facts={"district": code}))
+    elif int(snap.man_regions[inv]):
+        scopes = [c for i, c in enumerate(vocab.REGION_SCOPES.codes)
+                  if (int(snap.man_regions[inv]) >> i) & 1 and (int(snap.ent_region_mask[ent]) >> i) & 1]
+        if scopes:
+            where_zh = f"重庆市{_district(code)}" if code else (snap.ent_province[ent] or snap.ent_country[ent])
+            where_en = _district(code, "en") + ", Chongqing" if code else (snap.ent_province[ent] or snap.ent_country[ent])
+            out.append(Reason("region", f"地区：位于{where_zh}，在{zh_who}投资地域（{vocab.REGION_SCOPES.label(scopes[0])}）内",
+                              f"Location: {where_en}, inside {en_who} region "
+                              f"({vocab.REGION_SCOPES.label(scopes[0], 'en')})", 0.05,
+                              facts={"district": code, "scope": scopes[0]}))
+    home = snap.inv_district[inv]
+    if code and home == code and not np.isnan(snap.man_reinvest[inv]):
+        out.append(Reason("reinvest", f"返投：企业注册于{_district(code)}，与{zh_who}所在区县相同，有助于满足返投要求",
+                          f"Local reinvestment: registered in {_district(code, 'en')}, the investor's own district, "
+                          "which counts towards its local reinvestment requirement", 0.05, facts={"district": code}))
+    return out
+
+
+def _listing(snap: MarketSnapshot, inv: int, ent: int, zh_who: str, en_who: str) -> list[Reason]:
+    out: list[Reason] = []
+    tier = vocab.TIERS.codes[int(snap.ent_tier[ent])]
+    if int(snap.man_tiers[inv]):
+        out.append(Reason("tier", f"挂牌层级：{vocab.TIERS.label(tier)}（{zh_who}关注层级）",
+                          f"Market tier: {vocab.TIERS.label(tier, 'en')} (a tier {en_who} mandate names)", 0.05,
+                          facts={"tier": tier}))
+    elif tier == "select":
+        out.append(Reason("tier", "挂牌层级：优选层（拟上市培育）", "Market tier: Select tier (pre-IPO cultivation)",
+                          0.05, facts={"tier": tier}))
+    both = int(snap.man_boards[inv]) & int(snap.ent_boards[ent])
+    if both:
+        codes = [c for i, c in enumerate(vocab.BOARDS.codes) if (both >> i) & 1]
+        out.append(Reason("board", f"所属板块：{'、'.join(vocab.BOARDS.label(c) for c in codes)}（{zh_who}关注板块）",
+                          f"Board: {', '.join(vocab.BOARDS.label(c, 'en') for c in codes)} (named by {en_who} mandate)",
+                          0.05, facts={"boards": codes}))
+    quals = [c for c in _QUAL_ORDER if (int(snap.ent_quals[ent]) >> QUAL[c]) & 1]
+    if "little_giant" in quals and "srdi_municipal" in quals:
+        quals.remove("srdi_municipal")
+    if quals:
+        zh = "、".join("国家级专精特新\"小巨人\"企业" if c == "little_giant" else vocab.QUALIFICATIONS.label(c) for c in quals)
+        out.append(Reason("qualifications", f"资质：{zh}",
+                          f"Qualifications: {', '.join(vocab.QUALIFICATIONS.label(c, 'en') for c in quals)}",
+                          0.1 if "little_giant" in quals else 0.06, facts={"qualifications": quals}))
+    return out
+
+
+def _model(contrib: np.ndarray, features: np.ndarray | None, k: int) -> list[Reason]:
+    values = np.asarray(contrib, dtype=np.float64).ravel()[:len(FEATURE_NAMES)]
+    order = [int(i) for i in np.argsort(-values, kind="stable") if values[i] > 0]
+    out: list[Reason] = []
+    for i in order:
+        name = FEATURE_NAMES[i]
+        if name in _COVERED:
+            continue
+        f = _LABEL[name]
+        v = None if features is None else float(np.asarray(features).ravel()[i])
+        shown_zh = shown_en = ""
+        if v is not None and not np.isnan(v) and name in _SHARES:
+            shown_zh, shown_en = f"（{v:.0%}）", f" ({v:.0%})"
+        out.append(Reason(f"model:{name}", f"模型依据：{f.zh}{shown_zh}提升了匹配评分",
+                          f"Model signal: {f.en}{shown_en} raised the score", float(values[i]),
+                          facts={"feature": name, "contribution": float(values[i]), "value": v}))
+        if len(out) >= k:
+            break
+    return out
+
+
+def _improve(snap: MarketSnapshot, inv: int, ent: int, view: View) -> list[Reason]:
+    """What the enterprise could do (shown to the enterprise only)."""
+    if view != "enterprise":
+        return []
+    out: list[Reason] = []
+    if int(snap.ent_tier[ent]) == 0:
+        growth_only = int(((snap.man_tiers != 0) & ((snap.man_tiers & 1) == 0) & ((snap.man_tiers >> 1) & 1 == 1)
+                           & snap.inv_active).sum())
+        if growth_only:
+            out.append(Reason("improve_tier", f"转入成长层：目前为基础层，平台上有{growth_only}家投资机构只关注成长层等更高层级",
+                              f"Move up to the growth tier: you are in the basic tier, and {growth_only} investors "
+                              "on the platform only consider the growth tier or above", 0.05, kind="improve",
+                              facts={"tier": "basic", "growth_only_investors": growth_only}))
+    if np.isnan(snap.ent_rd[ent]):
+        out.append(Reason("improve_rd", "补充研发数据：尚未披露研发投入占比，补充后画像更完整、匹配更准确",
+                          "Add R&D data: your R&D spending ratio is not disclosed; adding it completes your "
+                          "profile and sharpens matching", 0.03, kind="improve", facts={"rd_ratio": None}))
+    srdi = (int(snap.ent_quals[ent]) >> QUAL["srdi_municipal"]) & 1 or (int(snap.ent_quals[ent]) >> QUAL["little_giant"]) & 1
+    if srdi and not (int(snap.ent_boards[ent]) >> vocab.BOARDS.codes.index("srdi")) & 1:
+        out.append(Reason("improve_board", "申请进入专精特新板：已获专精特新资质，尚未进入该板块",
+                          "Apply for the SRDI board: you hold an SRDI qualification but are not on that board",
+                          0.03, kind="improve", facts={"boards": []}))
+    return out
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    """Structured terms found in a free-text query (codes), with the words that named them."""
+
+    sectors: dict[str, str] = field(default_factory=dict)  # industry code → matched word
+    districts: dict[str, str] = field(default_factory=dict)  # district code → matched word
+    rounds: dict[str, str] = field(default_factory=dict)  # round code → matched word
+
+    def __len__(self) -> int:
+        return len(self.sectors) + len(self.districts) + len(self.rounds)
+
+
+def _words() -> list[tuple[str, str, str]]:
+    words: list[tuple[str, str, str]] = []
+    for ind in industries.INDUSTRIES:
+        words += [(w, "sectors", ind.code) for w in (ind.zh, *ind.keywords) if len(w) >= 2]
+    for d in regions.DISTRICTS:
+        words += [(w, "districts", d.code) for w in {d.zh, d.zh.rstrip("区县")} if len(w) >= 2]
+    words += [(t.zh, "rounds", t.code) for t in vocab.ROUNDS if t.code not in ("other", "strategic", "debt")]
+    return sorted(words, key=lambda w: -len(w[0]))  # longest first: "Pre-A轮" before "A轮"
+
+
+_SEARCH_WORDS = _words()
+
+
+def search_terms(text: str) -> SearchTerms:
+    """Industries (names and keywords), districts and rounds named in ``text``, longest match first."""
+    rest = text
+    found = SearchTerms()
+    for word, kind, code in _SEARCH_WORDS:
+        if word in rest:
+            getattr(found, kind).setdefault(code, word)
+            rest = rest.replace(word, "\0")
+    return found
+
+
+def explain_search(snap: MarketSnapshot, terms: SearchTerms, *, ent: int | None = None, inv: int | None = None
+                   ) -> tuple[list[Reason], int]:
+    """Reasons why a search hit matches the query's structured terms, and how many terms it matched."""
+    out: list[Reason] = []
+    if ent is not None:
+        sector = snap.sectors.names[int(snap.ent_sector[ent])] if snap.ent_sector[ent] >= 0 else None
+        sectors = {sector} if sector else set()
+        districts = {snap.ent_district[ent]} if snap.ent_district[ent] else set()
+        rounds = {vocab.ROUNDS.codes[int(snap.need_round[n])] for n in snap.needs_of(ent)
+                  if snap.need_open[n] and snap.need_round[n] >= 0}
+    else:
+        assert inv is not None
+        sectors = {snap.sectors.names[s] for s in snap.man_sectors[inv]}
+        districts = set(snap.man_districts[inv]) | ({snap.inv_district[inv]} if snap.inv_district[inv] else set())
+        stages = int(snap.man_stages[inv])
+        rounds = {c for i, c in enumerate(vocab.ROUNDS.codes) if (stages >> i) & 1}
+    for code, word in terms.sectors.items():
+        if code in sectors:
+            ind = industries.industry(code)
+            out.append(Reason("search_sector", f"行业：{ind.zh}（与检索词“{word}”匹配）",
+                              f"Sector: {ind.en} (matches “{word}”)", 1.0, facts={"sector": code}))
+    for code, word in terms.districts.items():
+        if code in districts:
+            out.append(Reason("search_district", f"地区：{_district(code)}（与检索词“{word}”匹配）",
+                              f"District: {_district(code, 'en')} (matches “{word}”)", 1.0, facts={"district": code}))
+    for code, word in terms.rounds.items():
+        if code in rounds:
+            out.append(Reason("search_round", f"轮次：{vocab.ROUNDS.label(code)}（与检索词“{word}”匹配）",
+                              f"Round: {vocab.ROUNDS.label(code, 'en')} (matches “{word}”)", 1.0,
+                              facts={"round": code}))
+    return out, len(out)

@@ -1,0 +1,434 @@
+"""The matcher: the plain-Python surface the API and training use.
+
+* :meth:`Matcher.recommend_enterprises`: a deal list for an investor (and ``_batch``);
+* :meth:`Matcher.recommend_investors`: suggested funds and financing providers for an enterprise;
+* :meth:`Matcher.recommend_secondaries`: fund interests and old shares for an S fund;
+* :meth:`Matcher.search`: free-text search of enterprises or investors.
+
+A list is built in one way: hard constraints (narrowed, never loosened, by :class:`Filters`) give
+the allow-mask; the candidate sources search inside it; the pairs get their features; the
+two-sided scorer ranks them, or without a model a transparent content + rules score does (cold
+start); the head is re-ranked for diversity and exposure, with a share kept for exploration; each
+served pair is checked again against :func:`matching.constraints.violations`; every item carries
+its reasons, candidate sources and the feature values used (for the impression log).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+import numpy as np
+
+from matching.candidates import (CandidateQuery, Candidates, CollaborativeSource, ExplorationSource, PairRules,
+                                 RulesSource, SemanticSource, merge_candidates)
+from matching.collaborative import CollaborativeModel
+from matching.config import Settings
+from matching.constraints import S_FUND, eligible_needs, violations
+from matching.diversity import DiversityConfig, rerank
+from matching.embeddings import EmbeddingCache, embed
+from matching.encoder.encoder import TextEncoder
+from matching.errors import FieldError, MatchingError
+from matching.explain import Reason, explain_pair, explain_search, search_terms
+from matching.secondaries import eligible_secondaries, explain_secondary, secondary_parts, secondary_score, secondary_text
+from matching.features import FEATURE_INDEX, History, compute_features, feature_values
+from matching.index import IndexConfig, VectorIndex
+from matching.snapshot import BOARD, INSTR, ITYPE, TIER, EPOCH, MarketSnapshot, mask_of
+from matching.domain import vocab
+
+logger = logging.getLogger(__name__)
+Direction = Literal["enterprises_for_investor", "investors_for_enterprise", "secondaries_for_investor",
+                    "search_enterprises", "search_investors"]
+
+
+class UnknownPartyError(MatchingError, KeyError):
+    """An investor or enterprise id that the snapshot does not hold."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Caller's filters. They only narrow the hard-constraint mask (AND), never loosen it.
+
+    Enterprise lists: ``boards`` (any of), ``tiers``, ``districts`` (the enterprise's),
+    ``instruments`` and ``amount_min``/``amount_max`` (the need's, yuan). Investor lists:
+    ``investor_types``, ``districts`` (the investor's), ``instruments`` and amounts (which of the
+    enterprise's needs to match on).
+    """
+
+    boards: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()
+    instruments: tuple[str, ...] = ()
+    amount_min: float | None = None
+    amount_max: float | None = None
+    investor_types: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, v in (("boards", vocab.BOARDS), ("tiers", vocab.TIERS), ("instruments", vocab.INSTRUMENTS),
+                        ("investor_types", vocab.INVESTOR_TYPES)):
+            object.__setattr__(self, name, tuple(v.parse_many(list(getattr(self, name)), name)))
+        if self.amount_min is not None and self.amount_max is not None and self.amount_min > self.amount_max:
+            raise FieldError("amount_min", self.amount_min, f"must not exceed amount_max ({self.amount_max})")
+
+    def enterprises(self, snap: MarketSnapshot) -> np.ndarray:
+        """Bool mask over enterprises."""
+        ok = np.ones(snap.n_enterprises, dtype=bool)
+        if self.boards:
+            ok &= (snap.ent_boards & mask_of(self.boards, BOARD)) != 0
+        if self.tiers:
+            ok &= np.isin(snap.ent_tier, [TIER[t] for t in self.tiers])
+        if self.districts:
+            ok &= np.isin(np.array([d or "" for d in snap.ent_district]), list(self.districts))
+        return ok
+
+    def needs(self, snap: MarketSnapshot) -> np.ndarray:
+        """Bool mask over needs (instrument and amount; not the enterprise)."""
+        ok = np.ones(len(snap.need_id), dtype=bool)
+        if self.instruments:
+            ok &= np.isin(snap.need_instr, [INSTR[c] for c in self.instruments])
+        if self.amount_min is not None:
+            ok &= snap.need_amount >= self.amount_min
+        if self.amount_max is not None:
+            ok &= snap.need_amount <= self.amount_max
+        return ok
+
+    def investors(self, snap: MarketSnapshot) -> np.ndarray:
+        """Bool mask over investors (for investor lists)."""
+        if self.boards or self.tiers:
+            raise FieldError("boards" if self.boards else "tiers", self.boards or self.tiers,
+                             "filters enterprise lists only; investor lists take investor_types, districts, "
+                             "instruments, amount_min and amount_max")
+        ok = np.ones(snap.n_investors, dtype=bool)
+        if self.investor_types:
+            ok &= np.isin(snap.inv_type, [ITYPE[c] for c in self.investor_types])
+        if self.districts:
+            ok &= np.isin(np.array([d or "" for d in snap.inv_district]), list(self.districts))
+        return ok
+
+
+@dataclass
+class MatchItem:
+    """One served item. Ids are the snapshot's external ids; ``None`` where not applicable."""
+
+    position: int
+    score: float
+    enterprise_id: int | None = None
+    investor_id: int | None = None
+    need_id: int | None = None
+    secondary_id: int | None = None
+    p_investor: float | None = None
+    p_enterprise: float | None = None
+    reasons: list[Reason] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    features: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class MatchList:
+    """A served list: items best first, and what produced it."""
+
+    items: list[MatchItem]
+    model_version: str
+    direction: Direction
+    as_of: datetime
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass
+class _Pending:
+    """A list between candidate generation and scoring."""
+
+    query: CandidateQuery
+    cands: Candidates
+    inv: np.ndarray
+    ent: np.ndarray
+    need: np.ndarray
+    k: int
+
+
+class Matcher:
+    """Serves ranked, explained, constraint-safe lists over one market snapshot.
+
+    Args:
+        snapshot: the market.
+        encoder: embeds free-text queries (and secondary listings).
+        ent_vecs: passage embeddings of ``snapshot.ent_text`` (row-aligned).
+        man_vecs: query embeddings of ``snapshot.man_text`` (row-aligned).
+        index: the enterprise index (ids = ``snapshot.ent_id``), searched single-threaded.
+        scorer: a ``TwoSidedScorer``; ``None`` ranks by the transparent content + rules score.
+        collab: a fitted ``CollaborativeModel`` (``None``: no collaborative source or feature).
+        settings: tolerances and thread counts.
+        model_version: recorded on every list (default: the scorer's, or ``"content-rules"``).
+        diversity: head re-ranking of enterprise lists (sector cap, exposure cap).
+        exploration_share: share of each list kept for new or under-exposed candidates.
+        candidate_k: how many candidates the semantic and rules sources each propose.
+        seed: seeds the exploration draw.
+        cache: embedding cache for queries and listings.
+    """
+
+    def __init__(self, snapshot: MarketSnapshot, encoder: TextEncoder, *, ent_vecs: np.ndarray,
+                 man_vecs: np.ndarray, index: VectorIndex, scorer: Any | None = None,
+                 collab: CollaborativeModel | None = None, settings: Settings | None = None,
+                 model_version: str | None = None, diversity: DiversityConfig | None = None,
+                 exploration_share: float = 0.1, candidate_k: int = 200, seed: int = 0,
+                 cache: EmbeddingCache | None = None) -> None:
+        self.snap, self.encoder, self.scorer, self.collab = snapshot, encoder, scorer, collab
+        self.settings = settings or Settings()
+        self.tolerance = self.settings.ticket_tolerance
+        self.ent_vecs = np.ascontiguousarray(ent_vecs, dtype=np.float32)
+        self.man_vecs = np.ascontiguousarray(man_vecs, dtype=np.float32)
+        if len(self.ent_vecs) != snapshot.n_enterprises or len(self.man_vecs) != snapshot.n_investors:
+            raise ValueError("ent_vecs and man_vecs must have one row per enterprise and per investor")
+        self.index = index
+        self.model_version = model_version or getattr(scorer, "version", None) or (
+            "content-rules" if scorer is None else "two-sided")
+        self.diversity = diversity or DiversityConfig()
+        self.candidate_k = candidate_k
+        self.cache = cache if cache is not None else EmbeddingCache(None)
+        self.as_of = EPOCH + timedelta(days=float(snapshot.as_of))
+        self.rules = PairRules(snapshot)
+        self.hist = History.build(snapshot, snapshot.as_of, ent_vecs=self.ent_vecs)
+        inv_index = VectorIndex(self.man_vecs.shape[1], index.encoder_id, IndexConfig(threads=1))
+        inv_index.build(snapshot.inv_id, self.man_vecs)
+        self.sources_ent = [SemanticSource(index, snapshot.ent_id, "enterprise"), RulesSource(),
+                            CollaborativeSource(collab)]
+        self.sources_inv = [SemanticSource(inv_index, snapshot.inv_id, "investor"), RulesSource(),
+                            CollaborativeSource(collab)]
+        self.explore = ExplorationSource(snapshot, share=exploration_share, seed=seed)
+        self.exposure: dict[int, int] = {}
+        self._sec_vecs: np.ndarray | None = None
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def build(cls, snapshot: MarketSnapshot, encoder: TextEncoder, *, settings: Settings | None = None,
+              scorer: Any | None = None, cache: EmbeddingCache | None = None, show_progress: bool = False,
+              **kwargs: Any) -> Matcher:
+        """Embed the snapshot's texts (through the cache), build the index and the collaborative model."""
+        settings = settings or Settings()
+        cache = cache if cache is not None else EmbeddingCache(None)
+        bs = settings.encoder_batch_size
+        ent_vecs = embed(encoder, snapshot.ent_text, kind="passage", cache=cache, batch_size=bs,
+                         show_progress=show_progress)
+        man_vecs = embed(encoder, snapshot.man_text, kind="query", cache=cache, batch_size=bs,
+                         show_progress=show_progress)
+        config = IndexConfig(exact_threshold=settings.exact_search_threshold, threads=settings.faiss_threads)
+        index = VectorIndex(encoder.dimension, encoder.encoder_id, config).build(snapshot.ent_id, ent_vecs)
+        collab = CollaborativeModel().fit(snapshot, History.build(snapshot, snapshot.as_of))
+        return cls(snapshot, encoder, ent_vecs=ent_vecs, man_vecs=man_vecs, index=index, scorer=scorer,
+                   collab=collab, settings=settings, cache=cache, **kwargs)
+
+    def set_exposure(self, counts: Mapping[int, int]) -> None:
+        """Shows per enterprise id in the current period (the impression log's counts)."""
+        self.exposure = {int(k): int(v) for k, v in counts.items()}
+
+    def _exposure_rows(self, exposure: Mapping[int, int] | None) -> np.ndarray:
+        counts = self.exposure if exposure is None else exposure
+        out = np.zeros(self.snap.n_enterprises, dtype=np.int64)
+        for eid, n in counts.items():
+            row = self.snap.enterprise_row.get(int(eid))
+            if row is not None:
+                out[row] = n
+        return out
+
+    def _row(self, ids: Mapping[int, int], value: int, what: str) -> int:
+        row = ids.get(int(value))
+        if row is None:
+            raise UnknownPartyError(f"{what} {value} is not in the current market snapshot")
+        return row
+
+    # -- investor → enterprises ---------------------------------------------------------------
+    def recommend_enterprises(self, investor_id: int, k: int = 20, filters: Filters | None = None, *,
+                              exposure: Mapping[int, int] | None = None) -> MatchList:
+        """A deal list for an investor: enterprises with an eligible need, best first."""
+        return self.recommend_enterprises_batch([investor_id], k, filters, exposure=exposure)[0]
+
+    def recommend_enterprises_batch(self, investor_ids: Sequence[int], k: int = 20, filters: Filters | None = None,
+                                    *, exposure: Mapping[int, int] | None = None) -> list[MatchList]:
+        """:meth:`recommend_enterprises` for several investors, features and scores in one pass."""
+        f = filters or Filters()
+        need_f = f.needs(self.snap) & f.enterprises(self.snap)[np.maximum(self.snap.need_ent, 0)]
+        exp = self._exposure_rows(exposure) if (exposure if exposure is not None else self.exposure) else None
+        pend = []
+        for iid in investor_ids:
+            inv = self._row(self.snap.investor_row, iid, "investor")
+            needs = np.flatnonzero(eligible_needs(self.snap, inv, tolerance=self.tolerance) & need_f)
+            query = self._query("enterprise", inv, self.snap.need_ent[needs], np.full(len(needs), inv), needs,
+                                self.snap.n_enterprises, self.man_vecs[inv], exp)
+            pend.append(self._candidates(query, self.sources_ent, k))
+        return self._finish(pend, "enterprises_for_investor", exp)
+
+    # -- enterprise → investors ---------------------------------------------------------------
+    def recommend_investors(self, enterprise_id: int, k: int = 20, filters: Filters | None = None) -> MatchList:
+        """Suggested investors and financing providers for an enterprise (over its open needs)."""
+        f = filters or Filters()
+        ent = self._row(self.snap.enterprise_row, enterprise_id, "enterprise")
+        inv_f = f.investors(self.snap)
+        needs = [int(n) for n in self.snap.needs_of(ent) if f.needs(self.snap)[n]]
+        pairs = [(np.flatnonzero(self.rules.investors_for_need(n, tolerance=self.tolerance) & inv_f), n) for n in needs]
+        invs = np.concatenate([p[0] for p in pairs]) if pairs else np.zeros(0, dtype=np.int64)
+        nds = np.concatenate([np.full(len(p[0]), p[1]) for p in pairs]) if pairs else np.zeros(0, dtype=np.int64)
+        query = self._query("investor", ent, invs, invs, nds, self.snap.n_investors, self.ent_vecs[ent], None)
+        return self._finish([self._candidates(query, self.sources_inv, k)], "investors_for_enterprise", None)[0]
+
+    # -- S fund → secondary listings ------------------------------------------------------------
+    def recommend_secondaries(self, investor_id: int, k: int = 20) -> MatchList:
+        """Fund interests and old shares for an S fund: sector fit, discount, vintage, similarity."""
+        inv = self._row(self.snap.investor_row, investor_id, "investor")
+        if self.snap.inv_type[inv] != S_FUND:
+            itype = vocab.INVESTOR_TYPES.codes[int(self.snap.inv_type[inv])]
+            raise FieldError("investor_id", investor_id, f"secondary listings are for S funds (s_fund); this "
+                             f"investor is {itype}: use recommend_enterprises")
+        rows = np.flatnonzero(eligible_secondaries(self.snap, inv, tolerance=self.tolerance))
+        if self._sec_vecs is None:
+            texts = [secondary_text(self.snap, r) for r in range(len(self.snap.sec_id))]
+            self._sec_vecs = embed(self.encoder, texts, kind="passage", cache=self.cache)
+        sims = self._sec_vecs[rows] @ self.man_vecs[inv] if len(rows) else np.zeros(0)
+        parts = secondary_parts(self.snap, inv, rows, sims)
+        score = secondary_score(parts)
+        items = []
+        for pos, j in enumerate(np.lexsort((rows, -score))[:k]):
+            r, e = int(rows[j]), int(self.snap.sec_ent[rows[j]])
+            items.append(MatchItem(
+                position=pos, score=float(score[j]), investor_id=int(investor_id),
+                secondary_id=int(self.snap.sec_id[r]), enterprise_id=int(self.snap.ent_id[e]) if e >= 0 else None,
+                reasons=explain_secondary(self.snap, inv, r), sources=["rules", "semantic"],
+                features={name: float(v[j]) for name, v in parts.items()}))
+        return MatchList(items, self.model_version, "secondaries_for_investor", self.as_of)
+
+    # -- free-text search -------------------------------------------------------------------------
+    def search(self, text: str, side: Literal["enterprise", "investor"] = "enterprise", k: int = 20,
+               filters: Filters | None = None) -> MatchList:
+        """Free-text search of enterprises or investors.
+
+        The query is embedded; the nearest profiles inside the filters are re-ranked by their
+        similarity percentile and the share of the query's structured terms (industries,
+        districts, rounds) they match.
+        """
+        if side not in ("enterprise", "investor"):
+            raise FieldError("side", side, "allowed: enterprise, investor")
+        if not text or not text.strip():
+            raise FieldError("text", text, "a non-empty search text is required")
+        f, snap = filters or Filters(), self.snap
+        vec = embed(self.encoder, [text.strip()], kind="query", cache=self.cache)[0]
+        if side == "enterprise":
+            allow = snap.ent_active & f.enterprises(snap)
+            if f.instruments or f.amount_min is not None or f.amount_max is not None:
+                has = np.zeros(snap.n_enterprises, dtype=bool)
+                has[snap.need_ent[f.needs(snap) & snap.need_open & (snap.need_ent >= 0)]] = True
+                allow &= has
+            ids, sims = self.index.search(vec, max(5 * k, 100), allow=snap.ent_id[allow])
+            row_of, id_field = snap.enterprise_row, "enterprise_id"
+        else:
+            allow = snap.inv_active & f.investors(snap)
+            ids, sims = self.sources_inv[0].index.search(vec, max(5 * k, 100), allow=snap.inv_id[allow])
+            row_of, id_field = snap.investor_row, "investor_id"
+        keep = ids[0] >= 0
+        ids, sims = ids[0][keep], sims[0][keep].astype(np.float64)
+        terms = search_terms(text)
+        expl = [explain_search(snap, terms, **{side[:3]: row_of[int(i)]}) for i in ids]
+        hits = np.array([h for _, h in expl], dtype=np.float64)
+        pct = np.argsort(np.argsort(sims, kind="stable"), kind="stable") / max(len(ids) - 1, 1)
+        score = 0.6 * pct + 0.4 * hits / len(terms) if len(terms) else pct
+        items = [MatchItem(position=pos, score=float(score[j]), reasons=expl[j][0], sources=["semantic"],
+                           features={"semantic_sim": float(sims[j]), "term_hits": float(hits[j])},
+                           **{id_field: int(ids[j])})
+                 for pos, j in enumerate(np.lexsort((ids, -score))[:k])]
+        return MatchList(items, self.model_version, "search_enterprises" if side == "enterprise"
+                         else "search_investors", self.as_of)
+
+    # -- shared pipeline ------------------------------------------------------------------------
+    def _query(self, target: Literal["enterprise", "investor"], row: int, targets: np.ndarray, invs: np.ndarray,
+               needs: np.ndarray, n: int, vector: np.ndarray, exposure: np.ndarray | None) -> CandidateQuery:
+        """Best need per target (by structured fit) over the eligible pairs."""
+        fit = self.rules.fit(invs, needs)
+        order = np.lexsort((needs, -fit, targets))
+        first = order[np.r_[True, targets[order][1:] != targets[order][:-1]]] if len(order) else order
+        best, fit_t = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
+        best[targets[first]], fit_t[targets[first]] = needs[first], fit[first]
+        return CandidateQuery(target, row, best >= 0, best, fit_t, vector, exposure)
+
+    def _candidates(self, query: CandidateQuery, sources: list[Any], k: int) -> _Pending:
+        found = [s.candidates(query, self.candidate_k) for s in sources] + [self.explore.candidates(query, k)]
+        cands = merge_candidates(query, found)
+        n = len(cands)
+        if query.target == "enterprise":
+            inv, ent = np.full(n, query.row, dtype=np.int64), cands.rows
+        else:
+            inv, ent = cands.rows, np.full(n, query.row, dtype=np.int64)
+        return _Pending(query, cands, inv, ent, cands.needs, k)
+
+    def _finish(self, pend: list[_Pending], direction: Direction, exp: np.ndarray | None) -> list[MatchList]:
+        inv = np.concatenate([p.inv for p in pend]).astype(np.int64)
+        ent = np.concatenate([p.ent for p in pend]).astype(np.int64)
+        need = np.concatenate([p.need for p in pend]).astype(np.int64)
+        sim = np.einsum("ij,ij->i", self.man_vecs[inv], self.ent_vecs[ent]).astype(np.float64)
+        collab = self.collab.score(inv, ent) if self.collab is not None and len(inv) else None
+        X = compute_features(self.snap, self.hist, inv, ent, need, sim=sim, collab=collab)
+        fit = self.rules.fit(inv, need) if len(inv) else np.zeros(0)
+        p_inv = p_ent = None
+        if self.scorer is not None and len(inv):
+            score, p_inv, p_ent = self.scorer.score(X, X)
+        out, start = [], 0
+        for p in pend:
+            sl = slice(start, start + len(p.cands))
+            start = sl.stop
+            s = score[sl] if self.scorer is not None else content_rules_score(sim[sl], fit[sl])
+            order = self._order(p, s, exp)
+            view = "investor" if p.query.target == "enterprise" else "enterprise"
+            contrib = None
+            if self.scorer is not None and len(order):
+                contrib = self.scorer.rankers[view].contributions(X[sl][order])
+            items = []
+            for pos, j in enumerate(order):
+                i, n_ = int(p.inv[j]), int(p.need[j])
+                if violations(self.snap, i, n_, tolerance=self.tolerance):  # never serve a violation
+                    logger.error("dropped a pair breaking %s", violations(self.snap, i, n_, tolerance=self.tolerance))
+                    continue
+                g = sl.start + j
+                items.append(MatchItem(
+                    position=len(items), score=float(s[j]), enterprise_id=int(self.snap.ent_id[p.ent[j]]),
+                    investor_id=int(self.snap.inv_id[i]), need_id=int(self.snap.need_id[n_]),
+                    p_investor=None if p_inv is None else float(p_inv[g]),
+                    p_enterprise=None if p_ent is None else float(p_ent[g]),
+                    reasons=explain_pair(self.snap, i, n_, view=view, features=X[g],
+                                         contributions=None if contrib is None else contrib[pos]),
+                    sources=list(p.cands.sources[j]), features=feature_values(X[g])))
+            out.append(MatchList(items, self.model_version, direction, self.as_of))
+        return out
+
+    def _order(self, p: _Pending, score: np.ndarray, exp: np.ndarray | None) -> np.ndarray:
+        """Ranked positions into the candidates: score, exploration share, diversity head; top k."""
+        rows, src = p.cands.rows, p.cands.sources
+        order = list(np.lexsort((rows, -score)))
+        want = min(self.explore.size(p.k), len(order))
+        have = sum("exploration" in src[j] for j in order[:p.k])
+        lift = [j for j in order[p.k:] if "exploration" in src[j]][:max(0, want - have)]
+        if lift:  # keep the exploration share: lifted to the end of the first k places
+            rest = [j for j in order if j not in set(lift)]
+            cut = max(0, min(p.k, len(rest)) - len(lift))
+            order = rest[:cut] + lift + rest[cut:]
+        out = np.asarray(order, dtype=np.int64)
+        if p.query.target == "enterprise" and len(out):
+            ranked = rows[out]
+            out = out[rerank(self.snap.ent_sector[ranked], None if exp is None else exp[ranked], self.diversity)]
+        return out[:p.k]
+
+
+def content_rules_score(sim: np.ndarray, fit: np.ndarray, sim_weight: float = 0.35) -> np.ndarray:
+    """The transparent score without a model: similarity *rank* among the candidates, plus structured fit.
+
+    Embedding cosines are compressed (related and unrelated texts differ by a few hundredths), so the
+    similarity enters as its percentile within the list, never as an absolute value.
+    """
+    n = len(sim)
+    if n == 0:
+        return np.zeros(0)
+    ranks = np.argsort(np.argsort(sim, kind="stable"), kind="stable")
+    pct = ranks / max(n - 1, 1)
+    return sim_weight * pct + (1.0 - sim_weight) * np.asarray(fit, dtype=np.float64)

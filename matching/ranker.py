@@ -1,0 +1,181 @@
+"""The learned ranker: LightGBM LambdaRank on graded funnel labels, one model per direction.
+
+The artifact is LightGBM's text model ``ranker_<direction>.txt`` plus a manifest
+``ranker_<direction>.json`` (ordered feature names, a hash of the feature declaration, encoder id,
+data window, library versions, parameters, best iteration, metrics). :meth:`LambdaRanker.load`
+refuses a model whose features or encoder differ from the running code, and says to retrain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from matching.dataset import RankingData
+from matching.errors import ArtifactError
+from matching.features import FEATURE_NAMES, features_hash
+
+logger = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+#: Gain of grades 0..5 (dismissed … invested): 2^g − 1, so an investment outweighs many views.
+LABEL_GAIN = [0.0, 1.0, 3.0, 7.0, 15.0, 31.0]
+RETRAIN = "retrain with `capconnect train`"
+DEFAULT_PARAMS: dict[str, Any] = {
+    "objective": "lambdarank", "metric": "ndcg", "eval_at": [10], "label_gain": LABEL_GAIN,
+    "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 20, "feature_fraction": 0.9,
+    "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0, "lambdarank_truncation_level": 20,
+    "deterministic": True, "force_row_wise": True, "verbosity": -1,
+}
+#: Below this many training rows one thread is faster (OpenMP overhead; far worse on a busy machine).
+SMALL_DATA_ROWS = 100_000
+
+
+def ndcg_at_k(y: np.ndarray, scores: np.ndarray, group: np.ndarray, k: int = 10) -> float:
+    """Mean NDCG@k over queries with at least one positive label (gain ``2^y − 1``, ties by row order)."""
+    out: list[float] = []
+    start = 0
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    for size in np.asarray(group, dtype=np.int64):
+        yy, ss = np.asarray(y[start:start + size]), np.asarray(scores[start:start + size])
+        start += size
+        gains = np.power(2.0, yy) - 1.0
+        ideal = np.sort(gains)[::-1][:k]
+        if ideal.sum() <= 0:
+            continue
+        top = gains[np.argsort(-ss, kind="stable")[:k]]
+        out.append(float((top * discount[:len(top)]).sum() / (ideal * discount[:len(ideal)]).sum()))
+    return float(np.mean(out)) if out else float("nan")
+
+
+class LambdaRanker:
+    """LightGBM LambdaRank over :data:`~matching.features.FEATURES`.
+
+    Args:
+        params: LightGBM parameters overriding :data:`DEFAULT_PARAMS`. ``num_threads`` defaults to 1
+            below :data:`SMALL_DATA_ROWS` training rows and 2 above (results are deterministic for a
+            given thread count, and the count follows from the data).
+        seed: every LightGBM seed (same data, same seed, same model).
+    """
+
+    def __init__(self, params: dict[str, Any] | None = None, seed: int = 0) -> None:
+        self.params: dict[str, Any] = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
+        self.seed = seed
+        self.booster: lgb.Booster | None = None
+        self.best_iteration = 0
+        self.manifest: dict[str, Any] = {}
+
+    def fit(self, train: RankingData, valid: RankingData | None = None, *, num_boost_round: int = 400,
+            early_stopping_rounds: int = 30) -> LambdaRanker:
+        """Train; with ``valid`` (a *later* time window), stop early on its NDCG@10."""
+        if len(train) == 0:
+            raise ValueError("training data is empty: widen the window or generate more history")
+        if tuple(train.feature_names) != FEATURE_NAMES:
+            raise ValueError("training data was built with another feature list: rebuild it")
+        params = dict(self.params)
+        params.setdefault("num_threads", 1 if len(train) < SMALL_DATA_ROWS else 2)
+        self.params = params
+        dtrain = lgb.Dataset(train.X, label=train.y, group=train.group, feature_name=list(FEATURE_NAMES),
+                             free_raw_data=False, params={"verbosity": -1})
+        callbacks: list[Any] = [lgb.log_evaluation(0)]
+        valid_sets = []
+        if valid is not None and len(valid):
+            if valid.window[0] < train.window[1] - 1e-9:
+                logger.warning("validation window starts before the training window ends: not a time split")
+            valid_sets = [lgb.Dataset(valid.X, label=valid.y, group=valid.group, reference=dtrain)]
+            callbacks.append(lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False))
+        self.booster = lgb.train(params, dtrain, num_boost_round=num_boost_round, valid_sets=valid_sets,
+                                 valid_names=["valid"][:len(valid_sets)], callbacks=callbacks)
+        self.best_iteration = int(self.booster.best_iteration or self.booster.current_iteration())
+        logger.info("trained %s ranker: %d rows, %d queries, best iteration %d", train.direction, len(train),
+                    train.n_queries, self.best_iteration)
+        return self
+
+    def _model(self) -> lgb.Booster:
+        if self.booster is None:
+            raise RuntimeError("LambdaRanker used before fit() or load()")
+        return self.booster
+
+    def _check(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != len(FEATURE_NAMES):
+            raise ValueError(f"expected features of shape (n, {len(FEATURE_NAMES)}), got {X.shape}")
+        return X
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Ranking scores (higher is better; comparable within a query)."""
+        X = self._check(X)
+        if len(X) == 0:
+            return np.zeros(0, dtype=np.float64)
+        return np.asarray(self._model().predict(X, num_iteration=self.best_iteration, num_threads=1))
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Per-feature contributions (SHAP values), ``(n, len(FEATURES) + 1)``; the last column is the bias."""
+        X = self._check(X)
+        return np.asarray(self._model().predict(X, num_iteration=self.best_iteration, pred_contrib=True,
+                                                num_threads=1))
+
+    def feature_importance(self) -> dict[str, float]:
+        """Total gain per feature."""
+        gain = self._model().feature_importance(importance_type="gain", iteration=self.best_iteration)
+        return {n: float(g) for n, g in zip(FEATURE_NAMES, gain, strict=True)}
+
+    def save(self, folder: Path, *, direction: str, encoder_id: str, data_window: dict[str, Any],
+             metrics: dict[str, Any]) -> Path:
+        """Write ``ranker_<direction>.txt`` and its manifest into ``folder``; return the manifest path."""
+        folder.mkdir(parents=True, exist_ok=True)
+        model = self._model()
+        model.save_model(str(folder / f"ranker_{direction}.txt"), num_iteration=self.best_iteration)
+        self.manifest = {
+            "format": FORMAT_VERSION, "direction": direction, "features": list(FEATURE_NAMES),
+            "features_hash": features_hash(), "encoder_id": encoder_id, "data_window": data_window,
+            "versions": {p: version(p) for p in ("lightgbm", "numpy", "scikit-learn")},
+            "params": {k: v for k, v in self.params.items()}, "seed": self.seed,
+            "best_iteration": self.best_iteration, "metrics": metrics,
+        }
+        path = folder / f"ranker_{direction}.json"
+        path.write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False, default=float), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, folder: Path, direction: str, *, encoder_id: str | None = None) -> LambdaRanker:
+        """Load a saved ranker, checking it against the running code.
+
+        Raises:
+            ArtifactError: missing or corrupt files, another feature list, or another encoder.
+        """
+        model_path, man_path = folder / f"ranker_{direction}.txt", folder / f"ranker_{direction}.json"
+        for path in (model_path, man_path):
+            if not path.exists():
+                raise ArtifactError(f"no {direction} ranker at {folder} ({path.name} missing): {RETRAIN}")
+        try:
+            m = json.loads(man_path.read_text(encoding="utf-8"))
+            features, saved_hash = list(m["features"]), m["features_hash"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ArtifactError(f"{man_path} is corrupt ({exc}): {RETRAIN}") from exc
+        if m.get("format") != FORMAT_VERSION:
+            raise ArtifactError(f"{man_path} has format {m.get('format')}, code expects {FORMAT_VERSION}: {RETRAIN}")
+        if features != list(FEATURE_NAMES) or saved_hash != features_hash():
+            missing = [f for f in FEATURE_NAMES if f not in features]
+            extra = [f for f in features if f not in FEATURE_NAMES]
+            raise ArtifactError(
+                f"the {direction} ranker at {folder} was trained on other features than the code computes "
+                f"(missing: {missing or '-'}, unknown: {extra or '-'}, hash {saved_hash} vs {features_hash()}): "
+                f"{RETRAIN}")
+        if encoder_id is not None and m.get("encoder_id") != encoder_id:
+            raise ArtifactError(f"the {direction} ranker at {folder} was trained with encoder {m.get('encoder_id')!r} "
+                                f"but the active encoder is {encoder_id!r}: {RETRAIN}")
+        try:
+            booster = lgb.Booster(model_file=str(model_path))
+        except lgb.basic.LightGBMError as exc:
+            raise ArtifactError(f"{model_path} is unreadable ({exc}): {RETRAIN}") from exc
+        if booster.feature_name() != list(FEATURE_NAMES):
+            raise ArtifactError(f"{model_path} does not hold the features its manifest lists: {RETRAIN}")
+        self = cls(params=m.get("params"), seed=int(m.get("seed", 0)))
+        self.booster, self.best_iteration, self.manifest = booster, int(booster.current_iteration()), m
+        return self
