@@ -35,7 +35,8 @@ Target = Literal["enterprise", "investor"]
 #: Weights of the structured-fit components (they sum to 1, so fit lies in [0, 1]).
 FIT_WEIGHTS = {"sector": 0.40, "stage": 0.15, "ticket": 0.15, "district": 0.10, "reinvest": 0.05,
                "tier": 0.05, "quals": 0.10}
-_QUAL_VALUE = {"little_giant": 1.0, "srdi_municipal": 0.6, "high_tech": 0.6, "ipo_reserve": 0.6, "tech_sme": 0.3}
+_QUAL_VALUE = {"little_giant": 1.0, "srdi_municipal": 0.6, "high_tech": 0.6, "ipo_reserve": 0.6,
+               "tech_sme": 0.3}
 _STATE_FUND = ITYPE["state_fund"]
 
 
@@ -90,8 +91,8 @@ class PairRules:
         ent = s.need_ent[need]
         sec = s.ent_sector[ent].astype(np.int64)
         cl = s.ent_cluster[ent].astype(np.int64)
-        sector = np.where(self.sector[inv, sec], 1.0,
-                          np.where((cl >= 0) & self.cluster[inv, cl], 0.5, np.where(self.any_sector[inv], 0.4, 0.0)))
+        near = np.where((cl >= 0) & self.cluster[inv, cl], 0.5, np.where(self.any_sector[inv], 0.4, 0.0))
+        sector = np.where(self.sector[inv, sec], 1.0, near)
         stages = s.man_stages[inv]
         rnd = s.need_round[need].astype(np.int64)
         in_stage = ((stages >> np.maximum(rnd, 0)) & 1).astype(bool) & (rnd >= 0)
@@ -315,10 +316,20 @@ class ExplorationSource:
         rows = np.flatnonzero(self.pool(query))
         if n == 0 or len(rows) == 0:
             return _empty(self.name)
-        rng = np.random.default_rng([self.seed, query.row, 0 if query.target == "enterprise" else 1])
-        jitter = rng.random(len(query.allow))[rows]  # drawn over all rows: stable under pool changes
+        side = 0 if query.target == "enterprise" else 1
+        jitter = _hash_uniform(rows, self.seed * 2 + side, query.row)  # per row: stable under pool changes
         top, scores = _top(rows, np.nan_to_num(query.fit[rows]) + 0.25 * jitter, n)
         return Found(self.name, top, scores)
+
+
+def _hash_uniform(rows: np.ndarray, seed: int, salt: int) -> np.ndarray:
+    """Deterministic uniforms in [0, 1) per row (splitmix64 of row, seed and salt): no RNG state."""
+    with np.errstate(over="ignore"):
+        x = rows.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(seed * 1_000_003 + salt + 1)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 @dataclass

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
-from matching.features import History, _lookup, pair_tables
+from matching.features import History, lookup_sorted, pair_tables
 from matching.snapshot import MarketSnapshot
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class CollaborativeModel:
         self._check()
         inv = np.asarray(inv_rows, dtype=np.int64)
         ent = np.asarray(ent_rows, dtype=np.int64)
-        ent_part = _lookup(self._keys, self._ent_part.data, inv * self._n_ent + ent)
+        ent_part = lookup_sorted(self._keys, self._ent_part.data, inv * self._n_ent + ent)
         sec_part = self._sec_part[inv, self._ent_sector[ent]]
         return (1.0 - self.sector_weight) * ent_part + self.sector_weight * sec_part
 

@@ -113,7 +113,8 @@ def last_days_split(snap: MarketSnapshot, *, valid_days: float = 60.0, test_days
 
 def build_ranking_data(snap: MarketSnapshot, direction: Direction, start: float, end: float, *,
                        ent_vecs: np.ndarray, man_vecs: np.ndarray, negatives_per_query: int = 20, seed: int = 0,
-                       period_days: float = 30.0, hard_fraction: float = 0.5) -> RankingData:
+                       period_days: float = 30.0, hard_fraction: float = 0.5, eligible_only: bool = True
+                       ) -> RankingData:
     """Ranking data of one direction over ``[start, end)`` (days), period by period.
 
     Args:
@@ -124,6 +125,9 @@ def build_ranking_data(snap: MarketSnapshot, direction: Direction, start: float,
         seed: sampling seed (same seed, same data).
         period_days: period length; features of a period use the History at its start.
         hard_fraction: share of negatives drawn among the most similar eligible candidates.
+        eligible_only: keep only positive pairs that pass the hard constraints in their period
+            (serving ranks eligible candidates only; with eligible negatives, ineligible positives
+            would teach "outside the mandate means interested").
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction: {direction!r}: allowed: {', '.join(DIRECTIONS)}")
@@ -132,7 +136,7 @@ def build_ranking_data(snap: MarketSnapshot, direction: Direction, start: float,
     parts = []
     for p, t0 in enumerate(np.arange(start, end, period_days)):
         part = _period(snap, direction, float(t0), float(min(t0 + period_days, end)), ent_vecs, man_vecs,
-                       negatives_per_query, np.random.default_rng([seed, p]), hard_fraction)
+                       negatives_per_query, np.random.default_rng([seed, p]), hard_fraction, eligible_only)
         if part is not None:
             parts.append(part)
     if not parts:
@@ -148,8 +152,8 @@ def build_ranking_data(snap: MarketSnapshot, direction: Direction, start: float,
 
 
 def _period(snap: MarketSnapshot, direction: str, t0: float, t1: float, ent_vecs: np.ndarray,
-            man_vecs: np.ndarray, n_neg: int, rng: np.random.Generator, hard_fraction: float
-            ) -> dict[str, np.ndarray] | None:
+            man_vecs: np.ndarray, n_neg: int, rng: np.random.Generator, hard_fraction: float,
+            eligible_only: bool) -> dict[str, np.ndarray] | None:
     lo, hi = np.searchsorted(snap.ev_time, [t0, t1], side="left")
     ev = slice(int(lo), int(hi))
     inv, ent = snap.ev_inv[ev], snap.ev_ent[ev]
@@ -174,17 +178,22 @@ def _period(snap: MarketSnapshot, direction: str, t0: float, t1: float, ent_vecs
     view.inv_active = snap.inv_active.copy()  # an investor with events in the period was active then
     view.inv_active[inv] = True
     live_ent = ~(snap.ent_created >= t1)
+    elig = _Eligibility(view, t0, live_ent)
+    seen_inv, seen_ent = p_inv, p_ent  # every pair met in the period: never a sampled negative
+    if eligible_only:  # the served task: rank eligible candidates (serving never shows the others)
+        keep = np.array([elig.pair(int(i), int(e), int(n)) for i, e, n in zip(p_inv, p_ent, p_need, strict=True)],
+                        dtype=bool)
+        p_inv, p_ent, p_y, p_need, p_time = p_inv[keep], p_ent[keep], p_y[keep], p_need[keep], p_time[keep]
     query_of = p_inv if direction == "investor" else p_ent
     queries = [q for q in np.unique(query_of) if p_y[query_of == q].max() > 0]  # all-zero groups teach nothing
     if not queries:
         return None
-    elig = _Eligibility(view, t0, live_ent)
     rows: list[tuple[np.ndarray, ...]] = []
     for q in queries:
         sel = np.flatnonzero(query_of == q)
         if direction == "investor":
             pool_ent, pool_need = elig.for_investor(int(q))
-            fresh = ~np.isin(pool_ent, p_ent[sel])
+            fresh = ~np.isin(pool_ent, seen_ent[seen_inv == q])
             pool_ent, pool_need = pool_ent[fresh], pool_need[fresh]
             sims = ent_vecs[pool_ent] @ man_vecs[q]
             pick = _sample(rng, len(pool_ent), sims, n_neg, hard_fraction)
@@ -192,28 +201,30 @@ def _period(snap: MarketSnapshot, direction: str, t0: float, t1: float, ent_vecs
             neg_need = pool_need[pick]
             if len(pool_ent) == 0:  # nothing eligible (e.g. no mandate fits): other live needs or enterprises
                 other = np.flatnonzero(default_need >= 0) if len(snap.need_id) else np.flatnonzero(live_ent)
-                other = other[~np.isin(other, np.concatenate([p_ent[sel], n_ent_neg]))]
+                other = other[~np.isin(other, np.concatenate([seen_ent[seen_inv == q], n_ent_neg]))]
                 extra = rng.choice(other, size=min(n_neg - len(pick), len(other)), replace=False)
                 n_ent_neg, n_inv_neg = np.r_[n_ent_neg, extra], np.r_[n_inv_neg, np.full(len(extra), q)]
                 neg_need = np.r_[neg_need, default_need[extra]]
         else:
             q_need = int(p_need[sel[np.argmax(p_y[sel])]])
             pool_inv = elig.for_enterprise(int(q), q_need)
-            pool_inv = pool_inv[~np.isin(pool_inv, p_inv[sel])]
+            pool_inv = pool_inv[~np.isin(pool_inv, seen_inv[seen_ent == q])]
             sims = man_vecs[pool_inv] @ ent_vecs[q]
             pick = _sample(rng, len(pool_inv), sims, n_neg, hard_fraction)
             n_inv_neg = pool_inv[pick]
             if len(pool_inv) == 0:
                 other = np.flatnonzero(snap.inv_active)
-                other = other[~np.isin(other, np.concatenate([p_inv[sel], n_inv_neg]))]
+                other = other[~np.isin(other, np.concatenate([seen_inv[seen_ent == q], n_inv_neg]))]
                 n_inv_neg = np.r_[n_inv_neg, rng.choice(other, size=min(n_neg - len(pick), len(other)),
                                                         replace=False)]
             n_ent_neg = np.full(len(n_inv_neg), q)
             neg_need = np.full(len(n_inv_neg), q_need)
         k = len(n_inv_neg)
-        rows.append((np.r_[p_inv[sel], n_inv_neg], np.r_[p_ent[sel], n_ent_neg], np.r_[p_need[sel], neg_need],
-                     np.r_[p_y[sel], np.zeros(k, dtype=np.int64)], np.r_[p_time[sel], np.full(k, np.nan)],
-                     np.full(len(sel) + k, q)))
+        mix = rng.permutation(len(sel) + k)  # positives first would win every tie in a metric's sort
+        rows.append(tuple(a[mix] for a in (
+            np.r_[p_inv[sel], n_inv_neg], np.r_[p_ent[sel], n_ent_neg], np.r_[p_need[sel], neg_need],
+            np.r_[p_y[sel], np.zeros(k, dtype=np.int64)], np.r_[p_time[sel], np.full(k, np.nan)],
+            np.full(len(sel) + k, q))))
     a_inv, a_ent, a_need, a_y, a_time, a_query = (np.concatenate(c) for c in zip(*rows, strict=True))
     a_inv, a_ent, a_need = a_inv.astype(np.int64), a_ent.astype(np.int64), a_need.astype(np.int64)
     hist = History.build(snap, t0, ent_vecs=ent_vecs)
@@ -264,6 +275,10 @@ class _Eligibility:
         if inv not in self._ents:
             self._ents[inv] = eligible_enterprises(self.view, inv) & self.live_ent
         return self._ents[inv]
+
+    def pair(self, inv: int, ent: int, need: int) -> bool:
+        """Whether one pair is eligible (by its need, or enterprise-level rules without one)."""
+        return bool(self.needs(inv)[need]) if need >= 0 else bool(self.ents(inv)[ent])
 
     def for_investor(self, inv: int) -> tuple[np.ndarray, np.ndarray]:
         """Eligible ``(enterprise rows, need rows)``, one need per enterprise."""

@@ -84,11 +84,18 @@ def ticket_range(lo: float, hi: float, lang: str = "zh") -> str:
     return f"at least {yuan_en(lo_v)}" if lo_v is not None else f"up to {yuan_en(hi_v)}"
 
 
-def recent_deals(snap: MarketSnapshot, inv: int, sector: int, *, last: int = RECENT_DEALS) -> tuple[int, int]:
-    """``(n, m)``: the investor's last ``n`` (≤ ``last``) investments before the snapshot, ``m`` in ``sector``."""
-    sl = snap.events_before(snap.as_of)
-    hit = np.flatnonzero((snap.ev_inv[sl] == inv) & (snap.ev_type[sl] == INVESTED) & (snap.ev_ent[sl] >= 0))
-    ents = snap.ev_ent[sl][hit][-last:]  # events are time-sorted
+def recent_deals(snap: MarketSnapshot, inv: int, sector: int, *, last: int = RECENT_DEALS
+                 ) -> tuple[int, int]:
+    """``(n, m)``: the investor's last ``n`` (≤ ``last``) investments before the snapshot, ``m`` of them
+    in ``sector``."""
+    by_inv: dict[int, np.ndarray] | None = getattr(snap, "_invested_by_investor", None)
+    if by_inv is None:  # built once per snapshot (snapshots are not mutated after building)
+        sl = snap.events_before(snap.as_of)
+        hit = np.flatnonzero((snap.ev_type[sl] == INVESTED) & (snap.ev_ent[sl] >= 0) & (snap.ev_inv[sl] >= 0))
+        invs, ents = snap.ev_inv[sl][hit], snap.ev_ent[sl][hit]  # time-sorted
+        by_inv = {int(i): ents[invs == i] for i in np.unique(invs)}
+        snap._invested_by_investor = by_inv  # type: ignore[attr-defined]
+    ents = by_inv.get(int(inv), np.zeros(0, dtype=np.int64))[-last:]
     return len(ents), int((snap.ent_sector[ents] == sector).sum()) if len(ents) else 0
 
 
@@ -101,10 +108,15 @@ def _who(view: View) -> tuple[str, str]:
     return ("贵机构", "your") if view == "investor" else ("该机构", "the investor's")
 
 
+def _r(code: str, zh: str, en: str, weight: float, kind: Literal["fit", "improve"] = "fit",
+       **facts: Any) -> Reason:
+    return Reason(code, zh, en, weight, kind, facts)
+
+
 def explain_pair(snap: MarketSnapshot, inv: int, need: int, *, view: View = "investor",
                  contributions: np.ndarray | None = None, features: np.ndarray | None = None,
                  max_model: int = 2) -> list[Reason]:
-    """Reasons of an eligible (investor, need) pair, strongest first, fit reasons before improvements.
+    """Reasons of an eligible (investor, need) pair: fit reasons strongest first, then improvements.
 
     Args:
         snap: the market.
@@ -114,32 +126,30 @@ def explain_pair(snap: MarketSnapshot, inv: int, need: int, *, view: View = "inv
         features: the pair's feature row (values quoted by model reasons).
         max_model: most model-contribution reasons.
     """
-    zh_who, en_who = _who(view)
+    who = _who(view)
     ent = int(snap.need_ent[need])
-    out: list[Reason] = []
-    out += _sector(snap, inv, ent, zh_who, en_who)
-    out += _ticket(snap, inv, need, zh_who, en_who)
+    out = _sector(snap, inv, ent, who) + _ticket(snap, inv, need, who)
     rnd, stages = int(snap.need_round[need]), int(snap.man_stages[inv])
     if rnd >= 0 and stages and (stages >> rnd) & 1:
         code = vocab.ROUNDS.codes[rnd]
-        out.append(Reason("stage", f"融资轮次{vocab.ROUNDS.label(code)}符合{zh_who}投资阶段",
-                          f"The {vocab.ROUNDS.label(code, 'en')} round is one of {en_who} stages", 0.15,
-                          facts={"round": code}))
-    out += _place(snap, inv, ent, zh_who, en_who)
-    out += _listing(snap, inv, ent, zh_who, en_who)
+        out.append(_r("stage", f"融资轮次{vocab.ROUNDS.label(code)}符合{who[0]}投资阶段",
+                      f"The {vocab.ROUNDS.label(code, 'en')} round is one of {who[1]} stages", 0.15,
+                      round=code))
+    out += _place(snap, inv, ent, who) + _listing(snap, inv, ent, who)
     instr = int(snap.need_instr[need])
     if (DEBT_MASK >> instr) & 1:
         code = vocab.INSTRUMENTS.codes[instr]
-        out.append(Reason("instrument", f"融资工具：{vocab.INSTRUMENTS.label(code)}，在{zh_who}可提供的工具范围内",
-                          f"Instrument: {vocab.INSTRUMENTS.label(code, 'en')}, which {en_who} mandate accepts",
-                          0.05, facts={"instrument": code}))
+        label = vocab.INSTRUMENTS.label(code)
+        out.append(_r("instrument", f"融资工具：{label}，在{who[0]}可提供的工具范围内",
+                      f"Instrument: {vocab.INSTRUMENTS.label(code, 'en')}, which {who[1]} mandate accepts",
+                      0.05, instrument=code))
     if contributions is not None:
         out += _model(contributions, features, max_model)
     fit = sorted((r for r in out if r.kind == "fit"), key=lambda r: -r.weight)
-    return fit + [r for r in out if r.kind == "improve"] + _improve(snap, inv, ent, view)
+    return fit + [r for r in out if r.kind == "improve"] + _improve(snap, ent, view)
 
 
-def _sector(snap: MarketSnapshot, inv: int, ent: int, zh_who: str, en_who: str) -> list[Reason]:
+def _sector(snap: MarketSnapshot, inv: int, ent: int, who: tuple[str, str]) -> list[Reason]:
     sec = int(snap.ent_sector[ent])
     if sec < 0:
         return []
@@ -147,25 +157,24 @@ def _sector(snap: MarketSnapshot, inv: int, ent: int, zh_who: str, en_who: str) 
     n, m = recent_deals(snap, inv, sec)
     facts = {"sector": snap.sectors.names[sec], "recent_deals": n, "in_sector": m}
     if sec in snap.man_sectors[inv]:
-        tail_zh = f"{zh_who}近{n}笔投资中{m}笔" if m else f"{zh_who}投资领域"
-        tail_en = f"{m} of {en_who} last {n} investments" if m else f"in {en_who} mandate"
-        return [Reason("sector_exact", f"行业匹配：{zh}（{tail_zh}）", f"Sector match: {en} ({tail_en})", 0.4,
-                       facts=facts)]
+        tail_zh = f"{who[0]}近{n}笔投资中{m}笔" if m else f"{who[0]}投资领域"
+        tail_en = f"{m} of {who[1]} last {n} investments" if m else f"in {who[1]} mandate"
+        return [_r("sector_exact", f"行业匹配：{zh}（{tail_zh}）", f"Sector match: {en} ({tail_en})", 0.4,
+                   **facts)]
     cl = int(snap.ent_cluster[ent])
     near = sorted(s for s in snap.man_sectors[inv] if cl >= 0 and snap.sectors.cluster[s] == cl)
     if near:
-        other = near[0]
-        return [Reason("sector_cluster", f"相关行业：{zh}与{zh_who}关注的{snap.sectors.label(other)}同属一个产业集群",
-                       f"Related sector: {en} is in the same industry cluster as {snap.sectors.label(other, 'en')},"
-                       f" which {en_who} mandate names", 0.2,
-                       facts={**facts, "mandate_sector": snap.sectors.names[other]})]
+        other_zh, other_en = snap.sectors.label(near[0]), snap.sectors.label(near[0], "en")
+        return [_r("sector_cluster", f"相关行业：{zh}与{who[0]}关注的{other_zh}同属一个产业集群",
+                   f"Related sector: {en} is in the same industry cluster as {other_en}, which {who[1]} "
+                   "mandate names", 0.2, mandate_sector=snap.sectors.names[near[0]], **facts)]
     if m:
-        return [Reason("sector_history", f"行业经验：{zh_who}近{n}笔投资中{m}笔在{zh}领域",
-                       f"Sector experience: {m} of {en_who} last {n} investments were in {en}", 0.15, facts=facts)]
+        return [_r("sector_history", f"行业经验：{who[0]}近{n}笔投资中{m}笔在{zh}领域",
+                   f"Sector experience: {m} of {who[1]} last {n} investments were in {en}", 0.15, **facts)]
     return []
 
 
-def _ticket(snap: MarketSnapshot, inv: int, need: int, zh_who: str, en_who: str) -> list[Reason]:
+def _ticket(snap: MarketSnapshot, inv: int, need: int, who: tuple[str, str]) -> list[Reason]:
     lo, hi = float(snap.man_ticket_min[inv]), float(snap.man_ticket_max[inv])
     if np.isnan(lo) and np.isnan(hi):
         return []
@@ -173,74 +182,81 @@ def _ticket(snap: MarketSnapshot, inv: int, need: int, zh_who: str, en_who: str)
     facts = {"amount": amount, "ticket_min": lo, "ticket_max": hi}
     rng_zh, rng_en = ticket_range(lo, hi), ticket_range(lo, hi, "en")
     if not amount < lo and not amount > hi:
-        return [Reason("ticket", f"融资需求{yuan(amount)}在{zh_who}单笔投资区间{rng_zh}内",
-                       f"Amount sought {yuan_en(amount)} lies within {en_who} ticket range {rng_en}", 0.15, facts=facts)]
-    side, bound = ("低于", lo) if amount < lo else ("高于", hi)
-    en_side = "below" if amount < lo else "above"
-    fix_zh = f"调整至{yuan(lo)}以上" if amount < lo else f"调整至{yuan(hi)}以内或分期融资"
-    fix_en = f"raising it to {yuan_en(lo)}" if amount < lo else f"lowering it to {yuan_en(hi)} or splitting the round"
-    return [Reason("ticket_near_miss", f"融资需求{yuan(amount)}略{side}{zh_who}单笔区间{rng_zh}，{fix_zh}可完全符合",
-                   f"Amount sought {yuan_en(amount)} is just {en_side} {en_who} ticket range {rng_en}; {fix_en} "
-                   "would fit it fully", 0.1, kind="improve", facts={**facts, "bound": bound})]
+        return [_r("ticket", f"融资需求{yuan(amount)}在{who[0]}单笔投资区间{rng_zh}内",
+                   f"Amount sought {yuan_en(amount)} lies within {who[1]} ticket range {rng_en}", 0.15,
+                   **facts)]
+    low = amount < lo
+    side_zh, side_en = ("低于", "below") if low else ("高于", "above")
+    fix_zh = f"调整至{yuan(lo)}以上" if low else f"调整至{yuan(hi)}以内或分期融资"
+    fix_en = f"raising it to {yuan_en(lo)}" if low else f"lowering it to {yuan_en(hi)} or splitting the round"
+    return [_r("ticket_near_miss", f"融资需求{yuan(amount)}略{side_zh}{who[0]}单笔区间{rng_zh}，"
+               f"{fix_zh}可完全符合",
+               f"Amount sought {yuan_en(amount)} is just {side_en} {who[1]} ticket range {rng_en}; {fix_en} "
+               "would fit it fully", 0.1, "improve", bound=lo if low else hi, **facts)]
 
 
-def _place(snap: MarketSnapshot, inv: int, ent: int, zh_who: str, en_who: str) -> list[Reason]:
+def _place(snap: MarketSnapshot, inv: int, ent: int, who: tuple[str, str]) -> list[Reason]:
     out: list[Reason] = []
     code = snap.ent_district[ent]
+    regions_mask = int(snap.man_regions[inv])
     if code and code in snap.man_districts[inv]:
-        out.append(Reason("district", f"地区：位于{zh_who}重点关注的{_district(code)}",
-                          f"Location: {_district(code, 'en')}, a district {en_who} mandate prefers", 0.1,
-                          facts={"district": code}))
-    elif int(snap.man_regions[inv]):
+        out.append(_r("district", f"地区：位于{who[0]}重点关注的{_district(code)}",
+                      f"Location: {_district(code, 'en')}, a district {who[1]} mandate prefers", 0.1,
+                      district=code))
+    elif regions_mask:
         scopes = [c for i, c in enumerate(vocab.REGION_SCOPES.codes)
-                  if (int(snap.man_regions[inv]) >> i) & 1 and (int(snap.ent_region_mask[ent]) >> i) & 1]
+                  if (regions_mask >> i) & 1 and (int(snap.ent_region_mask[ent]) >> i) & 1]
         if scopes:
-            where_zh = f"重庆市{_district(code)}" if code else (snap.ent_province[ent] or snap.ent_country[ent])
-            where_en = _district(code, "en") + ", Chongqing" if code else (snap.ent_province[ent] or snap.ent_country[ent])
-            out.append(Reason("region", f"地区：位于{where_zh}，在{zh_who}投资地域（{vocab.REGION_SCOPES.label(scopes[0])}）内",
-                              f"Location: {where_en}, inside {en_who} region "
-                              f"({vocab.REGION_SCOPES.label(scopes[0], 'en')})", 0.05,
-                              facts={"district": code, "scope": scopes[0]}))
-    home = snap.inv_district[inv]
-    if code and home == code and not np.isnan(snap.man_reinvest[inv]):
-        out.append(Reason("reinvest", f"返投：企业注册于{_district(code)}，与{zh_who}所在区县相同，有助于满足返投要求",
-                          f"Local reinvestment: registered in {_district(code, 'en')}, the investor's own district, "
-                          "which counts towards its local reinvestment requirement", 0.05, facts={"district": code}))
+            elsewhere = snap.ent_province[ent] or snap.ent_country[ent]
+            where_zh = f"重庆市{_district(code)}" if code else elsewhere
+            where_en = f"{_district(code, 'en')}, Chongqing" if code else elsewhere
+            scope = vocab.REGION_SCOPES.get(scopes[0])
+            scope_zh, scope_en = scope.zh, scope.en
+            out.append(_r("region", f"地区：位于{where_zh}，在{who[0]}投资地域（{scope_zh}）内",
+                          f"Location: {where_en}, inside {who[1]} region ({scope_en})", 0.05,
+                          district=code, scope=scopes[0]))
+    if code and snap.inv_district[inv] == code and not np.isnan(snap.man_reinvest[inv]):
+        out.append(_r("reinvest", f"返投：企业注册于{_district(code)}，与{who[0]}所在区县相同，"
+                      "有助于满足返投要求",
+                      f"Local reinvestment: registered in {_district(code, 'en')}, the investor's own "
+                      "district, which counts towards its local reinvestment requirement", 0.05,
+                      district=code))
     return out
 
 
-def _listing(snap: MarketSnapshot, inv: int, ent: int, zh_who: str, en_who: str) -> list[Reason]:
+def _listing(snap: MarketSnapshot, inv: int, ent: int, who: tuple[str, str]) -> list[Reason]:
     out: list[Reason] = []
     tier = vocab.TIERS.codes[int(snap.ent_tier[ent])]
     if int(snap.man_tiers[inv]):
-        out.append(Reason("tier", f"挂牌层级：{vocab.TIERS.label(tier)}（{zh_who}关注层级）",
-                          f"Market tier: {vocab.TIERS.label(tier, 'en')} (a tier {en_who} mandate names)", 0.05,
-                          facts={"tier": tier}))
+        out.append(_r("tier", f"挂牌层级：{vocab.TIERS.label(tier)}（{who[0]}关注层级）",
+                      f"Market tier: {vocab.TIERS.label(tier, 'en')} (a tier {who[1]} mandate names)", 0.05,
+                      tier=tier))
     elif tier == "select":
-        out.append(Reason("tier", "挂牌层级：优选层（拟上市培育）", "Market tier: Select tier (pre-IPO cultivation)",
-                          0.05, facts={"tier": tier}))
+        out.append(_r("tier", "挂牌层级：优选层（拟上市培育）",
+                      "Market tier: Select tier (pre-IPO cultivation)", 0.05, tier=tier))
     both = int(snap.man_boards[inv]) & int(snap.ent_boards[ent])
     if both:
         codes = [c for i, c in enumerate(vocab.BOARDS.codes) if (both >> i) & 1]
-        out.append(Reason("board", f"所属板块：{'、'.join(vocab.BOARDS.label(c) for c in codes)}（{zh_who}关注板块）",
-                          f"Board: {', '.join(vocab.BOARDS.label(c, 'en') for c in codes)} (named by {en_who} mandate)",
-                          0.05, facts={"boards": codes}))
+        zh = "、".join(vocab.BOARDS.label(c) for c in codes)
+        en = ", ".join(vocab.BOARDS.label(c, "en") for c in codes)
+        out.append(_r("board", f"所属板块：{zh}（{who[0]}关注板块）",
+                      f"Board: {en} (named by {who[1]} mandate)", 0.05, boards=codes))
     quals = [c for c in _QUAL_ORDER if (int(snap.ent_quals[ent]) >> QUAL[c]) & 1]
     if "little_giant" in quals and "srdi_municipal" in quals:
-        quals.remove("srdi_municipal")
+        quals.remove("srdi_municipal")  # the national title includes the municipal one
     if quals:
-        zh = "、".join("国家级专精特新\"小巨人\"企业" if c == "little_giant" else vocab.QUALIFICATIONS.label(c) for c in quals)
-        out.append(Reason("qualifications", f"资质：{zh}",
-                          f"Qualifications: {', '.join(vocab.QUALIFICATIONS.label(c, 'en') for c in quals)}",
-                          0.1 if "little_giant" in quals else 0.06, facts={"qualifications": quals}))
+        zh = "、".join('国家级专精特新"小巨人"企业' if c == "little_giant" else vocab.QUALIFICATIONS.label(c)
+                      for c in quals)
+        en = ", ".join(vocab.QUALIFICATIONS.label(c, "en") for c in quals)
+        out.append(_r("qualifications", f"资质：{zh}", f"Qualifications: {en}",
+                      0.1 if "little_giant" in quals else 0.06, qualifications=quals))
     return out
 
 
 def _model(contrib: np.ndarray, features: np.ndarray | None, k: int) -> list[Reason]:
     values = np.asarray(contrib, dtype=np.float64).ravel()[:len(FEATURE_NAMES)]
-    order = [int(i) for i in np.argsort(-values, kind="stable") if values[i] > 0]
     out: list[Reason] = []
-    for i in order:
+    for i in (int(i) for i in np.argsort(-values, kind="stable") if values[i] > 0):
         name = FEATURE_NAMES[i]
         if name in _COVERED:
             continue
@@ -249,36 +265,39 @@ def _model(contrib: np.ndarray, features: np.ndarray | None, k: int) -> list[Rea
         shown_zh = shown_en = ""
         if v is not None and not np.isnan(v) and name in _SHARES:
             shown_zh, shown_en = f"（{v:.0%}）", f" ({v:.0%})"
-        out.append(Reason(f"model:{name}", f"模型依据：{f.zh}{shown_zh}提升了匹配评分",
-                          f"Model signal: {f.en}{shown_en} raised the score", float(values[i]),
-                          facts={"feature": name, "contribution": float(values[i]), "value": v}))
+        out.append(_r(f"model:{name}", f"模型依据：{f.zh}{shown_zh}提升了匹配评分",
+                      f"Model signal: {f.en}{shown_en} raised the score", float(values[i]),
+                      feature=name, contribution=float(values[i]), value=v))
         if len(out) >= k:
             break
     return out
 
 
-def _improve(snap: MarketSnapshot, inv: int, ent: int, view: View) -> list[Reason]:
+def _improve(snap: MarketSnapshot, ent: int, view: View) -> list[Reason]:
     """What the enterprise could do (shown to the enterprise only)."""
     if view != "enterprise":
         return []
     out: list[Reason] = []
+    tiers = snap.man_tiers
     if int(snap.ent_tier[ent]) == 0:
-        growth_only = int(((snap.man_tiers != 0) & ((snap.man_tiers & 1) == 0) & ((snap.man_tiers >> 1) & 1 == 1)
-                           & snap.inv_active).sum())
+        only_up = (tiers != 0) & ((tiers & 1) == 0) & (((tiers >> 1) & 1) == 1)  # growth named, basic not
+        growth_only = int((only_up & snap.inv_active).sum())
         if growth_only:
-            out.append(Reason("improve_tier", f"转入成长层：目前为基础层，平台上有{growth_only}家投资机构只关注成长层等更高层级",
-                              f"Move up to the growth tier: you are in the basic tier, and {growth_only} investors "
-                              "on the platform only consider the growth tier or above", 0.05, kind="improve",
-                              facts={"tier": "basic", "growth_only_investors": growth_only}))
+            out.append(_r("improve_tier", f"转入成长层：目前为基础层，平台上有{growth_only}家投资机构"
+                          "只关注成长层等更高层级",
+                          f"Move up to the growth tier: you are in the basic tier, and {growth_only} "
+                          "investors on the platform only consider the growth tier or above", 0.05, "improve",
+                          tier="basic", growth_only_investors=growth_only))
     if np.isnan(snap.ent_rd[ent]):
-        out.append(Reason("improve_rd", "补充研发数据：尚未披露研发投入占比，补充后画像更完整、匹配更准确",
-                          "Add R&D data: your R&D spending ratio is not disclosed; adding it completes your "
-                          "profile and sharpens matching", 0.03, kind="improve", facts={"rd_ratio": None}))
-    srdi = (int(snap.ent_quals[ent]) >> QUAL["srdi_municipal"]) & 1 or (int(snap.ent_quals[ent]) >> QUAL["little_giant"]) & 1
+        out.append(_r("improve_rd", "补充研发数据：尚未披露研发投入占比，补充后画像更完整、匹配更准确",
+                      "Add R&D data: your R&D spending ratio is not disclosed; adding it completes your "
+                      "profile and sharpens matching", 0.03, "improve", rd_ratio=None))
+    quals = int(snap.ent_quals[ent])
+    srdi = (quals >> QUAL["srdi_municipal"]) & 1 or (quals >> QUAL["little_giant"]) & 1
     if srdi and not (int(snap.ent_boards[ent]) >> vocab.BOARDS.codes.index("srdi")) & 1:
-        out.append(Reason("improve_board", "申请进入专精特新板：已获专精特新资质，尚未进入该板块",
-                          "Apply for the SRDI board: you hold an SRDI qualification but are not on that board",
-                          0.03, kind="improve", facts={"boards": []}))
+        out.append(_r("improve_board", "申请进入专精特新板：已获专精特新资质，尚未进入该板块",
+                      "Apply for the SRDI board: you hold an SRDI qualification but are not on that board",
+                      0.03, "improve"))
     return out
 
 
@@ -318,8 +337,8 @@ def search_terms(text: str) -> SearchTerms:
     return found
 
 
-def explain_search(snap: MarketSnapshot, terms: SearchTerms, *, ent: int | None = None, inv: int | None = None
-                   ) -> tuple[list[Reason], int]:
+def explain_search(snap: MarketSnapshot, terms: SearchTerms, *, ent: int | None = None,
+                   inv: int | None = None) -> tuple[list[Reason], int]:
     """Reasons why a search hit matches the query's structured terms, and how many terms it matched."""
     out: list[Reason] = []
     if ent is not None:
@@ -331,21 +350,21 @@ def explain_search(snap: MarketSnapshot, terms: SearchTerms, *, ent: int | None 
     else:
         assert inv is not None
         sectors = {snap.sectors.names[s] for s in snap.man_sectors[inv]}
-        districts = set(snap.man_districts[inv]) | ({snap.inv_district[inv]} if snap.inv_district[inv] else set())
+        home = snap.inv_district[inv]
+        districts = set(snap.man_districts[inv]) | ({home} if home else set())
         stages = int(snap.man_stages[inv])
         rounds = {c for i, c in enumerate(vocab.ROUNDS.codes) if (stages >> i) & 1}
     for code, word in terms.sectors.items():
         if code in sectors:
             ind = industries.industry(code)
-            out.append(Reason("search_sector", f"行业：{ind.zh}（与检索词“{word}”匹配）",
-                              f"Sector: {ind.en} (matches “{word}”)", 1.0, facts={"sector": code}))
+            out.append(_r("search_sector", f"行业：{ind.zh}（与检索词“{word}”匹配）",
+                          f"Sector: {ind.en} (matches “{word}”)", 1.0, sector=code))
     for code, word in terms.districts.items():
         if code in districts:
-            out.append(Reason("search_district", f"地区：{_district(code)}（与检索词“{word}”匹配）",
-                              f"District: {_district(code, 'en')} (matches “{word}”)", 1.0, facts={"district": code}))
+            out.append(_r("search_district", f"地区：{_district(code)}（与检索词“{word}”匹配）",
+                          f"District: {_district(code, 'en')} (matches “{word}”)", 1.0, district=code))
     for code, word in terms.rounds.items():
         if code in rounds:
-            out.append(Reason("search_round", f"轮次：{vocab.ROUNDS.label(code)}（与检索词“{word}”匹配）",
-                              f"Round: {vocab.ROUNDS.label(code, 'en')} (matches “{word}”)", 1.0,
-                              facts={"round": code}))
+            out.append(_r("search_round", f"轮次：{vocab.ROUNDS.label(code)}（与检索词“{word}”匹配）",
+                          f"Round: {vocab.ROUNDS.label(code, 'en')} (matches “{word}”)", 1.0, round=code))
     return out, len(out)

@@ -30,8 +30,8 @@ from matching.snapshot import EVENT, QUAL, ROUND, MarketSnapshot
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FEATURES", "FEATURE_NAMES", "FEATURE_INDEX", "Feature", "History", "compute_features",
-           "feature_values", "features_hash"]
+__all__ = ["FEATURES", "FEATURE_NAMES", "FEATURE_INDEX", "POSITIVE_GRADE", "Feature", "History", "PairTables",
+           "compute_features", "feature_values", "features_hash", "lookup_sorted", "pair_tables"]
 
 #: Bumped when a feature's computation changes without a change of name or meaning.
 FEATURES_VERSION = 1
@@ -185,7 +185,7 @@ def pair_tables(snap: MarketSnapshot) -> PairTables:
     return tables
 
 
-def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float = 0.0) -> np.ndarray:
+def lookup_sorted(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float = 0.0) -> np.ndarray:
     """Values at sorted unique ``keys`` for each query key (``default`` when absent)."""
     out = np.full(len(query), default, dtype=np.float64)
     if len(keys) == 0 or len(query) == 0:
@@ -289,20 +289,20 @@ class History:
 
     def pair_grade(self, inv: np.ndarray, ent: np.ndarray) -> np.ndarray:
         """Highest grade each pair reached before ``as_of`` (NaN when the pair never met)."""
-        return _lookup(self.pair_keys, self.pair_max, inv * self.n_ent + ent, np.nan)
+        return lookup_sorted(self.pair_keys, self.pair_max, inv * self.n_ent + ent, np.nan)
 
     def sector_count(self, inv: np.ndarray, sector: np.ndarray) -> np.ndarray:
         """Positive pairs of each investor in the sector (NaN for an unknown sector)."""
-        out = _lookup(*self.sector_counts, inv * self.n_sec1 + np.where(sector < 0, 0, sector))
+        out = lookup_sorted(*self.sector_counts, inv * self.n_sec1 + np.where(sector < 0, 0, sector))
         return np.where(sector < 0, np.nan, out)
 
     def region_count(self, inv: np.ndarray, place: np.ndarray) -> np.ndarray:
         """Positive pairs of each investor in the place (district, else province/state)."""
-        return _lookup(*self.region_counts, inv * self.n_places + place)
+        return lookup_sorted(*self.region_counts, inv * self.n_places + place)
 
     def round_count(self, inv: np.ndarray, rnd: np.ndarray) -> np.ndarray:
         """Positive (pair, round) deals of each investor at the round (NaN for an unknown round)."""
-        out = _lookup(*self.round_counts, inv * len(ROUND) + np.maximum(rnd, 0))
+        out = lookup_sorted(*self.round_counts, inv * len(ROUND) + np.maximum(rnd, 0))
         return np.where(rnd < 0, np.nan, out)
 
     def portfolio_sim(self, inv: np.ndarray, ent: np.ndarray) -> np.ndarray:

@@ -16,29 +16,37 @@ its reasons, candidate sources and the feature values used (for the impression l
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
 
-from matching.candidates import (CandidateQuery, Candidates, CollaborativeSource, ExplorationSource, PairRules,
-                                 RulesSource, SemanticSource, merge_candidates)
+from matching.candidates import (
+    CandidateQuery,
+    Candidates,
+    CollaborativeSource,
+    ExplorationSource,
+    PairRules,
+    RulesSource,
+    SemanticSource,
+    merge_candidates,
+)
 from matching.collaborative import CollaborativeModel
 from matching.config import Settings
 from matching.constraints import S_FUND, eligible_needs, violations
 from matching.diversity import DiversityConfig, rerank
+from matching.domain import vocab
 from matching.embeddings import EmbeddingCache, embed
 from matching.encoder.encoder import TextEncoder
 from matching.errors import FieldError, MatchingError
 from matching.explain import Reason, explain_pair, explain_search, search_terms
-from matching.secondaries import eligible_secondaries, explain_secondary, secondary_parts, secondary_score, secondary_text
-from matching.features import FEATURE_INDEX, History, compute_features, feature_values
+from matching.features import History, compute_features, feature_values
+from matching.filters import Filters
 from matching.index import IndexConfig, VectorIndex
-from matching.snapshot import BOARD, INSTR, ITYPE, TIER, EPOCH, MarketSnapshot, mask_of
-from matching.domain import vocab
+from matching.secondaries import explain_secondary, rank_secondaries, secondary_text
+from matching.snapshot import EPOCH, MarketSnapshot
 
 logger = logging.getLogger(__name__)
 Direction = Literal["enterprises_for_investor", "investors_for_enterprise", "secondaries_for_investor",
@@ -47,67 +55,6 @@ Direction = Literal["enterprises_for_investor", "investors_for_enterprise", "sec
 
 class UnknownPartyError(MatchingError, KeyError):
     """An investor or enterprise id that the snapshot does not hold."""
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Caller's filters. They only narrow the hard-constraint mask (AND), never loosen it.
-
-    Enterprise lists: ``boards`` (any of), ``tiers``, ``districts`` (the enterprise's),
-    ``instruments`` and ``amount_min``/``amount_max`` (the need's, yuan). Investor lists:
-    ``investor_types``, ``districts`` (the investor's), ``instruments`` and amounts (which of the
-    enterprise's needs to match on).
-    """
-
-    boards: tuple[str, ...] = ()
-    tiers: tuple[str, ...] = ()
-    districts: tuple[str, ...] = ()
-    instruments: tuple[str, ...] = ()
-    amount_min: float | None = None
-    amount_max: float | None = None
-    investor_types: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        for name, v in (("boards", vocab.BOARDS), ("tiers", vocab.TIERS), ("instruments", vocab.INSTRUMENTS),
-                        ("investor_types", vocab.INVESTOR_TYPES)):
-            object.__setattr__(self, name, tuple(v.parse_many(list(getattr(self, name)), name)))
-        if self.amount_min is not None and self.amount_max is not None and self.amount_min > self.amount_max:
-            raise FieldError("amount_min", self.amount_min, f"must not exceed amount_max ({self.amount_max})")
-
-    def enterprises(self, snap: MarketSnapshot) -> np.ndarray:
-        """Bool mask over enterprises."""
-        ok = np.ones(snap.n_enterprises, dtype=bool)
-        if self.boards:
-            ok &= (snap.ent_boards & mask_of(self.boards, BOARD)) != 0
-        if self.tiers:
-            ok &= np.isin(snap.ent_tier, [TIER[t] for t in self.tiers])
-        if self.districts:
-            ok &= np.isin(np.array([d or "" for d in snap.ent_district]), list(self.districts))
-        return ok
-
-    def needs(self, snap: MarketSnapshot) -> np.ndarray:
-        """Bool mask over needs (instrument and amount; not the enterprise)."""
-        ok = np.ones(len(snap.need_id), dtype=bool)
-        if self.instruments:
-            ok &= np.isin(snap.need_instr, [INSTR[c] for c in self.instruments])
-        if self.amount_min is not None:
-            ok &= snap.need_amount >= self.amount_min
-        if self.amount_max is not None:
-            ok &= snap.need_amount <= self.amount_max
-        return ok
-
-    def investors(self, snap: MarketSnapshot) -> np.ndarray:
-        """Bool mask over investors (for investor lists)."""
-        if self.boards or self.tiers:
-            raise FieldError("boards" if self.boards else "tiers", self.boards or self.tiers,
-                             "filters enterprise lists only; investor lists take investor_types, districts, "
-                             "instruments, amount_min and amount_max")
-        ok = np.ones(snap.n_investors, dtype=bool)
-        if self.investor_types:
-            ok &= np.isin(snap.inv_type, [ITYPE[c] for c in self.investor_types])
-        if self.districts:
-            ok &= np.isin(np.array([d or "" for d in snap.inv_district]), list(self.districts))
-        return ok
 
 
 @dataclass
@@ -194,11 +141,11 @@ class Matcher:
         self.as_of = EPOCH + timedelta(days=float(snapshot.as_of))
         self.rules = PairRules(snapshot)
         self.hist = History.build(snapshot, snapshot.as_of, ent_vecs=self.ent_vecs)
-        inv_index = VectorIndex(self.man_vecs.shape[1], index.encoder_id, IndexConfig(threads=1))
-        inv_index.build(snapshot.inv_id, self.man_vecs)
+        self.inv_index = VectorIndex(self.man_vecs.shape[1], index.encoder_id, IndexConfig(threads=1))
+        self.inv_index.build(snapshot.inv_id, self.man_vecs)
         self.sources_ent = [SemanticSource(index, snapshot.ent_id, "enterprise"), RulesSource(),
                             CollaborativeSource(collab)]
-        self.sources_inv = [SemanticSource(inv_index, snapshot.inv_id, "investor"), RulesSource(),
+        self.sources_inv = [SemanticSource(self.inv_index, snapshot.inv_id, "investor"), RulesSource(),
                             CollaborativeSource(collab)]
         self.explore = ExplorationSource(snapshot, share=exploration_share, seed=seed)
         self.exposure: dict[int, int] = {}
@@ -209,7 +156,7 @@ class Matcher:
     def build(cls, snapshot: MarketSnapshot, encoder: TextEncoder, *, settings: Settings | None = None,
               scorer: Any | None = None, cache: EmbeddingCache | None = None, show_progress: bool = False,
               **kwargs: Any) -> Matcher:
-        """Embed the snapshot's texts (through the cache), build the index and the collaborative model."""
+        """Embed the snapshot's texts (through the cache); build the index and the collaborative model."""
         settings = settings or Settings()
         cache = cache if cache is not None else EmbeddingCache(None)
         bs = settings.encoder_batch_size
@@ -218,7 +165,8 @@ class Matcher:
         man_vecs = embed(encoder, snapshot.man_text, kind="query", cache=cache, batch_size=bs,
                          show_progress=show_progress)
         config = IndexConfig(exact_threshold=settings.exact_search_threshold, threads=settings.faiss_threads)
-        index = VectorIndex(encoder.dimension, encoder.encoder_id, config).build(snapshot.ent_id, ent_vecs)
+        index = VectorIndex(encoder.dimension, encoder.encoder_id, config)
+        index.build(snapshot.ent_id, ent_vecs)
         collab = CollaborativeModel().fit(snapshot, History.build(snapshot, snapshot.as_of))
         return cls(snapshot, encoder, ent_vecs=ent_vecs, man_vecs=man_vecs, index=index, scorer=scorer,
                    collab=collab, settings=settings, cache=cache, **kwargs)
@@ -227,8 +175,7 @@ class Matcher:
         """Shows per enterprise id in the current period (the impression log's counts)."""
         self.exposure = {int(k): int(v) for k, v in counts.items()}
 
-    def _exposure_rows(self, exposure: Mapping[int, int] | None) -> np.ndarray:
-        counts = self.exposure if exposure is None else exposure
+    def _exposure_rows(self, counts: Mapping[int, int]) -> np.ndarray:
         out = np.zeros(self.snap.n_enterprises, dtype=np.int64)
         for eid, n in counts.items():
             row = self.snap.enterprise_row.get(int(eid))
@@ -248,33 +195,39 @@ class Matcher:
         """A deal list for an investor: enterprises with an eligible need, best first."""
         return self.recommend_enterprises_batch([investor_id], k, filters, exposure=exposure)[0]
 
-    def recommend_enterprises_batch(self, investor_ids: Sequence[int], k: int = 20, filters: Filters | None = None,
-                                    *, exposure: Mapping[int, int] | None = None) -> list[MatchList]:
+    def recommend_enterprises_batch(self, investor_ids: Sequence[int], k: int = 20,
+                                    filters: Filters | None = None, *,
+                                    exposure: Mapping[int, int] | None = None) -> list[MatchList]:
         """:meth:`recommend_enterprises` for several investors, features and scores in one pass."""
-        f = filters or Filters()
-        need_f = f.needs(self.snap) & f.enterprises(self.snap)[np.maximum(self.snap.need_ent, 0)]
-        exp = self._exposure_rows(exposure) if (exposure if exposure is not None else self.exposure) else None
+        f, snap = filters or Filters(), self.snap
+        need_f = f.needs(snap) & f.enterprises(snap)[np.maximum(snap.need_ent, 0)]
+        counts = exposure if exposure is not None else self.exposure
+        exp = self._exposure_rows(counts) if counts else None
         pend = []
         for iid in investor_ids:
-            inv = self._row(self.snap.investor_row, iid, "investor")
-            needs = np.flatnonzero(eligible_needs(self.snap, inv, tolerance=self.tolerance) & need_f)
-            query = self._query("enterprise", inv, self.snap.need_ent[needs], np.full(len(needs), inv), needs,
-                                self.snap.n_enterprises, self.man_vecs[inv], exp)
+            inv = self._row(snap.investor_row, iid, "investor")
+            needs = np.flatnonzero(eligible_needs(snap, inv, tolerance=self.tolerance) & need_f)
+            query = self._query("enterprise", inv, snap.need_ent[needs], np.full(len(needs), inv), needs,
+                                snap.n_enterprises, self.man_vecs[inv], exp)
             pend.append(self._candidates(query, self.sources_ent, k))
         return self._finish(pend, "enterprises_for_investor", exp)
 
     # -- enterprise → investors ---------------------------------------------------------------
-    def recommend_investors(self, enterprise_id: int, k: int = 20, filters: Filters | None = None) -> MatchList:
+    def recommend_investors(self, enterprise_id: int, k: int = 20, filters: Filters | None = None
+                            ) -> MatchList:
         """Suggested investors and financing providers for an enterprise (over its open needs)."""
-        f = filters or Filters()
-        ent = self._row(self.snap.enterprise_row, enterprise_id, "enterprise")
-        inv_f = f.investors(self.snap)
-        needs = [int(n) for n in self.snap.needs_of(ent) if f.needs(self.snap)[n]]
-        pairs = [(np.flatnonzero(self.rules.investors_for_need(n, tolerance=self.tolerance) & inv_f), n) for n in needs]
-        invs = np.concatenate([p[0] for p in pairs]) if pairs else np.zeros(0, dtype=np.int64)
-        nds = np.concatenate([np.full(len(p[0]), p[1]) for p in pairs]) if pairs else np.zeros(0, dtype=np.int64)
-        query = self._query("investor", ent, invs, invs, nds, self.snap.n_investors, self.ent_vecs[ent], None)
-        return self._finish([self._candidates(query, self.sources_inv, k)], "investors_for_enterprise", None)[0]
+        f, snap = filters or Filters(), self.snap
+        ent = self._row(snap.enterprise_row, enterprise_id, "enterprise")
+        inv_f, need_f = f.investors(snap), f.needs(snap)
+        invs, nds = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        for n in (int(n) for n in snap.needs_of(ent) if need_f[n]):
+            who = np.flatnonzero(self.rules.investors_for_need(n, tolerance=self.tolerance) & inv_f)
+            invs.append(who)
+            nds.append(np.full(len(who), n, dtype=np.int64))
+        inv, need = np.concatenate(invs), np.concatenate(nds)
+        query = self._query("investor", ent, inv, inv, need, snap.n_investors, self.ent_vecs[ent], None)
+        pending = self._candidates(query, self.sources_inv, k)
+        return self._finish([pending], "investors_for_enterprise", None)[0]
 
     # -- S fund → secondary listings ------------------------------------------------------------
     def recommend_secondaries(self, investor_id: int, k: int = 20) -> MatchList:
@@ -282,21 +235,20 @@ class Matcher:
         inv = self._row(self.snap.investor_row, investor_id, "investor")
         if self.snap.inv_type[inv] != S_FUND:
             itype = vocab.INVESTOR_TYPES.codes[int(self.snap.inv_type[inv])]
-            raise FieldError("investor_id", investor_id, f"secondary listings are for S funds (s_fund); this "
-                             f"investor is {itype}: use recommend_enterprises")
-        rows = np.flatnonzero(eligible_secondaries(self.snap, inv, tolerance=self.tolerance))
+            raise FieldError("investor_id", investor_id, "secondary listings are for S funds (s_fund); "
+                             f"this investor is {itype}: use recommend_enterprises")
         if self._sec_vecs is None:
             texts = [secondary_text(self.snap, r) for r in range(len(self.snap.sec_id))]
             self._sec_vecs = embed(self.encoder, texts, kind="passage", cache=self.cache)
-        sims = self._sec_vecs[rows] @ self.man_vecs[inv] if len(rows) else np.zeros(0)
-        parts = secondary_parts(self.snap, inv, rows, sims)
-        score = secondary_score(parts)
+        rows, score, parts = rank_secondaries(self.snap, inv, self._sec_vecs, self.man_vecs[inv],
+                                              tolerance=self.tolerance)
         items = []
-        for pos, j in enumerate(np.lexsort((rows, -score))[:k]):
+        for j in range(min(k, len(rows))):
             r, e = int(rows[j]), int(self.snap.sec_ent[rows[j]])
             items.append(MatchItem(
-                position=pos, score=float(score[j]), investor_id=int(investor_id),
-                secondary_id=int(self.snap.sec_id[r]), enterprise_id=int(self.snap.ent_id[e]) if e >= 0 else None,
+                position=j, score=float(score[j]), investor_id=int(investor_id),
+                secondary_id=int(self.snap.sec_id[r]),
+                enterprise_id=int(self.snap.ent_id[e]) if e >= 0 else None,
                 reasons=explain_secondary(self.snap, inv, r), sources=["rules", "semantic"],
                 features={name: float(v[j]) for name, v in parts.items()}))
         return MatchList(items, self.model_version, "secondaries_for_investor", self.as_of)
@@ -326,12 +278,13 @@ class Matcher:
             row_of, id_field = snap.enterprise_row, "enterprise_id"
         else:
             allow = snap.inv_active & f.investors(snap)
-            ids, sims = self.sources_inv[0].index.search(vec, max(5 * k, 100), allow=snap.inv_id[allow])
+            ids, sims = self.inv_index.search(vec, max(5 * k, 100), allow=snap.inv_id[allow])
             row_of, id_field = snap.investor_row, "investor_id"
         keep = ids[0] >= 0
         ids, sims = ids[0][keep], sims[0][keep].astype(np.float64)
         terms = search_terms(text)
-        expl = [explain_search(snap, terms, **{side[:3]: row_of[int(i)]}) for i in ids]
+        expl = [explain_search(snap, terms, ent=row_of[int(i)]) if side == "enterprise" else
+                explain_search(snap, terms, inv=row_of[int(i)]) for i in ids]
         hits = np.array([h for _, h in expl], dtype=np.float64)
         pct = np.argsort(np.argsort(sims, kind="stable"), kind="stable") / max(len(ids) - 1, 1)
         score = 0.6 * pct + 0.4 * hits / len(terms) if len(terms) else pct
@@ -339,12 +292,13 @@ class Matcher:
                            features={"semantic_sim": float(sims[j]), "term_hits": float(hits[j])},
                            **{id_field: int(ids[j])})
                  for pos, j in enumerate(np.lexsort((ids, -score))[:k])]
-        return MatchList(items, self.model_version, "search_enterprises" if side == "enterprise"
-                         else "search_investors", self.as_of)
+        direction: Direction = "search_enterprises" if side == "enterprise" else "search_investors"
+        return MatchList(items, self.model_version, direction, self.as_of)
 
     # -- shared pipeline ------------------------------------------------------------------------
-    def _query(self, target: Literal["enterprise", "investor"], row: int, targets: np.ndarray, invs: np.ndarray,
-               needs: np.ndarray, n: int, vector: np.ndarray, exposure: np.ndarray | None) -> CandidateQuery:
+    def _query(self, target: Literal["enterprise", "investor"], row: int, targets: np.ndarray,
+               invs: np.ndarray, needs: np.ndarray, n: int, vector: np.ndarray,
+               exposure: np.ndarray | None) -> CandidateQuery:
         """Best need per target (by structured fit) over the eligible pairs."""
         fit = self.rules.fit(invs, needs)
         order = np.lexsort((needs, -fit, targets))
@@ -354,7 +308,8 @@ class Matcher:
         return CandidateQuery(target, row, best >= 0, best, fit_t, vector, exposure)
 
     def _candidates(self, query: CandidateQuery, sources: list[Any], k: int) -> _Pending:
-        found = [s.candidates(query, self.candidate_k) for s in sources] + [self.explore.candidates(query, k)]
+        found = [s.candidates(query, self.candidate_k) for s in sources]
+        found.append(self.explore.candidates(query, k))
         cands = merge_candidates(query, found)
         n = len(cands)
         if query.target == "enterprise":
@@ -387,8 +342,9 @@ class Matcher:
             items = []
             for pos, j in enumerate(order):
                 i, n_ = int(p.inv[j]), int(p.need[j])
-                if violations(self.snap, i, n_, tolerance=self.tolerance):  # never serve a violation
-                    logger.error("dropped a pair breaking %s", violations(self.snap, i, n_, tolerance=self.tolerance))
+                broken = violations(self.snap, i, n_, tolerance=self.tolerance)
+                if broken:  # the last line of defence: never serve a violation (and shout: it is a bug)
+                    logger.error("dropped investor row %d / need row %d breaking %s", i, n_, broken)
                     continue
                 g = sl.start + j
                 items.append(MatchItem(
@@ -416,12 +372,13 @@ class Matcher:
         out = np.asarray(order, dtype=np.int64)
         if p.query.target == "enterprise" and len(out):
             ranked = rows[out]
-            out = out[rerank(self.snap.ent_sector[ranked], None if exp is None else exp[ranked], self.diversity)]
+            shown = None if exp is None else exp[ranked]
+            out = out[rerank(self.snap.ent_sector[ranked], shown, self.diversity)]
         return out[:p.k]
 
 
 def content_rules_score(sim: np.ndarray, fit: np.ndarray, sim_weight: float = 0.35) -> np.ndarray:
-    """The transparent score without a model: similarity *rank* among the candidates, plus structured fit.
+    """The transparent score without a model: similarity *rank* among the candidates plus structured fit.
 
     Embedding cosines are compressed (related and unrelated texts differ by a few hundredths), so the
     similarity enters as its percentile within the list, never as an absolute value.

@@ -53,6 +53,27 @@ def ndcg_at_k(y: np.ndarray, scores: np.ndarray, group: np.ndarray, k: int = 10)
     return float(np.mean(out)) if out else float("nan")
 
 
+class _EarlyStopping:
+    """Stop when the first validation metric has not improved for ``patience`` rounds, never before
+    ``min_rounds`` (NDCG on a short window is noisy early on; LightGBM's callback has no floor)."""
+
+    order = 30
+
+    def __init__(self, patience: int, min_rounds: int) -> None:
+        self.patience, self.min_rounds = patience, min_rounds
+        self.best_score, self.best_iter, self.best_eval = -np.inf, 0, None
+
+    def __call__(self, env: Any) -> None:
+        if not env.evaluation_result_list:
+            return
+        score = env.evaluation_result_list[0][2]
+        it = env.iteration + 1
+        if score > self.best_score:
+            self.best_score, self.best_iter, self.best_eval = score, it, env.evaluation_result_list
+        if it >= self.min_rounds and it - self.best_iter >= self.patience:
+            raise lgb.callback.EarlyStopException(self.best_iter - 1, self.best_eval)
+
+
 class LambdaRanker:
     """LightGBM LambdaRank over :data:`~matching.features.FEATURES`.
 
@@ -71,8 +92,12 @@ class LambdaRanker:
         self.manifest: dict[str, Any] = {}
 
     def fit(self, train: RankingData, valid: RankingData | None = None, *, num_boost_round: int = 400,
-            early_stopping_rounds: int = 30) -> LambdaRanker:
-        """Train; with ``valid`` (a *later* time window), stop early on its NDCG@10."""
+            early_stopping_rounds: int = 30, min_boost_round: int = 50) -> LambdaRanker:
+        """Train; with ``valid`` (a *later* time window), stop early on its NDCG@10.
+
+        Early stopping keeps the best iteration on ``valid``, and looks for it from the start but
+        stops no earlier than ``min_boost_round``.
+        """
         if len(train) == 0:
             raise ValueError("training data is empty: widen the window or generate more history")
         if tuple(train.feature_names) != FEATURE_NAMES:
@@ -88,7 +113,7 @@ class LambdaRanker:
             if valid.window[0] < train.window[1] - 1e-9:
                 logger.warning("validation window starts before the training window ends: not a time split")
             valid_sets = [lgb.Dataset(valid.X, label=valid.y, group=valid.group, reference=dtrain)]
-            callbacks.append(lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False))
+            callbacks.append(_EarlyStopping(early_stopping_rounds, min_boost_round))
         self.booster = lgb.train(params, dtrain, num_boost_round=num_boost_round, valid_sets=valid_sets,
                                  valid_names=["valid"][:len(valid_sets)], callbacks=callbacks)
         self.best_iteration = int(self.booster.best_iteration or self.booster.current_iteration())

@@ -17,6 +17,7 @@ the similarity of the listing to the mandate, as a percentile within the list.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from matching.constraints import S_FUND, ticket_ok
 from matching.domain import vocab
 from matching.explain import Reason, ticket_range, yuan_en
 from matching.profiles import yuan
-from matching.snapshot import MarketSnapshot
+from matching.snapshot import EPOCH, MarketSnapshot
 
 logger = logging.getLogger(__name__)
 WEIGHTS = {"sector": 0.35, "discount": 0.25, "vintage": 0.15, "similarity": 0.25}
@@ -59,39 +60,56 @@ def eligible_secondaries(snap: MarketSnapshot, inv: int, *, tolerance: float) ->
     regions, itype = int(snap.man_regions[inv]), int(snap.inv_type[inv])
     for row in np.flatnonzero(ok & (snap.sec_ent >= 0)):
         e = int(snap.sec_ent[row])
-        bad = (regions and not int(snap.ent_region_mask[e]) & regions) \
-            or int(snap.ent_sector[e]) in snap.man_excluded_sectors[inv] \
-            or snap.ent_key[e] in snap.man_excluded_ents[inv] \
-            or (int(snap.ent_excl_types[e]) >> itype) & 1 or key in snap.ent_excl_investors[e]
-        ok[row] = not bad
+        ok[row] = not ((regions and not int(snap.ent_region_mask[e]) & regions)
+                       or int(snap.ent_sector[e]) in snap.man_excluded_sectors[inv]
+                       or snap.ent_key[e] in snap.man_excluded_ents[inv]
+                       or (int(snap.ent_excl_types[e]) >> itype) & 1 or key in snap.ent_excl_investors[e])
     return ok
 
 
-def secondary_parts(snap: MarketSnapshot, inv: int, rows: np.ndarray, sims: np.ndarray) -> dict[str, np.ndarray]:
-    """The ranking components of listings ``rows`` for one S fund, each in [0, 1]."""
-    ents = snap.sec_ent[rows]
+def _year(snap: MarketSnapshot) -> int:
+    return (EPOCH + timedelta(days=float(snap.as_of))).year
+
+
+def secondary_parts(snap: MarketSnapshot, inv: int, rows: np.ndarray, sims: np.ndarray
+                    ) -> dict[str, np.ndarray]:
+    """The ranking components of listings ``rows`` for one S fund, each in [0, 1] (and the raw cosine)."""
     sector = np.full(len(rows), 0.4)  # fund interests: a diversified underlying, neutral
-    for i, e in enumerate(ents):
-        if e >= 0 and snap.man_sectors[inv]:
-            s = int(snap.ent_sector[e])
-            sector[i] = 1.0 if s in snap.man_sectors[inv] else (
-                0.5 if snap.ent_cluster[e] >= 0 and int(snap.ent_cluster[e]) in snap.man_clusters[inv] else 0.0)
-    disc = np.array([snap.sec_record[r].discount for r in rows], dtype=np.float64)
+    if snap.man_sectors[inv]:
+        for i, e in enumerate(snap.sec_ent[rows]):
+            if e >= 0:
+                cl = int(snap.ent_cluster[e])
+                sector[i] = 1.0 if int(snap.ent_sector[e]) in snap.man_sectors[inv] else (
+                    0.5 if cl >= 0 and cl in snap.man_clusters[inv] else 0.0)
+    recs = [snap.sec_record[r] for r in rows]
+    disc = np.array([np.nan if r.discount is None else r.discount for r in recs], dtype=np.float64)
     discount = np.where(np.isnan(disc), 0.3, np.clip((disc + 0.1) / 0.5, 0.0, 1.0))
-    year = 1970 + snap.as_of / 365.25
-    age = np.array([np.nan if snap.sec_record[r].vintage is None else year - snap.sec_record[r].vintage
-                    for r in rows], dtype=np.float64)
+    age = np.array([np.nan if r.vintage is None else _year(snap) - r.vintage for r in recs], dtype=np.float64)
     lo, hi = SWEET_SPOT
-    vintage = np.where(np.isnan(age), 0.5, np.clip(1.0 - np.maximum(lo - age, age - hi).clip(0) / 4.0, 0.0, 1.0))
-    n = len(rows)
+    off = np.maximum(lo - age, age - hi).clip(0)  # years outside the sweet spot
+    vintage = np.where(np.isnan(age), 0.5, np.clip(1.0 - off / 4.0, 0.0, 1.0))
     ranks = np.argsort(np.argsort(sims, kind="stable"), kind="stable")
     return {"sector": sector, "discount": discount, "vintage": vintage,
-            "similarity": ranks / max(n - 1, 1) if n else np.zeros(0), "semantic_sim": np.asarray(sims, float)}
+            "similarity": ranks / max(len(rows) - 1, 1), "semantic_sim": np.asarray(sims, dtype=np.float64)}
 
 
 def secondary_score(parts: dict[str, np.ndarray]) -> np.ndarray:
     """Weighted sum of the components (:data:`WEIGHTS`)."""
-    return sum(w * parts[name] for name, w in WEIGHTS.items())  # type: ignore[return-value]
+    out = np.zeros(len(parts["sector"]))
+    for name, w in WEIGHTS.items():
+        out += w * parts[name]
+    return out
+
+
+def rank_secondaries(snap: MarketSnapshot, inv: int, sec_vecs: np.ndarray, man_vec: np.ndarray, *,
+                     tolerance: float) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Eligible listings of an S fund, best first: ``(rows, scores, components)`` (ties by row)."""
+    rows = np.flatnonzero(eligible_secondaries(snap, inv, tolerance=tolerance))
+    sims = sec_vecs[rows] @ man_vec if len(rows) else np.zeros(0)
+    parts = secondary_parts(snap, inv, rows, sims)
+    score = secondary_score(parts)
+    order = np.lexsort((rows, -score))
+    return rows[order], score[order], {name: v[order] for name, v in parts.items()}
 
 
 def explain_secondary(snap: MarketSnapshot, inv: int, row: int) -> list[Reason]:
@@ -101,23 +119,26 @@ def explain_secondary(snap: MarketSnapshot, inv: int, row: int) -> list[Reason]:
     e = int(snap.sec_ent[row])
     if e >= 0 and snap.ent_sector[e] >= 0 and int(snap.ent_sector[e]) in snap.man_sectors[inv]:
         sec = int(snap.ent_sector[e])
-        out.append(Reason("sector_exact", f"行业匹配：标的企业属于{snap.sectors.label(sec)}（贵机构投资领域）",
-                          f"Sector match: the underlying company is in {snap.sectors.label(sec, 'en')} (in your mandate)",
-                          WEIGHTS["sector"], facts={"sector": snap.sectors.names[sec]}))
+        out.append(Reason("sector_exact", f"行业匹配：标的企业属于{snap.sectors.label(sec)}"
+                          "（贵机构投资领域）",
+                          f"Sector match: the underlying company is in {snap.sectors.label(sec, 'en')} "
+                          "(in your mandate)", WEIGHTS["sector"], facts={"sector": snap.sectors.names[sec]}))
     if s.discount is not None and s.discount > 0:
-        out.append(Reason("discount", f"折价{s.discount:.0%}：挂牌价{yuan(s.asking_price)}，净值{yuan(s.nav)}",
-                          f"{s.discount:.0%} discount: asking {yuan_en(s.asking_price)} against a NAV of {yuan_en(s.nav)}",
-                          WEIGHTS["discount"], facts={"discount": s.discount, "asking_price": s.asking_price, "nav": s.nav}))
+        out.append(Reason("discount", f"折价{s.discount:.0%}：挂牌价{yuan(s.asking_price)}，"
+                          f"净值{yuan(s.nav)}",
+                          f"{s.discount:.0%} discount: asking {yuan_en(s.asking_price)} against a NAV of "
+                          f"{yuan_en(s.nav)}", WEIGHTS["discount"],
+                          facts={"discount": s.discount, "asking_price": s.asking_price, "nav": s.nav}))
     if s.vintage is not None and s.kind == "fund_interest":
-        age = int(1970 + snap.as_of / 365.25) - s.vintage
+        age = _year(snap) - s.vintage
         out.append(Reason("vintage", f"基金成立于{s.vintage}年，已运行约{age}年",
                           f"Fund vintage {s.vintage}, about {age} years old", WEIGHTS["vintage"],
                           facts={"vintage": s.vintage, "age": age}))
     lo, hi = float(snap.man_ticket_min[inv]), float(snap.man_ticket_max[inv])
-    if not (np.isnan(lo) and np.isnan(hi)) and not s.asking_price < lo and not s.asking_price > hi:
-        out.append(Reason("ticket", f"挂牌价{yuan(s.asking_price)}在贵机构单笔投资区间{ticket_range(lo, hi)}内",
-                          f"Asking price {yuan_en(s.asking_price)} lies within your ticket range "
+    price = s.asking_price
+    if not (np.isnan(lo) and np.isnan(hi)) and not price < lo and not price > hi:
+        out.append(Reason("ticket", f"挂牌价{yuan(price)}在贵机构单笔投资区间{ticket_range(lo, hi)}内",
+                          f"Asking price {yuan_en(price)} lies within your ticket range "
                           f"{ticket_range(lo, hi, 'en')}", 0.1,
-                          facts={"amount": s.asking_price, "ticket_min": lo, "ticket_max": hi}))
+                          facts={"amount": price, "ticket_min": lo, "ticket_max": hi}))
     return out
-

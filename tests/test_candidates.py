@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers_encoder import HashingEncoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers_encoder import HashingEncoder
-from matching.candidates import (CandidateQuery, CandidateSource, CollaborativeSource, ExplorationSource, Found,
-                                 PairRules, RulesSource, SemanticSource, merge_candidates)
+from matching.candidates import (
+    CandidateQuery,
+    CandidateSource,
+    CollaborativeSource,
+    ExplorationSource,
+    Found,
+    PairRules,
+    RulesSource,
+    SemanticSource,
+    merge_candidates,
+)
 from matching.collaborative import CollaborativeModel
 from matching.constraints import eligible_needs, violations
 from matching.diversity import DiversityConfig, rerank
@@ -81,7 +90,8 @@ def test_semantic_source_equals_brute_force_inside_the_allow_list(world) -> None
 def test_rules_source_takes_the_best_fit() -> None:
     allow = np.array([True, False, True, True, True])
     fit = np.array([0.2, 0.99, 0.7, 0.7, 0.1])
-    got = RulesSource().candidates(CandidateQuery("enterprise", 0, allow, np.zeros(5, dtype=np.int64), fit), 3)
+    query = CandidateQuery("enterprise", 0, allow, np.zeros(5, dtype=np.int64), fit)
+    got = RulesSource().candidates(query, 3)
     assert list(got.rows) == [2, 3, 0]  # ties by row; the disallowed 0.99 never appears
 
 
@@ -128,7 +138,8 @@ def test_investors_for_need_agrees_with_violations_everywhere() -> None:
         for tol in (0.0, 0.2):
             for need in range(len(snap.need_id)):
                 mask = rules.investors_for_need(need, tolerance=tol)
-                expect = np.array([not violations(snap, i, need, tolerance=tol) for i in range(snap.n_investors)])
+                expect = np.array([not violations(snap, i, need, tolerance=tol)
+                                   for i in range(snap.n_investors)])
                 np.testing.assert_array_equal(mask, expect, err_msg=f"seed {seed} need {need} tol {tol}")
         for inv in range(snap.n_investors):  # and the constraint module's own vectorised form agrees too
             el = eligible_needs(snap, inv)

@@ -12,8 +12,8 @@ import logging
 
 import numpy as np
 import pytest
-
 from helpers_encoder import HashingEncoder
+
 from matching.constraints import DEBT_ONLY, S_FUND, violations
 from matching.domain import regions, vocab
 from matching.market.generator import generate_market

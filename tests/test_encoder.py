@@ -394,6 +394,7 @@ def test_manifest_and_folder(encoder_dir: Path) -> None:
 
     config = json.loads((encoder_dir / "config.json").read_text())
     assert config["dtype"] == "float32" and config["model_type"] == "bert"
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast" and config["layer_norm_eps"] == 1e-12
     tokenizer_config = json.loads((encoder_dir / "tokenizer_config.json").read_text())
     assert tokenizer_config["tokenizer_class"] == "PreTrainedTokenizerFast"
     st_config = json.loads((encoder_dir / "config_sentence_transformers.json").read_text())

@@ -43,8 +43,8 @@ SMALL = dict(n_enterprises=300, n_investors=40, months=6)
 STAGE = {"viewed": 0, "saved": 1, "dismissed": 1, "contact_requested": 2, "contact_accepted": 3, "meeting": 4,
          "due_diligence": 5, "term_sheet": 6, "invested": 7}
 PREVIOUS = {"saved": "viewed", "dismissed": "viewed", "contact_requested": "saved",
-            "contact_accepted": "contact_requested", "meeting": "contact_accepted", "due_diligence": "meeting",
-            "term_sheet": "due_diligence", "invested": "term_sheet"}
+            "contact_accepted": "contact_requested", "meeting": "contact_accepted",
+            "due_diligence": "meeting", "term_sheet": "due_diligence", "invested": "term_sheet"}
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_mandates_are_coherent_with_investor_type(medium: Market) -> None:
     revised = sum(v == 2 for v in versions.values())
     assert 0.05 < revised / len(types) < 0.3
     by_investor = _mandate_at(medium)
-    for key, (first, *rest) in by_investor.items():
+    for first, *rest in by_investor.values():
         assert first.version == 1 and [m.version for m in rest] in ([], [2])
         for later in rest:
             assert later.valid_from and first.valid_from and later.valid_from > first.valid_from
@@ -168,7 +168,8 @@ def test_mandates_are_coherent_with_investor_type(medium: Market) -> None:
         if kind == "qfi":
             assert "national" in mm.regions
     district_funds = [i for i in medium.investors if i.state_fund_level == "district"]
-    assert district_funds and all(by_investor[i.key][0].districts == [i.district_code] for i in district_funds)
+    assert district_funds
+    assert all(by_investor[i.key][0].districts == [i.district_code] for i in district_funds)
 
 
 def test_tier_correlations(medium: Market) -> None:
@@ -184,7 +185,8 @@ def test_tier_correlations(medium: Market) -> None:
     assert share("select", "srdi_municipal") > share("basic", "srdi_municipal")
     listed = {t: np.mean([e.listing_target != "none" for e in ents if e.tier == t]) for t in TIERS.codes}
     assert listed["select"] > listed["growth"] > listed["basic"]
-    joint_stock = {t: np.mean([e.name.endswith("股份有限公司") for e in ents if e.tier == t]) for t in TIERS.codes}
+    joint_stock = {t: np.mean([e.name.endswith("股份有限公司") for e in ents if e.tier == t])
+                   for t in TIERS.codes}
     assert joint_stock["select"] > 0.8 > 0.2 > joint_stock["basic"]
     assert all(e.district_code in ("500112", "500105", "500109") for e in ents if "liangjiang" in e.boards)
     rural = [e for e in ents if "rural" in e.boards]
@@ -194,7 +196,8 @@ def test_tier_correlations(medium: Market) -> None:
     for e in ents:
         years = [f.year for f in e.financials]
         assert 1 <= len(years) <= 3 and years == sorted(years) and years[-1] == medium.start.year - 1
-        assert e.founded_on and e.founded_on < medium.start and e.registered_capital and e.registered_capital > 0
+        assert e.founded_on and e.founded_on < medium.start
+        assert e.registered_capital and e.registered_capital > 0
 
 
 def test_names_unique_and_descriptions_varied(medium: Market) -> None:
@@ -261,7 +264,10 @@ def test_events_reference_existing_records_and_are_well_formed(medium: Market) -
         assert start <= e.occurred_at < end
         assert e.investor_key in investors
         assert (e.need_ref is None) != (e.secondary_ref is None)
-        target = needs[e.need_ref].enterprise_key if e.need_ref else secondaries[e.secondary_ref or ""].enterprise_key
+        if e.need_ref:
+            target = needs[e.need_ref].enterprise_key
+        else:
+            target = secondaries[e.secondary_ref or ""].enterprise_key
         assert target == e.enterprise_key
         if e.event_type == "contact_accepted":
             assert e.actor == "enterprise"

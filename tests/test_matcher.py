@@ -6,18 +6,17 @@ the real converted encoder once per session and runs the same known-answer marke
 
 from __future__ import annotations
 
-import copy
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers_encoder import HashingEncoder
+
 from matching.constraints import S_FUND, violations
 from matching.diversity import DiversityConfig
 from matching.domain import industries, vocab
-from matching.domain.records import Enterprise, Event, Financials, Investor, Mandate, Need, Secondary
+from matching.domain.records import Enterprise, Investor, Mandate, Need
 from matching.embeddings import EmbeddingCache
 from matching.errors import FieldError
 from matching.explain import RECENT_DEALS
@@ -26,13 +25,15 @@ from matching.matcher import Filters, Matcher, UnknownPartyError
 from matching.profiles import yuan
 from matching.snapshot import MarketSnapshot, build_snapshot
 
-AS_OF = datetime(2025, 1, 1, tzinfo=timezone.utc)
+AS_OF = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 # -- the known-answer market -------------------------------------------------------------------
-def _ent(key: str, name: str, industry: str, district: str | None, province: str = "重庆", **kw: object) -> Enterprise:
-    return Enterprise(name=name, source="test", external_id=key, industry_code=industry, district_code=district,
-                      province=province, created_at=datetime(2023, 6, 1, tzinfo=timezone.utc), **kw)  # type: ignore[arg-type]
+def _ent(key: str, name: str, industry: str, district: str | None, province: str = "重庆",
+         **kw: object) -> Enterprise:
+    return Enterprise(name=name, source="test", external_id=key, industry_code=industry,
+                      district_code=district, province=province,
+                      created_at=datetime(2023, 6, 1, tzinfo=UTC), **kw)  # type: ignore[arg-type]
 
 
 def _need(ref: str, ent: str, amount: float, rnd: str | None = "a", instrument: str = "equity") -> Need:
@@ -41,21 +42,30 @@ def _need(ref: str, ent: str, amount: float, rnd: str | None = "a", instrument: 
 
 
 def known_market() -> MarketSnapshot:
-    """Investor A: 生物医药 / A轮 / 2000万–1亿 / 重庆. Exactly one Chongqing biomedicine firm seeks 5000万 A-round equity."""
+    """Investor A: 生物医药 / A轮 / 2000万–1亿 / 重庆.
+
+    Exactly one Chongqing biomedicine firm seeks 5000万 of A-round equity; the others differ in
+    sector, region (Sichuan), ticket (8亿) or round.
+    """
     ents = [
         _ent("target", "重庆康瑞生物医药有限公司", "biomedicine", "500112", tier="growth",
              qualifications=["high_tech"], description="专注创新药与体外诊断试剂研发，拟融资用于临床试验。"),
         _ent("sw", "重庆云数软件有限公司", "software", "500105", description="工业软件与SaaS财务系统。"),
-        _ent("ev", "重庆驰远新能源汽车科技有限公司", "nev_auto", "500109", description="电驱动总成与整车控制器。"),
-        _ent("bio_sc", "成都康泰生物医药有限公司", "biomedicine", None, province="四川", description="小分子创新药。"),
-        _ent("bio_big", "重庆华康医疗器械股份有限公司", "biomedicine", "500107", description="医疗器械与疫苗。"),
+        _ent("ev", "重庆驰远新能源汽车科技有限公司", "nev_auto", "500109",
+             description="电驱动总成与整车控制器。"),
+        _ent("bio_sc", "成都康泰生物医药有限公司", "biomedicine", None, province="四川",
+             description="小分子创新药。"),
+        _ent("bio_big", "重庆华康医疗器械股份有限公司", "biomedicine", "500107",
+             description="医疗器械与疫苗。"),
         _ent("food", "重庆渝味食品有限公司", "food_agri", "500101", description="火锅底料与预制菜。"),
-        _ent("chip", "重庆华芯半导体有限公司", "ic_power_semi", "500112", description="功率半导体IGBT与碳化硅衬底。"),
+        _ent("chip", "重庆华芯半导体有限公司", "ic_power_semi", "500112",
+             description="功率半导体IGBT与碳化硅衬底。"),
     ]
     needs = [_need("n-target", "target", 5e7), _need("n-sw", "sw", 5e7), _need("n-ev", "ev", 3e7),
-             _need("n-bio-sc", "bio_sc", 5e7), _need("n-bio-big", "bio_big", 8e8), _need("n-food", "food", 4e7, "b"),
-             _need("n-chip", "chip", 6e7, "a")]
-    invs = [Investor(name="A 生物医药创投基金", investor_type="vc", source="test", external_id="A", district_code="500112"),
+             _need("n-bio-sc", "bio_sc", 5e7), _need("n-bio-big", "bio_big", 8e8),
+             _need("n-food", "food", 4e7, "b"), _need("n-chip", "chip", 6e7, "a")]
+    invs = [Investor(name="A 生物医药创投基金", investor_type="vc", source="test", external_id="A",
+                     district_code="500112"),
             Investor(name="B 软件产业基金", investor_type="pe", source="test", external_id="B"),
             Investor(name="重庆银行", investor_type="bank", source="test", external_id="bank")]
     mandates = [Mandate("test:A", sectors=["biomedicine"], stages=["a"], ticket_min=2e7, ticket_max=1e8,
@@ -87,7 +97,8 @@ def test_known_answer_comes_first() -> None:
     target = int(snap.ent_id[snap.ent_key_row["test:target"]])
     inv_items = matcher.recommend_investors(target, k=5).items
     assert inv_items[0].investor_id == int(snap.inv_id[snap.inv_key_row["test:A"]])
-    assert all(it.investor_id != int(snap.inv_id[snap.inv_key_row["test:bank"]]) for it in inv_items)  # equity need
+    bank = int(snap.inv_id[snap.inv_key_row["test:bank"]])
+    assert all(it.investor_id != bank for it in inv_items)  # an equity need: never a bank
 
 
 @pytest.fixture(scope="session")
@@ -121,8 +132,8 @@ def _snapshot(m: Market, **extra: list) -> MarketSnapshot:  # type: ignore[type-
     def get(name: str) -> list:  # type: ignore[type-arg]
         return list(getattr(m, name)) + extra.get(name, [])
     as_of = max(e.occurred_at for e in m.events) + timedelta(seconds=1)
-    return build_snapshot(get("enterprises"), get("investors"), get("mandates"), get("needs"), get("secondaries"),
-                          get("events"), as_of=as_of)
+    return build_snapshot(get("enterprises"), get("investors"), get("mandates"), get("needs"),
+                          get("secondaries"), get("events"), as_of=as_of)
 
 
 @pytest.fixture(scope="module")
@@ -143,13 +154,15 @@ def test_batch_equals_single(gen: tuple[MarketSnapshot, Matcher]) -> None:
         one = matcher.recommend_enterprises(iid, k=15)
         assert [(x.enterprise_id, x.need_id, round(x.score, 9), x.sources) for x in one.items] == \
                [(x.enterprise_id, x.need_id, round(x.score, 9), x.sources) for x in lst.items]
-        assert [[r.zh for r in x.reasons] for x in one.items] == [[r.zh for r in x.reasons] for x in lst.items]
+        assert [[r.zh for r in x.reasons] for x in one.items] == \
+            [[r.zh for r in x.reasons] for x in lst.items]
     assert sum(len(b) for b in batch) > 0
 
 
 def test_items_carry_score_reasons_sources_and_features(gen: tuple[MarketSnapshot, Matcher]) -> None:
     snap, matcher = gen
-    lst = next(x for x in (matcher.recommend_enterprises(int(snap.inv_id[i])) for i in _equity_investors(snap)) if len(x))
+    lists = (matcher.recommend_enterprises(int(snap.inv_id[i])) for i in _equity_investors(snap))
+    lst = next(x for x in lists if len(x))
     assert lst.direction == "enterprises_for_investor" and lst.model_version == "content-rules"
     scores = [it.score for it in lst.items]
     assert [it.position for it in lst.items] == list(range(len(lst.items)))
@@ -165,6 +178,10 @@ def test_unknown_party_and_bad_filters_fail_with_the_fix(gen: tuple[MarketSnapsh
         matcher.recommend_enterprises(987654)
     with pytest.raises(FieldError, match="tiers: 'gold'.*allowed: basic"):
         Filters(tiers=("gold",))
+    assert Filters(tiers=("成长层",), districts=("渝北区", "500112")) == Filters(tiers=("growth",),
+                                                                              districts=("500112",))
+    with pytest.raises(FieldError, match="districts: '火星区'"):
+        Filters(districts=("火星区",))
     with pytest.raises(FieldError, match="amount_min"):
         Filters(amount_min=2e7, amount_max=1e7)
 
@@ -189,7 +206,7 @@ def test_secondaries_only_for_s_funds(gen: tuple[MarketSnapshot, Matcher]) -> No
 # -- cold start ------------------------------------------------------------------------------------
 def test_cold_start_new_enterprise_and_new_investor(market: Market) -> None:
     base = _snapshot(market)
-    as_of = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=float(base.as_of))
+    as_of = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=float(base.as_of))
     ents = {e.key: e for e in market.enterprises}
     fits = [ents[n.enterprise_key].industry_code for n in market.needs if n.instrument == "equity"
             and n.round in ("a", "b") and 1e7 <= n.amount <= 1e8 and n.status == "open"
@@ -199,12 +216,13 @@ def test_cold_start_new_enterprise_and_new_investor(market: Market) -> None:
     wanted = [s for m in base.man_record if m for s in m.sectors]
     hot = max(sorted(set(wanted)), key=wanted.count)  # the sector most mandates name
     fresh = Enterprise(name="重庆新创科技有限公司", source="test", external_id="fresh", industry_code=hot,
-                       district_code="500112", province="重庆", tier="basic", created_at=as_of - timedelta(days=2),
+                       district_code="500112", province="重庆", tier="basic",
+                       created_at=as_of - timedelta(days=2),
                        description=f"新注册的{industries.industry(hot).zh}企业。")
     need = Need(ref="n-fresh", enterprise_key="test:fresh", instrument="equity", amount=3e7, round="a",
                 opened_on=(as_of - timedelta(days=1)).date())
-    newbie = Investor(name=f"重庆新设{label}创投基金", investor_type="vc", source="test", external_id="newbie",
-                      created_at=as_of - timedelta(days=1))
+    newbie = Investor(name=f"重庆新设{label}创投基金", investor_type="vc", source="test",
+                      external_id="newbie", created_at=as_of - timedelta(days=1))
     mandate = Mandate("test:newbie", sectors=[sector], stages=["a", "b"], ticket_min=1e7, ticket_max=1e8,
                       regions=["chongqing"], thesis=f"专注{label}早期项目。")
     snap = _snapshot(market, enterprises=[fresh], needs=[need], investors=[newbie], mandates=[mandate])
@@ -215,8 +233,8 @@ def test_cold_start_new_enterprise_and_new_investor(market: Market) -> None:
     fitting = [i for i in _equity_investors(snap) if not violations(snap, i, fresh_need)
                and int(snap.ent_sector[fresh_row]) in snap.man_sectors[i]]
     assert len(fitting) >= 2
-    shown = [i for i in fitting if fresh_id in {x.enterprise_id for x in
-                                                 matcher.recommend_enterprises(int(snap.inv_id[i]), k=20).items}]
+    lists = {i: matcher.recommend_enterprises(int(snap.inv_id[i])).items for i in fitting}
+    shown = [i for i in fitting if fresh_id in {x.enterprise_id for x in lists[i]}]
     assert len(shown) == len(fitting), "a new enterprise must reach every fitting investor's list"
     # the brand-new investor (no history at all): a full list, eligible, its sector first
     new_row = snap.inv_key_row["test:newbie"]
@@ -237,7 +255,7 @@ def _recent_investments(m: Market, inv_key: str, as_of: datetime) -> list[str]:
 
 def test_explanations_state_true_facts(market: Market, gen: tuple[MarketSnapshot, Matcher]) -> None:
     snap, matcher = gen
-    as_of = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=float(snap.as_of))
+    as_of = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=float(snap.as_of))
     ents = {e.key: e for e in market.enterprises}
     needs = {n.ref: n for n in market.needs}
     checked: set[str] = set()
@@ -245,13 +263,12 @@ def test_explanations_state_true_facts(market: Market, gen: tuple[MarketSnapshot
         inv_rec = snap.inv_record[i]
         man = snap.man_record[i]
         assert man is not None
-        for view, items in (("investor", matcher.recommend_enterprises(int(snap.inv_id[i]), k=10).items),):
-            for it in items:
-                need = needs[snap.need_ref[snap.need_row[it.need_id]]]
-                ent = ents[need.enterprise_key]
-                for r in it.reasons:
-                    checked.add(r.code)
-                    _check_reason(r, market, inv_rec.key, man, ent, need, as_of)
+        for it in matcher.recommend_enterprises(int(snap.inv_id[i]), k=10).items:
+            need = needs[snap.need_ref[snap.need_row[it.need_id]]]
+            ent = ents[need.enterprise_key]
+            for r in it.reasons:
+                checked.add(r.code)
+                _check_reason(r, market, inv_rec.key, man, ent, need, as_of)
     assert {"sector_exact", "ticket", "stage"} <= checked
 
 
@@ -310,7 +327,8 @@ def test_enterprise_view_improvements_are_true(market: Market, gen: tuple[Market
                     assert r.facts["growth_only_investors"] == n and f"{n}家" in r.zh
                 if r.code == "improve_board":
                     rec = snap.ent_record[e]
-                    assert {"srdi_municipal", "little_giant"} & set(rec.qualifications) and "srdi" not in rec.boards
+                    assert {"srdi_municipal", "little_giant"} & set(rec.qualifications)
+                    assert "srdi" not in rec.boards
                 assert "贵机构" not in r.zh  # the enterprise reads it: the investor is 该机构
     assert "ticket" in seen
 
@@ -337,7 +355,8 @@ def test_sector_cap_and_exposure_cap_in_lists(market: Market) -> None:
     shown = capped.recommend_enterprises(iid, k=10, exposure={e: 3 for e in top3}).items
     assert not {x.enterprise_id for x in shown[:7]} & set(top3)  # demoted below every fresh one
     capped.set_exposure({e: 2 for e in top3})  # under the cap: no change
-    assert [x.enterprise_id for x in capped.recommend_enterprises(iid, k=10).items] == [x.enterprise_id for x in items]
+    again = capped.recommend_enterprises(iid, k=10).items
+    assert [x.enterprise_id for x in again] == [x.enterprise_id for x in items]
 
 
 def test_filters_narrow_and_are_respected(gen: tuple[MarketSnapshot, Matcher]) -> None:
@@ -370,27 +389,30 @@ def test_search_both_sides(gen: tuple[MarketSnapshot, Matcher]) -> None:
 def test_with_a_trained_scorer_items_carry_probabilities_and_model_reasons(market: Market) -> None:
     from matching.dataset import build_ranking_data, last_days_split
     from matching.ranker import LambdaRanker
-    from matching.twosided import TwoSidedScorer
+    from matching.twosided import TwoSidedScorer, combine
 
     snap = _snapshot(market)
     plain = Matcher.build(snap, HashingEncoder())
     split = last_days_split(snap, valid_days=60, test_days=1)
     data = {(d, w): build_ranking_data(snap, d, *split[w], ent_vecs=plain.ent_vecs, man_vecs=plain.man_vecs)
             for d in ("investor", "enterprise") for w in ("train", "valid")}
-    rankers = {d: LambdaRanker().fit(data[(d, "train")], num_boost_round=30) for d in ("investor", "enterprise")}
-    scorer = TwoSidedScorer.fit_calibrators(rankers["investor"], rankers["enterprise"], data[("investor", "valid")],
-                                            data[("enterprise", "valid")])
-    matcher = Matcher.build(snap, HashingEncoder(), scorer=scorer, model_version="test-model")
+    rankers = {d: LambdaRanker().fit(data[(d, "train")], num_boost_round=30)
+               for d in ("investor", "enterprise")}
+    scorer = TwoSidedScorer.fit_calibrators(rankers["investor"], rankers["enterprise"],
+                                            data[("investor", "valid")], data[("enterprise", "valid")])
+    matcher = Matcher.build(snap, HashingEncoder(), scorer=scorer, model_version="test-model",
+                            exploration_share=0.0,
+                            diversity=DiversityConfig(max_per_sector=None, exposure_cap=None))
     lists = [matcher.recommend_enterprises(int(snap.inv_id[i]), k=10) for i in _equity_investors(snap)[:15]]
     items = [it for lst in lists for it in lst.items]
     assert items and all(lst.model_version == "test-model" for lst in lists)
     for it in items:
-        assert 0 < it.p_investor < 1 and 0 < it.p_enterprise < 1 and it.score > 0
+        assert 0 < it.p_investor < 1 and 0 < it.p_enterprise < 1
+        assert it.score == pytest.approx(float(combine(it.p_investor, it.p_enterprise, scorer.weight)))
     model_reasons = [r for it in items for r in it.reasons if r.code.startswith("model:")]
     assert model_reasons and all(r.weight > 0 and r.facts["contribution"] == r.weight for r in model_reasons)
-    for lst in lists:  # best first by the combined probability, apart from diversity / exploration moves
-        assert lst.items[0].score == max(x.score for x in lst.items) or "exploration" in lst.items[-1].sources \
-            or len({snap.ent_sector[snap.enterprise_row[x.enterprise_id]] for x in lst.items}) > 1
+    for lst in lists:  # no diversity or exploration moves here: strictly by the combined probability
+        assert all(a.score >= b.score for a, b in zip(lst.items, lst.items[1:], strict=False))
 
 
 # -- the embedding cache -----------------------------------------------------------------------------
@@ -405,7 +427,8 @@ def test_embedding_cache_encodes_only_changed_texts_and_persists(tmp_path: Path)
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(first, enc.encode_passages(texts))
     enc.calls = 0
-    again = embed(enc, texts[:3] + ["低空经济"], kind="passage", cache=EmbeddingCache(tmp_path / "c"))  # reopened
+    reopened_cache = EmbeddingCache(tmp_path / "c")  # a new object reads the shards written before
+    again = embed(enc, texts[:3] + ["低空经济"], kind="passage", cache=reopened_cache)
     assert enc.calls == 1 and again[:3].tobytes() == first[:3].tobytes()
     embed(enc, ["重庆生物医药"], kind="query", cache=cache)  # another kind is another key
     assert enc.calls == 2
@@ -414,7 +437,8 @@ def test_embedding_cache_encodes_only_changed_texts_and_persists(tmp_path: Path)
     folder = next((tmp_path / "c").iterdir()) / "passage"
     assert len(list(folder.glob("*.keys"))) == 2 and not list(folder.glob(".*tmp"))
     reopened.compact(enc.encoder_id, "passage")
-    assert len(list(folder.glob("*.keys"))) == 1 and EmbeddingCache(tmp_path / "c").size(enc.encoder_id, "passage") == 4
+    assert len(list(folder.glob("*.keys"))) == 1
+    assert EmbeddingCache(tmp_path / "c").size(enc.encoder_id, "passage") == 4
     (folder / "orphan.npy").write_bytes(b"half-written")  # vectors without keys: invisible to readers
     assert EmbeddingCache(tmp_path / "c").size(enc.encoder_id, "passage") == 4
     other = HashingEncoder(32)  # another encoder never sees these vectors

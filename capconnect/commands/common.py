@@ -12,8 +12,8 @@ from capconnect.db.database import Database, open_database
 from capconnect.db.embedded import EmbeddedPostgresError
 from matching.config import Settings, get_settings
 
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+console = Console(stderr=False, soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -41,7 +41,8 @@ _RD = {"software": 0.12, "ai": 0.18, "ic_power_semi": 0.15, "biomedicine": 0.14,
        "modern_agri": 0.015, "textiles": 0.015, "logistics": 0.01}
 RD_BASE = np.array([_RD[i.code] for i in INDUSTRIES])
 _SIZE = {"nev_auto": 0.4, "electronics": 0.4, "light_alloy": 0.2, "motorcycle": 0.2, "logistics": 0.2,
-         "ai": -0.3, "software": -0.2, "satellite_internet": -0.3, "culture_tourism": -0.3, "biomanufacturing": -0.2}
+         "ai": -0.3, "software": -0.2, "satellite_internet": -0.3, "culture_tourism": -0.3,
+         "biomanufacturing": -0.2}
 SIZE_SHIFT = np.array([_SIZE.get(i.code, 0.0) for i in INDUSTRIES])
 _IND_BASE = {"3-trillion": 1.4, "3-500bn": 1.2, "6-100bn": 1.0, "emerging": 0.85, "services": 0.7}
 _AGRI = np.array([i.code in ("food_agri", "modern_agri") for i in INDUSTRIES])
@@ -130,7 +131,8 @@ def generate_enterprises(n: int, rng: np.random.Generator, ind_emb: np.ndarray) 
 
     size = np.log(np.array([8e6, 6e7, 3e8]))[tier] + SIZE_SHIFT[industry]
     revenue = np.clip(np.exp(size + 0.5 * quality + 0.3 * z_age + rng.normal(0, 0.7, size=n)), 2e5, 3e10)
-    growth = np.clip(0.08 + 0.12 * quality + 0.05 * tier - 0.03 * z_age + rng.normal(0, 0.15, size=n), -0.5, 2.0)
+    growth = 0.08 + 0.12 * quality + 0.05 * tier - 0.03 * z_age + rng.normal(0, 0.15, size=n)
+    growth = np.clip(growth, -0.5, 2.0)
     early_burn = np.isin(industry, [_IND[c] for c in ("biomedicine", "ai", "ic_power_semi")]) & (tier == 0)
     margin = np.clip(0.04 + 0.05 * quality - 0.12 * early_burn + rng.normal(0, 0.06, size=n), -0.8, 0.45)
     rd = np.clip(RD_BASE[industry] * np.exp(0.25 * quality + rng.normal(0, 0.4, size=n)), 0.002, 0.6)

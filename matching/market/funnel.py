@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from matching.domain.vocab import EVENT_TYPES, INSTRUMENTS
+from matching.domain.vocab import EVENT_TYPES, INSTRUMENTS, INVESTOR_STATUSES
 from matching.market.enterprises import N_IND, EnterpriseTable
 from matching.market.investors import DemandSide
 from matching.market.mandates import MandateArrays
@@ -34,7 +34,9 @@ STEP_EVENTS = np.array([EV[c] for c in ("saved", "contact_requested", "contact_a
 # Delay before each step, seconds: fixed minimum + exponential mean.
 _DELAY_MIN = np.array([60, 3600, 600, DAY, 3 * DAY, 7 * DAY, 7 * DAY])
 _DELAY_MEAN = np.array([1200, 3 * DAY, 2 * DAY, 8 * DAY, 15 * DAY, 20 * DAY, 20 * DAY])
-_STATUS_ACTIVITY = np.array([0.6, 1.0, 0.35, 0.2, 0.5])  # fundraising, investing, managing, exiting, inactive
+# Share of its usual activity an investor shows, by status (inactive: only early in the window).
+_STATUS_ACTIVITY = np.array([0.6, 1.0, 0.35, 0.2, 0.5])
+assert INVESTOR_STATUSES.codes == ("fundraising", "investing", "managing", "exiting", "inactive")
 _TIER_VISIBILITY = np.array([1.0, 1.6, 2.5])
 _CHANNELS = (0.55, 0.25)  # fit, popularity; the rest is random browsing
 N_INSTR = len(INSTRUMENTS)
@@ -120,7 +122,7 @@ def simulate(rng: np.random.Generator, ent: EnterpriseTable, demand: DemandSide,
     popularity = np.zeros(n_ent)
     seen_code = np.zeros(0, np.int64)  # pairs (investor, enterprise) already shown
     seen_open = np.zeros(0, bool)  # … and still open to a re-view (viewed or saved only)
-    inactive = 4
+    inactive = INVESTOR_STATUSES.codes.index("inactive")
     out: list[tuple[np.ndarray, ...]] = []
     steps = range(months)
     if progress:
@@ -177,7 +179,10 @@ def simulate(rng: np.random.Generator, ent: EnterpriseTable, demand: DemandSide,
         i, j = i[first], j[first]
         pos = np.searchsorted(seen_code, code)
         pos_c = np.minimum(pos, max(len(seen_code) - 1, 0))
-        known = (pos < len(seen_code)) & (seen_code[pos_c] == code) if len(seen_code) else np.zeros(len(code), bool)
+        if len(seen_code):
+            known = (pos < len(seen_code)) & (seen_code[pos_c] == code)
+        else:
+            known = np.zeros(len(code), bool)
         still_open = known & seen_open[pos_c] if len(seen_code) else known
         review = still_open
         new = ~known
@@ -216,7 +221,8 @@ def simulate(rng: np.random.Generator, ent: EnterpriseTable, demand: DemandSide,
         f = depth[fail]
         t_fail = times[fail, f - 1] + 3600 + rng.exponential(7 * DAY, size=len(fail)).astype(np.int64)
         t_fail = np.where(forced_by_ent[fail] >= 0, times[fail, N_STEPS - 1], t_fail)
-        by_ent = np.where(forced_by_ent[fail] >= 0, forced_by_ent[fail] == 1, (f == 2) | (rng.random(len(fail)) < 0.25))
+        chosen = (f == 2) | (rng.random(len(fail)) < 0.25)  # the enterprise refuses contact, or walks away
+        by_ent = np.where(forced_by_ent[fail] >= 0, forced_by_ent[fail] == 1, chosen)
         out.append(_events(ni[fail], nj[fail], EV["declined"], t_fail, by_enterprise=by_ent))
 
         reached = (times < end).sum(axis=1)
@@ -294,7 +300,8 @@ def _invest(rng: np.random.Generator, i: np.ndarray, j: np.ndarray, depth: np.nd
     c, yr, jj, got, grp = c[fine], yr[fine], jj[fine], got[fine], grp[fine]
     amount[c] = got
     first_in = (raised[jj] == 0) & np.r_[True, jj[1:] != jj[:-1]]
-    lead[c] = np.where(EQUITY_LIKE[items.instrument[jj]], (first_in & (got >= 0.3 * items.amount[jj])).astype(np.int8), -1)
+    leads = (first_in & (got >= 0.3 * items.amount[jj])).astype(np.int8)
+    lead[c] = np.where(EQUITY_LIKE[items.instrument[jj]], leads, -1)
     np.add.at(remaining, jj, -got)
     np.add.at(raised, jj, got)
     np.add.at(committed, (i[c], yr), 1)

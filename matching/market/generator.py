@@ -121,13 +121,15 @@ def generate_market(n_enterprises: int = 5000, n_investors: int = 600, months: i
     root = np.random.default_rng(seed)
     r_world, r_ent, r_inv, r_supply, r_funnel, r_text = root.spawn(6)
     start_dt = datetime(start.year, start.month, start.day, tzinfo=CST)
-    month_starts = [datetime.combine(add_months(start, k), datetime.min.time(), CST) for k in range(months + 1)]
+    month_starts = [datetime.combine(add_months(start, k), datetime.min.time(), CST)
+                    for k in range(months + 1)]
     month_days = [(ms - start_dt).days for ms in month_starts]
     days = month_days[-1]
 
     ind_emb = industry_embeddings(r_world)
     ent = generate_enterprises(n_enterprises, r_ent, ind_emb)
-    demand = generate_investors(n_investors, r_inv, ind_emb, start=start_dt, month_starts=month_starts)
+    demand = generate_investors(n_investors, r_inv, ind_emb, seed=seed, start=start_dt,
+                                month_starts=month_starts)
     need_t = generate_needs(r_supply, ent, days)
     sec_t = generate_secondaries(r_supply, ent, demand.investors, demand.table.kind, demand.table.status,
                                  days=days, year=start.year)
@@ -138,29 +140,33 @@ def generate_market(n_enterprises: int = 5000, n_investors: int = 600, months: i
     log.info("funnel simulated (%d events) in %.1fs", len(ev), time.perf_counter() - clock)
 
     created = _enterprise_joined(r_text, len(ent), items, days)
-    enterprises = enterprise_records(r_text, ent, seed=seed, start=start_dt, created_day=created, progress=progress)
+    enterprises = enterprise_records(r_text, ent, seed=seed, start=start_dt, created_day=created,
+                                     progress=progress)
+    log.info("enterprise records built in %.1fs", time.perf_counter() - clock)
     needs = need_records(r_text, need_t, enterprises, outcome, seed=seed, start=start_dt, days=days)
-    secondaries = secondary_records(r_text, sec_t, demand.investors, demand.brands, enterprises, outcome, len(need_t),
-                                    seed=seed, start=start_dt)
-    events = event_records(ev, items, demand.investors, enterprises, needs, secondaries, seed=seed, start=start_dt,
-                           progress=progress)
+    secondaries = secondary_records(r_text, sec_t, demand.investors, demand.brands, enterprises, outcome,
+                                    len(need_t), seed=seed, start=start_dt)
+    log.info("need and listing records built in %.1fs", time.perf_counter() - clock)
+    events = event_records(ev, items, demand.investors, enterprises, needs, secondaries, seed=seed,
+                           start=start_dt, progress=progress)
     log.info("market of %d enterprises, %d investors, %d events built in %.1fs", len(enterprises),
              len(demand.investors), len(events), time.perf_counter() - clock)
-    return Market(enterprises, demand.investors, demand.mandates, needs, secondaries, events, seed, start, months)
+    return Market(enterprises, demand.investors, demand.mandates, needs, secondaries, events, seed, start,
+                  months)
 
 
 def _items(needs: NeedTable, sec: SecondaryTable, days: int) -> Items:
     """Needs, then old-share listings, as one table of things investors act on."""
     old = np.flatnonzero(sec.kind == 1)
     n = len(needs)
+    withdrawn = np.where(sec.withdrawn_day[old] >= 0, sec.withdrawn_day[old], days + 10_000)
     return Items(
         enterprise=np.concatenate([needs.enterprise, sec.enterprise[old]]),
         instrument=np.concatenate([needs.instrument, np.full(len(old), OLD_SHARES)]),
         amount=np.concatenate([needs.amount, sec.asking[old]]),
         round=np.concatenate([needs.round, np.full(len(old), ROUNDS.codes.index("other"))]),
         open_day=np.concatenate([needs.open_day, sec.listed_day[old]]),
-        close_day=np.concatenate([needs.close_day, np.where(sec.withdrawn_day[old] >= 0, sec.withdrawn_day[old],
-                                                            days + 10_000)]),
+        close_day=np.concatenate([needs.close_day, withdrawn]),
         need=np.concatenate([np.arange(n), np.full(len(old), -1)]),
         secondary=np.concatenate([np.full(n, -1), old]),
     )
@@ -168,7 +174,8 @@ def _items(needs: NeedTable, sec: SecondaryTable, days: int) -> Items:
 
 def _enterprise_joined(rng: np.random.Generator, n: int, items: Items, days: int) -> np.ndarray:
     """Day each enterprise joined the platform: before its first need or listing opened."""
-    joined = np.where(rng.random(n) < 0.75, -rng.integers(1, 730, size=n), rng.integers(0, max(days, 1), size=n))
+    before = rng.random(n) < 0.75
+    joined = np.where(before, -rng.integers(1, 730, size=n), rng.integers(0, max(days, 1), size=n))
     first = np.full(n, days + 1)
     np.minimum.at(first, items.enterprise, items.open_day)
     return np.minimum(joined, first - 1)

@@ -16,7 +16,7 @@ _ARMS = (("创新投资有限公司", "Innovation Investment"), ("资本管理�
 
 
 def investor_name(d: Dice, seen: set[str], *, kind: str, level: str | None, city: str, district: str,
-                  foreign: str, industry_code: str | None) -> tuple[str, str, str]:
+                  foreign: tuple[str, str], industry_code: str | None) -> tuple[str, str, str]:
     """A unique Chinese name fitting the type, a brand (place + trade name) and an English name."""
     dist = district.removesuffix("区").removesuffix("县") if len(district) > 2 else district
     theme = d.pick(_THEMES)
@@ -36,10 +36,12 @@ def investor_name(d: Dice, seen: set[str], *, kind: str, level: str | None, city
                   f"{trade}S基金（有限合伙）" if form < 0.75 else f"{city}{trade}份额转让投资基金")
             en = f"{py} Secondaries Fund"
         elif kind == "state_fund" and level == "municipal":
-            zh = f"重庆{trade}{theme}股权投资基金合伙企业（有限合伙）" if form < 0.6 else f"重庆市{trade}{theme}引导基金"
+            zh = (f"重庆{trade}{theme}股权投资基金合伙企业（有限合伙）" if form < 0.6
+                  else f"重庆市{trade}{theme}引导基金")
             en = f"Chongqing {py} Guidance Fund"
         elif kind == "state_fund":
-            zh = f"重庆{dist}{trade}{theme}发展基金" if form < 0.6 else f"{district}{trade}股权投资基金（有限合伙）"
+            zh = (f"重庆{dist}{trade}{theme}发展基金" if form < 0.6
+                  else f"{district}{trade}股权投资基金（有限合伙）")
             en = f"Chongqing {py} District Fund"
         elif kind == "securities_arm":
             arm, arm_en = d.pick(_ARMS)
@@ -52,14 +54,16 @@ def investor_name(d: Dice, seen: set[str], *, kind: str, level: str | None, city
             zh = f"重庆{trade}融资担保有限公司" if form < 0.6 else f"重庆{dist}{trade}科技融资担保有限公司"
             en = f"Chongqing {py} Financing Guarantee"
         elif kind == "qfi":
-            zh = f"{foreign}{trade}资本（QFLP）" if form < 0.5 else f"{trade}（{foreign}）投资管理有限公司"
-            en = f"{py} Capital Partners ({foreign})"
+            place, place_en = foreign
+            zh = f"{place}{trade}资本（QFLP）" if form < 0.5 else f"{trade}（{place}）投资管理有限公司"
+            en = f"{py} Capital Partners ({place_en})"
         elif kind == "corporate":
             word = d.pick(PROFILES[industry_code or "smart_equipment"].names)[0]
             zh = f"重庆{trade}{word}集团有限公司" if form < 0.6 else f"{trade}产业投资有限公司"
             en = f"{py} Group"
         else:  # lender
-            zh = (f"重庆{trade}融资租赁有限公司" if form < 0.4 else f"重庆{trade}商业保理有限公司" if form < 0.7
+            zh = (f"重庆{trade}融资租赁有限公司" if form < 0.4
+                  else f"重庆{trade}商业保理有限公司" if form < 0.7
                   else f"重庆{dist}{trade}小额贷款有限公司")
             en = f"Chongqing {py} Finance"
         if kind == "state_fund":
@@ -107,7 +111,8 @@ def thesis(d: Dice, *, kind: str, sectors: Sequence[str], stages: Sequence[str],
             parts.append(d.pick((f"重点关注{focus}等领域", f"聚焦{focus}赛道",
                                  f"专注投资{focus}方向的{stage_word}企业")))
         else:
-            parts.append(d.pick(("不限行业，关注具备核心竞争力的优质企业", f"行业不限，偏好{stage_word}企业")))
+            parts.append(d.pick(("不限行业，关注具备核心竞争力的优质企业",
+                                 f"行业不限，偏好{stage_word}企业")))
         parts.append(d.pick((f"单笔投资金额{ticket}", f"单个项目投资{ticket}", f"投资额度一般为{ticket}")))
         parts.extend(d.sample(VALUE_ADDS, d.between(1, 2)))
     if district:
@@ -115,7 +120,8 @@ def thesis(d: Dice, *, kind: str, sectors: Sequence[str], stages: Sequence[str],
     if reinvest:
         parts.append(f"返投比例不低于{reinvest:.1f}倍")
     elif "chongqing" in regions:
-        parts.append(d.pick(("优先投资重庆本地企业", "立足重庆")))
+        local = "服务重庆本地企业" if kind in ("bank", "guarantee", "lender") else "优先投资重庆本地企业"
+        parts.append(d.pick((local, "立足重庆")))
     elif "chengyu" in regions:
         parts.append("立足成渝地区双城经济圈")
     elif "western" in regions:
@@ -142,9 +148,11 @@ def _stage_words(stages: Sequence[str]) -> str:
 def fund_interest_text(d: Dice, *, fund_name: str, nav: float, vintage: int) -> str:
     """Description of a fund LP interest for sale."""
     n = d.between(5, 40)
+    listed = d.between(1, max(1, n // 4))
+    assets = d.pick(("硬科技", "先进制造", "医疗健康", "消费"))
     return d.pick((
-        f"转让{fund_name}部分LP份额，基金{vintage}年设立，已投项目{n}个，其中{d.between(1, max(1, n // 4))}个已上市或申报IPO。",
-        f"{vintage}年份基金份额，对应净值约{money(nav)}，底层资产以{d.pick(('硬科技', '先进制造', '医疗健康', '消费'))}为主。",
+        f"转让{fund_name}部分LP份额，基金{vintage}年设立，已投项目{n}个，其中{listed}个已上市或申报IPO。",
+        f"{vintage}年份基金份额，对应净值约{money(nav)}，底层资产以{assets}为主。",
         f"基金进入退出期，LP寻求流动性，份额净值约{money(nav)}，已投项目{n}个。",
     ))
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from matching.domain.industries import INDUSTRY_CODES
 from matching.domain.records import Investor, Mandate
-from matching.domain.regions import DISTRICTS
+from matching.domain.regions import DISTRICT_CODES, DISTRICTS
 from matching.domain.vocab import DEBT_ONLY_INVESTOR_TYPES, INVESTOR_STATUSES, INVESTOR_TYPES
 from matching.market.enterprises import DISTRICT_WEIGHTS, TASTE_DIM
 from matching.market.investor_texts import investor_description, investor_name
@@ -94,7 +94,7 @@ class DemandSide:
     v2: MandateArrays
 
 
-def generate_investors(n: int, rng: np.random.Generator, ind_emb: np.ndarray, *, start: datetime,
+def generate_investors(n: int, rng: np.random.Generator, ind_emb: np.ndarray, *, seed: int, start: datetime,
                        month_starts: list[datetime]) -> DemandSide:
     """Draw ``n`` investors of every type with their mandates."""
     months = len(month_starts) - 1
@@ -104,7 +104,8 @@ def generate_investors(n: int, rng: np.random.Generator, ind_emb: np.ndarray, *,
     if n >= len(TYPES):  # every type present, whatever the size
         kind[: len(TYPES)] = np.arange(len(TYPES))
         kind = rng.permutation(kind)
-    group = np.array(["debt" if t in DEBT_ONLY_INVESTOR_TYPES else "s_fund" if t == "s_fund" else "equity" for t in TYPES])
+    group = np.array(["debt" if t in DEBT_ONLY_INVESTOR_TYPES else "s_fund" if t == "s_fund" else "equity"
+                      for t in TYPES])
     status = np.zeros(n, dtype=np.int64)
     for g, probs in _STATUS_P.items():
         sel = np.flatnonzero(group[kind] == g)
@@ -116,7 +117,8 @@ def generate_investors(n: int, rng: np.random.Generator, ind_emb: np.ndarray, *,
     district = rng.choice(len(DISTRICTS), size=n, p=dw)
     flat = rng.integers(0, len(DISTRICTS), size=n)  # district funds exist in every district
     district = np.where((kind == TYPES.index("state_fund")) & ~municipal, flat, district)
-    district = np.where(municipal, rng.choice([2, 11, 4], size=n), district)  # 渝中, 渝北, 江北
+    seats = [DISTRICT_CODES.index(c) for c in ("500103", "500112", "500105")]  # 渝中, 渝北, 江北
+    district = np.where(municipal, rng.choice(seats, size=n), district)
     district = np.where(in_cq, district, -1)
     aum_med = np.array([q.aum for q in params]) * np.where(municipal, 4.0, 1.0)
     log_aum = np.log(aum_med) + rng.normal(0, 0.8, size=n)
@@ -145,10 +147,12 @@ def generate_investors(n: int, rng: np.random.Generator, ind_emb: np.ndarray, *,
         home = FOREIGN_HOMES[int(d.random() * len(FOREIGN_HOMES))] if t == "qfi" else None
         prov, city = ("重庆", "重庆") if dist else (None, home[1]) if home else d.pick(INVESTOR_CITIES)
         sectors = pick_sectors(d, t, dist, params[i].generalist)
-        name, brand, en = investor_name(d, seen, kind=t, level=level, city=city, district=dist.zh if dist else "",
-                                 foreign=home[1] if home else "", industry_code=sectors[0] if sectors else None)
+        name, brand, en = investor_name(d, seen, kind=t, level=level, city=city,
+                                        district=dist.zh if dist else "",
+                                        foreign=(home[1], home[2]) if home else ("", ""),
+                                        industry_code=sectors[0] if sectors else None)
         inv = Investor(
-            name=name, investor_type=t, source="generator", external_id=f"inv-{i:06d}", name_en=en,
+            name=name, investor_type=t, source="generator", external_id=f"s{seed}-inv-{i:06d}", name_en=en,
             state_fund_level=level, amac_code=f"P1{amac[i]:06d}" if t not in DEBT_ONLY_INVESTOR_TYPES and
             (t != "corporate" or d.chance(0.4)) else None,
             aum=float(aum[i]), status=INVESTOR_STATUSES.codes[status[i]],

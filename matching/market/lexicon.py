@@ -32,12 +32,14 @@ def _p(names: str, products: str, customers: str, techs: str) -> IndustryProfile
 
 PROFILES: dict[str, IndustryProfile] = {
     "nev_auto": _p(
-        "汽车科技=Auto Technology|新能源汽车=New Energy Vehicle|汽车零部件=Auto Parts|智能驾驶科技=Smart Driving|汽车电子=Auto Electronics",
+        "汽车科技=Auto Technology|新能源汽车=New Energy Vehicle|"
+        "汽车零部件=Auto Parts|智能驾驶科技=Smart Driving|汽车电子=Auto Electronics",
         "电驱动总成|车载域控制器|热管理系统|智能座舱系统|线控底盘|车用线束|轻量化车身件|电池包结构件",
         "国内头部整车企业|新能源主机厂|一级汽车零部件供应商|商用车企业",
         "多合一电驱集成|高压快充|车规级软件|自动驾驶感知融合|整车热管理"),
     "electronics": _p(
-        "电子科技=Electronics|电子信息=Electronic Information|智能终端=Smart Devices|精密电子=Precision Electronics",
+        "电子科技=Electronics|电子信息=Electronic Information|"
+        "智能终端=Smart Devices|精密电子=Precision Electronics",
         "笔记本电脑结构件|智能终端整机|服务器主板|片式电子元器件|柔性电路板|电源适配器|智能穿戴设备",
         "笔电品牌厂商|ODM代工企业|通信设备商|消费电子品牌",
         "SMT精密贴装|高密度互连|电磁兼容设计|散热模组设计|精密注塑"),
@@ -47,7 +49,8 @@ PROFILES: dict[str, IndustryProfile] = {
         "汽车零部件企业|风电叶片厂商|航空航天配套单位|电子电器企业",
         "连续纤维增强|高分子改性|粉末冶金|表面涂层|纳米分散"),
     "smart_equipment": _p(
-        "智能装备=Intelligent Equipment|智能制造=Smart Manufacturing|自动化设备=Automation|数控科技=CNC Technology",
+        "智能装备=Intelligent Equipment|智能制造=Smart Manufacturing|"
+        "自动化设备=Automation|数控科技=CNC Technology",
         "数控机床|自动化产线|工业机器人工作站|智能仓储系统|精密夹具|工业互联网平台|激光加工设备",
         "汽摩制造企业|电子代工厂|离散制造企业|军工配套企业",
         "数字孪生|五轴联动加工|机器视觉检测|柔性制造|预测性维护"),
@@ -57,7 +60,8 @@ PROFILES: dict[str, IndustryProfile] = {
         "连锁餐饮品牌|大型商超|电商平台|社区团购平台|出口经销商",
         "低温灭菌|风味标准化|冷链锁鲜|全程可追溯|非油炸工艺"),
     "software": _p(
-        "软件=Software|信息技术=Information Technology|数字科技=Digital Technology|网络科技=Network Technology",
+        "软件=Software|信息技术=Information Technology|"
+        "数字科技=Digital Technology|网络科技=Network Technology",
         "工业SaaS平台|政务大数据平台|企业管理软件|云计算服务|数据治理平台|智慧园区系统|信创办公软件",
         "政府部门|中大型制造企业|金融机构|医院|高校",
         "低代码|分布式数据库|信创适配|数据中台|微服务架构"),
@@ -82,7 +86,8 @@ PROFILES: dict[str, IndustryProfile] = {
         "电商平台|品牌服装商|外贸客户|连锁零售商",
         "数码印花|智能裁剪|环保染整|柔性供应链|无醛板材"),
     "biomedicine": _p(
-        "生物医药=Biopharma|医药科技=Pharmaceutical Technology|医疗器械=Medical Devices|生物技术=Biotechnology",
+        "生物医药=Biopharma|医药科技=Pharmaceutical Technology|"
+        "医疗器械=Medical Devices|生物技术=Biotechnology",
         "创新药|体外诊断试剂|医疗器械|疫苗|中药配方颗粒|医用耗材|临床CRO服务",
         "三甲医院|基层医疗机构|医药流通企业|制药企业",
         "单克隆抗体|分子诊断|缓控释制剂|微创介入|细胞治疗"),
@@ -112,7 +117,8 @@ PROFILES: dict[str, IndustryProfile] = {
         "自然资源部门|应急管理部门|交通运输企业|农业用户",
         "高精度定位|星地融合通信|遥感影像解译|相控阵天线"),
     "low_altitude": _p(
-        "航空科技=Aviation Technology|无人机=Drones|低空科技=Low-altitude Technology|通用航空=General Aviation",
+        "航空科技=Aviation Technology|无人机=Drones|"
+        "低空科技=Low-altitude Technology|通用航空=General Aviation",
         "工业级无人机|eVTOL飞行器|低空物流配送系统|无人机飞控|通航运营服务",
         "电力巡检单位|物流企业|应急救援部门|文旅景区",
         "自主飞控|复合翼设计|低空空域管理|长航时动力"),
@@ -191,7 +197,8 @@ FOREIGN_HOMES: tuple[tuple[str, str, str], ...] = (
 )
 
 UNIVERSITIES = ("重庆大学", "西南大学", "重庆邮电大学", "重庆理工大学", "重庆医科大学", "陆军军医大学",
-                "中国科学院重庆绿色智能技术研究院", "重庆交通大学", "西南政法大学", "四川大学", "电子科技大学")
+                "中国科学院重庆绿色智能技术研究院", "重庆交通大学", "西南政法大学", "四川大学",
+                "电子科技大学")
 NATURE = ("高新技术企业", "科技型中小企业", "民营企业", "创新型企业", "制造企业", "服务企业")
 FOREIGN_MARKETS = ("东南亚", "中东", "欧洲", "拉美", "非洲", "中亚", "日韩")
 INVESTOR_KINDS = ("知名创投机构", "产业资本", "市级国有基金", "区县引导基金", "券商直投", "头部PE机构")

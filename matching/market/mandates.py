@@ -50,10 +50,12 @@ def pick_sectors(d: Dice, kind: str, dist: District | None, generalist: float) -
     return [INDUSTRY_CODES[j] for j in chosen]
 
 
-def compose_mandate(d: Dice, inv: Investor, sectors: list[str], ticket: float, dist: District | None) -> Mandate:
+def compose_mandate(d: Dice, inv: Investor, sectors: list[str], ticket: float,
+                    dist: District | None) -> Mandate:
     """Version 1 of an investor's mandate; ``ticket`` is the type's median cheque in yuan."""
     t = inv.investor_type
-    med = ticket * (4.0 if inv.state_fund_level == "municipal" else 1.0) * float(np.exp((d.random() - 0.5) * 1.2))
+    med = ticket * (4.0 if inv.state_fund_level == "municipal" else 1.0)
+    med *= float(np.exp((d.random() - 0.5) * 1.2))
     tmin = round(med * (0.2 + 0.3 * d.random()), -5)
     tmax = round(med * (2 + 3 * d.random()), -5)
     district_code = dist.code if dist is not None else None
@@ -65,10 +67,10 @@ def compose_mandate(d: Dice, inv: Investor, sectors: list[str], ticket: float, d
         excluded = ["satellite_internet"] if "satellite_internet" not in sectors else []
     elif d.chance(0.2):
         excluded = d.sample(pool, d.between(1, 2))
-    m = Mandate(investor_key=inv.key, version=1, valid_from=inv.created_at, sectors=sectors, stages=_stages(d, t),
-                ticket_min=float(tmin), ticket_max=float(max(tmax, tmin)), regions=regions, districts=districts,
-                tiers=tiers, boards=boards, instruments=instruments, excluded_sectors=excluded,
-                local_reinvest_ratio=reinvest)
+    m = Mandate(investor_key=inv.key, version=1, valid_from=inv.created_at, sectors=sectors,
+                stages=_stages(d, t), ticket_min=float(tmin), ticket_max=float(max(tmax, tmin)),
+                regions=regions, districts=districts, tiers=tiers, boards=boards, instruments=instruments,
+                excluded_sectors=excluded, local_reinvest_ratio=reinvest)
     m.thesis = _thesis(d, m, t)
     return m
 
@@ -76,13 +78,14 @@ def compose_mandate(d: Dice, inv: Investor, sectors: list[str], ticket: float, d
 def _thesis(d: Dice, m: Mandate, kind: str) -> str:
     dist = next((x.zh for x in DISTRICTS if m.districts and x.code == m.districts[0]), None)
     return thesis(d, kind=kind, sectors=m.sectors, stages=m.stages, ticket_min=m.ticket_min or 0,
-                  ticket_max=m.ticket_max or 0, regions=m.regions, district=dist, reinvest=m.local_reinvest_ratio,
-                  instruments=m.instruments, excluded=m.excluded_sectors)
+                  ticket_max=m.ticket_max or 0, regions=m.regions, district=dist,
+                  reinvest=m.local_reinvest_ratio, instruments=m.instruments, excluded=m.excluded_sectors)
 
 
 def _stages(d: Dice, kind: str) -> list[str]:
-    window = {"vc": (0, 3, 3, 5), "pe": (3, 6, 3, 5), "state_fund": (1, 4, 3, 6), "securities_arm": (4, 6, 2, 4),
-              "qfi": (4, 6, 2, 3), "corporate": (2, 4, 2, 4)}.get(kind)
+    # (first stage from, to; number of stages from, to) over seed … pre_ipo
+    window = {"vc": (0, 3, 3, 5), "pe": (3, 6, 3, 5), "state_fund": (1, 4, 3, 6),
+              "securities_arm": (4, 6, 2, 4), "qfi": (4, 6, 2, 3), "corporate": (2, 4, 2, 4)}.get(kind)
     if window is None or (kind == "state_fund" and d.chance(0.4)):
         return []
     s0 = d.between(window[0], window[1])

@@ -7,7 +7,7 @@ looked up from tuples, and shared strings (keys, codes) are reused rather than r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -40,6 +40,7 @@ from matching.market.supply import NeedTable, SecondaryTable
 from matching.market.texts import Dice, EnterpriseFacts, describe_enterprise, enterprise_name, use_of_funds
 
 CHUNK = 20_000
+EVENT_CHUNK = 250_000
 # Vocabulary code tuples, looked up once (``Vocabulary.codes`` builds a new tuple per call).
 _BOARD_CODES, _QUAL_CODES, _LISTING_CODES = BOARDS.codes, QUALIFICATIONS.codes, LISTING_TARGETS.codes
 _INSTR_CODES, _ROUND_CODES = INSTRUMENTS.codes, ROUNDS.codes
@@ -48,12 +49,13 @@ _DISCLOSURE = ("tier_default", "public", "on_request")
 _ORDINAL = "一二三四五六"
 
 
-def _chunks(n: int, progress: bool, desc: str) -> Iterable[int]:
-    starts: Iterable[int] = range(0, n, CHUNK)
+def _chunks(n: int, progress: bool, desc: str, size: int = CHUNK) -> Iterable[int]:
+    """Chunk starts; converting columns to Python values a chunk at a time bounds peak memory."""
+    starts: Iterable[int] = range(0, n, size)
     if progress:
         from tqdm import tqdm
 
-        starts = tqdm(starts, desc=desc, unit=f"×{CHUNK}")
+        starts = tqdm(starts, desc=desc, unit=f"×{size}")
     return starts
 
 
@@ -86,16 +88,16 @@ def enterprise_records(rng: np.random.Generator, ent: EnterpriseTable, *, seed: 
     history = financial_history(rng, ent)
     seen: set[str] = set()
     out: list[Enterprise] = []
-    cols = [a.tolist() for a in (ent.district, ent.place, ent.industry, ent.tier, ent.boards, ent.quals,
-                                 ent.listing, ent.revenue, ent.growth, ent.rd_ratio, ent.employees,
-                                 ent.patents, ent.status, ent.age_years, n_years, capital, disclosure, created_day)]
-    hist = [history[k].tolist() for k in ("revenue", "net_profit", "revenue_growth", "rd_ratio", "employees",
-                                          "patents")]
-    rows = list(zip(*cols, *hist, strict=True))
+    columns = [ent.district, ent.place, ent.industry, ent.tier, ent.boards, ent.quals, ent.listing,
+               ent.revenue, ent.growth, ent.rd_ratio, ent.employees, ent.patents, ent.status, ent.age_years,
+               n_years, capital, disclosure, created_day]
+    columns += [history[k] for k in ("revenue", "net_profit", "revenue_growth", "rd_ratio", "employees",
+                                     "patents")]
     years_of = (report_year - 2, report_year - 1, report_year)
     for c0 in _chunks(n, progress, "enterprises"):
         uniforms = rng.random((min(CHUNK, n - c0), 40)).tolist()
-        for k, row in enumerate(rows[c0: c0 + CHUNK]):
+        rows = zip(*(a[c0: c0 + CHUNK].tolist() for a in columns), strict=True)  # Python values, chunk-wise
+        for k, row in enumerate(rows):
             i = c0 + k
             (dist, place, ind, tier, boards, quals, listing, revenue, growth, rd, employees, patents,
              status, age, years, cap, disc, created, h_rev, h_np, h_g, h_rd, h_emp, h_pat) = row
@@ -114,8 +116,8 @@ def enterprise_records(rng: np.random.Generator, ent: EnterpriseTable, *, seed: 
             qual_codes = _flags(quals, _QUAL_CODES)
             listing_code = _LISTING_CODES[listing]
             facts = EnterpriseFacts(name, short, place_zh, industry.code, industry.zh, industry.keywords,
-                                    founded[i].year, max(1, int(age)), tier_code, qual_codes, listing_code, patents,
-                                    rd, revenue, growth, employees, report_year)
+                                    founded[i].year, max(1, int(age)), tier_code, qual_codes, listing_code,
+                                    patents, rd, revenue, growth, employees, report_year)
             out.append(Enterprise(
                 name=name, credit_code=codes[i], source="generator", external_id=f"s{seed}-ent-{i:07d}",
                 short_name=short, name_en=en, district_code=DISTRICTS[dist].code if dist >= 0 else None,
@@ -152,16 +154,16 @@ def need_records(rng: np.random.Generator, needs: NeedTable, enterprises: list[E
         ent = enterprises[e]
         d = Dice(uniforms[k], rng)
         instrument = _INSTR_CODES[ins]
-        out.append(Need(ref=f"s{seed}-need-{k:07d}", enterprise_key=ent.key, instrument=instrument, amount=amount,
-                        round=_ROUND_CODES[rnd], status=st, opened_on=day0 + timedelta(days=o),
+        out.append(Need(ref=f"s{seed}-need-{k:07d}", enterprise_key=ent.key, instrument=instrument,
+                        amount=amount, round=_ROUND_CODES[rnd], status=st, opened_on=day0 + timedelta(days=o),
                         closes_on=day0 + timedelta(days=c),
                         use_of_funds=use_of_funds(d, instrument, ent.industry_code or "software")))
     return out
 
 
 def secondary_records(rng: np.random.Generator, sec: SecondaryTable, investors: list[Investor],
-                      brands: list[str], enterprises: list[Enterprise], outcome: Outcomes, first_item: int, *, seed: int,
-                      start: datetime) -> list[Secondary]:
+                      brands: list[str], enterprises: list[Enterprise], outcome: Outcomes, first_item: int, *,
+                      seed: int, start: datetime) -> list[Secondary]:
     """Listings; old shares take their status from the funnel, fund interests from a draw."""
     n = len(sec)
     codes = SECONDARY_STATUSES.codes
@@ -202,8 +204,8 @@ def event_records(ev: EventArrays, items: Items, investors: list[Investor], ente
                   progress: bool = False) -> list[Event]:
     """Events in time order, keyed ``gen-<seed>-<n>``."""
     order = np.lexsort((ev.kind, ev.item, ev.investor, ev.t))
-    cols = [getattr(ev, f)[order].tolist() for f in ("investor", "item", "kind", "t", "by_enterprise",
-                                                       "amount", "lead")]
+    fields = ("investor", "item", "kind", "t", "by_enterprise", "amount", "lead")
+    columns = [getattr(ev, f)[order] for f in fields]
     inv_keys = [x.key for x in investors]
     item_ent = [enterprises[e].key for e in items.enterprise.tolist()]
     item_need = [needs[k].ref if k >= 0 else None for k in items.need.tolist()]
@@ -214,17 +216,15 @@ def event_records(ev: EventArrays, items: Items, investors: list[Investor], ente
     base = start.timestamp()
     tz = start.tzinfo
     out = []
-    rows: Iterator[tuple] = zip(*cols, strict=True)  # type: ignore[type-arg]
-    if progress:
-        from tqdm import tqdm
-
-        rows = tqdm(rows, total=len(order), desc="events", unit="ev", miniters=100_000)
-    for n, (i, j, kind, t, by_ent, amount, lead) in enumerate(rows):
-        is_inv = kind == invested
-        out.append(Event(
-            event_key=f"gen-{seed}-{n:08d}", investor_key=inv_keys[i], enterprise_key=item_ent[j],
-            event_type=kinds[kind], occurred_at=datetime.fromtimestamp(base + t, tz),
-            actor="enterprise" if by_ent else "investor", need_ref=item_need[j], secondary_ref=item_sec[j],
-            source="generator", amount=amount if is_inv else None, currency="CNY" if is_inv else None,
-            round=item_round[j] if is_inv else None, lead=None if lead < 0 else bool(lead)))
+    for c0 in _chunks(len(order), progress, "events", EVENT_CHUNK):
+        rows = zip(*(a[c0: c0 + EVENT_CHUNK].tolist() for a in columns), strict=True)
+        for n, (i, j, kind, t, by_ent, amount, lead) in enumerate(rows, start=c0):
+            is_inv = kind == invested
+            out.append(Event(
+                event_key=f"gen-{seed}-{n:08d}", investor_key=inv_keys[i], enterprise_key=item_ent[j],
+                event_type=kinds[kind], occurred_at=datetime.fromtimestamp(base + t, tz),
+                actor="enterprise" if by_ent else "investor", need_ref=item_need[j],
+                secondary_ref=item_sec[j], source="generator", amount=amount if is_inv else None,
+                currency="CNY" if is_inv else None, round=item_round[j] if is_inv else None,
+                lead=None if lead < 0 else bool(lead)))
     return out

@@ -33,7 +33,8 @@ from matching.market.supply import DEBT, INSTR
 
 N_STEPS = 7  # saved, contact_requested, contact_accepted, meeting, due_diligence, term_sheet, invested
 #: Share of a need one investor is expected to take, per instrument (for the ticket fit).
-SHARE_MID = np.array([0.4 if c in ("equity", "convertible") else 0.8 if c == "old_shares" else 0.9 for c in INSTR])
+SHARE_MID = np.array([0.4 if c in ("equity", "convertible") else 0.8 if c == "old_shares" else 0.9
+                      for c in INSTR])
 _DEBT_KIND = np.array([t in DEBT_ONLY_INVESTOR_TYPES for t in TYPES])
 
 
@@ -64,8 +65,9 @@ def pair_utilities(ent: EnterpriseTable, inv: InvestorTable, mand: MandateArrays
     """
     e = items.enterprise[j]
     ind = ent.industry[e]
+    same_cluster = mand.clusters[i, IND_CLUSTER[ind]]
     s_sec = np.where(mand.generalist[i], 0.55,
-                     np.where(mand.sectors[i, ind], 1.0, np.where(mand.clusters[i, IND_CLUSTER[ind]], 0.45, 0.0)))
+                     np.where(mand.sectors[i, ind], 1.0, np.where(same_cluster, 0.45, 0.0)))
     r = items.round[j]
     debt_item = DEBT[items.instrument[j]]
     s_stage = np.where(debt_item | mand.stages_any[i], 0.8,

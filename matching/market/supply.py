@@ -103,13 +103,16 @@ class SecondaryTable:
 
 
 def generate_secondaries(rng: np.random.Generator, ent: EnterpriseTable, investors: list[Investor],
-                         inv_kind: np.ndarray, inv_status: np.ndarray, *, days: int, year: int) -> SecondaryTable:
+                         inv_kind: np.ndarray, inv_status: np.ndarray, *, days: int,
+                         year: int) -> SecondaryTable:
     """LP interests from exiting (and some managing) funds, and blocks of old shares."""
-    equity_kinds = [INVESTOR_TYPES.codes.index(t) for t in ("vc", "pe", "state_fund", "securities_arm", "corporate")]
+    equity_kinds = [INVESTOR_TYPES.codes.index(t)
+                    for t in ("vc", "pe", "state_fund", "securities_arm", "corporate")]
     exiting = INVESTOR_STATUSES.codes.index("exiting")
     managing = INVESTOR_STATUSES.codes.index("managing")
     fund_like = np.isin(inv_kind, equity_kinds)
-    sells = fund_like & ((inv_status == exiting) | ((inv_status == managing) & (rng.random(len(inv_kind)) < 0.3)))
+    some_managing = (inv_status == managing) & (rng.random(len(inv_kind)) < 0.3)
+    sells = fund_like & ((inv_status == exiting) | some_managing)
     sellers = np.repeat(np.flatnonzero(sells), rng.integers(1, 3, size=int(sells.sum())))
     aum = np.array([investors[i].aum or 1e9 for i in sellers.tolist()])
     nav_f = np.round(aum * rng.uniform(0.02, 0.3, size=len(sellers)), -5)
@@ -137,7 +140,8 @@ def generate_secondaries(rng: np.random.Generator, ent: EnterpriseTable, investo
         seller=np.concatenate([sellers, old_sellers]).astype(np.int64),
         enterprise=np.concatenate([np.full(len(sellers), -1), targets]).astype(np.int64),
         nav=nav, asking=np.round(nav * (1 - discount), -4),
-        vintage=np.concatenate([year - rng.integers(4, 11, size=len(sellers)), np.zeros(len(targets), np.int64)]),
+        vintage=np.concatenate([year - rng.integers(4, 11, size=len(sellers)),
+                                np.zeros(len(targets), np.int64)]),
         listed_day=listed, withdrawn_day=withdrawn,
         pct=np.concatenate([np.zeros(len(sellers)), pct]),
     )

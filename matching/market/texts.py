@@ -32,9 +32,10 @@ _LEVELS = ("市级", "国家级", "区级")
 _TEAMS = ("华为、长安等知名企业", "清华、重大等高校", "国内头部同行", "海外知名企业")
 _HONOURS = ("优秀民营企业", "瞪羚企业", "创新型示范企业", "诚信示范企业", "质量标杆企业")
 # Short forms of industry name words whose first two characters read badly (新能源 → 能源).
-_SHORT = {"新能源汽车": "汽车", "新材料": "材料", "高分子材料": "材料", "自动化设备": "自动化", "农产品开发": "农业",
-          "轻合金": "合金", "新能源": "能源", "半导体": "半导体", "微电子": "微电子", "人工智能": "智能",
-          "无人机": "无人机", "通用航空": "通航", "机器人": "机器人", "自动化科技": "自动化", "供应链": "供应链"}
+_SHORT = {"新能源汽车": "汽车", "新材料": "材料", "高分子材料": "材料", "自动化设备": "自动化",
+          "农产品开发": "农业", "轻合金": "合金", "新能源": "能源", "半导体": "半导体", "微电子": "微电子",
+          "人工智能": "智能", "无人机": "无人机", "通用航空": "通航", "机器人": "机器人",
+          "自动化科技": "自动化", "供应链": "供应链"}
 _TARGET_ZH = {"star": "上交所科创板", "sse_main": "上交所主板", "szse_main": "深交所主板",
               "chinext": "深交所创业板", "bse": "北交所", "neeq": "新三板"}
 
@@ -132,7 +133,10 @@ def enterprise_name(d: Dice, seen: set[str], *, industry: str, city: str, tier: 
     """A unique company name: ``重庆`` + 字号 + industry word + 有限公司 / 股份有限公司."""
     zh_word, en_word = d.pick(PROFILES[industry].names)
     joint_stock = d.chance({"basic": 0.05, "growth": 0.7, "select": 0.95}[tier])
-    suffix, en_suffix = ("股份有限公司", "Co., Ltd. (joint-stock)") if joint_stock else ("有限公司", "Co., Ltd.")
+    if joint_stock:
+        suffix, en_suffix = "股份有限公司", "Co., Ltd. (joint-stock)"
+    else:
+        suffix, en_suffix = "有限公司", "Co., Ltd."
     prefix = "重庆市" if city == "重庆" and d.chance(0.1) else city
     en_city = "Chongqing" if city == "重庆" else ""
 
@@ -185,7 +189,8 @@ def describe_enterprise(d: Dice, f: EnterpriseFacts) -> str:
     elif opening == 1:
         lead = f"公司位于{f.place}，是一家专注于{kw}的{d.pick(NATURE)}"
     elif opening == 2:
-        lead = f"{f.short}深耕{f.industry_zh}领域{f.age}年" if f.age >= 3 else f"{f.short}是{f.industry_zh}领域的新锐企业"
+        lead = (f"{f.short}深耕{f.industry_zh}领域{f.age}年" if f.age >= 3
+                else f"{f.short}是{f.industry_zh}领域的新锐企业")
     elif opening == 3:
         lead = f"作为{f.place}重点培育的{f.industry_zh}企业，{f.short}"
     elif opening == 4:
@@ -309,7 +314,8 @@ def _people(d: Dice, f: EnterpriseFacts) -> str:
         return f"现有员工{f.employees}人"
     if k == 1:
         return f"核心团队来自{d.pick(_TEAMS)}"
-    return f"员工{max(10, f.employees // 10 * 10)}余人，其中研发人员{max(1, int(f.employees * f.rd_ratio * 2))}人"
+    staff, researchers = max(10, f.employees // 10 * 10), max(1, int(f.employees * f.rd_ratio * 2))
+    return f"员工{staff}余人，其中研发人员{researchers}人"
 
 
 def _plan(d: Dice, f: EnterpriseFacts, kw: str, p1: str) -> str:
@@ -331,13 +337,14 @@ def use_of_funds(d: Dice, instrument: str, industry_code: str) -> str:
     kw = d.pick(_long_keywords(industry_code))
     p1, t1 = d.pick(prof.products), d.pick(prof.techs)
     if instrument == "old_shares":
-        return d.pick(("早期股东部分退出，优化股权结构", "员工持股平台份额转让", "引入产业战略股东", "天使投资人退出"))
+        return d.pick(("早期股东部分退出，优化股权结构", "员工持股平台份额转让", "引入产业战略股东",
+                       "天使投资人退出"))
     if instrument == "ipo_loan":
         return d.pick(("上市前规范运作及募投项目前期投入", "股改及上市辅导期间的流动资金需求"))
     if instrument in ("equity", "convertible"):
-        options = (f"扩大{p1}产能", f"{t1}技术研发与产业化", f"建设{kw}研发中心", "引进高端人才、补充流动资金",
-                   f"拓展{d.pick(FOREIGN_MARKETS)}市场", f"新建{p1}生产线")
+        options = (f"扩大{p1}产能", f"{t1}技术研发与产业化", f"建设{kw}研发中心",
+                   "引进高端人才、补充流动资金", f"拓展{d.pick(FOREIGN_MARKETS)}市场", f"新建{p1}生产线")
     else:
-        options = ("补充流动资金", "采购原材料", f"购置{p1}生产设备", "支付研发费用", "订单备货")
+        options = ("补充流动资金", "采购原材料", f"{p1}产线设备购置", "支付研发费用", "订单备货")
     chosen = d.sample(options, d.between(1, 2))
     return "、".join(chosen)
