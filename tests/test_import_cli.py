@@ -131,3 +131,20 @@ def test_generate_export_import_round_trip(cli, db, tmp_path: Path) -> None:
                 # nothing inserted or updated: every row comes back unchanged
                 assert inserted == updated == 0 and unchanged == received, (entity, suffix, table)
     assert {t: _count(db, t) for t in counts} == counts
+
+
+CRUNCHBASE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "crunchbase-2013"
+
+
+@pytest.mark.skipif(not CRUNCHBASE.exists(), reason="the shared CrunchBase export is not beside the checkout")
+def test_crunchbase_imports_every_investment_row_and_twice_changes_nothing(cli, db) -> None:
+    first = cli("import", "crunchbase", str(CRUNCHBASE))
+    assert first.exit_code == 0, first.stderr
+    assert "52,870 investment rows read → 52,712 distinct events" in first.stdout
+    assert _counts(first.stdout)["funnel_events"] == (52712, 52712, 0, 0)
+    second = cli("import", "crunchbase", str(CRUNCHBASE))
+    assert all(c[1] == c[2] == 0 for c in _counts(second.stdout).values())
+    with db.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM funnel_events WHERE event_type = 'invested'").fetchone()[0] == 52712
+        assert conn.execute("SELECT count(*) FROM enterprises WHERE source = 'crunchbase'").fetchone()[0] == 11572
+        assert conn.execute("SELECT name FROM enterprises WHERE name LIKE 'MiaSol%'").fetchone()[0] == "MiaSolé"
