@@ -277,6 +277,13 @@ def test_events_reference_existing_records_and_are_well_formed(medium: Market) -
             assert e.amount and e.amount > 0 and e.currency == "CNY" and e.round in ROUNDS
         else:
             assert e.amount is None
+    joined = {i.key: i.created_at for i in m.investors}
+    listed = {e.key: e.created_at for e in m.enterprises}
+    for e in m.events:
+        assert joined[e.investor_key] and e.occurred_at > joined[e.investor_key]
+        assert listed[e.enterprise_key] and e.occurred_at > listed[e.enterprise_key]
+        if e.need_ref:
+            assert e.occurred_at.date() >= (needs[e.need_ref].opened_on or m.start)
     raised: Counter[str] = Counter()
     for e in m.events:
         if e.event_type == "invested" and e.need_ref:

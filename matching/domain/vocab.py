@@ -38,6 +38,8 @@ class Vocabulary:
     def __init__(self, name: str, terms: Iterable[Term]) -> None:
         self.name = name
         self.terms: tuple[Term, ...] = tuple(terms)
+        self._codes = tuple(t.code for t in self.terms)
+        self._by_code = {t.code: t for t in self.terms}
         self._by_key: dict[str, Term] = {}
         for term in self.terms:
             for key in (term.code, term.zh, term.en, *term.aliases):
@@ -50,19 +52,16 @@ class Vocabulary:
         return len(self.terms)
 
     def __contains__(self, code: object) -> bool:
-        return any(t.code == code for t in self.terms)
+        return code in self._by_code
 
     @property
     def codes(self) -> tuple[str, ...]:
         """The stored codes, in display order."""
-        return tuple(t.code for t in self.terms)
+        return self._codes
 
     def get(self, code: str) -> Term:
         """Return the term with this exact code (raises ``KeyError`` otherwise)."""
-        for term in self.terms:
-            if term.code == code:
-                return term
-        raise KeyError(code)
+        return self._by_code[code]
 
     def label(self, code: str, lang: str = "zh") -> str:
         """The human label of a code in ``zh`` or ``en``."""

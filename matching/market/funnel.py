@@ -189,8 +189,8 @@ def simulate(rng: np.random.Generator, ent: EnterpriseTable, demand: DemandSide,
         day = rng.integers(d0, d1, size=len(i))
         clock = (8 + 13 * rng.beta(2.0, 2.2, size=len(i))) * 3600  # office hours, busiest early afternoon
         t_view = (day * DAY + clock).astype(np.int64)
-        # Nobody sees a need before it opens or before joining the platform.
-        t_view = np.maximum(t_view, np.maximum(items.open_day[j], inv.created_day[i]) * DAY + 3600)
+        # Nobody sees a need before the day it opens, nor before the day after joining the platform.
+        t_view = np.maximum(t_view, np.maximum(items.open_day[j], inv.created_day[i] + 1) * DAY + 3600)
 
         # Re-views of pairs seen before: a viewed event, nothing more.
         rv = np.flatnonzero(review)

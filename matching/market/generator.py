@@ -115,7 +115,7 @@ def generate_market(n_enterprises: int = 5000, n_investors: int = 600, months: i
         FieldError: for a size or length below 1.
     """
     for field, value in (("n_enterprises", n_enterprises), ("n_investors", n_investors), ("months", months)):
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, (int, np.integer)) or value < 1:
             raise FieldError(field, value, "must be a whole number of at least 1")
     clock = time.perf_counter()
     root = np.random.default_rng(seed)

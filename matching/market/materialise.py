@@ -7,7 +7,7 @@ looked up from tuples, and shared strings (keys, codes) are reused rather than r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -49,14 +49,17 @@ _DISCLOSURE = ("tier_default", "public", "on_request")
 _ORDINAL = "一二三四五六"
 
 
-def _chunks(n: int, progress: bool, desc: str, size: int = CHUNK) -> Iterable[int]:
+def _chunks(n: int, progress: bool, desc: str, size: int = CHUNK) -> Iterator[int]:
     """Chunk starts; converting columns to Python values a chunk at a time bounds peak memory."""
-    starts: Iterable[int] = range(0, n, size)
-    if progress:
-        from tqdm import tqdm
+    if not progress:
+        yield from range(0, n, size)
+        return
+    from tqdm import tqdm
 
-        starts = tqdm(starts, desc=desc, unit=f"×{size}")
-    return starts
+    with tqdm(total=n, desc=desc, unit=" rows", unit_scale=True) as bar:
+        for start in range(0, n, size):
+            yield start
+            bar.update(min(size, n - start))
 
 
 def _flags(value: int, codes: tuple[str, ...]) -> list[str]:
@@ -142,8 +145,8 @@ def need_records(rng: np.random.Generator, needs: NeedTable, enterprises: list[E
     # Past its closing date a need was withdrawn, closed off the platform, or simply left open.
     status = np.where(raised >= 0.6 * needs.amount, "closed",
                       np.where(depth >= 5, "in_progress",
-                               np.where(expired & (fate < 0.4), "withdrawn",
-                                        np.where(expired & (fate < 0.7), "closed", "open"))))
+                               np.where(expired & (fate < 0.35), "withdrawn",
+                                        np.where(expired & (fate < 0.65), "closed", "open"))))
     status = np.where((status == "open") & (fate > 0.98), "withdrawn", status)
     uniforms = rng.random((n, 6)).tolist()
     out = []

@@ -80,7 +80,7 @@ def generate_needs(rng: np.random.Generator, ent: EnterpriseTable, days: int) ->
         0.2 * ent.quality[owner] + rng.normal(0, 0.6, size=len(owner)))
     amount = np.round(np.clip(amount, _RANGE[tier, 0], _RANGE[tier, 1]), -5)
     open_day = np.floor(max(days - 21, 1) * rng.random(len(owner)) ** 1.4).astype(np.int64)
-    close_day = open_day + rng.integers(90, 541, size=len(owner))
+    close_day = open_day + rng.integers(120, 721, size=len(owner))  # planned deadline, 4–24 months
     return NeedTable(owner, instrument, amount, rnd, open_day, close_day)
 
 
@@ -124,7 +124,7 @@ def generate_secondaries(rng: np.random.Generator, ent: EnterpriseTable, investo
     holders = np.flatnonzero(fund_like)
     old_sellers = rng.choice(holders, size=len(targets)) if len(holders) else np.zeros(0, np.int64)
     targets = targets[: len(old_sellers)]
-    valuation = ent.revenue[targets] * rng.uniform(1.0, 6.0, size=len(targets))
+    valuation = np.maximum(ent.revenue[targets] * rng.uniform(1.0, 6.0, size=len(targets)), 1e7)
     pct = rng.uniform(0.5, 10.0, size=len(targets))
     pct = np.round(np.clip(pct, 0.1, 5e10 / valuation), 1)  # blocks of at most ~5亿元
     nav_o = np.round(valuation * pct / 100, -4)
