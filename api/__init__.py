@@ -1,0 +1,1 @@
+"""The FastAPI service: routes, dependencies and schemas that translate HTTP to core calls."""
