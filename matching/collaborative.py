@@ -112,7 +112,8 @@ class CollaborativeModel:
         dense = np.zeros(self._n_ent, dtype=np.float64)
         row = self._ent_part[inv_row]
         dense[row.indices] = row.data
-        return (1.0 - self.sector_weight) * dense + self.sector_weight * self._sec_part[inv_row, self._ent_sector]
+        sector_part = self._sec_part[inv_row, self._ent_sector]
+        return (1.0 - self.sector_weight) * dense + self.sector_weight * sector_part
 
     def similar_investors(self, inv_row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` investors most alike ``inv_row`` (itself excluded): ``(rows, cosine)``, best first."""

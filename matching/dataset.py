@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -106,15 +107,15 @@ def time_split(snap: MarketSnapshot, train_end: float, valid_end: float, *, star
 
 def last_days_split(snap: MarketSnapshot, *, valid_days: float = 60.0, test_days: float = 60.0
                     ) -> dict[str, tuple[float, float]]:
-    """:func:`time_split` with the last ``test_days`` for test and the ``valid_days`` before for validation."""
+    """:func:`time_split`: the last ``test_days`` for test, the ``valid_days`` before for validation."""
     end = float(snap.ev_time[-1]) + 1e-6
     return time_split(snap, end - test_days - valid_days, end - test_days, end=end)
 
 
 def build_ranking_data(snap: MarketSnapshot, direction: Direction, start: float, end: float, *,
-                       ent_vecs: np.ndarray, man_vecs: np.ndarray, negatives_per_query: int = 20, seed: int = 0,
-                       period_days: float = 30.0, hard_fraction: float = 0.5, eligible_only: bool = True
-                       ) -> RankingData:
+                       ent_vecs: np.ndarray, man_vecs: np.ndarray, negatives_per_query: int = 20,
+                       seed: int = 0, period_days: float = 30.0, hard_fraction: float = 0.5,
+                       eligible_only: bool = True) -> RankingData:
     """Ranking data of one direction over ``[start, end)`` (days), period by period.
 
     Args:
@@ -181,11 +182,12 @@ def _period(snap: MarketSnapshot, direction: str, t0: float, t1: float, ent_vecs
     elig = _Eligibility(view, t0, live_ent)
     seen_inv, seen_ent = p_inv, p_ent  # every pair met in the period: never a sampled negative
     if eligible_only:  # the served task: rank eligible candidates (serving never shows the others)
-        keep = np.array([elig.pair(int(i), int(e), int(n)) for i, e, n in zip(p_inv, p_ent, p_need, strict=True)],
-                        dtype=bool)
+        keep = np.array([elig.pair(int(i), int(e), int(n))
+                         for i, e, n in zip(p_inv, p_ent, p_need, strict=True)], dtype=bool)
         p_inv, p_ent, p_y, p_need, p_time = p_inv[keep], p_ent[keep], p_y[keep], p_need[keep], p_time[keep]
     query_of = p_inv if direction == "investor" else p_ent
-    queries = [q for q in np.unique(query_of) if p_y[query_of == q].max() > 0]  # all-zero groups teach nothing
+    # a group of zeros teaches nothing
+    queries = [q for q in np.unique(query_of) if p_y[query_of == q].max() > 0]
     if not queries:
         return None
     rows: list[tuple[np.ndarray, ...]] = []
@@ -251,7 +253,7 @@ def _sample(rng: np.random.Generator, n: int, sims: np.ndarray, k: int, hard_fra
         return np.arange(n)
     n_hard = int(round(k * hard_fraction))
     top = np.argsort(-sims, kind="stable")[:3 * n_hard]
-    hard = rng.choice(top, size=min(n_hard, len(top)), replace=False) if n_hard else np.zeros(0, dtype=np.int64)
+    hard = rng.choice(top, size=min(n_hard, len(top)), replace=False) if n_hard else top[:0]
     rest = np.setdiff1d(np.arange(n), hard)
     return np.r_[hard, rng.choice(rest, size=k - len(hard), replace=False)].astype(np.int64)
 
@@ -290,8 +292,19 @@ class _Eligibility:
         return ents, np.full(len(ents), -1, dtype=np.int64)
 
     def for_enterprise(self, ent: int, need: int) -> np.ndarray:
-        """Investor rows eligible for the enterprise's need (or the enterprise, without a need)."""
-        n_inv = self.view.n_investors
+        """Investor rows eligible for the enterprise's need (or the enterprise, without a need).
+
+        The first call stacks every investor's mask (investors × needs booleans per period: fine
+        for thousands of investors and needs; a million needs would want a per-need rule check).
+        """
         if need >= 0:
-            return np.array([i for i in range(n_inv) if self.needs(i)[need]], dtype=np.int64)
-        return np.array([i for i in range(n_inv) if self.ents(i)[ent]], dtype=np.int64)
+            return np.flatnonzero(self._matrix("_needs", self.needs)[:, need])
+        return np.flatnonzero(self._matrix("_ents", self.ents)[:, ent])
+
+    def _matrix(self, cache: str, row: Callable[[int], np.ndarray]) -> np.ndarray:
+        stacked = getattr(self, cache + "_matrix", None)
+        if stacked is None:
+            stacked = np.stack([row(i) for i in range(self.view.n_investors)])
+            setattr(self, cache + "_matrix", stacked)
+            setattr(self, cache, dict(enumerate(stacked)))  # rows become views: no second copy
+        return stacked

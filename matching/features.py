@@ -62,7 +62,7 @@ FEATURES: tuple[Feature, ...] = (
       "cosine of the enterprise embedding and the mean embedding of the investor's past positive deals; "
       "NaN without past deals or without vectors in the History"),
     F("collab_score", "相似机构关注度", "Interest of similar investors",
-      "collaborative score: engagement of investors alike by portfolio, funnel and mandate (NaN if not given)"),
+      "engagement of investors alike by portfolio, funnel and mandate, in [0, 1] (NaN if not given)"),
     F("sector_exact", "行业匹配", "Sector match", "1 when the enterprise's sector is one the mandate names"),
     F("sector_cluster", "同产业集群", "Same industry cluster",
       "1 when the sector is named or lies in a cluster the mandate names (raw sectors: exact only)"),
@@ -85,24 +85,29 @@ FEATURES: tuple[Feature, ...] = (
       "2 in a preferred district, 1 inside the mandate's region scopes (or none named), else 0"),
     F("local_same_district", "同区县", "Same district",
       "1 when both parties are in the same district (province/state when either has no district)"),
-    F("tier_fit", "层级匹配", "Tier fit", "1 tier named by the mandate, 0.5 mandate names none, 0 other tier"),
+    F("tier_fit", "层级匹配", "Tier fit",
+      "1 tier named by the mandate, 0.5 mandate names none, 0 other tier"),
     F("board_fit", "板块匹配", "Board fit",
       "1 on a board the mandate names, 0.5 mandate names none, 0 on none of its boards"),
     F("ent_tier", "企业层级", "Enterprise tier", "0 basic, 1 growth, 2 select"),
     F("ent_qualifications", "资质数量", "Qualifications", "number of qualifications (专精特新, 高新, …)"),
     F("ent_little_giant", "专精特新小巨人", "Little giant", "1 for a national SRDI 'little giant'"),
-    F("ent_log_revenue", "营业收入(对数)", "Revenue (log10)", "log10(1 + latest revenue in yuan); NaN undisclosed"),
+    F("ent_log_revenue", "营业收入(对数)", "Revenue (log10)",
+      "log10(1 + latest revenue in yuan); NaN undisclosed"),
     F("ent_growth", "营收增长率", "Revenue growth", "latest revenue growth (0.25 = +25 %); NaN undisclosed"),
     F("ent_rd_ratio", "研发投入占比", "R&D ratio", "R&D spending / revenue; NaN undisclosed"),
     F("ent_log_patents", "专利数(对数)", "Patents (log)", "log1p(number of patents); NaN undisclosed"),
-    F("inv_log_aum", "管理规模(对数)", "AUM (log10)", "log10(1 + assets under management in yuan); NaN unknown"),
+    F("inv_log_aum", "管理规模(对数)", "AUM (log10)",
+      "log10(1 + assets under management in yuan); NaN unknown"),
     F("inv_positives", "既往有效对接数", "Past positive deals",
       "number of enterprises the investor reached grade >= 3 with before as_of"),
-    F("inv_activity_90d", "近90天活跃度", "Activity, last 90 days", "investor's funnel events in the last 90 days"),
+    F("inv_activity_90d", "近90天活跃度", "Activity, last 90 days",
+      "investor's funnel events in the last 90 days"),
     F("inv_invested_365d", "近一年投资笔数", "Investments, last year", "investments in the last 365 days"),
     F("inv_capacity_left", "剩余投资能力", "Remaining capacity",
       "1 - investments last 365 days / expected deals a year (AUM / 5 / typical ticket), in [-1, 1]"),
-    F("ent_exposure_30d", "近30天曝光", "Exposure, last 30 days", "funnel events on the enterprise in 30 days"),
+    F("ent_exposure_30d", "近30天曝光", "Exposure, last 30 days",
+      "funnel events on the enterprise in the last 30 days"),
     F("ent_popularity", "关注机构数", "Investors engaged", "distinct investors with any event before as_of"),
     F("ent_age_years", "成立年限", "Company age", "years since founding at as_of; NaN unknown"),
     F("need_age_days", "需求发布天数", "Need age", "days since the need opened (>= 0); NaN without need"),
@@ -140,11 +145,6 @@ class PairTables:
     ent_nquals: np.ndarray
     expected_deals: np.ndarray  # deals a year the investor can do (NaN unknown)
 
-    @property
-    def ent_place(self) -> np.ndarray:
-        """Locality of enterprises (same code space as ``inv_place``)."""
-        return self.ent_region
-
 
 def _place_key(district: str | None, province: str | None, country: str | None) -> str:
     if district:
@@ -167,8 +167,9 @@ def pair_tables(snap: MarketSnapshot) -> PairTables:
         man_sector[i, list(secs)] = True
         man_cluster[i, list(cls)] = True
     index: dict[str, int] = {}
-    ent_region = np.fromiter((index.setdefault(_place_key(d, p, c), len(index)) for d, p, c in zip(
-        snap.ent_district, snap.ent_province, snap.ent_country, strict=True)), dtype=np.int64, count=snap.n_enterprises)
+    places = zip(snap.ent_district, snap.ent_province, snap.ent_country, strict=True)
+    ent_region = np.fromiter((index.setdefault(_place_key(d, p, c), len(index)) for d, p, c in places),
+                             dtype=np.int64, count=snap.n_enterprises)
     inv_place = np.array([index.get(_place_key(r.district_code, r.province, r.country), -1)
                           for r in snap.inv_record], dtype=np.int64)
     man_district = np.zeros((n_inv, len(index) + 1), dtype=bool)
@@ -178,14 +179,15 @@ def pair_tables(snap: MarketSnapshot) -> PairTables:
     with np.errstate(invalid="ignore"):
         ticket = np.where(np.isnan(lo), hi, np.where(np.isnan(hi), lo, np.sqrt(lo * hi)))
         expected = np.maximum(snap.inv_aum / 5.0 / ticket, 1.0)  # a fund deploys over ~5 years
-    tables = PairTables(n_sec, man_sector, man_cluster, np.array([not s for s in snap.man_sectors], dtype=bool),
-                        ent_region, inv_place, man_district,
+    generalist = np.array([not s for s in snap.man_sectors], dtype=bool)
+    tables = PairTables(n_sec, man_sector, man_cluster, generalist, ent_region, inv_place, man_district,
                         np.bitwise_count(snap.ent_quals.astype(np.uint64)).astype(np.int64), expected)
     snap._pair_tables = tables  # type: ignore[attr-defined]
     return tables
 
 
-def lookup_sorted(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float = 0.0) -> np.ndarray:
+def lookup_sorted(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float = 0.0
+                  ) -> np.ndarray:
     """Values at sorted unique ``keys`` for each query key (``default`` when absent)."""
     out = np.full(len(query), default, dtype=np.float64)
     if len(keys) == 0 or len(query) == 0:
@@ -196,12 +198,12 @@ def lookup_sorted(keys: np.ndarray, values: np.ndarray, query: np.ndarray, defau
     return out
 
 
-def event_rounds(snap: MarketSnapshot) -> np.ndarray:
+def event_rounds(snap: MarketSnapshot, events: slice = slice(None)) -> np.ndarray:
     """Round of each event: the snapshot's ``ev_round`` when it has one, else its need's round (-1)."""
     own = getattr(snap, "ev_round", None)
     if own is not None:
-        return np.asarray(own, dtype=np.int64)
-    need = snap.ev_need
+        return np.asarray(own[events], dtype=np.int64)
+    need = snap.ev_need[events]
     out = np.full(len(need), -1, dtype=np.int64)
     has = need >= 0
     out[has] = snap.need_round[need[has]]
@@ -247,13 +249,13 @@ class History:
         ok = (inv >= 0) & (ent >= 0)
         inv, ent = inv[ok], ent[ok]
         grade = snap.ev_grade[sl][ok].astype(np.int64)
-        time, kind, rnd = snap.ev_time[sl][ok], snap.ev_type[sl][ok], event_rounds(snap)[sl][ok]
+        time, kind, rnd = snap.ev_time[sl][ok], snap.ev_type[sl][ok], event_rounds(snap, sl)[ok]
         n_inv, n_ent = snap.n_investors, snap.n_enterprises
         t = pair_tables(snap)
         key = inv * n_ent + ent
         order = np.lexsort((grade, key))
         ks = key[order]
-        last = np.r_[np.flatnonzero(ks[1:] != ks[:-1]), len(ks) - 1] if len(ks) else np.zeros(0, dtype=np.int64)
+        last = np.r_[np.flatnonzero(ks[1:] != ks[:-1]), len(ks) - 1] if len(ks) else ks[:0]
         pair_keys, pair_max = ks[last], grade[order][last]
         pos = pair_keys[pair_max >= POSITIVE_GRADE]
         pinv, pent = pos // n_ent, pos % n_ent
@@ -318,7 +320,8 @@ def _bit(mask: np.ndarray, bit: np.ndarray) -> np.ndarray:
 
 
 def compute_features(snap: MarketSnapshot, hist: History, inv_rows: np.ndarray, ent_rows: np.ndarray,
-                     need_rows: np.ndarray, *, sim: np.ndarray, collab: np.ndarray | None = None) -> np.ndarray:
+                     need_rows: np.ndarray, *, sim: np.ndarray, collab: np.ndarray | None = None
+                     ) -> np.ndarray:
     """Feature matrix of pairs, columns in :data:`FEATURE_NAMES` order.
 
     Args:
@@ -383,7 +386,7 @@ def compute_features(snap: MarketSnapshot, hist: History, inv_rows: np.ndarray, 
     regions = snap.man_regions[inv]
     in_scope = (regions == 0) | ((snap.ent_region_mask[ent] & regions) != 0)
     put("region_fit", np.where(t.man_district[inv, region], 2.0, in_scope.astype(np.float64)))
-    put("local_same_district", (t.inv_place[inv] >= 0) & (t.inv_place[inv] == t.ent_place[ent]))
+    put("local_same_district", (t.inv_place[inv] >= 0) & (t.inv_place[inv] == region))
     tiers, boards = snap.man_tiers[inv], snap.man_boards[inv]
     put("tier_fit", np.where(tiers == 0, 0.5, _bit(tiers, snap.ent_tier[ent])))
     put("board_fit", np.where(boards == 0, 0.5, (snap.ent_boards[ent] & boards) != 0))
@@ -424,4 +427,5 @@ def feature_values(row: np.ndarray) -> dict[str, float | None]:
     values = np.asarray(row, dtype=np.float64).ravel()
     if len(values) != len(FEATURES):
         raise ValueError(f"expected {len(FEATURES)} feature values, got {len(values)}")
-    return {n: (None if np.isnan(v) else round(float(v), 6)) for n, v in zip(FEATURE_NAMES, values, strict=True)}
+    pairs = zip(FEATURE_NAMES, values, strict=True)
+    return {n: (None if np.isnan(v) else round(float(v), 6)) for n, v in pairs}

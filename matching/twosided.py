@@ -77,14 +77,16 @@ class Calibrator:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly state."""
         return {"method": self.method, "positive_grade": self.positive_grade, "coef": self.coef,
-                "intercept": self.intercept, "x_knots": self.x_knots.tolist(), "y_knots": self.y_knots.tolist()}
+                "intercept": self.intercept, "x_knots": self.x_knots.tolist(),
+                "y_knots": self.y_knots.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibrator:
         """Inverse of :meth:`to_dict`."""
         self = cls(d["method"], int(d["positive_grade"]))
         self.coef, self.intercept = float(d["coef"]), float(d["intercept"])
-        self.x_knots, self.y_knots = np.asarray(d["x_knots"], dtype=float), np.asarray(d["y_knots"], dtype=float)
+        self.x_knots = np.asarray(d["x_knots"], dtype=float)
+        self.y_knots = np.asarray(d["y_knots"], dtype=float)
         self.fitted = True
         return self
 
@@ -130,7 +132,8 @@ class TwoSidedScorer:
     """
 
     def __init__(self, investor_ranker: LambdaRanker, enterprise_ranker: LambdaRanker,
-                 investor_calibrator: Calibrator, enterprise_calibrator: Calibrator, weight: float = 0.5) -> None:
+                 investor_calibrator: Calibrator, enterprise_calibrator: Calibrator, weight: float = 0.5
+                 ) -> None:
         self.rankers = {"investor": investor_ranker, "enterprise": enterprise_ranker}
         self.calibrators = {"investor": investor_calibrator, "enterprise": enterprise_calibrator}
         self.weight = weight
@@ -140,7 +143,8 @@ class TwoSidedScorer:
                         valid_investor: RankingData, valid_enterprise: RankingData, *, method: str = "platt",
                         positive_grade: int = 3, weight: float = 0.5) -> TwoSidedScorer:
         """Calibrate each ranker on its direction's validation window."""
-        cal_i = Calibrator(method, positive_grade).fit(investor_ranker.predict(valid_investor.X), valid_investor.y)
+        cal_i = Calibrator(method, positive_grade).fit(investor_ranker.predict(valid_investor.X),
+                                                       valid_investor.y)
         cal_e = Calibrator(method, positive_grade).fit(enterprise_ranker.predict(valid_enterprise.X),
                                                        valid_enterprise.y)
         return cls(investor_ranker, enterprise_ranker, cal_i, cal_e, weight)
@@ -149,10 +153,17 @@ class TwoSidedScorer:
         """Calibrated P(positive) of one direction."""
         return self.calibrators[direction].predict(self.rankers[direction].predict(X))
 
-    def score(self, X_inv_dir: np.ndarray, X_ent_dir: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def score(self, X_inv_dir: np.ndarray, X_ent_dir: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(combined, p_investor, p_enterprise)`` for the same pairs seen from each direction."""
-        p_inv = self.probabilities("investor", X_inv_dir)
-        p_ent = self.probabilities("enterprise", X_ent_dir)
+        return self.combine_scores(self.rankers["investor"].predict(X_inv_dir),
+                                   self.rankers["enterprise"].predict(X_ent_dir))
+
+    def combine_scores(self, s_investor: np.ndarray, s_enterprise: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`score` from raw ranker scores: calibrate each side, then :func:`combine`."""
+        p_inv = self.calibrators["investor"].predict(s_investor)
+        p_ent = self.calibrators["enterprise"].predict(s_enterprise)
         return combine(p_inv, p_ent, self.weight), p_inv, p_ent
 
     def save_calibrators(self, folder: Path) -> None:

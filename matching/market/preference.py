@@ -32,9 +32,10 @@ from matching.market.mandates import MandateArrays
 from matching.market.supply import DEBT, INSTR
 
 N_STEPS = 7  # saved, contact_requested, contact_accepted, meeting, due_diligence, term_sheet, invested
-#: Share of a need one investor is expected to take, per instrument (for the ticket fit).
-SHARE_MID = np.array([0.4 if c in ("equity", "convertible") else 0.8 if c == "old_shares" else 0.9
-                      for c in INSTR])
+#: Share of a need compared with the mandate's ticket range, per instrument. The platform states
+#: ticket ranges against the amount sought (the whole round), so investors judge fit on that amount,
+#: the same reading as the hard constraint in ``matching.constraints``.
+SHARE_MID = np.ones(len(INSTR))
 _DEBT_KIND = np.array([t in DEBT_ONLY_INVESTOR_TYPES for t in TYPES])
 
 
