@@ -9,11 +9,10 @@ is by natural key, so importing the same file twice changes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
-
-import psycopg
+from typing import Any
 
 from capconnect.db import market_store as store
 from capconnect.db.batch import MarketBatch, load_batch, save_batch  # noqa: F401 (re-exported)
@@ -99,7 +98,6 @@ def import_file(
     report.problems = [RowProblem(e.row, e.field, str(e.value), e.reason) for e in result.errors]
     records = list(result.records)
     record_rows: list[int] = list(result.record_rows)
-    bad_rows = {p.row for p in report.problems}
     if report.problems and not skip_invalid:
         return report
     with db.connect() as conn:
@@ -134,7 +132,7 @@ def write_rejects(table: Table, problems: Sequence[RowProblem], path: Path) -> i
     rows = []
     for row in table.rows:
         if row.row in reasons:
-            rows.append({"row": str(row.row), **{k: v for k, v in row.values.items()}, "errors": "; ".join(reasons[row.row])})
+            rows.append({"row": str(row.row), **row.values, "errors": "; ".join(reasons[row.row])})
     export_mod.export_rows(rows, path, columns=["row", *table.columns, "errors"], fmt="csv")
     logger.info("%d rejected rows written to %s", len(rows), path)
     return len(rows)

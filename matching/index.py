@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import faiss
 import numpy as np
@@ -219,7 +219,10 @@ class VectorIndex:
                     out_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sims = q @ self._vectors[rows].T
         kk = min(k, len(rows))
-        top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk] if kk < len(rows) else np.tile(np.arange(len(rows)), (len(q), 1))
+        if kk < len(rows):
+            top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+        else:
+            top = np.tile(np.arange(len(rows)), (len(q), 1))
         for i in range(len(q)):
             cand = top[i]
             order = cand[np.lexsort((rows[cand], -sims[i, cand]))]  # ties broken by row: deterministic

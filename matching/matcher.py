@@ -359,22 +359,29 @@ class Matcher:
         return out
 
     def _order(self, p: _Pending, score: np.ndarray, exp: np.ndarray | None) -> np.ndarray:
-        """Ranked positions into the candidates: score, exploration share, diversity head; top k."""
+        """Ranked positions into the candidates: score, diversity head, exploration share; top k.
+
+        The exploration share is kept even over the sector cap (at most ``share · k`` items), but
+        exploration items whose sector still has room in the head are lifted first.
+        """
         rows, src = p.cands.rows, p.cands.sources
-        order = list(np.lexsort((rows, -score)))
-        want = min(self.explore.size(p.k), len(order))
-        have = sum("exploration" in src[j] for j in order[:p.k])
-        lift = [j for j in order[p.k:] if "exploration" in src[j]][:max(0, want - have)]
-        if lift:  # keep the exploration share: lifted to the end of the first k places
-            rest = [j for j in order if j not in set(lift)]
-            cut = max(0, min(p.k, len(rest)) - len(lift))
-            order = rest[:cut] + lift + rest[cut:]
-        out = np.asarray(order, dtype=np.int64)
-        if p.query.target == "enterprise" and len(out):
-            ranked = rows[out]
+        order = np.lexsort((rows, -score))
+        if p.query.target == "enterprise" and len(order):
+            ranked = rows[order]
             shown = None if exp is None else exp[ranked]
-            out = out[rerank(self.snap.ent_sector[ranked], shown, self.diversity)]
-        return out[:p.k]
+            order = order[rerank(self.snap.ent_sector[ranked], shown, self.diversity)]
+        top, rest = list(order[:p.k]), order[p.k:]
+        missing = min(self.explore.size(p.k), len(top)) - sum("exploration" in src[j] for j in top)
+        lift = [j for j in rest if "exploration" in src[j]]
+        if missing > 0 and lift:
+            cap = self.diversity.max_per_sector if p.query.target == "enterprise" else None
+            sector = self.snap.ent_sector[rows] if cap else np.zeros(len(rows), dtype=np.int64)
+            head = [int(sector[j]) for j in top[:self.diversity.head]]
+            lift.sort(key=lambda j: cap is not None and head.count(int(sector[j])) >= cap)  # stable
+            for j in lift[:missing]:  # replace the lowest-ranked non-exploration items
+                top.remove(next(t for t in reversed(top) if "exploration" not in src[t]))
+                top.append(j)
+        return np.asarray(top, dtype=np.int64)
 
 
 def content_rules_score(sim: np.ndarray, fit: np.ndarray, sim_weight: float = 0.35) -> np.ndarray:

@@ -6,7 +6,7 @@ first in a fixed order, then the free text. Labels are the Chinese ones of the v
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from matching.domain import industries, regions, vocab
 from matching.domain.records import Enterprise, Investor, Mandate, Need

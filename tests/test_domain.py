@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from matching.domain import vocab
-from matching.domain.credit_code import check_character, is_valid_credit_code, make_credit_code, normalize_credit_code
+from matching.domain.credit_code import (
+    check_character,
+    is_valid_credit_code,
+    make_credit_code,
+    normalize_credit_code,
+)
 from matching.domain.industries import INDUSTRY_CODES, cluster_of, parse_industry
 from matching.domain.regions import DISTRICTS, in_scope, parse_district
 from matching.errors import FieldError
@@ -23,7 +28,8 @@ def test_folding_of_spaces_case_and_full_width() -> None:
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ("91110108551385082R", "credit_code: '91110108551385082R': check character is 'R' but should be 'Q' (GB 32100-2015)"),
+    ("91110108551385082R",
+     "credit_code: '91110108551385082R': check character is 'R' but should be 'Q' (GB 32100-2015)"),
     ("9111010855138508", "credit_code: '9111010855138508': must be 18 characters (GB 32100-2015), got 16"),
     ("91110108551385O82Q", "credit_code: '91110108551385O82Q': character 'O' is not allowed; use digits and capital "
                            "letters except I, O, Z, S, V"),

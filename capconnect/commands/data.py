@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -149,7 +149,7 @@ def _save_investment_events(parsed) -> None:  # type: ignore[no-untyped-def]
             console.print(f"  skipped {n:,}: {reason}")
 
 
-class Entity(str, Enum):
+class Entity(StrEnum):
     enterprises = "enterprises"
     investors = "investors"
     mandates = "mandates"
@@ -158,7 +158,7 @@ class Entity(str, Enum):
     events = "events"
 
 
-class Fmt(str, Enum):
+class Fmt(StrEnum):
     csv = "csv"
     xlsx = "xlsx"
 

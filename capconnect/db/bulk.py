@@ -7,8 +7,8 @@ changes nothing (not even ``updated_at``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 import psycopg
 

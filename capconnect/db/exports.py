@@ -12,7 +12,8 @@ _SQL: dict[str, str] = {
         SELECT e.credit_code, e.source, e.external_id, e.name, e.short_name, e.name_en, e.district_code AS district,
                e.province, e.country, e.city, e.industry_code AS industry, e.industry_raw, e.tier, e.boards,
                e.qualifications, e.listing_target, e.description, e.founded_on, e.registered_capital, e.disclosure,
-               e.status, e.excluded_investors, e.excluded_investor_types, f.year, f.revenue, f.net_profit, f.revenue_growth, f.rd_ratio, f.employees, f.patents
+               e.status, e.excluded_investors, e.excluded_investor_types,
+               f.year, f.revenue, f.net_profit, f.revenue_growth, f.rd_ratio, f.employees, f.patents
         FROM enterprises e
         LEFT JOIN LATERAL (SELECT * FROM enterprise_financials x WHERE x.enterprise_id = e.id
                            ORDER BY x.year DESC LIMIT 1) f ON true

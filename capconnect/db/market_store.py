@@ -8,7 +8,7 @@ caller decides to roll back.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import psycopg
 
@@ -197,7 +197,8 @@ def load_secondaries(cur: psycopg.Cursor, records: Sequence[Secondary], *, progr
         (s.ref, *split_enterprise_key(s.enterprise_key), *split_investor_key(s.seller_investor_key),
          *(getattr(s, f) for f, _ in _SEC_FIELDS)) for s in records), progress=progress)
     joins = _ENT_JOIN.format(a="e", p="e") + " " + _INV_JOIN.format(a="i", p="i")
-    _unresolved(cur, counts, "s_sec", joins, "s.e_code IS NOT NULL OR s.e_ext IS NOT NULL) AND (COALESCE(e1.id, e2.id) IS NULL",
+    _unresolved(cur, counts, "s_sec", joins,
+                "s.e_code IS NOT NULL OR s.e_ext IS NOT NULL) AND (COALESCE(e1.id, e2.id) IS NULL",
                 "enterprise", "COALESCE(s.e_code, s.e_src || ':' || s.e_ext)", "no enterprise with this key")
     _unresolved(cur, counts, "s_sec", joins, "s.i_ext IS NOT NULL) AND (i.id IS NULL", "seller_investor",
                 "s.i_src || ':' || s.i_ext", "no investor with this key")

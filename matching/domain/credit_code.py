@@ -26,7 +26,7 @@ def check_character(first17: str) -> str:
     """
     if len(first17) != 17 or any(c not in _VALUE for c in first17):
         raise ValueError(f"need 17 characters from {ALPHABET}, got {first17!r}")
-    total = sum(_VALUE[c] * w for c, w in zip(first17, WEIGHTS))
+    total = sum(_VALUE[c] * w for c, w in zip(first17, WEIGHTS, strict=False))
     return ALPHABET[(31 - total % 31) % 31]
 
 

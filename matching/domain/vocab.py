@@ -11,8 +11,8 @@ asserts the two stay in step.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from matching.errors import FieldError
 
