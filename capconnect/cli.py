@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from capconnect.commands import data, db, demo, encoder
+from capconnect.commands import data, db, demo, encoder, match
 
 app = typer.Typer(
     name="capconnect",
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(encoder.app, name="encoder")
 app.add_typer(data.import_app, name="import")
+app.add_typer(match.app, name="match")
 app.command("generate")(data.generate)
 app.command("export")(data.export)
 app.command("demo")(demo.demo)

@@ -41,6 +41,7 @@ class IdMap:
     def __init__(self) -> None:
         self._ids: np.ndarray | None = None
         self._rows: dict[int, int] = {}
+        self._lookup: tuple[str, np.ndarray] | None = None  # vectorised id → row table, built lazily
 
     @property
     def built(self) -> bool:
@@ -54,6 +55,7 @@ class IdMap:
             raise ValueError("external ids must be unique")
         self._ids = arr.copy()
         self._rows = {int(x): i for i, x in enumerate(arr)}
+        self._lookup = None
 
     def extend(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """Append new external ids; return their rows."""
@@ -65,6 +67,7 @@ class IdMap:
         self._ids = arr.copy() if self._ids is None else np.concatenate([self._ids, arr])
         for i, x in enumerate(arr):
             self._rows[int(x)] = start + i
+        self._lookup = None
         return np.arange(start, start + len(arr), dtype=np.int64)
 
     def ids(self) -> np.ndarray:
@@ -75,16 +78,32 @@ class IdMap:
 
     def rows_of(self, ids: Sequence[int] | np.ndarray, *, strict: bool = False) -> np.ndarray:
         """Rows of external ids; unknown ids are dropped (or raise ``KeyError`` with ``strict``)."""
-        self.ids()
-        out = []
-        for x in np.asarray(ids, dtype=np.int64).ravel():
-            row = self._rows.get(int(x))
-            if row is None:
-                if strict:
-                    raise KeyError(f"id {int(x)} is not in the index")
-                continue
-            out.append(row)
-        return np.asarray(out, dtype=np.int64)
+        known = self.ids()
+        arr = np.asarray(ids, dtype=np.int64).ravel()
+        if len(known) == 0 or len(arr) == 0:
+            if strict and len(arr):
+                raise KeyError(f"id {int(arr[0])} is not in the index")
+            return np.zeros(0, dtype=np.int64)
+        if self._lookup is None:  # vectorised: allow-lists in request paths hold thousands of ids
+            lo, hi = int(known.min()), int(known.max())
+            if lo >= 0 and hi < 4 * len(known) + 4096:  # dense ids (database keys): a direct table
+                table = np.full(hi + 1, -1, dtype=np.int64)
+                table[known] = np.arange(len(known), dtype=np.int64)
+                self._lookup = ("dense", table)
+            else:
+                self._lookup = ("sorted", np.argsort(known, kind="stable"))
+        how, table = self._lookup
+        if how == "dense":
+            inside = (arr >= 0) & (arr < len(table))
+            rows = np.where(inside, table[np.where(inside, arr, 0)], -1)
+            hit = rows >= 0
+        else:
+            pos = np.minimum(np.searchsorted(known[table], arr), len(known) - 1)
+            rows = table[pos]
+            hit = known[rows] == arr
+        if strict and not hit.all():
+            raise KeyError(f"id {int(arr[~hit][0])} is not in the index")
+        return rows[hit].astype(np.int64)
 
     def __len__(self) -> int:
         return 0 if self._ids is None else len(self._ids)

@@ -61,7 +61,7 @@ class UnknownPartyError(MatchingError, KeyError):
 class MatchItem:
     """One served item. Ids are the snapshot's external ids; ``None`` where not applicable."""
 
-    position: int
+    position: int  # 1-based, as stored in the impression log
     score: float
     enterprise_id: int | None = None
     investor_id: int | None = None
@@ -246,7 +246,7 @@ class Matcher:
         for j in range(min(k, len(rows))):
             r, e = int(rows[j]), int(self.snap.sec_ent[rows[j]])
             items.append(MatchItem(
-                position=j, score=float(score[j]), investor_id=int(investor_id),
+                position=j + 1, score=float(score[j]), investor_id=int(investor_id),
                 secondary_id=int(self.snap.sec_id[r]),
                 enterprise_id=int(self.snap.ent_id[e]) if e >= 0 else None,
                 reasons=explain_secondary(self.snap, inv, r), sources=["rules", "semantic"],
@@ -272,7 +272,8 @@ class Matcher:
             allow = snap.ent_active & f.enterprises(snap)
             if f.instruments or f.amount_min is not None or f.amount_max is not None:
                 has = np.zeros(snap.n_enterprises, dtype=bool)
-                has[snap.need_ent[f.needs(snap) & snap.need_open & (snap.need_ent >= 0)]] = True
+                live = snap.need_open & ~(snap.need_closes < snap.as_of) & (snap.need_ent >= 0)
+                has[snap.need_ent[f.needs(snap) & live]] = True
                 allow &= has
             ids, sims = self.index.search(vec, max(5 * k, 100), allow=snap.ent_id[allow])
             row_of, id_field = snap.enterprise_row, "enterprise_id"
@@ -288,7 +289,7 @@ class Matcher:
         hits = np.array([h for _, h in expl], dtype=np.float64)
         pct = np.argsort(np.argsort(sims, kind="stable"), kind="stable") / max(len(ids) - 1, 1)
         score = 0.6 * pct + 0.4 * hits / len(terms) if len(terms) else pct
-        items = [MatchItem(position=pos, score=float(score[j]), reasons=expl[j][0], sources=["semantic"],
+        items = [MatchItem(position=pos + 1, score=float(score[j]), reasons=expl[j][0], sources=["semantic"],
                            features={"semantic_sim": float(sims[j]), "term_hits": float(hits[j])},
                            **{id_field: int(ids[j])})
                  for pos, j in enumerate(np.lexsort((ids, -score))[:k])]
@@ -348,7 +349,7 @@ class Matcher:
                     continue
                 g = sl.start + j
                 items.append(MatchItem(
-                    position=len(items), score=float(s[j]), enterprise_id=int(self.snap.ent_id[p.ent[j]]),
+                    position=len(items) + 1, score=float(s[j]), enterprise_id=int(self.snap.ent_id[p.ent[j]]),
                     investor_id=int(self.snap.inv_id[i]), need_id=int(self.snap.need_id[n_]),
                     p_investor=None if p_inv is None else float(p_inv[g]),
                     p_enterprise=None if p_ent is None else float(p_ent[g]),

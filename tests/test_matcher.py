@@ -155,7 +155,7 @@ def test_items_carry_score_reasons_sources_and_features(gen: tuple[MarketSnapsho
     lst = next(x for x in lists if len(x))
     assert lst.direction == "enterprises_for_investor" and lst.model_version == "content-rules"
     scores = [it.score for it in lst.items]
-    assert [it.position for it in lst.items] == list(range(len(lst.items)))
+    assert [it.position for it in lst.items] == list(range(1, len(lst.items) + 1))
     for it in lst.items:
         assert it.reasons and it.sources and "semantic_sim" in it.features and it.need_id is not None
         assert set(it.sources) <= {"semantic", "rules", "collaborative", "exploration"}
