@@ -39,3 +39,5 @@ def demo(
         for label, n in rows:
             table.add_row(label, f"{n:,}")
         console.print(table)
+    console.print("next: `capconnect match deals <investor id>` prints a ranked, explained deal list "
+                  "(the first call embeds every profile: a few minutes on 2 cores, cached afterwards)")
