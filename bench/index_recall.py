@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--encode", type=int, default=3000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--m", type=int, default=32, help="HNSW M (links per node)")
     ap.add_argument("--ef", type=int, nargs="*", default=[64, 128, 256, 512], help="efSearch values to sweep")
     args = ap.parse_args()
 
@@ -54,7 +55,8 @@ def main() -> None:
     exact = VectorIndex(vecs.shape[1], encoder.encoder_id, IndexConfig(exact_threshold=10**9)).build(ids, vecs)
     t_flat = time.perf_counter() - t0
     t0 = time.perf_counter()
-    hnsw = VectorIndex(vecs.shape[1], encoder.encoder_id, IndexConfig(exact_threshold=0)).build(ids, vecs)
+    hnsw_config = IndexConfig(exact_threshold=0, hnsw_m=args.m)
+    hnsw = VectorIndex(vecs.shape[1], encoder.encoder_id, hnsw_config).build(ids, vecs)
     t_hnsw = time.perf_counter() - t0
 
     def per_query(fn) -> tuple[float, list[np.ndarray]]:  # type: ignore[no-untyped-def]
@@ -69,7 +71,7 @@ def main() -> None:
     ms_flat, _ = per_query(lambda r: exact.search(r, 100))
     sweep = []
     for ef in args.ef:
-        hnsw.config = IndexConfig(exact_threshold=0, ef_search=ef)
+        hnsw.config = IndexConfig(exact_threshold=0, hnsw_m=args.m, ef_search=ef)
         ms, approx = per_query(lambda r: hnsw.search(r, 100))
         sweep.append((ef, ms, float(np.mean([len(set(x) & set(y)) / 100 for x, y in zip(approx, truth, strict=True)]))))
     print(f"encoder: {encoder.encoder_id}; {len(base):,} profiles encoded in {t_enc:.1f} s "
@@ -79,7 +81,7 @@ def main() -> None:
     print(f"{'exact NumPy scan (baseline)':<28}{0.0:>10.2f}{ms_numpy:>14.2f}{1.0:>12.3f}")
     print(f"{'FAISS IndexFlatIP':<28}{t_flat:>10.2f}{ms_flat:>14.2f}{1.0:>12.3f}")
     for ef, ms, recall in sweep:
-        label = f"FAISS HNSW (M=32, ef={ef})"
+        label = f"FAISS HNSW (M={args.m}, ef={ef})"
         print(f"{label:<28}{t_hnsw:>10.2f}{ms:>14.2f}{recall:>12.3f}   {ms_numpy / ms:.1f}× faster than NumPy")
 
 

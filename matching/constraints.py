@@ -116,21 +116,6 @@ def eligible_enterprises(snap: MarketSnapshot, inv: int) -> np.ndarray:
     return _enterprise_fit(snap, inv)
 
 
-def eligible_investors(snap: MarketSnapshot, need: int, *, tolerance: float = 0.2, as_of: float | None = None
-                       ) -> np.ndarray:
-    """Boolean mask over all investors: who may be suggested to the enterprise for this need."""
-    out = np.zeros(snap.n_investors, dtype=bool)
-    for inv in range(snap.n_investors):
-        out[inv] = bool(eligible_needs_one(snap, inv, need, tolerance=tolerance, as_of=as_of))
-    return out
-
-
-def eligible_needs_one(snap: MarketSnapshot, inv: int, need: int, *, tolerance: float = 0.2,
-                       as_of: float | None = None) -> bool:
-    """Eligibility of a single pair (same rules as :func:`eligible_needs`)."""
-    return not violations(snap, inv, need, tolerance=tolerance, as_of=as_of)
-
-
 def violations(snap: MarketSnapshot, inv: int, need: int, *, tolerance: float = 0.2, as_of: float | None = None
                ) -> list[str]:
     """The rules a pair breaks, as short codes (empty: eligible)."""

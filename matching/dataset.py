@@ -178,6 +178,8 @@ def _period(snap: MarketSnapshot, direction: str, t0: float, t1: float, ent_vecs
     view.need_open = live_need
     view.inv_active = snap.inv_active.copy()  # an investor with events in the period was active then
     view.inv_active[inv] = True
+    view.ent_active = snap.ent_active.copy()  # likewise an enterprise (listed or closed only since then)
+    view.ent_active[ent] = True
     live_ent = ~(snap.ent_created >= t1)
     elig = _Eligibility(view, t0, live_ent)
     seen_inv, seen_ent = p_inv, p_ent  # every pair met in the period: never a sampled negative
@@ -243,8 +245,10 @@ def _latest_need(snap: MarketSnapshot, live: np.ndarray) -> np.ndarray:
     out = np.full(snap.n_enterprises, -1, dtype=np.int64)
     rows = np.flatnonzero(live & (snap.need_ent >= 0))
     order = rows[np.lexsort((np.nan_to_num(snap.need_opened[rows], nan=-np.inf), snap.need_ent[rows]))]
-    out[snap.need_ent[order]] = order  # later assignments win: the latest-opened need per enterprise
-    return out
+    ents = snap.need_ent[order]
+    last = np.r_[ents[1:] != ents[:-1], True] if len(ents) else np.zeros(0, dtype=bool)
+    out[ents[last]] = order[last]  # the last of each enterprise's run: its latest-opened need
+    return out  # (not a repeated-index assignment: NumPy does not promise which write wins)
 
 
 def _sample(rng: np.random.Generator, n: int, sims: np.ndarray, k: int, hard_fraction: float) -> np.ndarray:

@@ -40,8 +40,9 @@ def yuan(amount: float | None) -> str:
     """Amount in the units people read: 万元 / 亿元 (e.g. 5000万元, 1.2亿元)."""
     if amount is None:
         return "未披露"
-    if amount >= 1e8:
-        return f"{amount / 1e8:.4g}亿元"
+    if round(amount / 1e4, 1) >= 1e4:  # 99,999,999 reads 1亿元, not 10,000.0万元
+        yi = amount / 1e8
+        return f"{yi:,.0f}亿元" if yi >= 1000 else f"{yi:.4g}亿元"
     if amount >= 1e4:
         return f"{amount / 1e4:,.0f}万元" if amount % 1e4 == 0 else f"{amount / 1e4:,.1f}万元"
     return f"{amount:,.0f}元"

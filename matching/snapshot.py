@@ -167,6 +167,7 @@ class MarketSnapshot:
     ev_grade: np.ndarray
     ev_time: np.ndarray  # days
     ev_need: np.ndarray  # need row or -1
+    ev_round: np.ndarray  # the event's round code (else its need's round), -1 unknown
     as_of: float = float("nan")  # days; the snapshot's "now"
     enterprise_row: dict[int, int] = field(default_factory=dict)
     investor_row: dict[int, int] = field(default_factory=dict)
@@ -345,9 +346,13 @@ def build_snapshot(
         ev_grade=np.array([vocab.EVENT_GRADES[e.event_type] for e in evs], dtype=np.int8),
         ev_time=np.array([to_days(e.occurred_at) for e in evs], dtype=np.float64),
         ev_need=np.array([-1 for _ in evs], dtype=np.int64),
+        ev_round=np.array([ROUND.get(e.round or "", -1) for e in evs], dtype=np.int8),
         as_of=now,
     )
     need_ref_row = {r: i for i, r in enumerate(snap.need_ref)}
     snap.ev_need = np.array([need_ref_row.get(e.need_ref or "", -1) for e in evs], dtype=np.int64)
+    own_round = snap.ev_round < 0
+    has_need = own_round & (snap.ev_need >= 0)
+    snap.ev_round[has_need] = snap.need_round[snap.ev_need[has_need]]
     return snap
 

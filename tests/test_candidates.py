@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers_encoder import HashingEncoder
+from helpers_market import plant_edge_cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -133,6 +134,8 @@ def test_merge_tags_sources_and_drops_rows_outside_the_mask() -> None:
 def test_investors_for_need_agrees_with_violations_everywhere() -> None:
     for seed in range(4):
         m = generate_market(150, 40, 6, seed=seed)
+        if seed % 2:  # exclusions both ways, open ticket ends, needs without a round
+            plant_edge_cases(m, seed)
         snap = build_snapshot(m.enterprises, m.investors, m.mandates, m.needs, m.secondaries, m.events)
         rules = PairRules(snap)
         for tol in (0.0, 0.2):

@@ -13,6 +13,7 @@ import logging
 import numpy as np
 import pytest
 from helpers_encoder import HashingEncoder
+from helpers_market import plant_edge_cases
 
 from matching.constraints import DEBT_ONLY, S_FUND, violations
 from matching.domain import regions, vocab
@@ -41,6 +42,14 @@ def random_filters(rng: np.random.Generator) -> Filters:
                    amount_min=lo, amount_max=hi)
 
 
+def _check_exclusions(snap: MarketSnapshot, inv: int, ent: int) -> None:
+    """Exclusions both ways, read from the records (independent of :func:`violations`)."""
+    e_rec, i_rec, man = snap.ent_record[ent], snap.inv_record[inv], snap.man_record[inv]
+    assert man is None or e_rec.key not in man.excluded_enterprises, "the mandate excludes this enterprise"
+    assert i_rec.key not in e_rec.excluded_investors, "the enterprise excludes this investor"
+    assert i_rec.investor_type not in e_rec.excluded_investor_types, "the enterprise excludes this type"
+
+
 def _check_filters(snap: MarketSnapshot, f: Filters, ent: int, need: int) -> None:
     rec = snap.ent_record[ent]
     assert not f.boards or set(f.boards) & set(rec.boards)
@@ -54,6 +63,8 @@ def _check_filters(snap: MarketSnapshot, f: Filters, ent: int, need: int) -> Non
 @pytest.mark.parametrize("seed", SEEDS)
 def test_no_served_item_breaks_a_hard_constraint(seed: int, caplog: pytest.LogCaptureFixture) -> None:
     m = generate_market(140, 30, 6, seed=seed)
+    if seed % 2:  # half the markets carry exclusions both ways, open ticket ends, needs without a round
+        plant_edge_cases(m, seed)
     snap = build_snapshot(m.enterprises, m.investors, m.mandates, m.needs, m.secondaries, m.events)
     matcher = Matcher.build(snap, ENCODER, exploration_share=0.2, seed=seed)
     rng = np.random.default_rng(seed)
@@ -67,6 +78,7 @@ def test_no_served_item_breaks_a_hard_constraint(seed: int, caplog: pytest.LogCa
                 ent = snap.enterprise_row[it.enterprise_id]
                 assert int(snap.need_ent[need]) == ent and it.investor_id == iid
                 assert violations(snap, inv, need, tolerance=tol) == [], (seed, inv, need)
+                _check_exclusions(snap, inv, ent)
                 assert snap.inv_type[inv] != S_FUND, "S funds get secondary listings, not primary deals"
                 instr = int(snap.need_instr[need])
                 assert instr != INSTR["old_shares"]
@@ -90,6 +102,7 @@ def test_no_served_item_breaks_a_hard_constraint(seed: int, caplog: pytest.LogCa
             inv, need = snap.investor_row[it.investor_id], snap.need_row[it.need_id]
             assert int(snap.need_ent[need]) == ent
             assert violations(snap, inv, need, tolerance=tol) == [], (seed, inv, need)
+            _check_exclusions(snap, inv, ent)
             assert snap.inv_type[inv] != S_FUND
             if f is not None:
                 assert vocab.INVESTOR_TYPES.codes[int(snap.inv_type[inv])] in f.investor_types

@@ -28,7 +28,8 @@ def test_deal_list_from_the_database_respects_the_mandate(cli, db) -> None:
     assert cli("generate", "-e", "150", "-i", "20", "-m", "3", "-s", "2").exit_code == 0
     with db.connect() as conn:
         vc, instruments = conn.execute(
-            "SELECT i.id, m.instruments FROM investors i JOIN mandates m ON m.investor_id = i.id AND m.valid_to IS NULL "
+            "SELECT i.id, m.instruments FROM investors i "
+            "JOIN mandates m ON m.investor_id = i.id AND m.valid_to IS NULL "
             "WHERE i.investor_type = 'vc' AND i.status <> 'inactive' AND cardinality(m.sectors) > 0 "
             "ORDER BY i.id LIMIT 1").fetchone()
         non_s_fund = vc

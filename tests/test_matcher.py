@@ -298,8 +298,20 @@ def _check_reason(r, market, inv_key, man, ent, need, as_of) -> None:  # type: i
     elif r.code == "improve_rd":
         latest = max(ent.financials, key=lambda f: f.year) if ent.financials else None
         assert latest is None or latest.rd_ratio is None
+    elif r.code == "sector_history":
+        assert ent.industry_code not in man.sectors
+        recent = _recent_investments(market, inv_key, as_of)
+        sector_of = {e.key: e.industry_code for e in market.enterprises}
+        m = sum(sector_of[k] == ent.industry_code for k in recent)
+        assert m > 0 and f"近{len(recent)}笔投资中{m}笔" in r.zh
+    elif r.code == "reinvest":
+        inv = next(i for i in market.investors if i.key == inv_key)
+        assert ent.district_code and inv.district_code == ent.district_code
+        assert man.local_reinvest_ratio is not None
     elif r.code.startswith("model:"):
         assert r.weight > 0
+    else:  # a reason this test does not know is a reason nobody checked
+        raise AssertionError(f"unchecked reason code {r.code!r}: {r.zh}")
 
 
 def test_enterprise_view_improvements_are_true(market: Market, gen: tuple[MarketSnapshot, Matcher]) -> None:
