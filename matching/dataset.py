@@ -27,6 +27,7 @@ from typing import Literal
 
 import numpy as np
 
+from matching.candidates import PairRules
 from matching.collaborative import CollaborativeModel
 from matching.constraints import OLD_SHARES, eligible_enterprises, eligible_needs
 from matching.features import FEATURE_NAMES, FEATURES, History, compute_features
@@ -269,6 +270,7 @@ class _Eligibility:
         self.view, self.t0, self.live_ent = view, t0, live_ent
         self._needs: dict[int, np.ndarray] = {}
         self._ents: dict[int, np.ndarray] = {}
+        self._rules: PairRules | None = None
 
     def needs(self, inv: int) -> np.ndarray:
         """Bool over needs."""
@@ -287,11 +289,17 @@ class _Eligibility:
         return bool(self.needs(inv)[need]) if need >= 0 else bool(self.ents(inv)[ent])
 
     def for_investor(self, inv: int) -> tuple[np.ndarray, np.ndarray]:
-        """Eligible ``(enterprise rows, need rows)``, one need per enterprise."""
+        """Eligible ``(enterprise rows, need rows)``, one need per enterprise: the best structured
+        fit, the same choice as serving (``Matcher._query``), so need-based features agree."""
         if len(self.view.need_id):
             needs = np.flatnonzero(self.needs(inv))
-            ents, first = np.unique(self.view.need_ent[needs], return_index=True)
-            return ents, needs[first]
+            if self._rules is None:
+                self._rules = PairRules(self.view)
+            fit = self._rules.fit(np.full(len(needs), inv), needs)
+            ents_all = self.view.need_ent[needs]
+            order = np.lexsort((needs, -fit, ents_all))
+            first = order[np.r_[True, ents_all[order][1:] != ents_all[order][:-1]]] if len(order) else order
+            return ents_all[first], needs[first]
         ents = np.flatnonzero(self.ents(inv))
         return ents, np.full(len(ents), -1, dtype=np.int64)
 

@@ -70,9 +70,11 @@ def _import_entity(entity: str):  # type: ignore[no-untyped-def]
     ) -> None:
         with database() as db:
             t0 = time.perf_counter()
+            bar = tqdm(desc=f"importing {entity}", unit="rows", unit_scale=True, dynamic_ncols=True, leave=False)
             try:
-                report = import_file(db, entity, file, encoding=encoding, skip_invalid=skip_invalid,
-                                     rejects_path=rejects)
+                with bar:
+                    report = import_file(db, entity, file, encoding=encoding, skip_invalid=skip_invalid,
+                                         rejects_path=rejects, progress=bar.update)
             except FieldError as exc:
                 fail(f"{file}: {exc}")
             _print_report(report, time.perf_counter() - t0)
