@@ -386,6 +386,13 @@ def test_search_both_sides(gen: tuple[MarketSnapshot, Matcher]) -> None:
     assert top.industry_code == "biomedicine" and "生物医药" in res.items[0].reasons[0].zh
     inv = matcher.search("生物医药", "investor", k=5)
     assert inv.items and all(it.investor_id is not None for it in inv.items)
+    lenders = matcher.search("贷款", "investor", k=20, filters=Filters(instruments=("ip_pledge",),
+                                                                       amount_min=5e6, amount_max=8e6))
+    assert lenders.items
+    for it in lenders.items:  # the instrument and amount filters narrow an investor search too
+        m = snap.man_record[snap.investor_row[it.investor_id]]
+        assert m is not None and "ip_pledge" in m.instruments
+        assert (m.ticket_max is None or m.ticket_max >= 5e6) and (m.ticket_min is None or m.ticket_min <= 8e6)
     with pytest.raises(FieldError, match="side"):
         matcher.search("x", "fund")  # type: ignore[arg-type]
 
