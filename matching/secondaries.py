@@ -58,9 +58,13 @@ def eligible_secondaries(snap: MarketSnapshot, inv: int, *, tolerance: float) ->
     price = np.array([r.asking_price for r in snap.sec_record], dtype=np.float64)
     ok &= ticket_ok(price, snap.man_ticket_min[inv], snap.man_ticket_max[inv], tolerance)
     regions, itype = int(snap.man_regions[inv]), int(snap.inv_type[inv])
+    tiers, boards = int(snap.man_tiers[inv]), int(snap.man_boards[inv])
     for row in np.flatnonzero(ok & (snap.sec_ent >= 0)):
         e = int(snap.sec_ent[row])
-        ok[row] = not ((regions and not int(snap.ent_region_mask[e]) & regions)
+        ok[row] = not (not snap.ent_active[e]  # old shares of a company that is no longer active
+                       or (regions and not int(snap.ent_region_mask[e]) & regions)
+                       or (tiers and not (tiers >> int(snap.ent_tier[e])) & 1)
+                       or (boards and not int(snap.ent_boards[e]) & boards)
                        or int(snap.ent_sector[e]) in snap.man_excluded_sectors[inv]
                        or snap.ent_key[e] in snap.man_excluded_ents[inv]
                        or (int(snap.ent_excl_types[e]) >> itype) & 1 or key in snap.ent_excl_investors[e])
