@@ -66,6 +66,18 @@ class Filters:
             ok &= snap.need_amount <= self.amount_max
         return ok
 
+    def investors_taking(self, snap: MarketSnapshot) -> np.ndarray:
+        """Bool mask over investors whose mandate accepts one of :attr:`instruments` and whose ticket
+        range overlaps the amount range (an investor search has no need to match these on)."""
+        ok = np.ones(snap.n_investors, dtype=bool)
+        if self.instruments:
+            ok &= (snap.man_instr & mask_of(self.instruments, INSTR)) != 0
+        if self.amount_min is not None:
+            ok &= ~(snap.man_ticket_max < self.amount_min)
+        if self.amount_max is not None:
+            ok &= ~(snap.man_ticket_min > self.amount_max)
+        return ok
+
     def investors(self, snap: MarketSnapshot) -> np.ndarray:
         """Bool mask over investors (for investor lists)."""
         if self.boards or self.tiers:

@@ -46,7 +46,7 @@ from matching.features import History, compute_features, feature_values
 from matching.filters import Filters
 from matching.index import IndexConfig, VectorIndex
 from matching.secondaries import explain_secondary, rank_secondaries, secondary_text
-from matching.snapshot import EPOCH, INSTR, MarketSnapshot, mask_of
+from matching.snapshot import EPOCH, MarketSnapshot
 
 logger = logging.getLogger(__name__)
 Direction = Literal["enterprises_for_investor", "investors_for_enterprise", "secondaries_for_investor",
@@ -278,7 +278,7 @@ class Matcher:
             ids, sims = self.index.search(vec, max(5 * k, 100), allow=snap.ent_id[allow])
             row_of, id_field = snap.enterprise_row, "enterprise_id"
         else:
-            allow = snap.inv_active & f.investors(snap) & _takes(snap, f)
+            allow = snap.inv_active & f.investors(snap) & f.investors_taking(snap)
             ids, sims = self.inv_index.search(vec, max(5 * k, 100), allow=snap.inv_id[allow])
             row_of, id_field = snap.investor_row, "investor_id"
         keep = ids[0] >= 0
@@ -397,16 +397,3 @@ def content_rules_score(sim: np.ndarray, fit: np.ndarray, sim_weight: float = 0.
     ranks = np.argsort(np.argsort(sim, kind="stable"), kind="stable")
     pct = ranks / max(n - 1, 1)
     return sim_weight * pct + (1.0 - sim_weight) * np.asarray(fit, dtype=np.float64)
-
-
-def _takes(snap: MarketSnapshot, f: Filters) -> np.ndarray:
-    """Investors whose mandate accepts one of the filter's instruments and whose ticket range
-    overlaps its amount range (the instrument and amount filters of an investor search)."""
-    ok = np.ones(snap.n_investors, dtype=bool)
-    if f.instruments:
-        ok &= (snap.man_instr & mask_of(f.instruments, INSTR)) != 0
-    if f.amount_min is not None:
-        ok &= ~(snap.man_ticket_max < f.amount_min)
-    if f.amount_max is not None:
-        ok &= ~(snap.man_ticket_min > f.amount_max)
-    return ok
