@@ -16,13 +16,13 @@ from openpyxl import Workbook
 
 from matching.domain.credit_code import make_credit_code
 from matching.domain.records import Enterprise, Event, Financials, Investor, Mandate, Need, Secondary
+from matching.domain.regions import locate
 from matching.errors import FieldError
 from matching.ingest import parse
 from matching.ingest.crunchbase import read_crunchbase
 from matching.ingest.export import export_records, export_rows, records_to_rows
 from matching.ingest.investment_events import (
     INVESTMENT_EVENT_HEADERS,
-    locate,
     parse_investment_events,
     write_investment_events_csv,
 )

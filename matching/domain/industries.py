@@ -111,3 +111,13 @@ def parse_industry(value: object, field: str = "industry") -> str:
         allowed = ", ".join(f"{i.code} ({i.zh})" for i in INDUSTRIES)
         raise FieldError(field, value, f"not in the industry taxonomy; allowed: {allowed}")
     return found.code
+
+
+def industry_or_none(raw: str | None) -> str | None:
+    """The taxonomy code a free-text industry names, ``None`` when it names none (foreign data)."""
+    if not raw:
+        return None
+    try:
+        return parse_industry(raw)
+    except FieldError:
+        return None

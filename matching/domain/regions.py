@@ -127,3 +127,34 @@ def in_scope(scope: str, *, district_code: str | None, province: str | None, cou
     if scope == "western":
         return district_code is not None or (domestic and prov in WESTERN_PROVINCES)
     raise ValueError(f"unknown region scope {scope!r}")
+
+
+# fmt: off
+#: Short names of China's provincial-level divisions (for free-text regions).
+PROVINCES = ("北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江",
+             "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州",
+             "云南", "陕西", "甘肃", "青海", "内蒙古", "广西", "西藏", "宁夏", "新疆")
+# fmt: on
+
+
+def locate(region: str | None, country: str | None, default_country: str = "CN"
+           ) -> tuple[str | None, str | None, str]:
+    """``(district_code, province, country)`` of a free-text region.
+
+    A Chongqing district (渝中区, 500103, Yuzhong) gives its code and province 重庆; a Chinese
+    province (四川省, 广西壮族自治区) gives its short name; anything else (CA, London) is kept
+    as the province. A country other than CN skips the Chinese lookups.
+    """
+    if country and country != "CN":
+        return None, region, country
+    if region:
+        try:
+            code = parse_district(region)
+        except FieldError:
+            code = None
+        if code:
+            return code, "重庆", "CN"
+        for province in PROVINCES:
+            if region.startswith(province):
+                return None, province, "CN"
+    return None, region, country or default_country

@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from matching.domain.credit_code import normalize_credit_code
-from matching.domain.industries import parse_industry
+from matching.domain.industries import industry_or_none
 from matching.domain.records import Enterprise, Event, Investor
-from matching.domain.regions import parse_district
+from matching.domain.regions import locate
 from matching.domain.vocab import CURRENCIES, INVESTOR_TYPES, ROUNDS
 from matching.errors import FieldError
 from matching.ingest.parse_cells import (
@@ -66,11 +66,6 @@ from matching.ingest.reader import Row, number_text
 
 #: Round labels of foreign sources that the vocabulary does not list.
 _ROUND_ALIASES = {"series-c+": "c", "series c+": "c", "debt": "debt", "seed-round": "seed"}
-# fmt: off
-_PROVINCES = ("北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江",
-              "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州",
-              "云南", "陕西", "甘肃", "青海", "内蒙古", "广西", "西藏", "宁夏", "新疆")
-# fmt: on
 
 
 def parse_round(value: str, fld: str = "round") -> str:
@@ -355,7 +350,7 @@ def _enterprise(source: str, d: Deal, default_country: str) -> Enterprise:
         province=province,
         country=country,
         city=d.city,
-        industry_code=_industry(d.industry),
+        industry_code=industry_or_none(d.industry),
         industry_raw=d.industry,
         description=d.company_description or "",
     )
@@ -366,7 +361,7 @@ def _fill_enterprise(ent: Enterprise, d: Deal) -> None:
     if not ent.description and d.company_description:
         ent.description = d.company_description
     if ent.industry_raw is None and d.industry:
-        ent.industry_raw, ent.industry_code = d.industry, _industry(d.industry)
+        ent.industry_raw, ent.industry_code = d.industry, industry_or_none(d.industry)
     if ent.city is None and d.city:
         ent.city = d.city
     if ent.credit_code is None and d.credit_code:
@@ -384,39 +379,6 @@ def _investor(source: str, d: Deal, default_country: str) -> Investor:
         province=province,
         country=country,
     )
-
-
-def _industry(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    try:
-        return parse_industry(raw)
-    except FieldError:
-        return None
-
-
-def locate(
-    region: str | None, country: str | None, default_country: str = "CN"
-) -> tuple[str | None, str | None, str]:
-    """``(district_code, province, country)`` of a free-text region.
-
-    A Chongqing district (渝中区, 500103, Yuzhong) gives its code and province 重庆; a Chinese
-    province (四川省, 广西壮族自治区) gives its short name; anything else (CA, London) is kept
-    as the province. A country other than CN skips the Chinese lookups.
-    """
-    if country and country != "CN":
-        return None, region, country
-    if region:
-        try:
-            code = parse_district(region)
-        except FieldError:
-            code = None
-        if code:
-            return code, "重庆", "CN"
-        for province in _PROVINCES:
-            if region.startswith(province):
-                return None, province, "CN"
-    return None, region, country or default_country
 
 
 def write_investment_events_csv(rows: list[dict[str, Any]], path: Path) -> None:
