@@ -138,21 +138,15 @@ def load_mandates(cur: psycopg.Cursor, records: Sequence[Mandate], *, progress: 
         SELECT i.id, s.version, COALESCE(s.valid_from, now()), {', '.join('s.' + f for f in _MAN_FIELDS)}
         FROM s_man s {_INV_JOIN.format(a='i', p='i')} ORDER BY s._i
         ON CONFLICT (investor_id, version) DO UPDATE SET {sets} WHERE {where} RETURNING (xmax = 0)""", counts)
-    # valid_to of each version is the next version's valid_from (NULL for the newest).
+    # valid_to of each version is the next version's valid_from (NULL for the newest); the
+    # one-current-version constraint is deferred to commit, so one statement re-chains them all.
     cur.execute("""
         WITH touched AS (SELECT DISTINCT i.id FROM s_man s JOIN investors i
                          ON i.source = s.i_src AND i.external_id = s.i_ext),
              chain AS (SELECT m.id, lead(m.valid_from) OVER (PARTITION BY m.investor_id ORDER BY m.version) AS nxt
                        FROM mandates m WHERE m.investor_id IN (SELECT id FROM touched))
-        UPDATE mandates m SET valid_to = NULL FROM chain c WHERE m.id = c.id AND m.valid_to IS NOT NULL
-            AND c.nxt IS DISTINCT FROM m.valid_to""")
-    cur.execute("""
-        WITH touched AS (SELECT DISTINCT i.id FROM s_man s JOIN investors i
-                         ON i.source = s.i_src AND i.external_id = s.i_ext),
-             chain AS (SELECT m.id, lead(m.valid_from) OVER (PARTITION BY m.investor_id ORDER BY m.version) AS nxt
-                       FROM mandates m WHERE m.investor_id IN (SELECT id FROM touched))
-        UPDATE mandates m SET valid_to = c.nxt FROM chain c WHERE m.id = c.id AND c.nxt IS NOT NULL
-            AND m.valid_to IS DISTINCT FROM c.nxt""")
+        UPDATE mandates m SET valid_to = c.nxt FROM chain c
+        WHERE m.id = c.id AND m.valid_to IS DISTINCT FROM c.nxt""")
     return counts
 
 
