@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from capconnect.commands import data, db, demo, encoder, match
+from capconnect.commands import data, db, demo, encoder, match, models
 
 app = typer.Typer(
     name="capconnect",
@@ -24,6 +24,9 @@ app.add_typer(match.app, name="match")
 app.command("generate")(data.generate)
 app.command("export")(data.export)
 app.command("demo")(demo.demo)
+app.add_typer(models.app, name="models")
+app.command("train")(models.train)
+app.command("evaluate")(models.evaluate)
 
 
 @app.callback()

@@ -39,6 +39,19 @@ class Settings(BaseSettings):
     faiss_threads: int = Field(default=1, ge=1, description="FAISS threads inside request paths.")
     ticket_tolerance: float = Field(default=0.2, ge=0.0, le=1.0, description="Slack on ticket ranges.")
     import_batch_rows: int = Field(default=5_000, ge=100)
+    # -- the HTTP service (api/) ---------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Interface `capconnect serve` listens on.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port `capconnect serve` listens on.")
+    api_rate_per_second: float = Field(default=20.0, gt=0, description="Requests per second refilled per API key.")
+    api_rate_burst: int = Field(default=100, ge=1, description="Requests an API key may send at once (bucket size).")
+    api_max_k: int = Field(default=100, ge=1, le=1000, description="Largest list length a request may ask for.")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body (413 beyond).")
+    model_poll_seconds: float = Field(default=10.0, gt=0, description="How often the service checks the active model.")
+    db_pool_min_size: int = Field(default=2, ge=1, description="Connections the service keeps open.")
+    db_pool_max_size: int = Field(default=10, ge=1, description="Most connections the service opens.")
+    db_timeout_seconds: float = Field(default=5.0, gt=0, description="Wait for a connection before answering 503.")
+    event_clock_skew_seconds: float = Field(default=300.0, ge=0, description="How far in the future an event "
+                                            "timestamp may be (client clocks drift).")
 
     @field_validator("data_dir", "models_dir", "encoder_path", "pg_bin_dir")
     @classmethod

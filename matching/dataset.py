@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 import numpy as np
@@ -31,7 +32,7 @@ from matching.candidates import PairRules
 from matching.collaborative import CollaborativeModel
 from matching.constraints import OLD_SHARES, eligible_enterprises, eligible_needs
 from matching.features import FEATURE_NAMES, FEATURES, History, compute_features
-from matching.snapshot import MarketSnapshot
+from matching.snapshot import MarketSnapshot, to_days
 
 logger = logging.getLogger(__name__)
 Direction = Literal["investor", "enterprise"]
@@ -320,3 +321,93 @@ class _Eligibility:
             setattr(self, cache + "_matrix", stacked)
             setattr(self, cache, dict(enumerate(stacked)))  # rows become views: no second copy
         return stacked
+
+
+@dataclass(frozen=True)
+class Impression:
+    """One served item from the impression log (ids are the database ids)."""
+
+    list_id: str
+    side: str  # "investor": a deal list for the investor; "enterprise": investors for the enterprise
+    served_at: datetime
+    position: int
+    investor_id: int
+    enterprise_id: int
+    need_id: int | None
+    features: Mapping[str, float | None]
+
+
+def impression_data(snap: MarketSnapshot, direction: Direction, impressions: Sequence[Impression], *,
+                    horizon_days: float = 30.0, start: float | None = None, end: float | None = None
+                    ) -> RankingData:
+    """Ranking data from served lists: the feature values *as served*, labelled by the highest grade
+    the pair reached within ``horizon_days`` after the list was served.
+
+    Each list is one query; lists without any positive are dropped (they teach nothing to a
+    LambdaRank objective). Only lists served in ``[start, end)`` (days) whose label horizon has
+    ended before ``end`` are used, so no label reaches past the window. Features missing from
+    an old log entry are NaN.
+    """
+    side = "investor" if direction == "investor" else "enterprise"
+    by_list: dict[str, list[Impression]] = {}
+    for imp in impressions:
+        if imp.side == side:
+            by_list.setdefault(imp.list_id, []).append(imp)
+    lo = -np.inf if start is None else start
+    hi = np.inf if end is None else end
+    key_ev = snap.ev_inv * max(snap.n_enterprises, 1) + snap.ev_ent
+    parts: list[dict[str, np.ndarray]] = []
+    need_row = {int(x): r for r, x in enumerate(snap.need_id)}
+    for items in by_list.values():
+        t0 = to_days(items[0].served_at)
+        if not (lo <= t0 and t0 + horizon_days <= hi):
+            continue
+        inv = np.array([snap.investor_row.get(int(i.investor_id), -1) for i in items], dtype=np.int64)
+        ent = np.array([snap.enterprise_row.get(int(i.enterprise_id), -1) for i in items], dtype=np.int64)
+        ok = (inv >= 0) & (ent >= 0)
+        if not ok.any():
+            continue
+        a, b = np.searchsorted(snap.ev_time, [t0, t0 + horizon_days], side="left")
+        y = np.zeros(len(items), dtype=np.int64)
+        keys = inv * max(snap.n_enterprises, 1) + ent
+        win_keys, win_grade = key_ev[a:b], snap.ev_grade[a:b].astype(np.int64)
+        for j in np.flatnonzero(ok):
+            hit = win_grade[win_keys == keys[j]]
+            y[j] = int(hit.max()) if len(hit) else 0
+        if y[ok].max() <= 0:
+            continue
+        need = np.array([need_row.get(int(i.need_id), -1) if i.need_id is not None else -1 for i in items],
+                        dtype=np.int64)
+        X = np.array([[_num(i.features.get(n)) for n in FEATURE_NAMES] for i in items], dtype=np.float32)
+        q = inv if direction == "investor" else ent
+        parts.append({"X": X[ok], "y": y[ok], "query": q[ok], "inv": inv[ok], "ent": ent[ok], "need": need[ok],
+                      "as_of": np.full(int(ok.sum()), t0), "event_time": np.full(int(ok.sum()), np.nan),
+                      "sizes": np.array([int(ok.sum())], dtype=np.int64)})
+    window = (float(lo), float(hi))
+    if not parts:
+        return _empty(direction, window)
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    sizes = cols["sizes"]
+    return RankingData(direction, cols["X"], cols["y"].astype(np.int32), sizes, np.repeat(np.arange(len(sizes)), sizes),
+                       cols["query"], cols["inv"], cols["ent"], cols["need"], cols["as_of"], cols["event_time"],
+                       window)
+
+
+def _num(value: object) -> float:
+    try:
+        return float(value) if value is not None else np.nan  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def concat(parts: Sequence[RankingData]) -> RankingData:
+    """Several ranking data sets of one direction as one (queries renumbered, order kept)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        raise ValueError("concat needs at least one non-empty part")
+    sizes = np.concatenate([p.group for p in parts])
+    return RankingData(parts[0].direction, np.concatenate([p.X for p in parts]),
+                       np.concatenate([p.y for p in parts]), sizes, np.repeat(np.arange(len(sizes)), sizes),
+                       *(np.concatenate([getattr(p, a) for p in parts])
+                         for a in ("query", "inv", "ent", "need", "as_of", "event_time")),
+                       (min(p.window[0] for p in parts), max(p.window[1] for p in parts)))

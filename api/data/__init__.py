@@ -1,0 +1,1 @@
+"""The service's SQL (everything else in ``api/`` speaks Python objects)."""

@@ -1,0 +1,94 @@
+"""The impression log: every served list and its items, written in the request that served them."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from matching.matcher import MatchList
+
+Side = Literal["investor", "enterprise", "secondary", "search"]
+
+
+@dataclass(frozen=True)
+class StoredList:
+    """A served list's owner (for feedback checks)."""
+
+    id: uuid.UUID
+    side: str
+    investor_id: int | None
+    enterprise_id: int | None
+
+
+def _finite(features: Mapping[str, float | None]) -> dict[str, float | None]:
+    """JSON has no NaN or infinity: such values are stored as null."""
+    return {k: (None if v is None or not math.isfinite(v) else float(v)) for k, v in features.items()}
+
+
+def log_list(conn: psycopg.Connection, result: MatchList, *, side: Side, investor_id: int | None,
+             enterprise_id: int | None, api_key_id: int | None, registered_model: bool,
+             query: dict[str, Any]) -> uuid.UUID:
+    """Insert a served list and its items in one transaction; return the new list id.
+
+    Args:
+        conn: an autocommit connection (the transaction is opened here).
+        result: the list served.
+        side: ``investor`` (a deal list), ``enterprise`` (suggested investors), ``secondary``, ``search``.
+        investor_id, enterprise_id: who the list was for.
+        api_key_id: the key that asked.
+        registered_model: whether ``result.model_version`` is a row of ``model_versions`` (the content +
+            rules score is not; its name is kept in ``query``).
+        query: what was asked (filters, k, text, caller's role), stored as jsonb.
+    """
+    list_id = uuid.uuid4()
+    rows = [(list_id, it.position, it.enterprise_id, it.investor_id, it.need_id, it.secondary_id, float(it.score),
+             list(it.sources), Jsonb(_finite(it.features))) for it in result.items]
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO served_lists (id, side, investor_id, enterprise_id, api_key_id, model_version, query) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (list_id, side, investor_id, enterprise_id, api_key_id,
+             result.model_version if registered_model else None,
+             Jsonb({**query, "model_version": result.model_version, "direction": result.direction})))
+        if rows:
+            cur.executemany(
+                "INSERT INTO served_list_items (list_id, position, enterprise_id, investor_id, need_id, "
+                "secondary_id, score, sources, features) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+    return list_id
+
+
+def get_list(conn: psycopg.Connection, list_id: uuid.UUID) -> StoredList | None:
+    """A served list's header, or ``None``."""
+    row = conn.execute("SELECT id, side, investor_id, enterprise_id FROM served_lists WHERE id = %s",
+                       (list_id,)).fetchone()
+    return StoredList(*row) if row else None
+
+
+def list_contains(conn: psycopg.Connection, list_id: uuid.UUID, *, investor_id: int, enterprise_id: int) -> bool:
+    """Whether the list served this pair (the item's own ids, or the list's party for the other side)."""
+    row = conn.execute(
+        "SELECT 1 FROM served_list_items i JOIN served_lists l ON l.id = i.list_id WHERE i.list_id = %s "
+        "AND COALESCE(i.investor_id, l.investor_id) = %s AND COALESCE(i.enterprise_id, l.enterprise_id) = %s "
+        "LIMIT 1", (list_id, investor_id, enterprise_id)).fetchone()
+    return row is not None
+
+
+def exposure_counts(conn: psycopg.Connection, now: datetime, days: int = 30) -> dict[int, int]:
+    """How often each enterprise was shown in the last ``days`` (feeds the matcher's exposure cap)."""
+    rows = conn.execute(
+        "SELECT i.enterprise_id, count(*) FROM served_list_items i JOIN served_lists l ON l.id = i.list_id "
+        "WHERE l.created_at >= %s AND i.enterprise_id IS NOT NULL GROUP BY i.enterprise_id",
+        (now - timedelta(days=days),)).fetchall()
+    return {int(e): int(n) for e, n in rows}
+
+
+def is_registered(conn: psycopg.Connection, version: str) -> bool:
+    """Whether a model version is in the registry."""
+    return conn.execute("SELECT 1 FROM model_versions WHERE version = %s", (version,)).fetchone() is not None

@@ -1,0 +1,138 @@
+"""Dependencies: the app state, a pooled connection, the authenticated principal, role checks.
+
+Use the ``Annotated`` aliases in route signatures::
+
+    @router.get("/thing")
+    def thing(state: StateDep, conn: ConnDep, who: Annotated[Principal, Depends(require_roles("admin"))]): ...
+
+A key is read from ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; it is hashed and compared in
+constant time (:func:`capconnect.db.keys.verify_key`), a revoked key is refused, and each key draws
+from its own token bucket (429 with ``Retry-After`` when empty).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, Request
+
+from api.errors import ApiError, forbidden
+from api.state import AppState
+from capconnect.db import keys as keys_db
+from matching.domain import vocab
+
+ROLES = vocab.ROLES.codes
+STAFF = ("admin", "operator")
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="capconnect"'}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling.
+
+    Attributes:
+        key_id: the API key's id (recorded on served lists and events).
+        key_shown: the key's public form (``cck_<prefix>_…``), safe to log.
+        role: admin, operator, investor, enterprise or data_scientist.
+        investor_id: the investor an investor key acts for.
+        enterprise_id: the enterprise an enterprise key acts for.
+    """
+
+    key_id: int
+    key_shown: str
+    role: str
+    investor_id: int | None = None
+    enterprise_id: int | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        """Admin or operator: may act for any investor or enterprise."""
+        return self.role in STAFF
+
+    def may_act_for_investor(self, investor_id: int) -> bool:
+        """Staff, or the investor's own key."""
+        return self.is_staff or (self.role == "investor" and self.investor_id == investor_id)
+
+    def may_act_for_enterprise(self, enterprise_id: int) -> bool:
+        """Staff, or the enterprise's own key."""
+        return self.is_staff or (self.role == "enterprise" and self.enterprise_id == enterprise_id)
+
+
+def get_state(request: Request) -> AppState:
+    """The state the lifespan built."""
+    state = getattr(request.app.state, "capconnect", None)
+    if state is None:  # only when the app runs without its lifespan
+        raise ApiError(503, "unavailable", "服务尚未就绪", "The service is starting; retry shortly")
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_conn(state: StateDep) -> Iterator[psycopg.Connection]:
+    """A pooled connection (autocommit; write through ``with conn.transaction()``)."""
+    with state.pool.connection() as conn:
+        yield conn
+
+
+ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
+
+
+def _presented_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError(401, "unauthorized", "Authorization 头格式应为 Bearer <密钥>",
+                           "Use 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", headers=_CHALLENGE)
+        return value.strip()
+    return (request.headers.get("x-api-key") or "").strip() or None
+
+
+def get_principal(request: Request, state: StateDep) -> Principal:
+    """Authenticate the request and take a token from the key's bucket.
+
+    Raises:
+        ApiError: 401 without a key, with an unknown or revoked key; 429 when rate limited.
+    """
+    presented = _presented_key(request)
+    if presented is None:
+        raise ApiError(401, "unauthorized", "缺少 API 密钥", "An API key is required: send 'Authorization: Bearer "
+                       "<key>' (create one with `capconnect keys create`)", headers=_CHALLENGE)
+    with state.pool.connection() as conn:
+        key = keys_db.verify_key(conn, presented)
+    if key is None:
+        raise ApiError(401, "unauthorized", "API 密钥无效", "The API key is not valid", headers=_CHALLENGE)
+    if key.revoked:
+        raise ApiError(401, "unauthorized", "API 密钥已被吊销", f"The API key {key.shown} was revoked; ask an "
+                       "administrator for a new one", headers=_CHALLENGE)
+    who = Principal(key.id, key.shown, key.role, key.investor_id, key.enterprise_id)
+    request.state.principal = who  # the access log names the key by its prefix
+    wait = state.limiter.acquire(key.id)
+    if wait > 0:
+        raise ApiError(429, "rate_limited", "请求过于频繁，请稍后重试",
+                       f"Rate limit of {state.settings.api_rate_per_second:g} requests/s (burst "
+                       f"{state.settings.api_rate_burst}) reached; retry after the Retry-After seconds",
+                       headers={"Retry-After": state.limiter.retry_after(wait)})
+    return who
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency admitting only ``roles`` (403 naming the roles that may)."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}; allowed: {ROLES}")
+
+    def check(who: PrincipalDep) -> Principal:
+        if who.role not in roles:
+            raise forbidden(f"角色 {who.role} 无权访问；允许的角色：{', '.join(roles)}",
+                            f"A {who.role} key may not call this; allowed roles: {', '.join(roles)}")
+        return who
+
+    return check

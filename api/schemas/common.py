@@ -1,0 +1,36 @@
+"""Shapes shared by every route: the error body (for the OpenAPI docs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class FieldProblem(BaseModel):
+    """One field's problem."""
+
+    field: str
+    value: Any = None
+    allowed: list[str] | None = None
+    reason: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    """The error."""
+
+    code: str = Field(examples=["validation_error"])
+    message: str = Field(examples=["请求参数不合法：tier / Invalid value(s) for: tier"])
+    fields: list[FieldProblem] = []
+    request_id: str | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx and 5xx body."""
+
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: the listed statuses documented with :class:`ErrorOut`."""
+    return {s: {"model": ErrorOut} for s in statuses}

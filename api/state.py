@@ -1,0 +1,187 @@
+"""What the service loads once and shares between requests: :class:`AppState`.
+
+The matcher is the one piece that changes while serving. A model swap builds a *new* matcher object
+that shares everything with the current one (snapshot, vectors, index, collaborative model) except
+the scorer and version, then replaces the reference in one assignment. A request reads
+``state.matcher`` once and keeps that object to the end, so a list is always scored by one model;
+no request waits and none is dropped. A bundle that fails verification is refused and logged; the
+current model keeps serving.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg_pool
+
+from api.metrics import Metrics
+from api.ratelimit import TokenBucketLimiter
+from capconnect.db import registry
+from capconnect.db.registry import ModelVersion
+from matching.bundle import ModelBundle
+from matching.config import Settings
+from matching.embeddings import EmbeddingCache
+from matching.encoder.encoder import TextEncoder
+from matching.errors import ArtifactError
+from matching.matcher import Matcher
+
+logger = logging.getLogger(__name__)
+CONTENT_RULES = "content-rules"
+
+
+class QueryCache(EmbeddingCache):
+    """In-memory cache of free-text query embeddings, emptied when it holds ``max_items``.
+
+    The matcher's on-disk cache would append a file per distinct search text; queries are cheap to
+    re-encode, so the service keeps them in memory and bounded instead.
+    """
+
+    def __init__(self, max_items: int = 20_000) -> None:
+        super().__init__(None)
+        self.max_items = max_items
+
+    def store(self, encoder_id: str, kind: Any, keys: Any, vectors: Any) -> None:  # noqa: D102
+        if self.size(encoder_id, kind) >= self.max_items:
+            self._tables.clear()  # cheaper than LRU bookkeeping; a miss costs one encoder call
+        super().store(encoder_id, kind, keys, vectors)
+
+
+@dataclass
+class ModelStatus:
+    """What the service knows about its model (for ``/readyz`` and ``/v1/models``)."""
+
+    version: str = CONTENT_RULES
+    loaded_at: datetime | None = None
+    error: str | None = None  # the last refused bundle's reason
+    refused_version: str | None = None
+
+
+@dataclass
+class AppState:
+    """Everything loaded once in the lifespan.
+
+    Attributes:
+        settings: the settings the app was created with.
+        pool: the psycopg connection pool.
+        database_url: libpq URL of the database (for long jobs that need their own connection).
+        encoder: the text encoder serving queries.
+        matcher: the current matcher (replaced as a whole on a model swap; read it once per request).
+        limiter: the per-key rate limiter.
+        metrics: the Prometheus metrics.
+        model: the serving model's status.
+        embed_lock: serialises calls that embed text (search, secondaries): the encoder and the query
+            cache are not made for concurrent writers.
+        started_at: when the state was built.
+    """
+
+    settings: Settings
+    pool: psycopg_pool.ConnectionPool
+    database_url: str
+    encoder: TextEncoder
+    matcher: Matcher
+    limiter: TokenBucketLimiter
+    metrics: Metrics
+    model: ModelStatus = field(default_factory=ModelStatus)
+    embed_lock: threading.Lock = field(default_factory=threading.Lock)
+    started_at: float = field(default_factory=time.time)
+    jobs: Any = None  # api.jobs.JobRunner, set by the lifespan
+    _swap_lock: threading.Lock = field(default_factory=threading.Lock)
+    _sec_row: dict[int, int] | None = None
+
+    # -- models ------------------------------------------------------------------------------------
+    def load_bundle(self, mv: ModelVersion) -> ModelBundle:
+        """Load and verify a registered version against the serving encoder.
+
+        Raises:
+            ArtifactError: the folder is missing, altered, or built for other features or encoder.
+        """
+        return ModelBundle.load(Path(mv.path), encoder_id=self.encoder.encoder_id)
+
+    def swap(self, bundle: ModelBundle | None) -> Matcher:
+        """Serve ``bundle`` (``None``: the content + rules score) from the next request on."""
+        with self._swap_lock:
+            new = copy.copy(self.matcher)  # shares snapshot, vectors, index; only the scorer differs
+            new.scorer = bundle.scorer if bundle is not None else None
+            new.model_version = bundle.version if bundle is not None else CONTENT_RULES
+            old = self.matcher.model_version
+            self.matcher = new  # one reference assignment: atomic for readers
+            self.model = ModelStatus(new.model_version, datetime.now(UTC))
+        self.metrics.serving(new.model_version)
+        self.metrics.model_swaps.labels(outcome="swapped").inc()
+        logger.info("model swapped: %s -> %s", old, new.model_version)
+        return new
+
+    def serve_version(self, mv: ModelVersion | None) -> bool:
+        """Swap to a registered version (``None``: content + rules) unless it already serves.
+
+        Returns whether the model changed. A bundle that does not verify is refused (logged, kept
+        in :attr:`model`), and the current model keeps serving.
+        """
+        target = mv.version if mv is not None else CONTENT_RULES
+        if target == self.matcher.model_version:
+            return False
+        if mv is None:
+            self.swap(None)
+            return True
+        try:
+            bundle = self.load_bundle(mv)
+        except ArtifactError as exc:
+            self.refuse(mv.version, str(exc))
+            return False
+        self.swap(bundle)
+        return True
+
+    def refuse(self, version: str, reason: str) -> None:
+        """Record (once per version) that a bundle was refused."""
+        if self.model.refused_version != version:
+            logger.error("model %s refused, %s keeps serving: %s", version, self.matcher.model_version, reason)
+            self.metrics.model_swaps.labels(outcome="refused").inc()
+        self.model.refused_version, self.model.error = version, reason
+
+    def check_active_model(self) -> bool:
+        """Read the registry's active version and serve it if it changed (the poller calls this)."""
+        with self.pool.connection() as conn:
+            mv = registry.active_version(conn)
+        if mv is not None and mv.version == self.model.refused_version:
+            return False  # refused already; a fixed artifact needs a new version (or a restart)
+        return self.serve_version(mv)
+
+    # -- lookups --------------------------------------------------------------------------------------
+    def secondary_row(self, secondary_id: int) -> int | None:
+        """Snapshot row of a secondary listing id."""
+        if self._sec_row is None:
+            self._sec_row = {int(s): r for r, s in enumerate(self.matcher.snap.sec_id)}
+        return self._sec_row.get(int(secondary_id))
+
+
+class ModelPoller:
+    """A daemon thread calling :meth:`AppState.check_active_model` every ``interval`` seconds."""
+
+    def __init__(self, state: AppState, interval: float) -> None:
+        self.state, self.interval = state, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="model-poller", daemon=True)
+
+    def start(self) -> ModelPoller:
+        """Start polling."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop and wait for the thread (at most one poll)."""
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.state.check_active_model()
+            except Exception as exc:  # a poll must never kill the thread (database down, …)
+                logger.warning("model poll failed: %s: %s", type(exc).__name__, exc)

@@ -1,0 +1,366 @@
+"""``capconnect train``: read the market, train both directions, evaluate, write and register a version.
+
+Stages (each a thin call into :mod:`matching`):
+
+1. **Load**: the market and the impression log from PostgreSQL; embeddings through the cache.
+2. **Split in time**: ``train`` (all history before the last ``valid_days + holdout_days``),
+   ``valid`` (early stopping and calibration), ``holdout`` (the window promotion is judged on).
+   Never a random split of time-ordered data.
+3. **Data**: funnel events with features recomputed point-in-time (the History at each period's
+   start), plus served lists from the impression log with the feature values actually served.
+4. **Fit** a LambdaRank model per direction and calibrate both (:class:`TwoSidedScorer`).
+5. **Evaluate** on the holdout over the full candidate set, beside the baselines and the active
+   model, on the same rows.
+6. **Write** ``models/<version>/`` atomically (a temporary folder renamed at the end), with the
+   manifest written last, and register it as a ``candidate``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from capconnect.db import registry
+from capconnect.db.impressions import read_impressions
+from capconnect.db.market_read import read_market
+from matching.bundle import METRICS, ModelBundle, json_safe, write_manifest
+from matching.config import Settings
+from matching.dataset import DIRECTIONS, Impression, RankingData, build_ranking_data, concat, impression_data
+from matching.embeddings import EmbeddingCache, embed
+from matching.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
+from matching.errors import ArtifactError, MatchingError
+from matching.evaluation import EvalSet, baseline_scores, build_eval_set, evaluate_scores
+from matching.index import IndexConfig, VectorIndex
+from matching.ranker import LambdaRanker
+from matching.snapshot import EPOCH, MarketSnapshot
+from matching.twosided import TwoSidedScorer
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+LIBRARIES = ("lightgbm", "numpy", "faiss-cpu", "sentence-transformers", "torch", "scikit-learn", "psycopg")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a version is trained. Same data and same config give the same metrics."""
+
+    seed: int = 0
+    valid_days: float = 45.0
+    holdout_days: float = 45.0
+    period_days: float = 30.0
+    negatives_per_query: int = 20
+    impression_horizon_days: float = 30.0
+    num_boost_round: int = 400
+
+
+@dataclass
+class TrainResult:
+    """A trained, written (and usually registered) version."""
+
+    version: str
+    folder: Path
+    metrics: dict[str, Any]
+    manifest: dict[str, Any]
+
+
+@dataclass
+class Inputs:
+    """What training reads, loaded once."""
+
+    snap: MarketSnapshot
+    ent_vecs: np.ndarray
+    man_vecs: np.ndarray
+    encoder: TextEncoder
+    impressions: list[Impression] = field(default_factory=list)
+
+
+class TrainingError(MatchingError):
+    """The data cannot train a model (too little history, an empty window)."""
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+    else:
+        logger.info(message)
+
+
+def load_inputs(settings: Settings, conn: psycopg.Connection, *, encoder: TextEncoder | None = None,
+                show_progress: bool = False, progress: Progress | None = None) -> Inputs:
+    """Read the market and the impression log; embed every profile and mandate (cached)."""
+    _say(progress, "reading the market from PostgreSQL")
+    stored = read_market(conn)
+    snap = stored.snapshot()
+    impressions = read_impressions(conn)
+    if encoder is None:
+        _say(progress, "loading the encoder")
+        encoder = load_encoder(ensure_default_encoder(settings))
+    cache = EmbeddingCache(settings.data_dir / "embeddings")
+    _say(progress, f"embedding {snap.n_enterprises:,} profiles and {snap.n_investors:,} mandates (cached)")
+    bs = settings.encoder_batch_size
+    ent_vecs = embed(encoder, snap.ent_text, kind="passage", cache=cache, batch_size=bs, show_progress=show_progress)
+    man_vecs = embed(encoder, snap.man_text, kind="query", cache=cache, batch_size=bs, show_progress=show_progress)
+    return Inputs(snap, ent_vecs, man_vecs, encoder, impressions)
+
+
+def windows(snap: MarketSnapshot, config: TrainConfig) -> dict[str, tuple[float, float]]:
+    """``train`` / ``valid`` / ``holdout`` windows in days, cut at the end of the event history.
+
+    Raises:
+        TrainingError: less history than the validation and holdout windows plus one period.
+    """
+    if len(snap.ev_time) == 0:
+        raise TrainingError("the market has no funnel events: import events or generate a market first")
+    first, end = float(snap.ev_time[0]), float(snap.ev_time[-1]) + 1e-6
+    holdout_start = end - config.holdout_days
+    valid_start = holdout_start - config.valid_days
+    if valid_start - first < config.period_days:
+        span = end - first
+        raise TrainingError(
+            f"{span:.0f} days of funnel history is too short: training needs at least "
+            f"{config.period_days + config.valid_days + config.holdout_days:.0f} (one {config.period_days:.0f}-day "
+            f"period, {config.valid_days:.0f} validation and {config.holdout_days:.0f} holdout days); import more "
+            f"history or lower valid_days/holdout_days")
+    return {"train": (first, valid_start), "valid": (valid_start, holdout_start), "holdout": (holdout_start, end)}
+
+
+def _day(t: float) -> str:
+    return (EPOCH + timedelta(days=float(t))).date().isoformat()
+
+
+def build_training_data(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float, float]]
+                        ) -> dict[str, dict[str, RankingData]]:
+    """``{direction: {"train", "valid"}}``: recomputed point-in-time rows plus the impression log's."""
+    out: dict[str, dict[str, RankingData]] = {}
+    for direction in DIRECTIONS:
+        parts: dict[str, RankingData] = {}
+        for name in ("train", "valid"):
+            start, end = wins[name]
+            recomputed = build_ranking_data(
+                inputs.snap, direction, start, end, ent_vecs=inputs.ent_vecs, man_vecs=inputs.man_vecs,  # type: ignore[arg-type]
+                negatives_per_query=config.negatives_per_query, seed=config.seed, period_days=config.period_days)
+            logged = impression_data(inputs.snap, direction, inputs.impressions,  # type: ignore[arg-type]
+                                     horizon_days=config.impression_horizon_days, start=start, end=end)
+            parts[name] = concat([recomputed, logged]) if len(logged) else recomputed
+            parts[name].logged_rows = len(logged)  # type: ignore[attr-defined]
+            parts[name].recomputed_rows = len(recomputed)  # type: ignore[attr-defined]
+        out[direction] = parts
+    return out
+
+
+def eval_sets(inputs: Inputs, window: tuple[float, float], seed: int = 0) -> dict[str, EvalSet]:
+    """Full-candidate evaluation sets of both directions on one window."""
+    return {d: build_eval_set(inputs.snap, d, *window, ent_vecs=inputs.ent_vecs, man_vecs=inputs.man_vecs, seed=seed)
+            for d in DIRECTIONS}
+
+
+def model_scores(scorer: TwoSidedScorer, ev: EvalSet) -> dict[str, np.ndarray]:
+    """The model's own-direction ranking score and the two-sided combined score of each row."""
+    direction = ev.data.direction
+    own = scorer.rankers[direction].predict(ev.data.X)
+    other = scorer.rankers["enterprise" if direction == "investor" else "investor"].predict(ev.data.X)
+    s_inv, s_ent = (own, other) if direction == "investor" else (other, own)
+    combined, _, _ = scorer.combine_scores(s_inv, s_ent)
+    return {"model": own, "two_sided": combined}
+
+
+def evaluate(scorers: dict[str, TwoSidedScorer], inputs: Inputs, sets: dict[str, EvalSet], *, seed: int = 0
+             ) -> dict[str, Any]:
+    """Metrics per direction for the given models and every baseline, on the same rows.
+
+    Returns ``{direction: {scorer name: {"all": …, "cold_start": …}}, "primary": {name: value}}``
+    where ``primary`` (mean NDCG@10 over both directions) decides promotion.
+    """
+    out: dict[str, Any] = {}
+    primary: dict[str, list[float]] = {}
+    for direction, ev in sets.items():
+        if len(ev) == 0:
+            raise TrainingError(f"the {direction} evaluation window has no query with a positive event")
+        scores: dict[str, np.ndarray] = {}
+        for name, scorer in scorers.items():
+            ms = model_scores(scorer, ev)
+            scores[name] = ms["model"]
+            if name == "model":
+                scores["two_sided"] = ms["two_sided"]
+        scores.update(baseline_scores(inputs.snap, ev.data, seed=seed))
+        out[direction] = evaluate_scores(ev, scores, seed=seed)
+        out[direction]["_rows"] = {"queries": int(ev.data.n_queries), "rows": len(ev),
+                                   "positives": int((ev.data.y >= 3).sum()), "cold_rows": int(ev.cold.sum())}
+        for name in scores:
+            primary.setdefault(name, []).append(out[direction][name]["all"]["ndcg@10"])
+    out["primary"] = {name: float(np.mean(v)) for name, v in primary.items()}
+    return out
+
+
+def _counts(data: RankingData) -> dict[str, int]:
+    return {"rows": len(data), "queries": int(data.n_queries), "positives": int((data.y >= 3).sum()),
+            "logged_rows": getattr(data, "logged_rows", 0), "recomputed_rows": getattr(data, "recomputed_rows", 0)}
+
+
+def code_version() -> str:
+    """The git commit of the running code (``+dirty`` with local changes), else the package version."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        try:
+            return "capconnect " + version("capconnect")
+        except PackageNotFoundError:
+            return "unknown"
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries a model depends on."""
+    out = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def new_version_name(models_dir: Path, conn: psycopg.Connection | None = None) -> str:
+    """``m<UTC timestamp>``, suffixed when taken on disk or in the registry."""
+    base = "m" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name, n = base, 1
+    while (models_dir / name).exists() or (conn is not None and registry.get_version(conn, name) is not None):
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def active_scorer(conn: psycopg.Connection, encoder_id: str) -> tuple[str | None, TwoSidedScorer | None, str]:
+    """The active version's scorer, or why it cannot be compared (another encoder or feature set)."""
+    active = registry.active_version(conn)
+    if active is None:
+        return None, None, "no active version"
+    try:
+        return active.version, ModelBundle.load(Path(active.path), encoder_id=encoder_id).scorer, ""
+    except ArtifactError as exc:
+        return active.version, None, str(exc)
+
+
+def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, version: str | None = None,
+          encoder: TextEncoder | None = None, show_progress: bool = True, register: bool = True,
+          config: TrainConfig | None = None, progress: Progress | None = None,
+          inputs: Inputs | None = None) -> TrainResult:
+    """Train, evaluate, write ``models/<version>/`` and register it as a candidate.
+
+    Args:
+        settings: paths (``models_dir``, ``data_dir``) and the encoder.
+        conn: the database (market, impression log, registry).
+        seed: sampling and LightGBM seed.
+        version: the version name (default ``m<UTC timestamp>``).
+        encoder: an already loaded encoder (default: the configured one).
+        show_progress: progress bars for embedding.
+        register: insert the version into ``model_versions``.
+        config: windows and sampling (``seed`` overrides its seed).
+        progress: called with a line per stage.
+        inputs: already loaded inputs (notebooks, tests).
+
+    Raises:
+        TrainingError: too little history; ValueError: a taken version name.
+    """
+    config = TrainConfig(**{**asdict(config or TrainConfig()), "seed": seed})
+    t_start = time.perf_counter()
+    inputs = inputs or load_inputs(settings, conn, encoder=encoder, show_progress=show_progress, progress=progress)
+    snap, enc = inputs.snap, inputs.encoder
+    wins = windows(snap, config)
+    _say(progress, "windows: " + ", ".join(f"{k} {_day(a)} … {_day(b)}" for k, (a, b) in wins.items()))
+    _say(progress, "building point-in-time training data (both directions)")
+    data = build_training_data(inputs, config, wins)
+    rankers: dict[str, LambdaRanker] = {}
+    fit_seconds: dict[str, float] = {}
+    for direction in DIRECTIONS:
+        d = data[direction]
+        if len(d["train"]) == 0 or len(d["valid"]) == 0:
+            raise TrainingError(f"no {direction} training or validation rows: the market needs more funnel history")
+        _say(progress, f"fitting the {direction} ranker on {len(d['train']):,} rows ({d['train'].n_queries:,} queries)")
+        t0 = time.perf_counter()
+        rankers[direction] = LambdaRanker(seed=config.seed).fit(d["train"], d["valid"],
+                                                                num_boost_round=config.num_boost_round)
+        fit_seconds[direction] = round(time.perf_counter() - t0, 2)
+    scorer = TwoSidedScorer.fit_calibrators(rankers["investor"], rankers["enterprise"], data["investor"]["valid"],
+                                            data["enterprise"]["valid"])
+    _say(progress, "evaluating on the holdout window over the full candidate set, beside the baselines")
+    sets = eval_sets(inputs, wins["holdout"], seed=config.seed)
+    active_name, active, why = active_scorer(conn, enc.encoder_id)
+    scorers = {"model": scorer} | ({"active": active} if active is not None else {})
+    results = evaluate(scorers, inputs, sets, seed=config.seed)
+    models_dir = settings.models_dir
+    models_dir.mkdir(parents=True, exist_ok=True)
+    name = version or new_version_name(models_dir, conn)
+    if (models_dir / name).exists() or registry.get_version(conn, name) is not None:
+        raise ValueError(f"version {name!r} exists already: choose another name")
+    metrics: dict[str, Any] = {
+        "version": name, "primary_metric": "mean NDCG@10 over both directions on the holdout window",
+        "primary": results["primary"]["model"],
+        "directions": {d: results[d] for d in DIRECTIONS},
+        "baselines_primary": {k: v for k, v in results["primary"].items() if k != "model"},
+        "compare": {"active_version": active_name, "active_primary": results["primary"].get("active"),
+                    "comparable": active is not None, "reason": why},
+        "fit_seconds": fit_seconds,
+    }
+    tmp = models_dir / f".incoming-{name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        _say(progress, f"writing {models_dir / name}")
+        data_window = {k: [_day(a), _day(b)] for k, (a, b) in wins.items()}
+        for direction in DIRECTIONS:
+            rankers[direction].save(tmp, direction=direction, encoder_id=enc.encoder_id, data_window=data_window,
+                                    metrics=results[direction]["model"]["all"])
+        scorer.save_calibrators(tmp)
+        index = VectorIndex(enc.dimension, enc.encoder_id, IndexConfig(exact_threshold=settings.exact_search_threshold))
+        index.build(snap.ent_id, inputs.ent_vecs)
+        index.save(tmp / "index")
+        (tmp / METRICS).write_text(json.dumps(json_safe(metrics), indent=2, ensure_ascii=False), encoding="utf-8")
+        from training.report import write_report  # matplotlib only when a report is written
+
+        write_report(tmp, metrics, inputs=inputs, sets=sets, scorer=scorer, rankers=rankers, seed=config.seed)
+        rows = {d: {k: _counts(v) for k, v in data[d].items()} for d in DIRECTIONS}
+        manifest = write_manifest(tmp, {
+            "version": name, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "encoder_id": enc.encoder_id, "dimension": enc.dimension, "data_window": data_window,
+            "windows_days": {k: [float(a), float(b)] for k, (a, b) in wins.items()},
+            "rows": rows, "market": {"enterprises": snap.n_enterprises, "investors": snap.n_investors,
+                                     "needs": len(snap.need_id), "events": len(snap.ev_time),
+                                     "impressions": len(inputs.impressions)},
+            "config": asdict(config), "seed": config.seed, "code_version": code_version(),
+            "libraries": library_versions(), "weight": scorer.weight,
+            "train_seconds": round(time.perf_counter() - t_start, 1),
+        })
+        final = models_dir / name
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if register:
+        try:
+            with conn.transaction():
+                registry.register(conn, name, str(final), manifest, metrics)
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)
+            raise
+    _say(progress, f"version {name}: primary {metrics['primary']:.4f} "
+                   f"(affinity {results['primary'].get('affinity', float('nan')):.4f}, "
+                   f"active {results['primary'].get('active', float('nan')):.4f})")
+    return TrainResult(name, final, metrics, manifest)
