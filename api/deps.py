@@ -18,6 +18,7 @@ from typing import Annotated
 
 import psycopg
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError, forbidden
 from api.state import AppState
@@ -81,25 +82,20 @@ def get_conn(state: StateDep) -> Iterator[psycopg.Connection]:
 ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
 
 
-def _presented_key(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
-    if auth:
-        scheme, _, value = auth.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise ApiError(401, "unauthorized", "Authorization 头格式应为 Bearer <密钥>",
-                           "Use 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", headers=_CHALLENGE)
-        return value.strip()
-    return (request.headers.get("x-api-key") or "").strip() or None
+_bearer = HTTPBearer(auto_error=False, description="The API key: `Authorization: Bearer cck_…`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key, as a header of its own")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+HeaderKeyDep = Annotated[str | None, Depends(_header)]
 
 
-def get_principal(request: Request, state: StateDep) -> Principal:
+def get_principal(request: Request, state: StateDep, bearer: BearerDep, header_key: HeaderKeyDep) -> Principal:
     """Authenticate the request and take a token from the key's bucket.
 
     Raises:
         ApiError: 401 without a key, with an unknown or revoked key; 429 when rate limited.
     """
-    presented = _presented_key(request)
-    if presented is None:
+    presented = (bearer.credentials.strip() if bearer else "") or (header_key or "").strip()
+    if not presented:
         raise ApiError(401, "unauthorized", "缺少 API 密钥", "An API key is required: send 'Authorization: Bearer "
                        "<key>' (create one with `capconnect keys create`)", headers=_CHALLENGE)
     with state.pool.connection() as conn:

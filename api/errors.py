@@ -190,13 +190,14 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     code = _STATUS_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
     zh, en = MESSAGES[code]
     if code == "payload_too_large":
-        zh, en = _too_large_text(request)
+        zh, en = too_large_text(request)
     elif exc.detail and code not in ("not_found", "method_not_allowed"):
         en = str(exc.detail)
     return respond(request, exc.status_code, code, zh, en, headers=dict(exc.headers or {}))
 
 
-def _too_large_text(request: Request) -> tuple[str, str]:
+def too_large_text(request: Request) -> tuple[str, str]:
+    """The 413 message, naming the limit that applied."""
     limit = getattr(request.state, "max_body_bytes", None)
     return (f"请求体超过上限 {limit} 字节", f"The request body exceeds the limit of {limit} bytes") if limit else \
         MESSAGES["payload_too_large"]

@@ -108,7 +108,7 @@ class RequestContextMiddleware:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        zh, en = errors._too_large_text(request)
+        zh, en = errors.too_large_text(request)
         response = errors.respond(request, 413, "payload_too_large", zh, en)
         await response(scope, receive, send)
 

@@ -46,7 +46,8 @@ def post_event(body: EventIn, state: StateDep, conn: ConnDep, who: Reporter) -> 
     """Record a funnel event (201), or return the identical stored one (200)."""
     actor, scope = _actor_and_scope(who, body)
     now = datetime.now(UTC)
-    if body.occurred_at is not None and body.occurred_at > now + timedelta(seconds=state.settings.event_clock_skew_seconds):
+    latest = now + timedelta(seconds=state.settings.event_clock_skew_seconds)
+    if body.occurred_at is not None and body.occurred_at > latest:
         raise _invalid("occurred_at", body.occurred_at.isoformat(), "发生时间不能晚于当前时间",
                        f"occurred_at is in the future (server time {now.isoformat(timespec='seconds')}); "
                        "send the time the event happened, with its time zone")
@@ -84,7 +85,8 @@ def get_events(conn: ConnDep, who: Reader,
                enterprise_id: Annotated[int | None, Query(gt=0, description="Staff: narrow to an enterprise")] = None,
                event_type: Annotated[EventType | None, Query()] = None,
                list_id: Annotated[uuid.UUID | None, Query()] = None,
-               before: Annotated[int | None, Query(gt=0, description="Cursor: next_before of the previous page")] = None,
+               before: Annotated[int | None, Query(gt=0, description="Cursor: the previous page's next_before")
+                                 ] = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> EventPage:
     """Events, newest first: the caller's own (investor, enterprise keys) or all (staff, data scientists)."""
     if who.role == "investor":

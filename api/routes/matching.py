@@ -44,9 +44,11 @@ class ListParams:
     """
 
     def __init__(self, state: StateDep,
-                 board: Annotated[list[str] | None, Query(description=f"Boards (any of): {', '.join(vocab.BOARDS.codes)}")] = None,
+                 board: Annotated[list[str] | None, Query(
+                     description=f"Boards (any of): {', '.join(vocab.BOARDS.codes)}")] = None,
                  tier: Annotated[list[str] | None, Query(description=f"Tiers: {', '.join(vocab.TIERS.codes)}")] = None,
-                 district: Annotated[list[str] | None, Query(description="District codes or names (渝北区, 500112)")] = None,
+                 district: Annotated[list[str] | None, Query(
+                     description="District codes or names (渝北区, 500112)")] = None,
                  instrument: Annotated[list[str] | None, Query(
                      description=f"Instruments: {', '.join(vocab.INSTRUMENTS.codes)}")] = None,
                  investor_type: Annotated[list[str] | None, Query(

@@ -26,7 +26,7 @@ def _party(role: str, party: int | None) -> tuple[int | None, int | None]:
 @app.command("create")
 def create(
     role: str = typer.Option(..., "--role", help=f"One of: {', '.join(vocab.ROLES.codes)}."),
-    party: int = typer.Option(None, "--for", help="The investor id (investor keys) or enterprise id (enterprise keys)."),
+    party: int = typer.Option(None, "--for", help="The investor id (investor keys) or enterprise id (enterprise keys)"),
     label: str = typer.Option("", "--label", help="Who holds the key."),
 ) -> None:
     """Create a key and print it once (only its SHA-256 is stored: it cannot be shown again)."""

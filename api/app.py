@@ -1,0 +1,175 @@
+"""The FastAPI application: :func:`create_app` and the lifespan that loads everything once.
+
+Start-up (the lifespan), in order: the database (the configured URL, or the embedded server, started
+here and stopped at shutdown if this process started it; migrated), a psycopg connection pool, the
+encoder, the market snapshot, the active model bundle (or the content + rules score without one), and
+the :class:`~matching.matcher.Matcher` built once over them. A daemon thread then polls the registry's
+active version every ``model_poll_seconds`` and swaps the model when it changes (:mod:`api.state`).
+
+Run it with ``capconnect serve`` (README), or ``uvicorn --factory api.app:create_app``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import ExitStack, asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import psycopg_pool
+from fastapi import FastAPI
+
+from api import errors
+from api.data.lists import exposure_counts
+from api.jobs import Job, JobRunner
+from api.metrics import Metrics
+from api.middleware import RequestContextMiddleware
+from api.ratelimit import TokenBucketLimiter
+from api.routes import events, matching, models, ops
+from api.state import CONTENT_RULES, AppState, ModelPoller, ModelStatus, QueryCache
+from capconnect.db import registry
+from capconnect.db.database import open_database
+from capconnect.db.market_read import read_market
+from matching.bundle import ModelBundle
+from matching.config import Settings, get_settings
+from matching.constraints import S_FUND
+from matching.embeddings import EmbeddingCache
+from matching.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
+from matching.errors import ArtifactError, MatchingError
+from matching.matcher import Matcher
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """科创资本通 (Sci-Tech Capital Connect) matching service of Chongqing's regional equity market.
+
+Authenticate with an API key (`capconnect keys create --role … [--for ID]`): `Authorization: Bearer <key>`
+or `X-API-Key: <key>`. Every error has one shape: `{"error": {"code", "message", "fields", "request_id"}}`.
+"""
+
+
+class EmptyMarketError(MatchingError):
+    """The database holds no enterprises: there is nothing to serve."""
+
+
+def create_app(settings: Settings | None = None, *, encoder: TextEncoder | None = None,
+               show_progress: bool = False) -> FastAPI:
+    """Build the app (nothing heavy happens until the lifespan starts).
+
+    Args:
+        settings: the settings (default: the process settings from the environment).
+        encoder: an already loaded encoder, e.g. a small test double (default: the configured one).
+        show_progress: progress bars while embedding at start-up (``capconnect serve`` shows them).
+    """
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with ExitStack() as stack:
+            state = _start(settings, stack, metrics, encoder, show_progress)
+            app.state.capconnect = state
+            try:
+                yield
+            finally:
+                app.state.capconnect = None
+                logger.info("shutting down")
+
+    app = FastAPI(title="科创资本通 matching API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    errors.install(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    for module in (ops, matching, events, models):
+        app.include_router(module.router)
+    return app
+
+
+def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: TextEncoder | None,
+           show_progress: bool) -> AppState:
+    """Load everything; every resource opened is closed by ``stack`` (in reverse order)."""
+    t0 = time.perf_counter()
+    db = stack.enter_context(open_database(settings))
+    pool = psycopg_pool.ConnectionPool(db.url, min_size=settings.db_pool_min_size,
+                                       max_size=max(settings.db_pool_max_size, settings.db_pool_min_size),
+                                       timeout=settings.db_timeout_seconds, kwargs={"autocommit": True},
+                                       name="capconnect", open=True)
+    stack.callback(pool.close)
+    pool.wait(timeout=30)
+    if encoder is None:
+        logger.info("loading the encoder")
+        encoder = load_encoder(ensure_default_encoder(settings))
+    with pool.connection() as conn:
+        stored = read_market(conn)
+        active = registry.active_version(conn)
+        shown = exposure_counts(conn, datetime.now(UTC))
+    if not stored.enterprises:
+        raise EmptyMarketError("the database holds no enterprises: run `capconnect serve --demo`, or import a market "
+                               "(`capconnect import enterprises FILE`) first")
+    snapshot = stored.snapshot()
+    bundle, status = _active_bundle(active, encoder)
+    logger.info("building the matcher over %d enterprises and %d investors (model %s)",
+                snapshot.n_enterprises, snapshot.n_investors, status.version)
+    cache = EmbeddingCache(settings.data_dir / "embeddings")
+    matcher = Matcher.build(snapshot, encoder, settings=settings, cache=cache,
+                            scorer=bundle.scorer if bundle else None, model_version=status.version,
+                            show_progress=show_progress)
+    _warm_secondaries(matcher)
+    matcher.cache = QueryCache()  # free-text queries: in memory, bounded (not a file per query)
+    matcher.set_exposure(shown)
+    state = AppState(settings=settings, pool=pool, database_url=db.url, encoder=encoder, matcher=matcher,
+                     limiter=TokenBucketLimiter(settings.api_rate_per_second, settings.api_rate_burst),
+                     metrics=metrics, model=status)
+    metrics.serving(status.version)
+    state.jobs = JobRunner(_retrain_work(state))
+    stack.callback(state.jobs.stop)
+    poller = ModelPoller(state, settings.model_poll_seconds).start()
+    stack.callback(poller.stop)
+    logger.info("ready in %.1f s: %d enterprises, %d investors, model %s, encoder %s", time.perf_counter() - t0,
+                snapshot.n_enterprises, snapshot.n_investors, status.version, encoder.encoder_id)
+    return state
+
+
+def _active_bundle(active: registry.ModelVersion | None, encoder: TextEncoder
+                   ) -> tuple[ModelBundle | None, ModelStatus]:
+    """The active version's bundle, or ``None`` (content + rules) when there is none or it does not verify."""
+    if active is None:
+        return None, ModelStatus(CONTENT_RULES, datetime.now(UTC))
+    try:
+        bundle = ModelBundle.load(Path(active.path), encoder_id=encoder.encoder_id)
+    except ArtifactError as exc:
+        logger.error("active model %s refused, serving %s: %s", active.version, CONTENT_RULES, exc)
+        return None, ModelStatus(CONTENT_RULES, datetime.now(UTC), str(exc), active.version)
+    return bundle, ModelStatus(bundle.version, datetime.now(UTC))
+
+
+def _warm_secondaries(matcher: Matcher) -> None:
+    """Embed the secondary listings now (through the on-disk cache), not in the first S fund's request."""
+    s_funds = np.flatnonzero(matcher.snap.inv_type == S_FUND)
+    if len(s_funds) and len(matcher.snap.sec_id):
+        matcher.recommend_secondaries(int(matcher.snap.inv_id[s_funds[0]]), 1)
+
+
+def _retrain_work(state: AppState) -> Callable[[Job], None]:
+    """The retraining job: train on a connection of its own, register, optionally promote and swap."""
+
+    def work(job: Job) -> None:
+        from training.pipeline import train  # heavy (LightGBM, reports): only when a job runs
+        from training.registry import PromotionRefused, promote
+
+        p: dict[str, Any] = job.params
+        with psycopg.connect(state.database_url, autocommit=True) as conn:
+            result = train(state.settings, conn, seed=p.get("seed", 0), version=p.get("version"),
+                           encoder=state.encoder, show_progress=False, register=True, progress=job.say)
+            job.version, job.metrics = result.version, result.metrics
+            if p.get("promote"):
+                try:
+                    mv = promote(conn, state.settings, result.version, encoder_id=state.encoder.encoder_id)
+                except PromotionRefused as exc:
+                    job.say(f"not promoted: {exc}")
+                    return
+                job.promoted = state.serve_version(mv)
+
+    return work
