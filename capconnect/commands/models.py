@@ -31,7 +31,7 @@ def print_metrics(metrics: dict[str, Any], subset: str = "all") -> None:
         rows = dm.get("_rows", {})
         table = Table(title=f"{direction} direction, {subset} ({rows.get('queries', 0):,} queries, "
                             f"{rows.get('rows', 0):,} candidate rows)", title_justify="left")
-        table.add_column("scorer", no_wrap=True)
+        table.add_column("scorer", no_wrap=True, min_width=10)
         for c in HEADER:
             table.add_column(c, justify="right", no_wrap=True)
         for name, m in dm.items():
