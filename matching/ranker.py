@@ -17,6 +17,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
+from matching import metrics
 from matching.dataset import RankingData
 from matching.errors import ArtifactError
 from matching.features import FEATURE_NAMES, features_hash
@@ -38,20 +39,8 @@ SMALL_DATA_ROWS = 1_000_000
 
 
 def ndcg_at_k(y: np.ndarray, scores: np.ndarray, group: np.ndarray, k: int = 10) -> float:
-    """Mean NDCG@k over queries with at least one positive label (gain ``2^y − 1``, ties by row order)."""
-    out: list[float] = []
-    start = 0
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    for size in np.asarray(group, dtype=np.int64):
-        yy, ss = np.asarray(y[start:start + size]), np.asarray(scores[start:start + size])
-        start += size
-        gains = np.power(2.0, yy) - 1.0
-        ideal = np.sort(gains)[::-1][:k]
-        if ideal.sum() <= 0:
-            continue
-        top = gains[np.argsort(-ss, kind="stable")[:k]]
-        out.append(float((top * discount[:len(top)]).sum() / (ideal * discount[:len(ideal)]).sum()))
-    return float(np.mean(out)) if out else float("nan")
+    """Mean NDCG@k over queries with a positive label (:func:`matching.metrics.ndcg_at_k`, seed 0)."""
+    return metrics.ndcg_at_k(y, scores, group, k)
 
 
 class _EarlyStopping:
