@@ -258,6 +258,86 @@ def active_scorer(conn: psycopg.Connection, encoder_id: str) -> tuple[str | None
         return active.version, None, str(exc)
 
 
+@dataclass
+class Fitted:
+    """Both directions fitted and evaluated on the holdout window (what :func:`train` writes)."""
+
+    config: TrainConfig
+    windows: dict[str, tuple[float, float]]
+    data: dict[str, dict[str, RankingData]]
+    rankers: dict[str, LambdaRanker]
+    scorer: TwoSidedScorer
+    sets: dict[str, EvalSet]
+    results: dict[str, Any]
+    fit_seconds: dict[str, float]
+
+    def metrics(self, version: str, *, active_version: str | None = None, why: str = "") -> dict[str, Any]:
+        """The ``metrics.json`` content: the model, every baseline and the active version per direction."""
+        r = self.results
+        return {
+            "version": version, "primary_metric": "mean NDCG@10 over both directions on the holdout window",
+            "primary": r["primary"]["model"],
+            "directions": {d: r[d] for d in DIRECTIONS},
+            "baselines_primary": {k: v for k, v in r["primary"].items() if k not in ("model", "active")},
+            "compare": {"active_version": active_version, "active_primary": r["primary"].get("active"),
+                        "comparable": "active" in r["primary"], "reason": why},
+            "fit_seconds": self.fit_seconds,
+        }
+
+
+def inputs_from_market(settings: Settings, market: Any, *, encoder: TextEncoder | None = None,
+                       show_progress: bool = False) -> Inputs:
+    """:class:`Inputs` from in-memory records (a generated ``Market``): no database (notebooks)."""
+    from matching.snapshot import build_snapshot
+
+    snap = build_snapshot(market.enterprises, market.investors, market.mandates, market.needs, market.secondaries,
+                          market.events)
+    encoder = encoder or load_encoder(ensure_default_encoder(settings))
+    cache = EmbeddingCache(settings.data_dir / "embeddings")
+    bs = settings.encoder_batch_size
+    ent_vecs = embed(encoder, snap.ent_text, kind="passage", cache=cache, batch_size=bs, show_progress=show_progress)
+    man_vecs = embed(encoder, snap.man_text, kind="query", cache=cache, batch_size=bs, show_progress=show_progress)
+    return Inputs(snap, ent_vecs, man_vecs, encoder)
+
+
+def fit_and_evaluate(inputs: Inputs, config: TrainConfig | None = None, *, active: TwoSidedScorer | None = None,
+                     progress: Progress | None = None) -> Fitted:
+    """Split in time, build the data, fit and calibrate both rankers, evaluate on the holdout.
+
+    Args:
+        inputs: the market and its embeddings.
+        config: windows, sampling, seed.
+        active: the active version's scorer, evaluated on the same rows (``active`` in the results).
+        progress: called with a line per stage.
+
+    Raises:
+        TrainingError: too little history or no rows in a window.
+    """
+    config = config or TrainConfig()
+    wins = windows(inputs.snap, config)
+    _say(progress, "windows: " + ", ".join(f"{k} {_day(a)} … {_day(b)}" for k, (a, b) in wins.items()))
+    _say(progress, "building point-in-time training data (both directions)")
+    data = build_training_data(inputs, config, wins)
+    rankers: dict[str, LambdaRanker] = {}
+    fit_seconds: dict[str, float] = {}
+    for direction in DIRECTIONS:
+        d = data[direction]
+        if len(d["train"]) == 0 or len(d["valid"]) == 0:
+            raise TrainingError(f"no {direction} training or validation rows: the market needs more funnel history")
+        _say(progress, f"fitting the {direction} ranker on {len(d['train']):,} rows ({d['train'].n_queries:,} queries)")
+        t0 = time.perf_counter()
+        rankers[direction] = LambdaRanker(seed=config.seed).fit(d["train"], d["valid"],
+                                                                num_boost_round=config.num_boost_round)
+        fit_seconds[direction] = round(time.perf_counter() - t0, 2)
+    scorer = TwoSidedScorer.fit_calibrators(rankers["investor"], rankers["enterprise"], data["investor"]["valid"],
+                                            data["enterprise"]["valid"])
+    _say(progress, "evaluating on the holdout window over the full candidate set, beside the baselines")
+    sets = eval_sets(inputs, wins["holdout"], seed=config.seed)
+    scorers = {"model": scorer} | ({"active": active} if active is not None else {})
+    results = evaluate(scorers, inputs, sets, seed=config.seed)
+    return Fitted(config, wins, data, rankers, scorer, sets, results, fit_seconds)
+
+
 def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, version: str | None = None,
           encoder: TextEncoder | None = None, show_progress: bool = True, register: bool = True,
           config: TrainConfig | None = None, progress: Progress | None = None,
@@ -283,42 +363,16 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
     t_start = time.perf_counter()
     inputs = inputs or load_inputs(settings, conn, encoder=encoder, show_progress=show_progress, progress=progress)
     snap, enc = inputs.snap, inputs.encoder
-    wins = windows(snap, config)
-    _say(progress, "windows: " + ", ".join(f"{k} {_day(a)} … {_day(b)}" for k, (a, b) in wins.items()))
-    _say(progress, "building point-in-time training data (both directions)")
-    data = build_training_data(inputs, config, wins)
-    rankers: dict[str, LambdaRanker] = {}
-    fit_seconds: dict[str, float] = {}
-    for direction in DIRECTIONS:
-        d = data[direction]
-        if len(d["train"]) == 0 or len(d["valid"]) == 0:
-            raise TrainingError(f"no {direction} training or validation rows: the market needs more funnel history")
-        _say(progress, f"fitting the {direction} ranker on {len(d['train']):,} rows ({d['train'].n_queries:,} queries)")
-        t0 = time.perf_counter()
-        rankers[direction] = LambdaRanker(seed=config.seed).fit(d["train"], d["valid"],
-                                                                num_boost_round=config.num_boost_round)
-        fit_seconds[direction] = round(time.perf_counter() - t0, 2)
-    scorer = TwoSidedScorer.fit_calibrators(rankers["investor"], rankers["enterprise"], data["investor"]["valid"],
-                                            data["enterprise"]["valid"])
-    _say(progress, "evaluating on the holdout window over the full candidate set, beside the baselines")
-    sets = eval_sets(inputs, wins["holdout"], seed=config.seed)
     active_name, active, why = active_scorer(conn, enc.encoder_id)
-    scorers = {"model": scorer} | ({"active": active} if active is not None else {})
-    results = evaluate(scorers, inputs, sets, seed=config.seed)
+    fitted = fit_and_evaluate(inputs, config, active=active, progress=progress)
+    wins, data, rankers, scorer, sets, results = (fitted.windows, fitted.data, fitted.rankers, fitted.scorer,
+                                                  fitted.sets, fitted.results)
     models_dir = settings.models_dir
     models_dir.mkdir(parents=True, exist_ok=True)
     name = version or new_version_name(models_dir, conn)
     if (models_dir / name).exists() or registry.get_version(conn, name) is not None:
         raise ValueError(f"version {name!r} exists already: choose another name")
-    metrics: dict[str, Any] = {
-        "version": name, "primary_metric": "mean NDCG@10 over both directions on the holdout window",
-        "primary": results["primary"]["model"],
-        "directions": {d: results[d] for d in DIRECTIONS},
-        "baselines_primary": {k: v for k, v in results["primary"].items() if k != "model"},
-        "compare": {"active_version": active_name, "active_primary": results["primary"].get("active"),
-                    "comparable": active is not None, "reason": why},
-        "fit_seconds": fit_seconds,
-    }
+    metrics = fitted.metrics(name, active_version=active_name, why=why)
     tmp = models_dir / f".incoming-{name}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

@@ -1,5 +1,8 @@
 """``report.md`` and its PNG plots for a model version: why this model is (or is not) better.
 
+Figures are drawn with matplotlib's object API (``Figure``), never ``pyplot``: writing a report
+changes no global backend, so it works the same in a notebook with inline plots.
+
 Plots: recall by k for the model and every baseline, feature importance, NDCG@10 by investor type,
 enterprise tier and district, and the Lorenz curve of enterprise exposure in the top 10.
 """
@@ -9,17 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from matching import metrics as M  # noqa: E402
-from matching.dataset import DIRECTIONS  # noqa: E402
-from matching.evaluation import BASELINE_MEANING, KS, EvalSet, baseline_scores, exposure_counts, ndcg_by  # noqa: E402
-from matching.ranker import LambdaRanker  # noqa: E402
-from matching.twosided import TwoSidedScorer  # noqa: E402
+from matching import metrics as M
+from matching.dataset import DIRECTIONS
+from matching.evaluation import BASELINE_MEANING, KS, EvalSet, baseline_scores, exposure_counts, ndcg_by
+from matching.ranker import LambdaRanker
+from matching.twosided import TwoSidedScorer
 
 TITLE = {"investor": "investor → enterprises (deal lists)", "enterprise": "enterprise → investors (suggested funds)"}
 COLUMNS = ("ndcg@10", "recall@10", "recall@20", "recall@50", "recall@100", "mrr", "auc", "mutual@10",
@@ -41,7 +41,8 @@ def metrics_table(direction_metrics: dict[str, Any], subset: str = "all") -> str
 
 
 def _plot_recall(folder: Path, metrics: dict[str, Any]) -> str:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2)
     for ax, d in zip(axes, DIRECTIONS, strict=True):
         dm = metrics["directions"][d]
         for name in [n for n in dm if not n.startswith("_")]:
@@ -56,12 +57,12 @@ def _plot_recall(folder: Path, metrics: dict[str, Any]) -> str:
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(folder / "plots" / "recall_by_k.png", dpi=110)
-    plt.close(fig)
     return "plots/recall_by_k.png"
 
 
 def _plot_importance(folder: Path, rankers: dict[str, LambdaRanker], top: int = 20) -> str:
-    fig, axes = plt.subplots(1, 2, figsize=(12, 6))
+    fig = Figure(figsize=(12, 6))
+    axes = fig.subplots(1, 2)
     for ax, d in zip(axes, DIRECTIONS, strict=True):
         imp = rankers[d].feature_importance()
         items = sorted(imp.items(), key=lambda kv: kv[1], reverse=True)[:top][::-1]
@@ -71,14 +72,14 @@ def _plot_importance(folder: Path, rankers: dict[str, LambdaRanker], top: int = 
         ax.set_title(TITLE[d], fontsize=10)
     fig.tight_layout()
     fig.savefig(folder / "plots" / "feature_importance.png", dpi=110)
-    plt.close(fig)
     return "plots/feature_importance.png"
 
 
 def _plot_groups(folder: Path, inputs: Any, sets: dict[str, EvalSet], own: dict[str, np.ndarray],
                  base: dict[str, dict[str, np.ndarray]], seed: int) -> tuple[str, dict[str, Any]]:
     panels = [("investor", "investor_type"), ("enterprise", "tier"), ("enterprise", "district")]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5), gridspec_kw={"width_ratios": [1, 0.6, 2]})
+    fig = Figure(figsize=(16, 4.5))
+    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 0.6, 2]})
     table: dict[str, Any] = {}
     for ax, (d, attr) in zip(axes, panels, strict=True):
         model = ndcg_by(inputs.snap, sets[d], own[d], attr, seed=seed)
@@ -94,12 +95,12 @@ def _plot_groups(folder: Path, inputs: Any, sets: dict[str, EvalSet], own: dict[
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(folder / "plots" / "ndcg_by_group.png", dpi=110)
-    plt.close(fig)
     return "plots/ndcg_by_group.png", table
 
 
 def _plot_lorenz(folder: Path, ev: EvalSet, scores: dict[str, np.ndarray], seed: int) -> tuple[str, dict[str, float]]:
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="equal exposure")
     ginis = {}
     for name, s in scores.items():
@@ -114,7 +115,6 @@ def _plot_lorenz(folder: Path, ev: EvalSet, scores: dict[str, np.ndarray], seed:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(folder / "plots" / "lorenz_exposure.png", dpi=110)
-    plt.close(fig)
     return "plots/lorenz_exposure.png", ginis
 
 
