@@ -361,6 +361,9 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
     """
     config = TrainConfig(**{**asdict(config or TrainConfig()), "seed": seed})
     t_start = time.perf_counter()
+    if version is not None and ((settings.models_dir / version).exists()
+                                or registry.get_version(conn, version) is not None):
+        raise ValueError(f"version {version!r} exists already: choose another name")
     inputs = inputs or load_inputs(settings, conn, encoder=encoder, show_progress=show_progress, progress=progress)
     snap, enc = inputs.snap, inputs.encoder
     active_name, active, why = active_scorer(conn, enc.encoder_id)

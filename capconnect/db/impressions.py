@@ -11,7 +11,10 @@ from matching.dataset import Impression
 
 def read_impressions(conn: psycopg.Connection, start: datetime | None = None, end: datetime | None = None
                      ) -> list[Impression]:
-    """Items of investor and enterprise lists served in ``[start, end)``, by list then position."""
+    """Items of investor and enterprise lists served in ``[start, end)``, by list then position.
+
+    Only lists an investor or an enterprise actually saw count as impressions: lists that staff
+    opened on their behalf (``query.role`` admin or operator) are not feedback on the ranking."""
     rows = conn.execute(
         """
         SELECT l.id::text, l.side, l.created_at, i.position,
@@ -19,6 +22,7 @@ def read_impressions(conn: psycopg.Connection, start: datetime | None = None, en
                i.need_id, i.features
         FROM served_lists l JOIN served_list_items i ON i.list_id = l.id
         WHERE l.side IN ('investor', 'enterprise')
+          AND COALESCE(l.query->>'role', l.side) IN ('investor', 'enterprise')
           AND (%(start)s::timestamptz IS NULL OR l.created_at >= %(start)s)
           AND (%(end)s::timestamptz IS NULL OR l.created_at < %(end)s)
         ORDER BY l.created_at, l.id, i.position
