@@ -30,7 +30,7 @@ from api.jobs import Job, JobRunner
 from api.metrics import Metrics
 from api.middleware import RequestContextMiddleware
 from api.ratelimit import TokenBucketLimiter
-from api.routes import events, matching, models, ops
+from api.routes import events, matching, models, ops, reports, resources
 from api.state import CONTENT_RULES, AppState, ModelPoller, ModelStatus, QueryCache
 from capconnect.db import registry
 from capconnect.db.database import open_database
@@ -50,6 +50,15 @@ DESCRIPTION = """科创资本通 (Sci-Tech Capital Connect) matching service of 
 Authenticate with an API key (`capconnect keys create --role … [--for ID]`): `Authorization: Bearer <key>`
 or `X-API-Key: <key>`. Every error has one shape: `{"error": {"code", "message", "fields", "request_id"}}`.
 """
+
+
+#: The routers the app mounts, in order (add a resource's router here).
+ROUTERS = (ops.router, matching.router, events.router, models.router)
+
+
+def body_limits(settings: Settings) -> list[tuple[str, int]]:
+    """Per-path-prefix body limits above the default ``max_body_bytes`` (e.g. bulk uploads)."""
+    return []
 
 
 class EmptyMarketError(MatchingError):
@@ -81,9 +90,12 @@ def create_app(settings: Settings | None = None, *, encoder: TextEncoder | None 
 
     app = FastAPI(title="科创资本通 matching API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
-    for module in (ops, matching, events, models):
-        app.include_router(module.router)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
+                       limits=body_limits(settings))
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(resources.router)
+    app.include_router(reports.router)
     return app
 
 

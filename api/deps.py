@@ -128,7 +128,7 @@ def require_roles(*roles: str) -> Callable[[Principal], Principal]:
     def check(who: PrincipalDep) -> Principal:
         if who.role not in roles:
             raise forbidden(f"角色 {who.role} 无权访问；允许的角色：{', '.join(roles)}",
-                            f"A {who.role} key may not call this; allowed roles: {', '.join(roles)}")
+                            f"Keys of role {who.role} may not call this; allowed roles: {', '.join(roles)}")
         return who
 
     return check

@@ -107,6 +107,8 @@ class AppState:
     def swap(self, bundle: ModelBundle | None) -> Matcher:
         """Serve ``bundle`` (``None``: the content + rules score) from the next request on."""
         with self._swap_lock:
+            if bundle is not None and bundle.version == self.matcher.model_version:
+                return self.matcher  # the poller and a promotion may race to the same version
             new = copy.copy(self.matcher)  # shares snapshot, vectors, index; only the scorer differs
             new.scorer = bundle.scorer if bundle is not None else None
             new.model_version = bundle.version if bundle is not None else CONTENT_RULES

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from capconnect.commands import data, db, demo, encoder, match, models
+from capconnect.commands import benchmark, data, db, demo, encoder, keys, match, models, serve
 
 app = typer.Typer(
     name="capconnect",
@@ -21,10 +21,13 @@ app.add_typer(db.app, name="db")
 app.add_typer(encoder.app, name="encoder")
 app.add_typer(data.import_app, name="import")
 app.add_typer(match.app, name="match")
+app.add_typer(benchmark.app, name="benchmark")
 app.command("generate")(data.generate)
 app.command("export")(data.export)
 app.command("demo")(demo.demo)
 app.add_typer(models.app, name="models")
+app.add_typer(keys.app, name="keys")
+app.command("serve")(serve.serve)
 app.command("train")(models.train)
 app.command("evaluate")(models.evaluate)
 

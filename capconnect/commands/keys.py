@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from capconnect.commands.common import console, database, err_console, fail
 from capconnect.db import keys as keys_db
@@ -56,15 +55,12 @@ def list_(
     """List keys (prefix, role, party, label, dates); never their secrets."""
     with database() as db, db.connect() as conn:
         rows = keys_db.list_keys(conn, include_revoked=all_)
-    table = Table()
-    for col in ("id", "key", "role", "for", "label", "created", "revoked"):
-        table.add_column(col)
-    for k in rows:
+    for k in rows:  # one plain line per key: greppable, never wrapped
         party = f"investor {k.investor_id}" if k.investor_id else (
-            f"enterprise {k.enterprise_id}" if k.enterprise_id else "")
-        table.add_row(str(k.id), k.shown, k.role, party, k.label, f"{k.created_at:%Y-%m-%d %H:%M}",
-                      f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
-    console.print(table)
+            f"enterprise {k.enterprise_id}" if k.enterprise_id else "-")
+        revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "valid"
+        console.print(f"#{k.id:<5} {k.shown:<15} {k.role:<15} {party:<18} created {k.created_at:%Y-%m-%d %H:%M}  "
+                      f"{revoked:<24} {k.label}", highlight=False, markup=False)
     if not rows:
         console.print("no keys: create one with `capconnect keys create --role admin`")
 

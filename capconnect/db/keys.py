@@ -117,7 +117,7 @@ def _check_binding(conn: psycopg.Connection, role: str, investor_id: int | None,
     for bound_role, value, table, what in (("investor", investor_id, "investors", "investor_id"),
                                            ("enterprise", enterprise_id, "enterprises", "enterprise_id")):
         if role == bound_role and value is None:
-            raise FieldError(what, None, f"a {role} key acts for one {role}: give its id (--for ID)")
+            raise FieldError(what, None, f"an {role} key acts for one {role}: give its id (--for ID)")
         if role != bound_role and value is not None:
             raise FieldError(what, value, f"only {bound_role} keys are bound to a {bound_role}; a {role} key is not")
         if value is not None and conn.execute(f"SELECT 1 FROM {table} WHERE id = %s", (value,)).fetchone() is None:

@@ -1,0 +1,139 @@
+"""Enterprises with their yearly financials: create, read, update, list; shown as :mod:`api.disclosure` allows.
+
+Access: admin and operator create and update any enterprise; an enterprise key reads and updates its
+own (not its ``tier`` or ``status``, which the platform sets); every role may read and list
+enterprises, each seeing what disclosure allows: investors by tier, the enterprise's own choice and
+the mutual reveal, other enterprises the public profile, staff and data scientists everything.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from api import disclosure
+from api.data import resources as db
+from api.deps import ConnDep, Principal
+from api.errors import not_found
+from api.routes.resource_common import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    Anyone,
+    Limit,
+    Offset,
+    QueryCodes,
+    StaffOnly,
+    Text,
+    codes,
+    conflict,
+    district_codes,
+    district_name,
+    invalid,
+    label,
+    own_enterprise,
+    page,
+    refused,
+    staff_only_fields,
+    values_of,
+    vocab_codes,
+)
+from api.schemas.resources import EnterpriseCreate, EnterpriseOut, EnterpriseUpdate, Page
+from matching.domain import industries, vocab
+
+router = APIRouter(prefix="/v1", tags=["enterprises"])
+EnterpriseId = Annotated[int, Path(gt=0)]
+
+REQUIRED = ("name", "country", "tier", "listing_target", "disclosure", "status", "financials")
+CLEAR = {"boards": [], "qualifications": [], "excluded_investors": [], "excluded_investor_types": [],
+         "description": ""}
+STAFF_FIELDS = ("tier", "status")
+
+
+@router.post("/enterprises", status_code=201, response_model=EnterpriseOut, responses=WRITE_ERRORS,
+             summary="Create an enterprise (admin, operator)")
+def create_enterprise(body: EnterpriseCreate, conn: ConnDep, who: StaffOnly) -> dict[str, Any]:
+    """A new enterprise with its yearly financials; 409 when its credit code (or source + external id) exists."""
+    values = values_of(body, required=REQUIRED, clear=CLEAR, skip=("financials",))
+    values["source"] = body.source
+    if body.credit_code is None and body.external_id is None:
+        raise invalid("credit_code", None, "需要统一社会信用代码或外部编号",
+                      "Give credit_code (统一社会信用代码) or, for an enterprise without one, external_id")
+    years = [y.model_dump(exclude_unset=True) for y in body.financials or ()]
+    try:
+        new_id = db.create_enterprise(conn, values=values, financial_years=years)
+    except db.Duplicate as exc:
+        raise conflict(exc, "企业", "enterprise") from exc
+    except db.Invalid as exc:
+        raise refused(exc) from exc
+    return _read(conn, who, new_id)
+
+
+@router.get("/enterprises", response_model=Page[EnterpriseOut], responses=READ_ERRORS,
+            summary="List enterprises (filters, pages; disclosure applied per enterprise)")
+def list_enterprises(conn: ConnDep, who: Anyone, district: QueryCodes = None, tier: QueryCodes = None,
+                     board: QueryCodes = None, industry: QueryCodes = None, status: QueryCodes = None, q: Text = None,
+                     limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    """Enterprises in id order; filters take codes or Chinese/English labels and only narrow."""
+    rows, total = db.list_enterprises(
+        conn, district=district_codes(district), tier=vocab_codes(tier, vocab.TIERS, "tier"),
+        board=vocab_codes(board, vocab.BOARDS, "board"),
+        industry=codes(industry, industries.parse_industry, "industry", [i.code for i in industries.INDUSTRIES]),
+        status=vocab_codes(status, vocab.ENTERPRISE_STATUSES, "status"), q=q, limit=limit, offset=offset)
+    accepted = _accepted(conn, who, [r["id"] for r in rows])
+    return page([view(r, who, r["id"] in accepted) for r in rows], total, limit, offset)
+
+
+@router.get("/enterprises/{enterprise_id}", response_model=EnterpriseOut, responses=READ_ERRORS,
+            summary="An enterprise, as far as the caller may see it")
+def get_enterprise(enterprise_id: EnterpriseId, conn: ConnDep, who: Anyone) -> dict[str, Any]:
+    """The enterprise; ``withheld`` and ``disclosure`` say what is not shown, why, and how it can be."""
+    return _read(conn, who, enterprise_id)
+
+
+@router.patch("/enterprises/{enterprise_id}", response_model=EnterpriseOut, responses=WRITE_ERRORS,
+              summary="Update an enterprise (staff, or its own key)")
+def update_enterprise(enterprise_id: EnterpriseId, body: EnterpriseUpdate, conn: ConnDep, who: Anyone
+                      ) -> dict[str, Any]:
+    """Change the fields sent; financial years sent are upserted by year."""
+    own_enterprise(who, enterprise_id)
+    values = values_of(body, required=REQUIRED, clear=CLEAR, skip=("financials",))
+    staff_only_fields(who, values, STAFF_FIELDS)
+    years = [y.model_dump(exclude_unset=True) for y in body.financials or ()]
+    try:
+        found = db.update_enterprise(conn, enterprise_id=enterprise_id, values=values, financial_years=years)
+    except db.Invalid as exc:
+        raise refused(exc) from exc
+    if not found:
+        raise not_found("企业", "enterprise", enterprise_id, "enterprise_id")
+    return _read(conn, who, enterprise_id)
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+def _read(conn: Any, who: Principal, enterprise_id: int) -> dict[str, Any]:
+    row = db.get_enterprise(conn, enterprise_id)
+    if row is None:
+        raise not_found("企业", "enterprise", enterprise_id, "enterprise_id")
+    return view(row, who, enterprise_id in _accepted(conn, who, [enterprise_id]))
+
+
+def _accepted(conn: Any, who: Principal, enterprise_ids: list[int]) -> set[int]:
+    """Enterprises that accepted the calling investor's contact request (empty for other roles)."""
+    if who.role != "investor" or who.investor_id is None:
+        return set()
+    return db.contacts_accepted(conn, investor_id=who.investor_id, enterprise_ids=enterprise_ids)
+
+
+def view(row: dict[str, Any], who: Principal, contact_accepted: bool) -> dict[str, Any]:
+    """An enterprise row as ``who`` may see it, with Chinese labels."""
+    row = dict(row)
+    row["disclosure_choice"] = row.pop("disclosure")
+    decision = disclosure.decide(role=who.role, tier=row["tier"], disclosure=row["disclosure_choice"],
+                                 enterprise_id=row["id"], viewer_enterprise_id=who.enterprise_id,
+                                 contact_accepted=contact_accepted)
+    out = disclosure.redact(row, decision)
+    out["district_name"] = district_name(row["district"])
+    out["industry_zh"] = industries.industry(row["industry"]).zh if row["industry"] else None
+    out["tier_zh"] = label(vocab.TIERS, row["tier"])
+    out["boards_zh"] = [vocab.BOARDS.label(b) for b in row["boards"]]
+    return out

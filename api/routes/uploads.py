@@ -1,0 +1,94 @@
+"""Bulk import by upload: ``POST /v1/imports/{entity}`` with a CSV, XLSX or JSONL file (admin, operator).
+
+The same path as ``capconnect import`` (:func:`capconnect.importing.import_file`): the encoding is
+detected (UTF-8, UTF-8 with BOM, GB18030/GBK, Mac Roman) or given with ``?encoding=``, headers and
+enumerations in Chinese or English, every row validated, and everything loaded in one transaction by
+natural key (re-uploading a file changes nothing). A file with a bad row imports nothing: 422 with one
+entry per problem (``row``, ``field``, ``value``, ``reason``). With ``?skip_invalid=true`` the good
+rows import and the response lists the rejected ones.
+
+The service's snapshot is not reloaded here: imported records are served by the matcher after the
+next snapshot reload (a restart), as ``UnknownPartyError`` responses say.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Path, Query, UploadFile
+
+from api.deps import StateDep
+from api.errors import ApiError, field_detail
+from api.routes.resource_common import WRITE_ERRORS, StaffOnly, invalid
+from api.schemas.resources import ImportOut
+from capconnect.db.database import Database
+from capconnect.importing import ImportReport, RowProblem, import_file
+from matching.errors import FieldError
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1", tags=["imports"])
+
+Entity = Literal["enterprises", "investors", "mandates", "needs", "secondaries", "events"]
+SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".jsonl", ".ndjson", ".json")
+MAX_PROBLEMS = 1000  # listed in a 422; the count says how many there were
+
+
+@router.post("/imports/{entity}", response_model=ImportOut, responses=WRITE_ERRORS,
+             summary="Bulk import a CSV, XLSX or JSONL file (admin, operator)")
+def upload(entity: Annotated[Entity, Path(description="What the file holds")], state: StateDep, who: StaffOnly,
+           file: Annotated[UploadFile, File(description="CSV (UTF-8 or GBK/GB18030), XLSX or JSONL")],
+           skip_invalid: Annotated[bool, Query(description="Import the good rows, return the bad ones")] = False,
+           encoding: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_.-]+$",
+                                                 description="Force the text encoding, e.g. gb18030")] = None,
+           ) -> dict[str, Any]:
+    """Validate every row and import atomically (or, with ``skip_invalid``, the valid rows)."""
+    name = file.filename or "upload"
+    suffix = FilePath(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise invalid("file", name, "文件格式不支持，请上传 CSV、XLSX 或 JSONL",
+                      f"unsupported file type {suffix or '(none)'}; upload .csv, .xlsx or .jsonl", SUFFIXES)
+    with tempfile.TemporaryDirectory(prefix="capconnect-upload-") as tmp:
+        path = FilePath(tmp) / f"upload{suffix}"
+        with path.open("wb") as out:
+            while chunk := file.file.read(1 << 20):
+                out.write(chunk)
+        report = _import(state.database_url, entity, path, encoding, skip_invalid, FilePath(tmp) / "rejects.csv")
+    if not report.committed:
+        raise _rejected(report, name)
+    logger.info("upload %s (%s) by key %s: %d rows, %d rejected", name, entity, who.key_shown, report.rows,
+                len({p.row for p in report.problems}))
+    return {"entity": entity, "filename": name, "encoding": report.encoding, "rows": report.rows,
+            "imported": [{"table": c.table, **c.as_dict()} for c in report.counts],
+            "rejected_rows": len({p.row for p in report.problems}),
+            "rejected": [_problem(p) for p in report.problems[:MAX_PROBLEMS]]}
+
+
+def _import(url: str, entity: str, path: FilePath, encoding: str | None, skip_invalid: bool,
+            rejects: FilePath) -> ImportReport:
+    try:
+        return import_file(Database(url=url), entity, path, encoding=encoding, skip_invalid=skip_invalid,
+                           rejects_path=rejects)
+    except LookupError as exc:  # an encoding Python does not know
+        raise invalid("encoding", encoding, "未知的文件编码", f"unknown encoding {encoding!r}; e.g. utf-8, gb18030",
+                      ("utf-8", "utf-8-sig", "gb18030", "gbk", "mac_roman")) from exc
+    except FieldError as exc:  # the file cannot be read at all (encoding, broken header, bad JSON)
+        raise ApiError(422, "validation_error", "文件无法读取", f"The file cannot be read: {exc.reason}",
+                       fields=[field_detail("file", str(exc.value)[:200], exc.reason) | {
+                           "row": getattr(exc, "row", None)}]) from exc
+
+
+def _problem(p: RowProblem) -> dict[str, Any]:
+    return {"row": p.row, "field": p.field, "value": p.value, "reason": p.reason}
+
+
+def _rejected(report: ImportReport, name: str) -> ApiError:
+    rows = sorted({p.row for p in report.problems})
+    shown = ", ".join(str(r) for r in rows[:10]) + (" …" if len(rows) > 10 else "")
+    fields = [field_detail(p.field, p.value, p.reason) | {"row": p.row} for p in report.problems[:MAX_PROBLEMS]]
+    return ApiError(422, "validation_error", f"文件有 {len(rows)} 行数据不合法（第 {shown} 行），未导入任何数据",
+                    f"{name}: {len(report.problems)} problem(s) in {len(rows)} row(s) ({shown}); nothing was "
+                    "imported. Fix the rows, or upload with skip_invalid=true to import the valid rows",
+                    fields=fields)
