@@ -57,8 +57,8 @@ ROUTERS = (ops.router, matching.router, events.router, models.router)
 
 
 def body_limits(settings: Settings) -> list[tuple[str, int]]:
-    """Per-path-prefix body limits above the default ``max_body_bytes`` (e.g. bulk uploads)."""
-    return []
+    """Per-path-prefix body limits above the default ``max_body_bytes``: bulk uploads may be larger."""
+    return [("/v1/imports", settings.max_upload_bytes)]
 
 
 class EmptyMarketError(MatchingError):

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(default=100, ge=1, description="Requests an API key may send at once (bucket size).")
     api_max_k: int = Field(default=100, ge=1, le=1000, description="Largest list length a request may ask for.")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body (413 beyond).")
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024,
+                                  description="Body limit of bulk uploads (POST /v1/imports/…).")
     model_poll_seconds: float = Field(default=10.0, gt=0, description="How often the service checks the active model.")
     db_pool_min_size: int = Field(default=2, ge=1, description="Connections the service keeps open.")
     db_pool_max_size: int = Field(default=10, ge=1, description="Most connections the service opens.")
