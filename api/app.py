@@ -34,7 +34,7 @@ from api.routes import events, matching, models, ops, reports, resources
 from api.state import CONTENT_RULES, AppState, ModelPoller, ModelStatus, QueryCache
 from capconnect.db import registry
 from capconnect.db.database import open_database
-from capconnect.db.market_read import read_market
+from capconnect.db.market_read import market_fingerprint, read_market
 from matching.bundle import ModelBundle
 from matching.config import Settings, get_settings
 from matching.constraints import S_FUND
@@ -42,6 +42,7 @@ from matching.embeddings import EmbeddingCache
 from matching.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
 from matching.errors import ArtifactError, MatchingError
 from matching.matcher import Matcher
+from matching.snapshot import MarketSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: Text
         logger.info("loading the encoder")
         encoder = load_encoder(ensure_default_encoder(settings))
     with pool.connection() as conn:
+        fingerprint = market_fingerprint(conn)
         stored = read_market(conn)
         active = registry.active_version(conn)
         shown = exposure_counts(conn, datetime.now(UTC))
@@ -125,19 +127,17 @@ def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: Text
     logger.info("building the matcher over %d enterprises and %d investors (model %s)",
                 snapshot.n_enterprises, snapshot.n_investors, status.version)
     cache = EmbeddingCache(settings.data_dir / "embeddings")
-    matcher = Matcher.build(snapshot, encoder, settings=settings, cache=cache,
-                            scorer=bundle.scorer if bundle else None, model_version=status.version,
-                            show_progress=show_progress)
-    _warm_secondaries(matcher)
-    matcher.cache = QueryCache()  # free-text queries: in memory, bounded (not a file per query)
-    matcher.set_exposure(shown)
+    matcher = _matcher(snapshot, encoder, settings, cache, bundle.scorer if bundle else None, status.version,
+                       shown, show_progress)
     state = AppState(settings=settings, pool=pool, database_url=db.url, encoder=encoder, matcher=matcher,
                      limiter=TokenBucketLimiter(settings.api_rate_per_second, settings.api_rate_burst),
                      metrics=metrics, model=status)
     metrics.serving(status.version)
+    state.market_fingerprint, state.market_loaded_at = fingerprint, datetime.now(UTC)
+    state.rebuild = _rebuild_work(state, cache)
     state.jobs = JobRunner(_retrain_work(state))
     stack.callback(state.jobs.stop)
-    poller = ModelPoller(state, settings.model_poll_seconds).start()
+    poller = ModelPoller(state, settings.model_poll_seconds, settings.market_refresh_seconds).start()
     stack.callback(poller.stop)
     logger.info("ready in %.1f s: %d enterprises, %d investors, model %s, encoder %s", time.perf_counter() - t0,
                 snapshot.n_enterprises, snapshot.n_investors, status.version, encoder.encoder_id)
@@ -155,6 +155,32 @@ def _active_bundle(active: registry.ModelVersion | None, encoder: TextEncoder
         logger.error("active model %s refused, serving %s: %s", active.version, CONTENT_RULES, exc)
         return None, ModelStatus(CONTENT_RULES, datetime.now(UTC), str(exc), active.version)
     return bundle, ModelStatus(bundle.version, datetime.now(UTC))
+
+
+def _matcher(snapshot: MarketSnapshot, encoder: TextEncoder, settings: Settings, cache: EmbeddingCache,
+             scorer: Any, version: str, shown: dict[int, int], show_progress: bool = False) -> Matcher:
+    """A ready matcher: built over the snapshot, secondaries embedded, query cache in memory, exposure set."""
+    matcher = Matcher.build(snapshot, encoder, settings=settings, cache=cache, scorer=scorer, model_version=version,
+                            show_progress=show_progress)
+    _warm_secondaries(matcher)
+    matcher.cache = QueryCache()  # free-text queries: in memory, bounded (not a file per query)
+    matcher.set_exposure(shown)
+    return matcher
+
+
+def _rebuild_work(state: AppState, cache: EmbeddingCache) -> Callable[[], Matcher]:
+    """Build a matcher over the market as it is now in the database (the market poller calls it)."""
+
+    def rebuild() -> Matcher:
+        with state.pool.connection() as conn:
+            stored = read_market(conn)
+            shown = exposure_counts(conn, datetime.now(UTC))
+        current = state.matcher
+        with state.embed_lock:  # the encoder is not made for concurrent callers
+            return _matcher(stored.snapshot(), state.encoder, state.settings, cache, current.scorer,
+                            current.model_version, shown)
+
+    return rebuild
 
 
 def _warm_secondaries(matcher: Matcher) -> None:

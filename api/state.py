@@ -92,6 +92,9 @@ class AppState:
     embed_lock: threading.Lock = field(default_factory=threading.Lock)
     started_at: float = field(default_factory=time.time)
     jobs: Any = None  # api.jobs.JobRunner, set by the lifespan
+    rebuild: Any = None  # () -> Matcher over a fresh snapshot (set by the lifespan)
+    market_fingerprint: str = ""
+    market_loaded_at: datetime | None = None
     _swap_lock: threading.Lock = field(default_factory=threading.Lock)
     _sec_row: dict[int, int] | None = None
 
@@ -155,6 +158,32 @@ class AppState:
             return False  # refused already; a fixed artifact needs a new version (or a restart)
         return self.serve_version(mv)
 
+    # -- the market ------------------------------------------------------------------------------------
+    def check_market(self) -> bool:
+        """Rebuild the matcher over a fresh snapshot when the market changed in the database
+        (records created, updated or imported through the API or the command line; new events).
+
+        The new matcher keeps the serving model; profiles are embedded through the on-disk cache,
+        so only new or changed texts are encoded. Returns whether it was rebuilt.
+        """
+        from capconnect.db.market_read import market_fingerprint
+
+        with self.pool.connection() as conn:
+            fingerprint = market_fingerprint(conn)
+        if fingerprint == self.market_fingerprint or self.rebuild is None:
+            return False
+        t0 = time.perf_counter()
+        fresh: Matcher = self.rebuild()
+        with self._swap_lock:
+            current = self.matcher
+            fresh.scorer, fresh.model_version = current.scorer, current.model_version
+            self.matcher = fresh  # one reference assignment, as for a model swap
+            self._sec_row = None
+            self.market_fingerprint, self.market_loaded_at = fingerprint, datetime.now(UTC)
+        logger.info("market reloaded in %.1f s: %d enterprises, %d investors", time.perf_counter() - t0,
+                    fresh.snap.n_enterprises, fresh.snap.n_investors)
+        return True
+
     # -- lookups --------------------------------------------------------------------------------------
     def secondary_row(self, secondary_id: int) -> int | None:
         """Snapshot row of a secondary listing id."""
@@ -164,10 +193,12 @@ class AppState:
 
 
 class ModelPoller:
-    """A daemon thread calling :meth:`AppState.check_active_model` every ``interval`` seconds."""
+    """A daemon thread calling :meth:`AppState.check_active_model` every ``interval`` seconds, and
+    :meth:`AppState.check_market` every ``market_interval`` seconds (``0``: never)."""
 
-    def __init__(self, state: AppState, interval: float) -> None:
-        self.state, self.interval = state, interval
+    def __init__(self, state: AppState, interval: float, market_interval: float = 0.0) -> None:
+        self.state, self.interval, self.market_interval = state, interval, market_interval
+        self._next_market = time.monotonic() + market_interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="model-poller", daemon=True)
 
@@ -187,3 +218,10 @@ class ModelPoller:
                 self.state.check_active_model()
             except Exception as exc:  # a poll must never kill the thread (database down, …)
                 logger.warning("model poll failed: %s: %s", type(exc).__name__, exc)
+            if self.market_interval > 0 and time.monotonic() >= self._next_market:
+                self._next_market = time.monotonic() + self.market_interval
+                try:
+                    self.state.check_market()
+                except Exception as exc:
+                    logger.warning("market reload failed, the current snapshot keeps serving: %s: %s",
+                                   type(exc).__name__, exc)

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024,
                                   description="Body limit of bulk uploads (POST /v1/imports/…).")
     model_poll_seconds: float = Field(default=10.0, gt=0, description="How often the service checks the active model.")
+    market_refresh_seconds: float = Field(
+        default=60.0, ge=0, description="How often the service checks the market for changes and reloads (0: never).")
     db_pool_min_size: int = Field(default=2, ge=1, description="Connections the service keeps open.")
     db_pool_max_size: int = Field(default=10, ge=1, description="Most connections the service opens.")
     db_timeout_seconds: float = Field(default=5.0, gt=0, description="Wait for a connection before answering 503.")

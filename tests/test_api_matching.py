@@ -179,3 +179,26 @@ def test_search_both_sides(api: ApiEnv) -> None:
         "field": "side", "value": "fund", "allowed": ["enterprise", "investor"], "reason": None}
     missing = api.get("/v1/search", "operator")
     assert missing.status_code == 422 and error_of(missing)["fields"][0]["field"] == "q"
+
+
+def test_a_new_enterprise_reaches_the_matcher_after_a_market_reload(api: ApiEnv) -> None:
+    """Records created through the API are served once the market poller reloads the snapshot
+    (here called directly); an unchanged market is not rebuilt."""
+    from matching.domain.credit_code import make_credit_code
+
+    state = api.state
+    assert state.check_market() is False  # nothing changed since start-up
+    before = state.matcher
+    body = {"credit_code": make_credit_code("9", "1", "500112", "MA7654321"), "name": "重庆新晋锂电科技有限公司",
+            "district": "500112", "tier": "growth", "description": "动力电池 锂电池 储能"}
+    made = api.post("/v1/enterprises", "admin", body)
+    assert made.status_code == 201, made.text
+    new_id = made.json()["id"]
+    assert api.get(f"/v1/enterprises/{new_id}/investors", "admin").status_code == 404  # not in the snapshot yet
+    assert state.check_market() is True
+    after = state.matcher
+    assert after is not before and after.model_version == before.model_version
+    assert after.snap.n_enterprises == before.snap.n_enterprises + 1
+    r = api.get(f"/v1/enterprises/{new_id}/investors", "admin")
+    assert r.status_code == 200, r.text
+    assert state.check_market() is False

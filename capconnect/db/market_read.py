@@ -112,3 +112,20 @@ def read_market(conn: psycopg.Connection) -> StoredMarket:
             source=r["source"], list_id=str(r["list_id"]) if r["list_id"] else None, amount=_f(r["amount"]),
             currency=r["currency"], round=r["round"], lead=r["lead"]))
     return out
+
+
+def market_fingerprint(conn: psycopg.Connection) -> str:
+    """A cheap summary that changes whenever a record the matcher reads is added or changed
+    (counts and last update of each table; the last funnel event id, as events are append-only)."""
+    row = conn.execute(
+        """
+        SELECT concat_ws('|',
+          (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM enterprises),
+          (SELECT count(*) FROM enterprise_financials),
+          (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM investors),
+          (SELECT count(*) || ':' || coalesce(max(id), 0) FROM mandates),
+          (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM financing_needs),
+          (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM secondary_listings),
+          (SELECT coalesce(max(id), 0) FROM funnel_events))
+        """).fetchone()
+    return str(row[0])
