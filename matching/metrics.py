@@ -102,14 +102,34 @@ def rank_order(scores: np.ndarray, *, seed: int = 0) -> np.ndarray:
         ValueError: ``scores`` is not one-dimensional or contains NaN.
     """
     arr = _check_scores(scores)
-    # lexsort sorts by the last key first: score descending, then the random tie-break.
-    return np.lexsort((_tiebreak(arr.size, seed), -arr))
+    return _grouped_order(-arr, None, _tiebreak(arr.size, seed))
+
+
+def _grouped_order(primary: np.ndarray, qid: np.ndarray | None, tiebreak: np.ndarray | None) -> np.ndarray:
+    """Rows ordered by query, then ``primary`` ascending, then ``tiebreak`` ascending (else row order).
+
+    The same order as ``np.lexsort((tiebreak, primary, qid))``, built from stable one-key sorts,
+    which is several times faster on millions of rows.
+    """
+    n = primary.size
+    if tiebreak is None:
+        base = np.arange(n)
+    else:
+        base = np.empty(n, dtype=np.int64)
+        base[tiebreak] = np.arange(n)  # tiebreak is a permutation: rows in increasing tie-break order
+    order = base[np.argsort(primary[base], kind="stable")]
+    if qid is not None:
+        q = qid[order]
+        if q.size and int(q.max()) < 2**16:
+            q = q.astype(np.uint16)  # numpy's stable sort of 16-bit keys is a linear-time radix sort
+        order = order[np.argsort(q, kind="stable")]
+    return order
 
 
 def _ranks(scores: np.ndarray, sizes: np.ndarray, seed: int) -> np.ndarray:
     """0-based position of every row within its own query (0 = best)."""
     qid = _query_ids(sizes)
-    order = np.lexsort((_tiebreak(scores.size, seed), -scores, qid))
+    order = _grouped_order(-scores, qid, _tiebreak(scores.size, seed))
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     ranks = np.empty(scores.size, dtype=np.int64)
     ranks[order] = np.arange(scores.size) - starts[qid[order]]
@@ -145,7 +165,10 @@ def _ndcg(y: np.ndarray, ranks: np.ndarray, sizes: np.ndarray, qid: np.ndarray, 
     discount = np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
     dcg = np.bincount(qid, weights=gain * discount, minlength=sizes.size)
     # Ideal: the same query's labels sorted best first.
-    ideal_ranks = _ranks(y.astype(np.float64), sizes, seed=0)
+    ideal_order = _grouped_order(-y.astype(np.float64), qid, None)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    ideal_ranks = np.empty(y.size, dtype=np.int64)
+    ideal_ranks[ideal_order] = np.arange(y.size) - starts[qid[ideal_order]]
     ideal_discount = np.where(ideal_ranks < k, 1.0 / np.log2(ideal_ranks + 2.0), 0.0)
     idcg = np.bincount(qid, weights=gain * ideal_discount, minlength=sizes.size)
     has = idcg > 0
@@ -161,7 +184,7 @@ def _mrr(pos: np.ndarray, ranks: np.ndarray, qid: np.ndarray, n_q: int) -> float
 
 def _auc(pos: np.ndarray, scores: np.ndarray, sizes: np.ndarray, qid: np.ndarray) -> float:
     n = scores.size
-    order = np.lexsort((scores, qid))  # ascending score within query
+    order = _grouped_order(scores, qid, None)  # ascending score within query
     s_sorted, q_sorted = scores[order], qid[order]
     new_block = np.ones(n, dtype=bool)
     new_block[1:] = (s_sorted[1:] != s_sorted[:-1]) | (q_sorted[1:] != q_sorted[:-1])

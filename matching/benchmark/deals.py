@@ -9,7 +9,7 @@ the future relative to any cut.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
@@ -209,7 +209,3 @@ class Cut:
         return {"name": self.name, "train_before": self.start.isoformat(), "window_start": self.start.isoformat(),
                 "window_end_exclusive": self.end.isoformat()}
 
-
-def split_rows(rows: Sequence[DealRow], day: date) -> tuple[list[DealRow], list[DealRow]]:
-    """Rows before ``day`` and rows on or after it (for tests and sanity checks)."""
-    return [r for r in rows if r.day < day], [r for r in rows if r.day >= day]

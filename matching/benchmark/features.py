@@ -242,8 +242,9 @@ def _investor_features(deals: Deals, E: np.ndarray, e_pos: np.ndarray, inv: np.n
 def _company_features(deals: Deals, cands: Candidates, inv: np.ndarray, comp: np.ndarray, day: np.ndarray,
                       as_of: int) -> dict[str, np.ndarray]:
     C, n_c = cands.companies, deals.n_companies
-    rounds = np.unique(comp.astype(np.int64) * (10**6) + day)  # distinct (company, day)
-    n_rounds = np.bincount(rounds // 10**6, minlength=n_c)
+    span = int(day.max(initial=0) - day.min(initial=0)) + 1
+    rounds = np.unique(comp.astype(np.int64) * span + (day - day.min(initial=0)))  # distinct (company, day)
+    n_rounds = np.bincount(rounds // span, minlength=n_c)
     investors = np.unique(comp.astype(np.int64) * deals.n_investors + inv)
     n_investors = np.bincount(investors // deals.n_investors, minlength=n_c)
     last = np.full(n_c, -1, dtype=np.int64)

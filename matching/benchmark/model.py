@@ -27,8 +27,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "lambdarank",
     "metric": "ndcg",
     "eval_at": [10],
-    "learning_rate": 0.05,
-    "num_leaves": 31,
+    "learning_rate": 0.1,
+    "num_leaves": 15,
     "min_data_in_leaf": 50,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
@@ -37,7 +37,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "lambdarank_truncation_level": 30,
     "deterministic": True,
     "force_row_wise": True,
-    "num_threads": 2,
+    # One thread: on a shared 2-core machine OpenMP's spin-waits made two threads slower, not faster.
+    "num_threads": 1,
     "verbosity": -1,
 }
 
@@ -45,6 +46,11 @@ DEFAULT_PARAMS: dict[str, Any] = {
 @dataclass(frozen=True)
 class ModelConfig:
     """How the benchmark's ranker is trained (tuned on the validation cut only).
+
+    The defaults were chosen on the CrunchBase validation cut (train < 2012-01-01, window 2012), NDCG@10
+    of both directions: 15 leaves beat 7 and 31, learning rate 0.1 × 150 rounds matched 0.05 × 300 at half
+    the scoring time, 300 sampled negatives per query beat 100 and 1,000, and two inner windows
+    (labels from each of the two years before the cut) beat one for investor → enterprise.
 
     Attributes:
         params: LightGBM parameters over :data:`DEFAULT_PARAMS`.
@@ -56,10 +62,10 @@ class ModelConfig:
     """
 
     params: dict[str, Any] = field(default_factory=dict)
-    num_boost_round: int = 300
+    num_boost_round: int = 150
     negatives_per_query: int | None = 300
     label_days: int = 365
-    inner_windows: int = 1
+    inner_windows: int = 2
     features: tuple[str, ...] = FEATURE_NAMES
 
     def __post_init__(self) -> None:

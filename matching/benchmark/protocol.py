@@ -78,7 +78,7 @@ def run_cut(deals: Deals, cut: Cut, config: ModelConfig | None = None, *, seed: 
 
     Returns:
         JSON-friendly ``{"cut", "counts", "directions": {direction: {"rows", "queries",
-        "cold_queries", "training_rows", "metrics": {"all"|"cold_start": {scorer: metrics}},
+        "cold_queries", "training_candidate_rows", "metrics": {"all"|"cold_start": {scorer: metrics}},
         "feature_importance"}}, "timings"}``.
 
     Raises:
@@ -122,7 +122,7 @@ def run_cut(deals: Deals, cut: Cut, config: ModelConfig | None = None, *, seed: 
             "rows": len(lay),
             "queries": len(lay.group),
             "cold_queries": int(lay.query_cold.sum()),
-            "training_rows": int(sum(len(p[1]) for p in parts)),
+            "training_candidate_rows": int(sum(len(p[1]) for p in parts)),  # before negative sampling
             "metrics": _evaluate_all(lay, scores, seed),
             "feature_importance": ranker.importance(),
         }
