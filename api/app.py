@@ -23,14 +23,16 @@ import numpy as np
 import psycopg
 import psycopg_pool
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from api import errors
+from api import errors, web
 from api.data.lists import exposure_counts
 from api.jobs import Job, JobRunner
 from api.metrics import Metrics
 from api.middleware import RequestContextMiddleware
 from api.ratelimit import TokenBucketLimiter
 from api.routes import events, matching, models, ops, reports, resources
+from api.security import SecurityHeadersMiddleware, cors_options
 from api.state import CONTENT_RULES, AppState, ModelPoller, ModelStatus, QueryCache
 from capconnect.db import registry
 from capconnect.db.database import open_database
@@ -59,7 +61,7 @@ ROUTERS = (ops.router, matching.router, events.router, models.router)
 
 def body_limits(settings: Settings) -> list[tuple[str, int]]:
     """Per-path-prefix body limits above the default ``max_body_bytes``: bulk uploads may be larger."""
-    return [("/v1/imports", settings.max_upload_bytes)]
+    return [("/v1/imports", settings.max_upload_bytes), *((p, settings.max_upload_bytes) for p in web.UPLOAD_PATHS)]
 
 
 class EmptyMarketError(MatchingError):
@@ -93,10 +95,13 @@ def create_app(settings: Settings | None = None, *, encoder: TextEncoder | None 
     errors.install(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
                        limits=body_limits(settings))
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(resources.router)
     app.include_router(reports.router)
+    web.install(app)  # the web console: /web pages and /web/static
     return app
 
 

@@ -16,6 +16,7 @@ cannot be reached a 503. Anything else is a bug: logged with its traceback and a
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +33,9 @@ from matching.errors import ArtifactError, FieldError, MatchingError
 from matching.matcher import UnknownPartyError
 
 logger = logging.getLogger(__name__)
+
+#: The largest id PostgreSQL's bigint holds: bound id parameters with it (a larger one is a 422, not a 500).
+MAX_ID = 2**63 - 1
 
 #: Field name (as the API spells it) → the vocabulary whose codes it allows.
 VOCAB_FIELDS: dict[str, vocab.Vocabulary] = {
@@ -144,8 +148,14 @@ def _pydantic_field(err: dict[str, Any]) -> dict[str, Any]:
     if err.get("type") in ("enum", "literal_error") and "expected" in ctx:
         allowed = re.findall(r"'([^']*)'", str(ctx["expected"]))
     value = err.get("input")
+    if err.get("type") == "json_invalid":  # loc is (body, character offset): name the body, say where
+        name, loc = "body", ["body"]
+        err = {**err, "msg": f"{err.get('msg', 'invalid JSON')} at character {err.get('loc', ('', '?'))[-1]}"}
+        value = None
     if err.get("type") == "missing":
         value = None
+    elif isinstance(value, float) and not math.isfinite(value):  # NaN and Infinity are not JSON
+        value = str(value)
     elif not isinstance(value, (str, int, float, bool, type(None))):
         value = str(value)[:200]
     return field_detail(loc[-1] if loc else name, value, str(err.get("msg", "invalid")), allowed) | {"field": name}
@@ -179,6 +189,13 @@ def _matching_error(request: Request, exc: Exception) -> JSONResponse:
     return respond(request, 422, "validation_error", "请求无法处理", str(exc))
 
 
+def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    # a safety net: parameters are bounded where they are declared, so this names no field
+    logger.warning("value out of range reached the database: %s", exc)
+    return respond(request, 422, "validation_error", "数值超出范围", "A number in the request is out of range "
+                   f"(ids are at most {MAX_ID}; amounts at most 1e13)")
+
+
 def _database_down(request: Request, exc: Exception) -> JSONResponse:
     logger.error("database unavailable: %s: %s", type(exc).__name__, exc)
     zh, en = MESSAGES["database_unavailable"]
@@ -189,6 +206,10 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _STATUS_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
     zh, en = MESSAGES[code]
+    if exc.status_code == 400 and "parsing the body" in str(exc.detail):  # bytes that are not UTF-8 JSON
+        return respond(request, 400, code, "请求体不是 UTF-8 编码的 JSON", "The body is not JSON encoded as UTF-8 "
+                       "(re-encode GBK/GB18030 text as UTF-8, or upload files through /v1/imports)",
+                       [field_detail("body", None, "not UTF-8 JSON")])
     if code == "payload_too_large":
         zh, en = too_large_text(request)
     elif exc.detail and code not in ("not_found", "method_not_allowed"):
@@ -218,6 +239,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(FieldError, _field_error)
     app.add_exception_handler(ArtifactError, _artifact_error)
     app.add_exception_handler(MatchingError, _matching_error)
+    app.add_exception_handler(psycopg.errors.NumericValueOutOfRange, _out_of_range)
     for exc in (psycopg.OperationalError, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed):
         app.add_exception_handler(exc, _database_down)
     app.add_exception_handler(Exception, _bug)

@@ -54,8 +54,17 @@ class Settings(BaseSettings):
     db_pool_min_size: int = Field(default=2, ge=1, description="Connections the service keeps open.")
     db_pool_max_size: int = Field(default=10, ge=1, description="Most connections the service opens.")
     db_timeout_seconds: float = Field(default=5.0, gt=0, description="Wait for a connection before answering 503.")
+    cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed by CORS "
+                                    "(a JSON list; default none; '*' refused).")
     event_clock_skew_seconds: float = Field(default=300.0, ge=0, description="How far in the future an event "
                                             "timestamp may be (client clocks drift).")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError("'*' is not allowed: list the exact origins, e.g. [\"https://console.example\"]")
+        return value
 
     @field_validator("data_dir", "models_dir", "encoder_path", "pg_bin_dir")
     @classmethod

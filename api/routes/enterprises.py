@@ -39,6 +39,7 @@ from api.routes.resource_common import (
     vocab_codes,
 )
 from api.schemas.resources import EnterpriseCreate, EnterpriseOut, EnterpriseUpdate, Page
+from api.security import record_confidential_views
 from matching.domain import industries, vocab
 
 router = APIRouter(prefix="/v1", tags=["enterprises"])
@@ -81,7 +82,9 @@ def list_enterprises(conn: ConnDep, who: Anyone, district: QueryCodes = None, ti
         industry=codes(industry, industries.parse_industry, "industry", [i.code for i in industries.INDUSTRIES]),
         status=vocab_codes(status, vocab.ENTERPRISE_STATUSES, "status"), q=q, limit=limit, offset=offset)
     accepted = _accepted(conn, who, [r["id"] for r in rows])
-    return page([view(r, who, r["id"] in accepted) for r in rows], total, limit, offset)
+    views = [view(r, who, r["id"] in accepted) for r in rows]
+    record_confidential_views(conn, who, views)  # audited before anything confidential is sent
+    return page(views, total, limit, offset)
 
 
 @router.get("/enterprises/{enterprise_id}", response_model=EnterpriseOut, responses=READ_ERRORS,
@@ -114,7 +117,9 @@ def _read(conn: Any, who: Principal, enterprise_id: int) -> dict[str, Any]:
     row = db.get_enterprise(conn, enterprise_id)
     if row is None:
         raise not_found("企业", "enterprise", enterprise_id, "enterprise_id")
-    return view(row, who, enterprise_id in _accepted(conn, who, [enterprise_id]))
+    out = view(row, who, enterprise_id in _accepted(conn, who, [enterprise_id]))
+    record_confidential_views(conn, who, [out])  # audited before anything confidential is sent
+    return out
 
 
 def _accepted(conn: Any, who: Principal, enterprise_ids: list[int]) -> set[int]:

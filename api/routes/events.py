@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from api.data import events as events_db
 from api.data import lists as lists_db
 from api.deps import ConnDep, Principal, StateDep, require_roles
-from api.errors import ApiError, field_detail, forbidden
+from api.errors import MAX_ID, ApiError, field_detail, forbidden
 from api.schemas.common import error_responses
 from api.schemas.events import EventIn, EventOut, EventPage, EventType
 
@@ -81,11 +81,14 @@ def post_event(body: EventIn, state: StateDep, conn: ConnDep, who: Reporter) -> 
 
 @router.get("/events", response_model=EventPage, responses=error_responses(401, 403, 422, 429, 503))
 def get_events(conn: ConnDep, who: Reader,
-               investor_id: Annotated[int | None, Query(gt=0, description="Staff: narrow to an investor")] = None,
-               enterprise_id: Annotated[int | None, Query(gt=0, description="Staff: narrow to an enterprise")] = None,
+               investor_id: Annotated[int | None, Query(gt=0, le=MAX_ID,
+                                                        description="Staff: narrow to an investor")] = None,
+               enterprise_id: Annotated[int | None, Query(gt=0, le=MAX_ID,
+                                                          description="Staff: narrow to an enterprise")] = None,
                event_type: Annotated[EventType | None, Query()] = None,
                list_id: Annotated[uuid.UUID | None, Query()] = None,
-               before: Annotated[int | None, Query(gt=0, description="Cursor: the previous page's next_before")
+               before: Annotated[int | None, Query(gt=0, le=MAX_ID,
+                                                   description="Cursor: the previous page's next_before")
                                  ] = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> EventPage:
     """Events, newest first: the caller's own (investor, enterprise keys) or all (staff, data scientists)."""

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from api.data import resources as db
 from api.deps import ConnDep, Principal, require_roles
-from api.errors import forbidden, not_found
+from api.errors import MAX_ID, forbidden, not_found
 from api.routes.resource_common import (
     READ_ERRORS,
     WRITE_ERRORS,
@@ -83,7 +83,8 @@ def create_need(body: NeedCreate, conn: ConnDep, who: NeedWriters) -> dict[str, 
 @router.get("/needs", response_model=Page[NeedOut], responses=READ_ERRORS,
             summary="List financing needs (an enterprise key: its own)")
 def list_needs(conn: ConnDep, who: Anyone,
-               enterprise_id: Annotated[int | None, Query(gt=0, description="One enterprise's needs")] = None,
+               enterprise_id: Annotated[int | None, Query(gt=0, le=MAX_ID,
+                                                          description="One enterprise's needs")] = None,
                instrument: QueryCodes = None, status: QueryCodes = None, round: QueryCodes = None, q: Text = None,
                limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     """Needs in id order; filters take codes or labels (``instrument=股权融资``)."""
@@ -154,8 +155,8 @@ def create_secondary(body: SecondaryCreate, conn: ConnDep, who: SecondaryWriters
 @router.get("/secondaries", response_model=Page[SecondaryOut], responses=READ_ERRORS,
             summary="List secondary listings (staff, data scientists, investors)")
 def list_secondaries(conn: ConnDep, who: SecondaryReaders, kind: QueryCodes = None, status: QueryCodes = None,
-                     enterprise_id: Annotated[int | None, Query(gt=0)] = None,
-                     seller_investor_id: Annotated[int | None, Query(gt=0)] = None, q: Text = None,
+                     enterprise_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
+                     seller_investor_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None, q: Text = None,
                      limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     """Listings in id order; filters take codes or labels (``kind=基金份额``)."""
     rows, total = db.list_secondaries(

@@ -53,8 +53,10 @@ class ListParams:
                      description=f"Instruments: {', '.join(vocab.INSTRUMENTS.codes)}")] = None,
                  investor_type: Annotated[list[str] | None, Query(
                      description=f"Investor types (investor lists): {', '.join(vocab.INVESTOR_TYPES.codes)}")] = None,
-                 amount_min: Annotated[float | None, Query(ge=0, description="Smallest need amount, yuan")] = None,
-                 amount_max: Annotated[float | None, Query(ge=0, description="Largest need amount, yuan")] = None,
+                 amount_min: Annotated[float | None, Query(ge=0, le=1e13, allow_inf_nan=False,
+                                                           description="Smallest need amount, yuan")] = None,
+                 amount_max: Annotated[float | None, Query(ge=0, le=1e13, allow_inf_nan=False,
+                                                           description="Largest need amount, yuan")] = None,
                  k: Annotated[int, Query(ge=1, description="List length (at most the service's api_max_k)")] = 20,
                  ) -> None:
         if k > state.settings.api_max_k:

@@ -103,6 +103,15 @@ class EnterpriseUpdate(_In):
     excluded_investor_types: Many(InvestorType) | None = None
     financials: list[FinancialsIn] | None = Field(None, max_length=50)
 
+    @field_validator("financials")
+    @classmethod
+    def _one_row_per_year(cls, years: list[FinancialsIn] | None) -> list[FinancialsIn] | None:
+        seen = [y.year for y in years or ()]
+        twice = sorted({y for y in seen if seen.count(y) > 1})
+        if twice:  # two rows for one year would be applied in an arbitrary order
+            raise ValueError(f"each year at most once; repeated: {', '.join(map(str, twice))}")
+        return years
+
 
 class EnterpriseCreate(EnterpriseUpdate):
     """A new enterprise: a credit code, or a source and external id, identifies it."""

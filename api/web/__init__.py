@@ -1,0 +1,33 @@
+"""The web console: server-rendered pages for investors, enterprises, operators and data scientists.
+
+Served by the API's own app under ``/web`` (static files under ``/web/static``, all local), signed in
+with the same API keys and roles. Chinese by default, English with ``?lang=en``. Pages translate HTTP
+to the API's route functions and the core; they hold no business rules of their own.
+
+* ``/web/signin``, ``/web/signout``: :mod:`api.web.auth`
+* ``/web/investor``, ``/web/enterprises/{id}``, ``/web/enterprise``: :mod:`api.web.parties`
+* ``/web/operator``, ``/web/models``: :mod:`api.web.staff`
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.web import auth, parties, staff
+from api.web.common import STATIC_DIR, PageError, SignInNeeded, page_error, signin_redirect
+
+router = APIRouter()
+for _part in (auth, parties, staff):
+    router.include_router(_part.router)
+
+#: Paths whose bodies may be as large as a bulk upload (the app's ``body_limits``).
+UPLOAD_PATHS = ("/web/operator/import",)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the console's pages, its static files and its error pages on ``app``."""
+    app.include_router(router)
+    app.mount("/web/static", StaticFiles(directory=STATIC_DIR), name="web-static")
+    app.add_exception_handler(SignInNeeded, signin_redirect)
+    app.add_exception_handler(PageError, page_error)

@@ -1,0 +1,238 @@
+"""What every page shares: the signed-in principal, role checks, CSRF, rendering and the error pages.
+
+* **Sign-in** stores the API key itself in the ``cc_key`` cookie (HttpOnly, SameSite=Strict, Secure on
+  HTTPS). Every request checks it exactly as the API checks a header (:func:`capconnect.db.keys.verify_key`:
+  hashed, compared in constant time; a revoked key is refused) and draws from the key's token bucket.
+* **Roles** are the API's: a page admits the roles its API route admits (:func:`web_roles`).
+* **CSRF**: a double-submit token. Every rendered page carries the ``cc_csrf`` cookie's random value in
+  a hidden ``csrf`` field; a POST whose field does not equal the cookie is refused (403). A cross-site
+  form can neither read the cookie nor, SameSite=Strict, send the session cookie with its POST.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from api.deps import Principal, StateDep
+from api.errors import ApiError
+from api.state import AppState
+from api.web.i18n import LANG_COOKIE, LANGS, lang_of, pick, translator
+from capconnect.db import keys as keys_db
+from matching.domain import vocab
+from matching.errors import FieldError, MatchingError
+
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+STATIC_DIR = HERE / "static"
+
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+KEY_COOKIE = "cc_key"
+CSRF_COOKIE = "cc_csrf"
+SESSION_SECONDS = 12 * 3600
+HOME = {"investor": "/web/investor", "enterprise": "/web/enterprise", "operator": "/web/operator",
+        "admin": "/web/operator", "data_scientist": "/web/models"}
+#: Navigation per role: (text key, path).
+NAV = {
+    "investor": (("nav_deals", "/web/investor"),),
+    "enterprise": (("nav_enterprise", "/web/enterprise"),),
+    "operator": (("nav_operator", "/web/operator"), ("nav_deals", "/web/investor"),
+                 ("nav_enterprise", "/web/enterprise")),
+    "admin": (("nav_operator", "/web/operator"), ("nav_deals", "/web/investor"), ("nav_enterprise", "/web/enterprise"),
+              ("nav_models", "/web/models")),
+    "data_scientist": (("nav_models", "/web/models"),),
+}
+
+
+class SignInNeeded(Exception):
+    """No valid session: the handler redirects to the sign-in page (303), then back."""
+
+    def __init__(self, next_path: str, reason: str | None = None) -> None:
+        super().__init__(reason or "sign in")
+        self.next_path, self.reason = next_path, reason
+
+
+class PageError(Exception):
+    """An error shown as a page (or as JSON to the page's own script).
+
+    Args:
+        status: the HTTP status.
+        key: a text key of :mod:`api.web.i18n` (or ``None`` with ``zh``/``en``).
+        zh: a message in Chinese, e.g. the API's.
+        en: the message in English.
+        fields: the API error's per-field details.
+        values: placeholders of ``key``.
+    """
+
+    def __init__(self, status: int, key: str | None = None, zh: str | None = None, en: str | None = None,
+                 fields: list[dict[str, Any]] | None = None, **values: Any) -> None:
+        super().__init__(key or en or zh or str(status))
+        self.status, self.key, self.zh, self.en = status, key, zh, en
+        self.fields, self.values = fields or [], values
+
+    @classmethod
+    def of(cls, exc: Exception) -> PageError:
+        """A page error from the API's and the core's exceptions (the same statuses as the API)."""
+        if isinstance(exc, ApiError):
+            return cls(exc.status, None, exc.zh, exc.en, exc.fields)
+        if isinstance(exc, FieldError):
+            return cls(422, None, f"{exc.field}：{exc.reason}", f"{exc.field}: {exc.reason}",
+                       [{"field": exc.field, "value": str(exc.value), "reason": exc.reason}])
+        if exc.__class__.__name__ == "UnknownPartyError":
+            return cls(404, None, str(exc), str(exc))
+        return cls(422, None, str(exc), str(exc))
+
+    def message(self, lang: str) -> str:
+        """The message in ``lang``."""
+        if self.key:
+            return translator(lang)(self.key, **self.values)
+        return pick(lang, self.zh, self.en)
+
+
+#: The exceptions a page turns into an error state rather than a 500.
+EXPECTED = (ApiError, MatchingError, ValueError)
+
+
+def current_principal(request: Request, state: StateDep) -> Principal:
+    """The signed-in principal (the same key check as the API), or :class:`SignInNeeded`."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    presented = (request.cookies.get(KEY_COOKIE) or "").strip()
+    if not presented:
+        raise SignInNeeded(here)
+    with state.pool.connection() as conn:
+        key = keys_db.verify_key(conn, presented)
+    if key is None or key.revoked:
+        raise SignInNeeded(here, "session_expired")
+    who = Principal(key.id, key.shown, key.role, key.investor_id, key.enterprise_id)
+    request.state.principal = who  # the access log names the key by its prefix
+    if state.limiter.acquire(key.id) > 0:
+        raise PageError(429, None, "请求过于频繁，请稍后重试", "Too many requests; retry in a moment")
+    return who
+
+
+def web_roles(*roles: str) -> Callable[..., Principal]:
+    """A dependency admitting the signed-in ``roles`` only (a 403 page for the others)."""
+
+    def check(who: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if who.role not in roles:
+            raise PageError(403, "forbidden_text", role=who.role)
+        return who
+
+    return check
+
+
+def check_csrf(request: Request, token: str | None) -> None:
+    """Refuse (403) a form whose ``csrf`` field does not equal the ``cc_csrf`` cookie."""
+    cookie = request.cookies.get(CSRF_COOKIE) or ""
+    if not cookie or not token or not hmac.compare_digest(cookie.encode(), token.encode()):
+        raise PageError(403, "csrf_failed")
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the page's own script sent the form (it then reads a JSON answer)."""
+    return request.headers.get("x-requested-with") == "fetch"
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200,
+           who: Principal | None = None) -> HTMLResponse:
+    """Render a template with the language, the CSRF token, the navigation and ``context``."""
+    lang = lang_of(request)
+    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+    nav = NAV.get(who.role, ()) if who else ()
+    ctx = {"t": translator(lang), "lang": lang, "csrf": token, "who": who, "nav": nav, "path": request.url.path,
+           "lang_url": _lang_url(request, "en" if lang == "zh" else "zh"), "pick": lambda zh, en: pick(lang, zh, en),
+           "money": lambda v: money(v, lang), "local": local_time, "label": lambda v, code: label(v, code, lang),
+           **(context or {})}
+    response = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
+    secure = request.url.scheme == "https"
+    if request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/web")
+    if request.query_params.get("lang") in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", secure=secure, path="/")
+    response.headers["Cache-Control"] = "no-store"  # pages show data this key may see: never cache them
+    return response
+
+
+def local_time(moment: datetime | None) -> str:
+    """A timestamp in China time, to the minute."""
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+def money(value: float | None, lang: str) -> str:
+    """An amount in yuan as people read it: 万元 in Chinese, millions in English."""
+    if value is None:
+        return "—"
+    if lang == "en":
+        return f"¥{value / 1e6:,.1f}M" if abs(value) >= 1e5 else f"¥{value:,.0f}"
+    return f"{value / 1e4:,.0f} 万元" if abs(value) >= 1e4 else f"{value:,.0f} 元"
+
+
+def label(vocabulary: str, code: str | None, lang: str) -> str:
+    """The label of a code of a named vocabulary (``ROUNDS``, ``INSTRUMENTS``…), the code when unknown."""
+    v = getattr(vocab, vocabulary, None)
+    if code is None:
+        return "—"
+    return v.label(code, lang) if isinstance(v, vocab.Vocabulary) and code in v else str(code)
+
+
+def _lang_url(request: Request, lang: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", lang)]
+    return request.url.path + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in params)
+
+
+def error_page(request: Request, err: PageError, who: Principal | None = None) -> Response:
+    """The error as a page, or as ``{"ok": false, "message"}`` for the page's script."""
+    lang = lang_of(request)
+    if wants_json(request):
+        return JSONResponse({"ok": False, "message": err.message(lang), "fields": err.fields}, status_code=err.status)
+    who = who or getattr(request.state, "principal", None)
+    return render(request, "error.html", {"error": err, "message": err.message(lang)}, status=err.status, who=who)
+
+
+def signin_redirect(request: Request, exc: Exception) -> Response:
+    """303 to the sign-in page, remembering where the user was going."""
+    assert isinstance(exc, SignInNeeded)
+    target = "/web/signin?next=" + quote(exc.next_path, safe="")
+    if exc.reason:
+        target += f"&why={exc.reason}"
+    if wants_json(request):
+        return JSONResponse({"ok": False, "message": translator(lang_of(request))("session_expired"),
+                             "signin": target}, status_code=401)
+    response = RedirectResponse(target, status_code=303)
+    if exc.reason:
+        response.delete_cookie(KEY_COOKIE, path="/")
+    return response
+
+
+def page_error(request: Request, exc: Exception) -> Response:
+    """The handler of :class:`PageError`."""
+    assert isinstance(exc, PageError)
+    return error_page(request, exc)
+
+
+def party_name(state: AppState, side: str, party_id: int) -> str:
+    """A party's name from the served snapshot (``#id`` when it is not in it yet)."""
+    snap = state.matcher.snap
+    if side == "investor":
+        row = snap.investor_row.get(party_id)
+        return snap.inv_name[row] if row is not None else f"#{party_id}"
+    row = snap.enterprise_row.get(party_id)
+    return snap.ent_name[row] if row is not None else f"#{party_id}"
+
+
+def int_param(value: str | None) -> int | None:
+    """A positive id from a query string (``None`` when absent or not a positive integer)."""
+    try:
+        number = int(value) if value else None
+    except ValueError:
+        return None
+    return number if number and number > 0 else None

@@ -1,0 +1,240 @@
+"""The console's words in Chinese (the default) and English.
+
+The language is ``?lang=zh|en`` on any page (remembered in the ``cc_lang`` cookie), else the cookie,
+else Chinese. Templates call ``t("key")``; a key missing here is shown as itself, so a typo is visible
+on the page rather than an empty label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.requests import Request
+
+LANGS = ("zh", "en")
+LANG_COOKIE = "cc_lang"
+
+TEXT: dict[str, tuple[str, str]] = {
+    "brand": ("科创资本通", "Sci-Tech Capital Connect"),
+    "tagline": ("重庆区域性股权市场 · 投融资撮合", "Chongqing regional equity market · deal matching"),
+    "switch_lang": ("English", "中文"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "signin_title": ("使用 API 密钥登录", "Sign in with your API key"),
+    "signin_help": ("粘贴平台为您签发的 API 密钥（以 cck_ 开头）。密钥只保存在本浏览器的安全 Cookie 中。",
+                    "Paste the API key the platform issued to you (it starts with cck_). It is kept only in a "
+                    "secure cookie of this browser."),
+    "signin_nokey": ("没有密钥？请联系平台运营人员签发（capconnect keys create）。",
+                     "No key? Ask the platform's operators to issue one (capconnect keys create)."),
+    "api_key": ("API 密钥", "API key"),
+    "bad_key": ("密钥无效，请检查后重新粘贴。", "That key is not valid; check it and paste it again."),
+    "revoked_key": ("该密钥已被吊销，请向管理员申请新密钥。",
+                    "That key was revoked; ask an administrator for a new one."),
+    "signed_out": ("您已退出登录。", "You are signed out."),
+    "session_expired": ("登录已失效，请重新登录。", "Your session ended; please sign in again."),
+    "role": ("角色", "Role"),
+    "role_admin": ("管理员", "Administrator"),
+    "role_operator": ("运营人员", "Operator"),
+    "role_investor": ("投资方", "Investor"),
+    "role_enterprise": ("企业", "Enterprise"),
+    "role_data_scientist": ("数据科学家", "Data scientist"),
+    "nav_deals": ("推荐项目", "Deals"),
+    "nav_enterprise": ("资金推荐", "Funding"),
+    "nav_operator": ("撮合成效", "Outcomes"),
+    "nav_models": ("模型", "Models"),
+    # investor
+    "deals_title": ("为您推荐的项目", "Deals for you"),
+    "deals_for": ("投资方", "Investor"),
+    "filters": ("筛选", "Filters"),
+    "board": ("特色板块", "Board"),
+    "tier": ("层级", "Tier"),
+    "district": ("区县", "District"),
+    "instrument": ("融资方式", "Instrument"),
+    "amount_min": ("最低金额（万元）", "Min amount (10k yuan)"),
+    "amount_max": ("最高金额（万元）", "Max amount (10k yuan)"),
+    "any": ("不限", "Any"),
+    "apply": ("应用筛选", "Apply"),
+    "reset": ("清除", "Clear"),
+    "score": ("匹配度", "Match"),
+    "need": ("融资需求", "Need"),
+    "amount": ("金额", "Amount"),
+    "round": ("轮次", "Round"),
+    "closes_on": ("截止", "Closes"),
+    "why": ("推荐理由", "Why this match"),
+    "save": ("收藏", "Save"),
+    "saved": ("已收藏", "Saved"),
+    "dismiss": ("不感兴趣", "Dismiss"),
+    "dismissed": ("已忽略", "Dismissed"),
+    "request_contact": ("请求联系", "Request contact"),
+    "contact_requested": ("已请求联系", "Contact requested"),
+    "contact_accepted": ("企业已同意联系", "Contact accepted"),
+    "declined": ("企业已婉拒", "Declined"),
+    "recorded": ("已记录", "Recorded"),
+    "already_recorded": ("此前已记录", "Already recorded"),
+    "profile": ("企业详情", "Profile"),
+    "no_deals": ("暂无符合条件的项目。可以放宽筛选条件，或稍后再来看看。",
+                 "No deals fit these filters. Loosen the filters, or come back later."),
+    "list_meta": ("列表编号 {list_id} · 模型 {model}", "List {list_id} · model {model}"),
+    "pick_investor": ("运营视图：输入要查看的投资方编号", "Staff view: enter the investor id to look at"),
+    "pick_enterprise": ("运营视图：输入要查看的企业编号", "Staff view: enter the enterprise id to look at"),
+    "go": ("查看", "Show"),
+    "loading": ("加载中…", "Loading…"),
+    "sending": ("提交中…", "Sending…"),
+    "failed": ("操作失败", "Failed"),
+    # enterprise profile
+    "back": ("返回", "Back"),
+    "credit_code": ("统一社会信用代码", "Credit code"),
+    "industry": ("行业", "Industry"),
+    "founded_on": ("成立日期", "Founded"),
+    "registered_capital": ("注册资本", "Registered capital"),
+    "listing_target": ("上市目标", "Listing target"),
+    "qualifications": ("资质", "Qualifications"),
+    "description": ("简介", "About"),
+    "financials": ("财务数据", "Financials"),
+    "year": ("年度", "Year"),
+    "revenue": ("营业收入", "Revenue"),
+    "net_profit": ("净利润", "Net profit"),
+    "revenue_growth": ("收入增长", "Revenue growth"),
+    "rd_ratio": ("研发投入占比", "R&D ratio"),
+    "employees": ("员工数", "Employees"),
+    "patents": ("专利", "Patents"),
+    "withheld": ("未披露", "Withheld"),
+    "disclosure_title": ("信息披露", "Disclosure"),
+    "withheld_title": ("未披露的信息", "What is not shown"),
+    "withheld_registered_capital": ("注册资本", "Registered capital"),
+    "withheld_operating_metrics": ("经营指标（员工、专利、研发占比、增长）",
+                                   "Operating metrics (employees, patents, R&D ratio, growth)"),
+    "withheld_financials": ("营业收入与净利润", "Revenue and net profit"),
+    "all_disclosed": ("您可以查看该企业的全部信息。", "You can see everything about this enterprise."),
+    "basis_staff": ("平台工作人员可查看全部信息。", "Platform staff see everything."),
+    "basis_internal": ("平台内部角色可查看全部信息。", "Platform-internal roles see everything."),
+    "basis_own": ("这是您自己的企业。", "This is your own enterprise."),
+    "basis_other_enterprise": ("其他企业只能查看公开信息。", "Other enterprises see the public profile only."),
+    "basis_tier:basic": ("基础层企业仅披露公开信息。", "Basic-tier enterprises disclose the public profile only."),
+    "basis_tier:growth": ("成长层企业披露经营指标，收入与利润金额不公开。",
+                          "Growth-tier enterprises disclose operating metrics, not revenue or profit amounts."),
+    "basis_tier:select": ("优选层企业完整披露。", "Select-tier enterprises disclose everything."),
+    "basis_disclosure:public": ("企业选择了完全公开。", "The enterprise chose to disclose everything."),
+    "basis_disclosure:on_request": ("企业选择仅在同意联系后披露。",
+                                    "The enterprise discloses only after accepting contact."),
+    "basis_contact_accepted": ("企业已同意您的联系请求，财务数据已向您披露。",
+                               "The enterprise accepted your contact request: its financials are shown to you."),
+    "not_on_file": ("未填报", "Not on file"),
+    # enterprise page
+    "funds_title": ("为您推荐的资金方", "Suggested funds and financing"),
+    "requests_title": ("收到的联系请求", "Contact requests"),
+    "requests_help": ("同意后，该投资方即可查看贵企业的财务数据；其他投资方不受影响。",
+                      "Accepting shows your financials to that investor only; other investors are not affected."),
+    "accept": ("同意", "Accept"),
+    "decline": ("婉拒", "Decline"),
+    "accepted_note": ("已同意：对方现在可以查看您的财务数据。", "Accepted: they can now see your financials."),
+    "declined_note": ("已婉拒。", "Declined."),
+    "no_requests": ("暂无新的联系请求。", "No new contact requests."),
+    "no_funds": ("暂无匹配的资金方。完善融资需求后再来看看。",
+                 "No matching funds yet. Complete your financing needs and check again."),
+    "investor_type": ("机构类型", "Investor type"),
+    "requested_at": ("请求时间", "Requested"),
+    # operator
+    "outcomes_title": ("撮合成效", "Matching outcomes"),
+    "period": ("统计区间", "Period"),
+    "from": ("开始", "From"),
+    "to": ("结束", "To"),
+    "metric": ("指标", "Metric"),
+    "by_district": ("按区县", "By district"),
+    "by_board": ("按特色板块", "By board"),
+    "by_tier": ("按层级", "By tier"),
+    "by_investor_type": ("按机构类型", "By investor type"),
+    "lists_served": ("推荐列表数", "Lists served"),
+    "impressions": ("曝光次数", "Impressions"),
+    "contacts_requested": ("请求联系", "Contacts requested"),
+    "contacts_accepted": ("同意联系", "Contacts accepted"),
+    "meetings": ("会面", "Meetings"),
+    "investments": ("投资笔数", "Investments"),
+    "enterprises_funded": ("获投企业数", "Enterprises funded"),
+    "amount_invested": ("投资金额（元）", "Amount invested (yuan)"),
+    "total": ("合计", "Total"),
+    "no_data": ("该区间暂无数据。", "No data in this period."),
+    "download_csv": ("下载 CSV", "Download CSV"),
+    "import_title": ("批量导入", "Bulk import"),
+    "import_help": ("上传 CSV（UTF-8 或 GBK）、XLSX 或 JSONL。任何一行不合法时整个文件都不会导入，"
+                    "除非勾选“跳过不合法的行”。",
+                    "Upload CSV (UTF-8 or GBK), XLSX or JSONL. A bad row stops the whole file unless you tick "
+                    "'skip invalid rows'."),
+    "entity": ("数据类型", "Records"),
+    "entity_enterprises": ("企业", "Enterprises"),
+    "entity_investors": ("投资方", "Investors"),
+    "entity_mandates": ("投资偏好", "Mandates"),
+    "entity_needs": ("融资需求", "Financing needs"),
+    "entity_secondaries": ("份额转让", "Secondaries"),
+    "entity_events": ("撮合事件", "Funnel events"),
+    "file": ("文件", "File"),
+    "skip_invalid": ("跳过不合法的行，导入其余行", "Skip invalid rows, import the rest"),
+    "upload": ("上传并导入", "Upload and import"),
+    "import_ok": ("导入完成：共 {rows} 行。", "Imported: {rows} rows."),
+    "import_failed": ("导入失败", "Import failed"),
+    "row": ("行", "Row"),
+    "field": ("字段", "Field"),
+    "value": ("值", "Value"),
+    "reason": ("原因", "Reason"),
+    "rejected_rows": ("被拒绝的行", "Rejected rows"),
+    "import_counts": ("{table}：新增 {inserted}，更新 {updated}，未变 {unchanged}",
+                      "{table}: {inserted} new, {updated} updated, {unchanged} unchanged"),
+    "import_later": ("新导入的数据将在下次市场刷新后进入推荐。",
+                     "New records are matched after the next market refresh."),
+    # models
+    "models_title": ("模型版本", "Model versions"),
+    "serving": ("正在服务", "Serving"),
+    "active": ("已启用", "Active"),
+    "version": ("版本", "Version"),
+    "status": ("状态", "Status"),
+    "created_at": ("创建时间", "Created"),
+    "metrics": ("评估指标", "Metrics"),
+    "plots": ("评估图表", "Plots"),
+    "promote": ("启用此版本", "Promote"),
+    "force": ("强制（即使未优于当前版本）", "Force (even if not better than the active one)"),
+    "rollback": ("回滚到上一版本", "Roll back to the previous version"),
+    "no_models": ("还没有训练好的模型，当前使用内容与规则打分（content-rules）。可运行 capconnect train 训练。",
+                  "No trained model yet; the content + rules score serves. Train one with capconnect train."),
+    "promoted": ("已启用 {version}，正在服务 {serving}。", "Promoted {version}; serving {serving}."),
+    "rolled_back": ("已回滚到 {version}。", "Rolled back to {version}."),
+    "refused_model": ("模型 {version} 校验失败，未启用：{reason}", "Model {version} was refused: {reason}"),
+    "status_candidate": ("候选", "Candidate"),
+    "status_active": ("已启用", "Active"),
+    "status_retired": ("已停用", "Retired"),
+    "status_rejected": ("已拒绝", "Rejected"),
+    # errors
+    "error": ("出错了", "Something went wrong"),
+    "forbidden_title": ("无权访问", "Not allowed"),
+    "forbidden_text": ("您的角色（{role}）不能访问此页面。", "Your role ({role}) may not open this page."),
+    "csrf_failed": ("表单已过期或来源不明，请刷新页面后重试。",
+                    "The form expired or did not come from this site; reload the page and try again."),
+    "not_found": ("页面不存在。", "This page does not exist."),
+    "try_again": ("请稍后重试。", "Please try again later."),
+    "home": ("首页", "Home"),
+}
+
+
+def lang_of(request: Request) -> str:
+    """The page's language: ``?lang=``, else the cookie, else Chinese."""
+    asked = request.query_params.get("lang")
+    if asked in LANGS:
+        return asked
+    kept = request.cookies.get(LANG_COOKIE)
+    return kept if kept in LANGS else "zh"
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """``t(key, **values)``: the text of ``key`` in ``lang`` with ``{name}`` placeholders filled."""
+    index = 1 if lang == "en" else 0
+
+    def t(key: str, **values: object) -> str:
+        pair = TEXT.get(key)
+        text = pair[index] if pair else key
+        return text.format(**values) if values else text
+
+    return t
+
+
+def pick(lang: str, zh: str | None, en: str | None) -> str:
+    """One of a bilingual pair (falling back to the other when one is missing)."""
+    return (en or zh or "") if lang == "en" else (zh or en or "")

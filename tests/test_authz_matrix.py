@@ -1,0 +1,216 @@
+"""The authorization matrix: every route × every role (own and another party's entity) → the status.
+
+One table, :data:`MATRIX`, read row by row: a route, the body it is sent with, and the status each
+caller gets. Callers: ``admin``, ``operator``, ``ds`` (data scientist), ``inv`` (the investor whose
+``{inv}`` the path names), ``inv2`` (another investor), ``ent`` / ``ent2`` (the enterprise named,
+another one), ``sfund`` where an S fund owns the entity, ``none`` (no key) and ``revoked`` (a revoked key
+of ``inv``). A write by a role that may write is expected to succeed (or, where a real success would
+start heavy work, to reach the body's validation: 422 means "past the authorization gate").
+
+There are no key-management routes in the API: keys are created, listed and revoked only with the
+``capconnect keys`` command on the server (tested in ``test_api_access.py``), so no HTTP caller can
+manage keys at all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from helpers_api import ApiEnv, api_service, error_of
+
+from api.ratelimit import TokenBucketLimiter
+from matching.domain.credit_code import make_credit_code
+
+_serial = itertools.count(1)
+ROLES = ("admin", "operator", "ds", "inv", "inv2", "ent", "ent2", "none", "revoked")
+CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict", 422: "validation_error"}
+
+
+def E(admin: int, operator: int, ds: int, inv: int, inv2: int, ent: int, ent2: int, *, none: int = 401,
+      revoked: int = 401, **extra: int) -> dict[str, int]:
+    """One row's expectations: a status for every caller (keyless and revoked default to 401)."""
+    return {"admin": admin, "operator": operator, "ds": ds, "inv": inv, "inv2": inv2, "ent": ent, "ent2": ent2,
+            "none": none, "revoked": revoked, **extra}
+
+
+ALL_200 = E(200, 200, 200, 200, 200, 200, 200)
+PUBLIC = E(200, 200, 200, 200, 200, 200, 200, none=200, revoked=200)
+SCIENTIST = E(200, 403, 200, 403, 403, 403, 403)
+
+Body = Callable[[dict[str, Any]], Any] | None
+
+
+def event(ids: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    return {"event_id": f"mx-{uuid.uuid4().hex}", "event_type": "viewed", "investor_id": ids["inv"],
+            "enterprise_id": ids["ent"], **kw}
+
+
+# (method, path, body factory, expectations); placeholders: {inv} {inv2} {ent} {ent2} {sfund} {need} {sec} {list}
+MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
+    ("GET", "/healthz", None, PUBLIC),
+    ("GET", "/readyz", None, PUBLIC),
+    ("GET", "/metrics", None, PUBLIC),
+    # matching: own lists only
+    ("GET", "/v1/investors/{inv}/deals", None, E(200, 200, 403, 200, 403, 403, 403)),
+    ("GET", "/v1/enterprises/{ent}/investors", None, E(200, 200, 403, 403, 403, 200, 403)),
+    ("GET", "/v1/investors/{sfund}/secondaries", None, E(200, 200, 403, 403, 403, 403, 403, sfund=200)),
+    ("GET", "/v1/search?q=生物医药&side=enterprise", None, E(200, 200, 403, 200, 200, 403, 403)),
+    ("GET", "/v1/search?q=生物医药&side=investor", None, E(200, 200, 403, 403, 403, 200, 200)),
+    # feedback: own side only; another investor's events and lists
+    ("POST", "/v1/events", event, E(201, 201, 403, 201, 403, 201, 403)),
+    ("POST", "/v1/events", lambda ids: event(ids, investor_id=ids["inv2"], enterprise_id=ids["list_ent"],
+                                               list_id=ids["list"]),  # inv's list, reported for inv2
+     E(422, 422, 403, 403, 403, 403, 403)),
+    ("GET", "/v1/events", None, ALL_200),
+    ("GET", "/v1/events?investor_id={inv2}", None, E(200, 200, 200, 403, 200, 200, 200)),
+    ("GET", "/v1/events?enterprise_id={ent2}", None, E(200, 200, 200, 200, 200, 403, 200)),
+    # models: data scientists and admins; promotion by anyone else is refused before the version is looked up
+    ("GET", "/v1/models", None, SCIENTIST),
+    ("GET", "/v1/models/no-such-version", None, E(404, 403, 404, 403, 403, 403, 403)),
+    ("GET", "/v1/models/jobs/no-such-job", None, E(404, 403, 404, 403, 403, 403, 403)),
+    ("POST", "/v1/models/no-such-version/promote", lambda ids: {"force": True}, E(404, 403, 404, 403, 403, 403, 403)),
+    ("POST", "/v1/models/rollback", lambda ids: {}, E(409, 403, 409, 403, 403, 403, 403)),
+    ("POST", "/v1/models/retrain", lambda ids: {"seed": "not-a-number"}, E(422, 403, 422, 403, 403, 403, 403)),
+    # enterprises: staff write, the enterprise updates itself, everyone reads (disclosure applies)
+    ("POST", "/v1/enterprises", lambda ids: {"credit_code": make_credit_code("9", "1", "500112",
+                                                                             f"MX{next(_serial):07d}"),
+                                             "name": "矩阵测试企业"}, E(201, 201, 403, 403, 403, 403, 403)),
+    ("GET", "/v1/enterprises", None, ALL_200),
+    ("GET", "/v1/enterprises/{ent}", None, ALL_200),
+    ("PATCH", "/v1/enterprises/{ent}", lambda ids: {"city": "重庆"}, E(200, 200, 403, 403, 403, 200, 403)),
+    # investors: staff write, the investor updates itself, investors never read each other
+    ("POST", "/v1/investors", lambda ids: {"name": "矩阵测试机构", "investor_type": "vc"},
+     E(201, 201, 403, 403, 403, 403, 403)),
+    ("GET", "/v1/investors", None, E(200, 200, 200, 403, 403, 200, 200)),
+    ("GET", "/v1/investors/{inv}", None, E(200, 200, 200, 200, 403, 200, 200)),
+    ("PATCH", "/v1/investors/{inv}", lambda ids: {"description": "矩阵测试"}, E(200, 200, 403, 200, 403, 403, 403)),
+    ("GET", "/v1/investors/{inv}/mandates", None, E(200, 200, 200, 200, 403, 403, 403)),
+    ("PUT", "/v1/investors/{inv}/mandate", lambda ids: {"sectors": ["先进材料"], "ticket_min": 5e6, "ticket_max": 5e7},
+     E(201, 201, 403, 201, 403, 403, 403)),
+    ("PATCH", "/v1/investors/{inv}/mandate", lambda ids: {"thesis": "矩阵"}, E(201, 201, 403, 201, 403, 403, 403)),
+    # needs: the enterprise's own; secondaries: the selling investor's own, no enterprise keys
+    ("POST", "/v1/needs", lambda ids: {"enterprise_id": ids["ent"], "instrument": "equity", "amount": 1_000_000},
+     E(201, 201, 403, 403, 403, 201, 403)),
+    ("GET", "/v1/needs", None, ALL_200),
+    ("GET", "/v1/needs/{need}", None, E(200, 200, 200, 200, 200, 200, 403)),
+    ("PATCH", "/v1/needs/{need}", lambda ids: {"use_of_funds": "扩产"}, E(200, 200, 403, 403, 403, 200, 403)),
+    ("POST", "/v1/secondaries", lambda ids: {"kind": "fund_interest", "seller_name": "某S基金", "fund_name": "矩阵基金",
+                                             "asking_price": 1_000_000, "seller_investor_id": ids["sfund"]},
+     E(201, 201, 403, 403, 403, 403, 403, sfund=201)),
+    ("GET", "/v1/secondaries", None, E(200, 200, 200, 200, 200, 403, 403)),
+    ("GET", "/v1/secondaries/{sec}", None, E(200, 200, 200, 200, 200, 403, 403)),
+    ("PATCH", "/v1/secondaries/{sec}", lambda ids: {"status": "open"}, E(200, 200, 403, 403, 403, 403, 403, sfund=200)),
+    # bulk imports and reports: staff only (an import without a file reaches validation)
+    ("POST", "/v1/imports/enterprises", None, E(422, 422, 403, 403, 403, 403, 403)),
+    ("GET", "/v1/reports/outcomes", None, E(200, 200, 403, 403, 403, 403, 403)),
+]
+
+CASES = [(m, p, body, role, exp[role]) for m, p, body, exp in MATRIX for role in exp]
+
+
+@pytest.fixture(scope="module")
+def api(pg_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
+    with api_service(pg_admin_url, tmp_path_factory.mktemp("authz")) as env:
+        ids = env.ids
+        need = env.post("/v1/needs", "ent", {"instrument": "equity", "amount": 5_000_000})
+        sec = env.post("/v1/secondaries", "sfund", {"kind": "fund_interest", "seller_name": "某S基金",
+                                                    "fund_name": "矩阵基金一期", "asking_price": 3e7})
+        deals = env.get(f"/v1/investors/{ids['inv']}/deals", "inv", k=5)
+        assert need.status_code == 201 and sec.status_code == 201 and deals.status_code == 200, (need.text, sec.text)
+        ids["need"], ids["sec"] = need.json()["id"], sec.json()["id"]
+        ids["list"], ids["list_ent"] = deals.json()["list_id"], deals.json()["items"][0]["enterprise"]["id"]
+        yield env
+
+
+def test_the_matrix_covers_every_route_and_every_role(api: ApiEnv) -> None:
+    spec = api.client.get("/openapi.json").json()
+    routes = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    covered = {(m, _template(p, spec)) for m, p, _, _ in MATRIX}
+    assert routes - covered == set(), "add these routes to MATRIX"
+    assert all(set(ROLES) <= set(exp) for *_, exp in MATRIX)
+
+
+def _template(path: str, spec: dict[str, Any]) -> str:
+    """The OpenAPI template a matrix path belongs to (a literal template wins over one with parameters)."""
+    bare = path.split("?")[0]
+    if bare in spec["paths"]:
+        return bare
+    for template in sorted(spec["paths"], key=lambda t: t.count("{")):
+        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), bare):
+            return template
+    return bare
+
+
+@pytest.mark.parametrize(("method", "path", "body", "role", "status"), CASES,
+                         ids=[f"{m} {p} as {r} -> {s}" for m, p, _, r, s in CASES])
+def test_route_by_role(api: ApiEnv, method: str, path: str, body: Body, role: str, status: int) -> None:
+    url = path.format(**api.ids)
+    payload = body(api.ids) if body else None
+    r = api.client.request(method, url, json=payload, headers=api.auth(None if role == "none" else role))
+    assert r.status_code == status, r.text
+    if status >= 400:
+        assert error_of(r)["code"] == CODES[status]
+    if status == 401:
+        assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+# -- undisclosed financials, before and after the mutual reveal ------------------------------------------
+DISCLOSURE = [  # (caller, sees financials before the enterprise accepts inv's contact, after)
+    ("admin", True, True), ("operator", True, True), ("ds", True, True),
+    ("inv", False, True),  # the investor whose contact the enterprise accepted
+    ("inv2", False, False),  # another investor: the reveal is for one investor only
+    ("ent2", False, False),  # another enterprise: public profile only
+    ("basic_own", True, True),  # the enterprise itself
+]
+
+
+def test_undisclosed_financials_follow_the_mutual_reveal(api: ApiEnv) -> None:
+    ent = api.post("/v1/enterprises", "admin", {
+        "credit_code": make_credit_code("9", "1", "500112", f"MX{next(_serial):07d}"), "name": "矩阵披露测试企业",
+        "tier": "basic", "registered_capital": "5000万",
+        "financials": [{"year": 2024, "revenue": "1.2亿", "net_profit": "300万", "employees": 80}]}).json()
+    from capconnect.db import keys as keys_db
+
+    with api.db.connect(autocommit=True) as conn:
+        api.keys["basic_own"] = keys_db.create_key(conn, role="enterprise", enterprise_id=ent["id"]).secret
+
+    def sees(role: str) -> bool:
+        body = api.get(f"/v1/enterprises/{ent['id']}", role).json()
+        listed = api.get("/v1/enterprises", role, q="矩阵披露测试企业").json()["items"]
+        assert listed[0]["financials"] == body["financials"]  # the list shows no more than the record
+        return body["financials"] is not None and body["financials"][0]["revenue"] == 1.2e8
+
+    assert {r: sees(r) for r, _, _ in DISCLOSURE} == {r: before for r, before, _ in DISCLOSURE}
+    accept = api.post("/v1/events", "basic_own", {"event_id": "mx-accept", "event_type": "contact_accepted",
+                                                  "investor_id": api.ids["inv"], "enterprise_id": ent["id"]})
+    assert accept.status_code == 201, accept.text
+    assert {r: sees(r) for r, _, _ in DISCLOSURE} == {r: after for r, _, after in DISCLOSURE}
+
+
+def test_another_investors_list_and_events_stay_hidden(api: ApiEnv) -> None:
+    api.post("/v1/events", "inv", event(api.ids, enterprise_id=api.ids["list_ent"], list_id=api.ids["list"]))
+    mine = api.get("/v1/events", "inv", list_id=api.ids["list"]).json()["items"]
+    theirs = api.get("/v1/events", "inv2", list_id=api.ids["list"]).json()["items"]
+    assert mine and theirs == []
+    assert all(e["investor_id"] == api.ids["inv2"] for e in api.get("/v1/events", "inv2", limit=200).json()["items"])
+
+
+# -- rate limits, per key, for every role ------------------------------------------------------------------
+@pytest.mark.parametrize(("role", "path"), [("admin", "/v1/models"), ("operator", "/v1/enterprises"),
+                                            ("ds", "/v1/models"), ("inv", "/v1/investors/{inv}"),
+                                            ("ent", "/v1/enterprises/{ent}")])
+def test_rate_limit_is_per_key_for_every_role(api: ApiEnv, role: str, path: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api.state, "limiter", TokenBucketLimiter(rate=0.01, burst=3))
+    url = path.format(**api.ids)
+    statuses = [api.get(url, role).status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    limited = api.get(url, role)
+    assert error_of(limited)["code"] == "rate_limited" and int(limited.headers["retry-after"]) >= 1
+    other = "inv2" if role != "inv2" else "inv"
+    assert api.get("/v1/enterprises", other).status_code == 200  # another key's bucket is untouched
