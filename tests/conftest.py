@@ -113,3 +113,31 @@ def encoder(encoder_dir: Path):  # type: ignore[no-untyped-def]
     from matching.encoder.encoder import load_encoder
 
     return load_encoder(encoder_dir, threads=2)
+
+
+@pytest.fixture
+def cli(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """``cli("import", …)``: the ``capconnect`` command on the test's database and a private data
+    and models directory (the settings cache is cleared before and after)."""
+    from typer.testing import CliRunner
+
+    from capconnect.cli import app
+    from matching.config import get_settings
+
+    runner = CliRunner()
+    monkeypatch.setenv("CAPCONNECT_DATABASE_URL", db.url)
+    monkeypatch.setenv("CAPCONNECT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CAPCONNECT_MODELS_DIR", str(tmp_path / "models"))
+    get_settings.cache_clear()
+    yield lambda *args: runner.invoke(app, list(args), catch_exceptions=False)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def cli_with_encoder(cli, encoder_dir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """:func:`cli` with the real encoder converted once per session."""
+    from matching.config import get_settings
+
+    monkeypatch.setenv("CAPCONNECT_ENCODER_PATH", str(encoder_dir))
+    get_settings.cache_clear()
+    return cli

@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
-from typer.testing import CliRunner
 
-from capconnect.cli import app
 from capconnect.db.scratch import PREFIX
 from matching.benchmark.baselines import baseline_scores
 from matching.benchmark.candidates import ENT_TO_INV, INV_TO_ENT, build_candidates, layout
@@ -19,10 +17,8 @@ from matching.benchmark.deals import Cut, DealRow, day_number, deals_from_rows
 from matching.benchmark.features import FEATURE_NAMES, build_features
 from matching.benchmark.model import ModelConfig, train_ranker
 from matching.benchmark.protocol import run_cut
-from matching.config import get_settings
 from matching.ingest.investment_events import write_investment_events_csv
 
-runner = CliRunner()
 CUT = date(2013, 1, 1)
 END = date(2013, 7, 1)
 
@@ -189,17 +185,6 @@ def test_run_cut_reports_model_and_baselines_on_the_same_rows() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cli(db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("CAPCONNECT_DATABASE_URL", db.url)
-    monkeypatch.setenv("CAPCONNECT_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), catch_exceptions=False)
-
-    yield invoke
-    get_settings.cache_clear()
 
 
 def _scratch_databases(url: str) -> list[str]:

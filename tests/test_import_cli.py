@@ -8,27 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from capconnect.cli import app
-from matching.config import get_settings
 from matching.domain.credit_code import make_credit_code
 
-runner = CliRunner()
 HEADER = ["统一社会信用代码", "企业名称", "所属区县", "所属行业", "层级", "特色板块", "企业简介", "年度", "营业收入"]
 
 
-@pytest.fixture
-def cli(db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("CAPCONNECT_DATABASE_URL", db.url)
-    monkeypatch.setenv("CAPCONNECT_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), catch_exceptions=False)
-
-    yield invoke
-    get_settings.cache_clear()
 
 
 def _code(i: int) -> str:

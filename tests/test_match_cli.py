@@ -3,28 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
-import pytest
-from typer.testing import CliRunner
-
-from capconnect.cli import app
-from matching.config import get_settings
-
-runner = CliRunner()
 
 
-@pytest.fixture
-def cli(db, tmp_path: Path, encoder_dir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("CAPCONNECT_DATABASE_URL", db.url)
-    monkeypatch.setenv("CAPCONNECT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CAPCONNECT_ENCODER_PATH", str(encoder_dir))
-    get_settings.cache_clear()
-    yield lambda *args: runner.invoke(app, list(args), catch_exceptions=False)
-    get_settings.cache_clear()
-
-
-def test_deal_list_from_the_database_respects_the_mandate(cli, db) -> None:
+def test_deal_list_from_the_database_respects_the_mandate(cli_with_encoder, db) -> None:
+    cli = cli_with_encoder
     assert cli("generate", "-e", "150", "-i", "20", "-m", "3", "-s", "2").exit_code == 0
     with db.connect() as conn:
         vc, instruments = conn.execute(

@@ -6,27 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
 
-from capconnect.cli import app
-from matching.config import get_settings
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def cli(db, tmp_path: Path, encoder_dir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("CAPCONNECT_DATABASE_URL", db.url)
-    monkeypatch.setenv("CAPCONNECT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CAPCONNECT_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("CAPCONNECT_ENCODER_PATH", str(encoder_dir))
-    get_settings.cache_clear()
-    yield lambda *args: runner.invoke(app, list(args), catch_exceptions=False)
-    get_settings.cache_clear()
-
-
-def test_train_promote_refuse_force_rollback(cli, db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_train_promote_refuse_force_rollback(cli_with_encoder, db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli = cli_with_encoder
     assert cli("generate", "-e", "180", "-i", "30", "-m", "8", "-s", "5").exit_code == 0
     first = cli("train", "--seed", "1", "--version", "c1")
     assert first.exit_code == 0, first.stderr

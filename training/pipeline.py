@@ -108,12 +108,18 @@ def load_inputs(settings: Settings, conn: psycopg.Connection, *, encoder: TextEn
     if encoder is None:
         _say(progress, "loading the encoder")
         encoder = load_encoder(ensure_default_encoder(settings))
-    cache = EmbeddingCache(settings.data_dir / "embeddings")
     _say(progress, f"embedding {snap.n_enterprises:,} profiles and {snap.n_investors:,} mandates (cached)")
+    return embed_inputs(settings, snap, encoder, show_progress=show_progress, impressions=impressions)
+
+
+def embed_inputs(settings: Settings, snap: MarketSnapshot, encoder: TextEncoder, *, show_progress: bool = False,
+                 impressions: list[Impression] | None = None) -> Inputs:
+    """:class:`Inputs` of a snapshot: profiles and mandates embedded through the on-disk cache."""
+    cache = EmbeddingCache(settings.data_dir / "embeddings")
     bs = settings.encoder_batch_size
     ent_vecs = embed(encoder, snap.ent_text, kind="passage", cache=cache, batch_size=bs, show_progress=show_progress)
     man_vecs = embed(encoder, snap.man_text, kind="query", cache=cache, batch_size=bs, show_progress=show_progress)
-    return Inputs(snap, ent_vecs, man_vecs, encoder, impressions)
+    return Inputs(snap, ent_vecs, man_vecs, encoder, impressions or [])
 
 
 def windows(snap: MarketSnapshot, config: TrainConfig) -> dict[str, tuple[float, float]]:
@@ -293,11 +299,7 @@ def inputs_from_market(settings: Settings, market: Any, *, encoder: TextEncoder 
     snap = build_snapshot(market.enterprises, market.investors, market.mandates, market.needs, market.secondaries,
                           market.events)
     encoder = encoder or load_encoder(ensure_default_encoder(settings))
-    cache = EmbeddingCache(settings.data_dir / "embeddings")
-    bs = settings.encoder_batch_size
-    ent_vecs = embed(encoder, snap.ent_text, kind="passage", cache=cache, batch_size=bs, show_progress=show_progress)
-    man_vecs = embed(encoder, snap.man_text, kind="query", cache=cache, batch_size=bs, show_progress=show_progress)
-    return Inputs(snap, ent_vecs, man_vecs, encoder)
+    return embed_inputs(settings, snap, encoder, show_progress=show_progress)
 
 
 def fit_and_evaluate(inputs: Inputs, config: TrainConfig | None = None, *, active: TwoSidedScorer | None = None,

@@ -22,8 +22,6 @@ from capconnect.commands.encoder import ensure_encoder
 from capconnect.db import keys as keys_db
 from capconnect.db import registry
 from capconnect.db.database import Database
-from capconnect.db.market_read import read_market
-from matching.embeddings import EmbeddingCache, embed
 from matching.errors import MatchingError
 
 logger = logging.getLogger(__name__)
@@ -75,19 +73,16 @@ def _prepare_demo(db: Database) -> None:
     from matching.encoder.encoder import load_encoder
 
     encoder = load_encoder(ensure_encoder())
-    with db.connect() as conn:
-        snap = read_market(conn).snapshot()
-    cache = EmbeddingCache(s.data_dir / "embeddings")
-    console.print(f"no active model: embedding {snap.n_enterprises:,} profiles and {snap.n_investors:,} mandates "
-                  "(cached on disk: a later start encodes only new or changed texts), then training the first one")
-    embed(encoder, snap.ent_text, kind="passage", cache=cache, batch_size=s.encoder_batch_size, show_progress=True)
-    embed(encoder, snap.man_text, kind="query", cache=cache, batch_size=s.encoder_batch_size, show_progress=True)
-    from training.pipeline import train
+    from training.pipeline import load_inputs, train
     from training.registry import promote
 
+    console.print("no active model: embedding every profile and mandate (cached on disk: a later start encodes only "
+                  "new or changed texts), then training the first one")
     with db.connect(autocommit=True) as conn:
         try:
-            result = train(s, conn, encoder=encoder, show_progress=True, progress=lambda m: console.print(f"  {m}"))
+            inputs = load_inputs(s, conn, encoder=encoder, show_progress=True,
+                                 progress=lambda m: console.print(f"  {m}"))
+            result = train(s, conn, inputs=inputs, progress=lambda m: console.print(f"  {m}"))
             promote(conn, s, result.version, encoder_id=encoder.encoder_id)
         except (MatchingError, ValueError) as exc:
             console.print(f"[yellow]no model trained ({exc}); lists are ranked by content + rules[/]")
