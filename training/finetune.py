@@ -437,4 +437,4 @@ def _cache_vectors(settings: Settings, encoder_id: str, kind: Kind, texts: Seque
     first: dict[str, int] = {}
     for i, t in enumerate(texts):
         first.setdefault(text_key(t), i)
-    EmbeddingCache(settings.data_dir / "embeddings").store(encoder_id, kind, list(first), vecs[list(first.values())])
+    EmbeddingCache(settings.embedding_cache_dir).store(encoder_id, kind, list(first), vecs[list(first.values())])

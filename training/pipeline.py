@@ -115,7 +115,7 @@ def load_inputs(settings: Settings, conn: psycopg.Connection, *, encoder: TextEn
 def embed_inputs(settings: Settings, snap: MarketSnapshot, encoder: TextEncoder, *, show_progress: bool = False,
                  impressions: list[Impression] | None = None) -> Inputs:
     """:class:`Inputs` of a snapshot: profiles and mandates embedded through the on-disk cache."""
-    cache = EmbeddingCache(settings.data_dir / "embeddings")
+    cache = EmbeddingCache(settings.embedding_cache_dir)
     bs = settings.encoder_batch_size
     ent_vecs = embed(encoder, snap.ent_text, kind="passage", cache=cache, batch_size=bs, show_progress=show_progress)
     man_vecs = embed(encoder, snap.man_text, kind="query", cache=cache, batch_size=bs, show_progress=show_progress)

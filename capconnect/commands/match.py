@@ -36,7 +36,7 @@ def _matcher() -> Matcher:
         fail("the database holds no enterprises: run `capconnect demo` or import a market first")
     encoder = load_encoder(ensure_encoder(), threads=None)
     return Matcher.build(stored.snapshot(), encoder, settings=s,
-                         cache=EmbeddingCache(s.data_dir / "embeddings"), show_progress=True)
+                         cache=EmbeddingCache(s.embedding_cache_dir), show_progress=True)
 
 
 Shown = Literal["enterprise", "investor", "secondary"]
