@@ -41,7 +41,7 @@ from matching.bundle import ModelBundle
 from matching.config import Settings, get_settings
 from matching.constraints import S_FUND
 from matching.embeddings import EmbeddingCache
-from matching.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
+from matching.encoder.encoder import TextEncoder, load_serving_encoder
 from matching.errors import ArtifactError, MatchingError
 from matching.matcher import Matcher
 from matching.snapshot import MarketSnapshot
@@ -118,7 +118,7 @@ def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: Text
     pool.wait(timeout=30)
     if encoder is None:
         logger.info("loading the encoder")
-        encoder = load_encoder(ensure_default_encoder(settings))
+        encoder = load_serving_encoder(settings)
     with pool.connection() as conn:
         fingerprint = market_fingerprint(conn)
         stored = read_market(conn)

@@ -186,7 +186,19 @@ class CandidateSource(Protocol):
 
 
 def _top(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``k`` by score, ties broken by row (deterministic)."""
+    """Top ``k`` by score, ties broken by row (deterministic).
+
+    Long inputs are cut first to the scores at or above the ``k``-th best (a linear partition), so
+    only those are sorted; the result equals a full sort's head, ties at the cut included.
+    """
+    if k <= 0:
+        return rows[:0], scores[:0]
+    if len(scores) > 4 * k:
+        kth = np.partition(np.nan_to_num(scores, nan=-np.inf), len(scores) - k)[len(scores) - k]
+        keep = ~(scores < kth)  # NaN scores sort last in lexsort: drop them unless they are needed
+        if np.count_nonzero(keep & ~np.isnan(scores)) >= k:
+            keep &= ~np.isnan(scores)
+        rows, scores = rows[keep], scores[keep]
     order = np.lexsort((rows, -scores))[:k]
     return rows[order], scores[order]
 
@@ -211,12 +223,16 @@ class SemanticSource:
         self.ids = np.asarray(ids, dtype=np.int64)
         self.target = target
         self._row = {int(x): i for i, x in enumerate(self.ids)}
+        self._aligned = index.id_map.built and np.array_equal(index.id_map.ids(), self.ids)
 
     def candidates(self, query: CandidateQuery, k: int) -> Found:
         """Allowed rows nearest to ``query.vector`` (cosine), best first."""
         if query.target != self.target or query.vector is None or not query.allow.any() or k <= 0:
             return _empty(self.name)
-        ids, scores = self.index.search(query.vector[None, :], k, allow=self.ids[query.allow])
+        if self._aligned:  # the index's rows are the target rows: pass the mask as it is
+            ids, scores = self.index.search_rows(query.vector[None, :], k, allow=query.allow)
+        else:
+            ids, scores = self.index.search(query.vector[None, :], k, allow=self.ids[query.allow])
         keep = ids[0] >= 0
         rows = np.array([self._row[int(x)] for x in ids[0][keep]], dtype=np.int64)
         return Found(self.name, rows, scores[0][keep].astype(np.float64))
@@ -351,25 +367,30 @@ def merge_candidates(query: CandidateQuery, found: list[Found]) -> Candidates:
     Rows outside ``query.allow`` are dropped and logged as errors: a source that breaks the mask
     is a bug, and no list may ever show a pair that breaks a hard constraint.
     """
-    tags: dict[int, list[str]] = {}
-    for f in found:
-        for r in f.rows:
-            tags.setdefault(int(r), [])
-            if f.source not in tags[int(r)]:
-                tags[int(r)].append(f.source)
-    rows = np.array(sorted(tags), dtype=np.int64)
+    rows = np.unique(np.concatenate([np.asarray(f.rows, dtype=np.int64) for f in found])) if found else \
+        np.zeros(0, dtype=np.int64)
     if len(rows):
         bad = ~query.allow[rows]
         if bad.any():
             logger.error("dropping %d candidates outside the hard-constraint mask", int(bad.sum()))
             rows = rows[~bad]
-    pos = {int(r): i for i, r in enumerate(rows)}
+    member = np.zeros(len(rows), dtype=np.int64)  # bit j: found by source j
     scores: dict[str, np.ndarray] = {}
+    names: list[str] = []
     for f in found:
+        if f.source not in names:
+            names.append(f.source)
+        bit = names.index(f.source)
+        frows = np.asarray(f.rows, dtype=np.int64)
+        pos = np.searchsorted(rows, frows)
+        ok = pos < len(rows)
+        ok[ok] = rows[pos[ok]] == frows[ok]
+        member[pos[ok]] |= 1 << bit
         arr = scores.setdefault(f.source, np.full(len(rows), np.nan))
-        for r, s in zip(f.rows, f.scores, strict=True):
-            i = pos.get(int(r))
-            if i is not None and not np.isfinite(arr[i]):
-                arr[i] = s
+        fs = np.asarray(f.scores, dtype=np.float64)[ok]
+        p = pos[ok]
+        fresh = ~np.isfinite(arr[p]) & np.isfinite(fs)
+        arr[p[fresh][::-1]] = fs[fresh][::-1]  # the first score a source gave a row wins
+    tags = {code: [n for j, n in enumerate(names) if code >> j & 1] for code in np.unique(member).tolist()}
     return Candidates(rows=rows, needs=query.best_need[rows] if len(rows) else rows.copy(),
-                      sources=[tags[int(r)] for r in rows], scores=scores)
+                      sources=[list(tags[c]) for c in member.tolist()], scores=scores)

@@ -35,7 +35,7 @@ from matching.candidates import (
 )
 from matching.collaborative import CollaborativeModel
 from matching.config import Settings
-from matching.constraints import S_FUND, eligible_needs, violations
+from matching.constraints import S_FUND, violations
 from matching.diversity import DiversityConfig, rerank
 from matching.domain import vocab
 from matching.embeddings import EmbeddingCache, embed
@@ -45,6 +45,7 @@ from matching.explain import Reason, explain_pair, explain_search, search_terms
 from matching.features import History, compute_features, feature_values
 from matching.filters import Filters
 from matching.index import IndexConfig, VectorIndex
+from matching.liveneeds import LiveNeeds, best_per_target
 from matching.secondaries import explain_secondary, rank_secondaries, secondary_text
 from matching.snapshot import EPOCH, MarketSnapshot
 
@@ -140,6 +141,7 @@ class Matcher:
         self.cache = cache if cache is not None else EmbeddingCache(None)
         self.as_of = EPOCH + timedelta(days=float(snapshot.as_of))
         self.rules = PairRules(snapshot)
+        self.live = LiveNeeds(snapshot, self.rules)
         self.hist = History.build(snapshot, snapshot.as_of, ent_vecs=self.ent_vecs)
         self.inv_index = VectorIndex(self.man_vecs.shape[1], index.encoder_id, IndexConfig(threads=1))
         self.inv_index.build(snapshot.inv_id, self.man_vecs)
@@ -149,6 +151,7 @@ class Matcher:
                             CollaborativeSource(collab)]
         self.explore = ExplorationSource(snapshot, share=exploration_share, seed=seed)
         self.exposure: dict[int, int] = {}
+        self._shown = np.zeros(snapshot.n_enterprises, dtype=np.int64)  # ``exposure`` by row, kept in step
         self._sec_vecs: np.ndarray | None = None
 
     # -- construction -----------------------------------------------------------------------
@@ -174,6 +177,15 @@ class Matcher:
     def set_exposure(self, counts: Mapping[int, int]) -> None:
         """Shows per enterprise id in the current period (the impression log's counts)."""
         self.exposure = {int(k): int(v) for k, v in counts.items()}
+        self._shown = self._exposure_rows(self.exposure)
+
+    def record_exposure(self, enterprise_ids: Sequence[int]) -> None:
+        """Count one more show of each enterprise (a list was served); unknown ids are ignored."""
+        for eid in enterprise_ids:
+            self.exposure[int(eid)] = self.exposure.get(int(eid), 0) + 1
+            row = self.snap.enterprise_row.get(int(eid))
+            if row is not None:
+                self._shown[row] += 1
 
     def _exposure_rows(self, counts: Mapping[int, int]) -> np.ndarray:
         out = np.zeros(self.snap.n_enterprises, dtype=np.int64)
@@ -199,16 +211,22 @@ class Matcher:
                                     filters: Filters | None = None, *,
                                     exposure: Mapping[int, int] | None = None) -> list[MatchList]:
         """:meth:`recommend_enterprises` for several investors, features and scores in one pass."""
-        f, snap = filters or Filters(), self.snap
-        need_f = f.needs(snap) & f.enterprises(snap)[np.maximum(snap.need_ent, 0)]
-        counts = exposure if exposure is not None else self.exposure
-        exp = self._exposure_rows(counts) if counts else None
+        f, snap, live = filters or Filters(), self.snap, self.live
+        need_f = None
+        if f.boards or f.tiers or f.districts or f.instruments or f.amount_min is not None or f.amount_max is not None:
+            need_f = f.needs(snap) & f.enterprises(snap)[np.maximum(snap.need_ent, 0)]
+        if exposure is not None:
+            exp = self._exposure_rows(exposure) if exposure else None
+        else:
+            exp = self._shown if self.exposure else None
         pend = []
         for iid in investor_ids:
             inv = self._row(snap.investor_row, iid, "investor")
-            needs = np.flatnonzero(eligible_needs(snap, inv, tolerance=self.tolerance) & need_f)
-            query = self._query("enterprise", inv, snap.need_ent[needs], np.full(len(needs), inv), needs,
-                                snap.n_enterprises, self.man_vecs[inv], exp)
+            pos = live.eligible(inv, tolerance=self.tolerance)
+            if need_f is not None:
+                pos = pos[need_f[live.need[pos]]]
+            query = self._query_fit("enterprise", inv, live.ent[pos], live.need[pos], live.fit(inv, pos),
+                                    snap.n_enterprises, self.man_vecs[inv], exp, live.shared[pos])
             pend.append(self._candidates(query, self.sources_ent, k))
         return self._finish(pend, "enterprises_for_investor", exp)
 
@@ -301,9 +319,14 @@ class Matcher:
                invs: np.ndarray, needs: np.ndarray, n: int, vector: np.ndarray,
                exposure: np.ndarray | None) -> CandidateQuery:
         """Best need per target (by structured fit) over the eligible pairs."""
-        fit = self.rules.fit(invs, needs)
-        order = np.lexsort((needs, -fit, targets))
-        first = order[np.r_[True, targets[order][1:] != targets[order][:-1]]] if len(order) else order
+        return self._query_fit(target, row, targets, needs, self.rules.fit(invs, needs), n, vector, exposure)
+
+    @staticmethod
+    def _query_fit(target: Literal["enterprise", "investor"], row: int, targets: np.ndarray, needs: np.ndarray,
+                   fit: np.ndarray, n: int, vector: np.ndarray, exposure: np.ndarray | None,
+                   shared: np.ndarray | None = None) -> CandidateQuery:
+        """The query over eligible pairs whose fit is known (``shared``: the target has other pairs)."""
+        first = best_per_target(targets, needs, fit, shared)
         best, fit_t = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
         best[targets[first]], fit_t[targets[first]] = needs[first], fit[first]
         return CandidateQuery(target, row, best >= 0, best, fit_t, vector, exposure)

@@ -66,6 +66,7 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     ("POST", "/v1/events", lambda ids: event(ids, investor_id=ids["inv2"], enterprise_id=ids["list_ent"],
                                                list_id=ids["list"]),  # inv's list, reported for inv2
      E(422, 422, 403, 403, 403, 403, 403)),
+    ("POST", "/v1/events/batch", lambda ids: {"events": [event(ids)]}, E(201, 201, 403, 201, 403, 201, 403)),
     ("GET", "/v1/events", None, ALL_200),
     ("GET", "/v1/events?investor_id={inv2}", None, E(200, 200, 200, 403, 200, 200, 200)),
     ("GET", "/v1/events?enterprise_id={ent2}", None, E(200, 200, 200, 200, 200, 403, 200)),

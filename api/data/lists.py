@@ -1,7 +1,9 @@
-"""The impression log: every served list and its items, written in the request that served them."""
+"""The impression log: every served list and its items, written in the request that served them
+(committed before the response leaves; without waiting for the WAL flush, see :func:`log_list`)."""
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Mapping
@@ -49,18 +51,23 @@ def log_list(conn: psycopg.Connection, result: MatchList, *, side: Side, investo
     """
     list_id = uuid.uuid4()
     rows = [(list_id, it.position, it.enterprise_id, it.investor_id, it.need_id, it.secondary_id, float(it.score),
-             list(it.sources), Jsonb(_finite(it.features))) for it in result.items]
+             list(it.sources), json.dumps(_finite(it.features))) for it in result.items]
     with conn.transaction(), conn.cursor() as cur:
+        # An impression is a log line, not a write a user was promised: commit without waiting for the
+        # WAL flush (visible at once; a database crash may lose the last fraction of a second of lists).
+        # This takes the fsync (~5–8 ms on this disk) off every list's latency; events keep full durability.
+        cur.execute("SET LOCAL synchronous_commit = off")
         cur.execute(
             "INSERT INTO served_lists (id, side, investor_id, enterprise_id, api_key_id, model_version, query) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (list_id, side, investor_id, enterprise_id, api_key_id,
              result.model_version if registered_model else None,
              Jsonb({**query, "model_version": result.model_version, "direction": result.direction})))
-        if rows:
-            cur.executemany(
-                "INSERT INTO served_list_items (list_id, position, enterprise_id, investor_id, need_id, "
-                "secondary_id, score, sources, features) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+        if rows:  # one COPY round trip for the items (executemany costs a statement per row)
+            with cur.copy("COPY served_list_items (list_id, position, enterprise_id, investor_id, need_id, "
+                          "secondary_id, score, sources, features) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
     return list_id
 
 

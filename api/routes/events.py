@@ -1,4 +1,5 @@
-"""Feedback along the deal funnel: ``POST /v1/events`` (idempotent) and ``GET /v1/events`` (own events).
+"""Feedback along the deal funnel: ``POST /v1/events`` (idempotent), its batch form ``POST /v1/events/batch``
+and ``GET /v1/events`` (own events).
 
 Who may report what: an investor key reports events of its own investor (``actor`` investor), an
 enterprise key of its own enterprise (``actor`` enterprise); operators and admins report for anyone
@@ -10,6 +11,14 @@ cannot collide. The same id and content again returns the stored event with 200;
 with other content is a 409 naming the fields that differ. A 201 is sent only after the insert is
 committed: an acknowledged event is never lost.
 
+The batch form takes 1 to ``MAX_BATCH`` (1,000) events, each checked exactly as the single route checks
+it (the same code, :func:`_validated`, over ids looked up once for the whole batch), and stores them
+all in one transaction or none: any invalid event is a 422 naming ``events[i].<field>``, any event of
+another party a 403, an id stored with other content a 409 naming ``events[i]``; nothing is written
+then. An id stored with the same content is a duplicate, reported per event; the same id twice in one
+batch is stored once (with other content it is a 422). The answer is 201 when the batch stored at least
+one event, 200 when every event was already stored, and is sent after the commit.
+
 Reading: investor and enterprise keys see their own events; staff and data scientists see all
 (data scientists analyse the funnel), optionally narrowed by party, type or list.
 """
@@ -17,6 +26,8 @@ Reading: investor and enterprise keys see their own events; staff and data scien
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -24,11 +35,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from api.data import events as events_db
-from api.data import lists as lists_db
 from api.deps import ConnDep, Principal, StateDep, require_roles
 from api.errors import MAX_ID, ApiError, field_detail, forbidden
 from api.schemas.common import error_responses
-from api.schemas.events import EventIn, EventOut, EventPage, EventType
+from api.schemas.events import MAX_BATCH, EventAck, EventBatchIn, EventBatchOut, EventIn, EventOut, EventPage, EventType
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 Reporter = Annotated[Principal, Depends(require_roles("investor", "enterprise", "operator", "admin"))]
@@ -44,27 +54,8 @@ def _invalid(field: str, value: object, zh: str, en: str) -> ApiError:
              | error_responses(401, 403, 409, 413, 422, 429, 503))
 def post_event(body: EventIn, state: StateDep, conn: ConnDep, who: Reporter) -> Any:
     """Record a funnel event (201), or return the identical stored one (200)."""
-    actor, scope = _actor_and_scope(who, body)
-    now = datetime.now(UTC)
-    latest = now + timedelta(seconds=state.settings.event_clock_skew_seconds)
-    if body.occurred_at is not None and body.occurred_at > latest:
-        raise _invalid("occurred_at", body.occurred_at.isoformat(), "发生时间不能晚于当前时间",
-                       f"occurred_at is in the future (server time {now.isoformat(timespec='seconds')}); "
-                       "send the time the event happened, with its time zone")
-    for table, value, field in (("investors", body.investor_id, "investor_id"),
-                                ("enterprises", body.enterprise_id, "enterprise_id")):
-        if not events_db.party_exists(conn, table, value):
-            raise _invalid(field, value, f"{field} 不存在", f"no {table[:-1]} with id {value}")
-    if body.need_id is not None and events_db.need_enterprise(conn, body.need_id) != body.enterprise_id:
-        raise _invalid("need_id", body.need_id, "该融资需求不属于此企业",
-                       f"need {body.need_id} is not a financing need of enterprise {body.enterprise_id}")
-    if body.list_id is not None:
-        _check_list(conn, who, body)
-    ev = events_db.NewEvent(
-        event_key=events_db.event_key(scope, body.event_id), event_type=body.event_type.value,
-        investor_id=body.investor_id, enterprise_id=body.enterprise_id, actor=actor, list_id=body.list_id,
-        need_id=body.need_id, amount=body.amount, currency=body.currency.value if body.currency else None,
-        occurred_at=body.occurred_at, api_key_id=who.key_id)
+    refs = _references(conn, [body])
+    ev = _validated(who, body, refs, datetime.now(UTC), state.settings.event_clock_skew_seconds)
     row, created = events_db.insert_event(conn, ev)  # committed here, before the reply
     if not created:
         diff = events_db.differences(row, ev)
@@ -77,6 +68,52 @@ def post_event(body: EventIn, state: StateDep, conn: ConnDep, who: Reporter) -> 
     state.metrics.events_ingested.labels(event_type=ev.event_type, outcome="created" if created else "duplicate").inc()
     out = _out(row)
     return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.post("/events/batch", status_code=201, response_model=EventBatchOut,
+             description=f"Record 1 to {MAX_BATCH} events, each checked as by POST /v1/events, in one transaction: "
+             "all stored or none (422 naming events[i].field, 403, 409 naming events[i]). 201 when any was new, "
+             "200 when every one was already stored; items in request order.",
+             responses={200: {"model": EventBatchOut, "description": "Every event was already stored"}}
+             | error_responses(401, 403, 409, 413, 422, 429, 503))
+def post_events_batch(body: EventBatchIn, state: StateDep, conn: ConnDep, who: Reporter) -> Any:
+    """Record up to ``MAX_BATCH`` events in one transaction: 201 if any was new, 200 if all were stored."""
+    refs = _references(conn, body.events)
+    now, skew = datetime.now(UTC), state.settings.event_clock_skew_seconds
+    evs: list[events_db.NewEvent] = []
+    first: dict[str, int] = {}  # event key → index of its first occurrence in the batch
+    unique: dict[str, events_db.NewEvent] = {}  # event key → that first occurrence (stored; repeats are not)
+    invalid: list[ApiError] = []
+    for i, item in enumerate(body.events):
+        try:
+            ev = _validated(who, item, refs, now, skew)
+        except ApiError as err:
+            if err.status == 403:  # another party's event: the whole batch is refused as such
+                raise _at(i, err) from None
+            invalid.append(_at(i, err))
+            continue
+        evs.append(ev)
+        if ev.event_key not in first:
+            first[ev.event_key], unique[ev.event_key] = i, ev
+        elif diff := events_db.content_differences(unique[ev.event_key], ev):
+            invalid.append(_invalid(f"events[{i}].event_id", item.event_id, "同一批次中的事件 ID 重复且内容不同",
+                                    f"repeats events[{first[ev.event_key]}] with other content "
+                                    f"({', '.join(diff)}); use a new event_id for a new event"))
+    if invalid:
+        raise _merged(invalid, len(body.events))
+    outcome = events_db.insert_events(conn, list(unique.values()))  # committed here, before the reply
+    if outcome.conflicts:
+        _count(state, ((unique[k].event_type, "conflict") for k in outcome.conflicts))
+        raise _conflict(outcome.conflicts, unique, first, body.events)
+    items: list[EventAck] = []
+    for i, ev in enumerate(evs):
+        row_id, created = outcome.ids[ev.event_key]
+        new = created and first[ev.event_key] == i
+        items.append(EventAck(event_id=body.events[i].event_id, id=row_id, status="created" if new else "duplicate"))
+    _count(state, ((ev.event_type, a.status) for ev, a in zip(evs, items, strict=True)))
+    created_n = sum(a.status == "created" for a in items)
+    out = EventBatchOut(created=created_n, duplicates=len(items) - created_n, items=items)
+    return JSONResponse(out.model_dump(mode="json"), status_code=201 if created_n else 200)
 
 
 @router.get("/events", response_model=EventPage, responses=error_responses(401, 403, 422, 429, 503))
@@ -131,18 +168,91 @@ def _party_actor(body: EventIn, side: str) -> str:
     return side
 
 
-def _check_list(conn: Any, who: Principal, body: EventIn) -> None:
+def _references(conn: Any, bodies: Sequence[EventIn]) -> events_db.References:
+    """Every id the events refer to, looked up at once (one query per kind of id)."""
+    return events_db.references(
+        conn, investor_ids=[b.investor_id for b in bodies], enterprise_ids=[b.enterprise_id for b in bodies],
+        need_ids=[b.need_id for b in bodies if b.need_id is not None],
+        list_pairs=[(b.list_id, b.investor_id, b.enterprise_id) for b in bodies if b.list_id is not None])
+
+
+def _validated(who: Principal, body: EventIn, refs: events_db.References, now: datetime,
+               skew_seconds: float) -> events_db.NewEvent:
+    """The event to store, checked in one order for both routes; an ``ApiError`` naming the body's field."""
+    actor, scope = _actor_and_scope(who, body)
+    if body.occurred_at is not None and body.occurred_at > now + timedelta(seconds=skew_seconds):
+        raise _invalid("occurred_at", body.occurred_at.isoformat(), "发生时间不能晚于当前时间",
+                       f"occurred_at is in the future (server time {now.isoformat(timespec='seconds')}); "
+                       "send the time the event happened, with its time zone")
+    for table, value, field, known in (("investors", body.investor_id, "investor_id", refs.investors),
+                                       ("enterprises", body.enterprise_id, "enterprise_id", refs.enterprises)):
+        if value not in known:
+            raise _invalid(field, value, f"{field} 不存在", f"no {table[:-1]} with id {value}")
+    if body.need_id is not None and refs.need_owners.get(body.need_id) != body.enterprise_id:
+        raise _invalid("need_id", body.need_id, "该融资需求不属于此企业",
+                       f"need {body.need_id} is not a financing need of enterprise {body.enterprise_id}")
+    if body.list_id is not None:
+        _check_list(who, body, refs)
+    return events_db.NewEvent(
+        event_key=events_db.event_key(scope, body.event_id), event_type=body.event_type.value,
+        investor_id=body.investor_id, enterprise_id=body.enterprise_id, actor=actor, list_id=body.list_id,
+        need_id=body.need_id, amount=body.amount, currency=body.currency.value if body.currency else None,
+        occurred_at=body.occurred_at, api_key_id=who.key_id)
+
+
+def _check_list(who: Principal, body: EventIn, refs: events_db.References) -> None:
     assert body.list_id is not None
-    stored = lists_db.get_list(conn, body.list_id)
-    if stored is None:
+    served_to = refs.lists.get(body.list_id)
+    if served_to is None:
         raise _invalid("list_id", str(body.list_id), "推荐列表不存在", f"no served list {body.list_id}")
-    if (who.role == "investor" and stored.investor_id != who.investor_id) or (
-            who.role == "enterprise" and stored.enterprise_id != who.enterprise_id):
+    if (who.role == "investor" and served_to[0] != who.investor_id) or (
+            who.role == "enterprise" and served_to[1] != who.enterprise_id):
         raise forbidden("该推荐列表不属于此密钥", f"List {body.list_id} was not served to this key's {who.role}")
-    if not lists_db.list_contains(conn, body.list_id, investor_id=body.investor_id, enterprise_id=body.enterprise_id):
+    if (body.list_id, body.investor_id, body.enterprise_id) not in refs.pairs:
         raise _invalid("list_id", str(body.list_id), "该推荐列表不包含此投资方与企业",
                        f"list {body.list_id} does not contain investor {body.investor_id} with enterprise "
                        f"{body.enterprise_id}")
+
+
+# -- batch helpers -------------------------------------------------------------------------------------
+#: The most per-field details one batch error lists (the message gives the total).
+_MAX_DETAILS = 20
+
+
+def _at(i: int, err: ApiError) -> ApiError:
+    """``err`` of one event, as the batch's: fields named ``events[i].<field>``, messages prefixed."""
+    fields = [{**f, "field": f"events[{i}].{f['field']}"} for f in err.fields]
+    return ApiError(err.status, err.code, f"events[{i}]：{err.zh}", f"events[{i}]: {err.en}", fields=fields,
+                    headers=err.headers)
+
+
+def _merged(errors: Sequence[ApiError], total: int) -> ApiError:
+    """One 422 for every invalid event of a batch (the first few named in the message)."""
+    if len(errors) == 1:
+        return errors[0]
+    fields = [f for e in errors for f in e.fields]
+    names = ", ".join(str(f["field"]) for f in fields[:5]) + (" …" if len(fields) > 5 else "")
+    return ApiError(422, "validation_error", f"{total} 个事件中有 {len(errors)} 个不合法，均未保存：{names}",
+                    f"{len(errors)} of {total} events are invalid, none was stored: {names}; "
+                    f"the first: {errors[0].en}", fields=fields[:_MAX_DETAILS])
+
+
+def _conflict(conflicts: dict[str, tuple[dict[str, Any], list[str]]], unique: dict[str, events_db.NewEvent],
+              first: dict[str, int], bodies: Sequence[EventIn]) -> ApiError:
+    """The 409 for events stored before with other content, naming ``events[i]`` and the fields."""
+    order = sorted(conflicts, key=lambda k: first[k])
+    said = [f"events[{first[k]}] ({bodies[first[k]].event_id}: {', '.join(conflicts[k][1])})" for k in order]
+    fields = [field_detail(f"events[{first[k]}].{f}", _json(getattr(unique[k], f)), f"stored: {_json(row[f])}")
+              for k in order for row, diff in [conflicts[k]] for f in diff]
+    listed = "; ".join(said[:5]) + (" …" if len(said) > 5 else "")
+    return ApiError(409, "conflict", f"{len(said)} 个事件已存在且内容不同，本批次均未保存：{listed}",
+                    f"{len(said)} event(s) exist with other content, none of this batch was stored: {listed}; "
+                    "use a new event_id for a new event", fields=fields[:_MAX_DETAILS])
+
+
+def _count(state: Any, outcomes: Any) -> None:
+    for (event_type, outcome), n in Counter(outcomes).items():
+        state.metrics.events_ingested.labels(event_type=event_type, outcome=outcome).inc(n)
 
 
 def _json(value: object) -> object:

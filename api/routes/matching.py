@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
 
 from api.data import lists as lists_db
 from api.deps import Principal, StateDep, require_roles
@@ -80,7 +81,7 @@ PartyId = Annotated[int, Path(gt=0)]
 @router.get("/investors/{investor_id}/deals", response_model=MatchListOut, responses=ERRORS,
             summary="Deal list for an investor (ranked enterprises with the need matched)")
 def deals(investor_id: PartyId, state: StateDep, params: Params,
-          who: Annotated[Principal, Depends(require_roles("investor", "operator", "admin"))]) -> MatchListOut:
+          who: Annotated[Principal, Depends(require_roles("investor", "operator", "admin"))]) -> ListResponse:
     """Enterprises with a need fitting the investor's mandate, best first, with reasons."""
     _own_investor(who, investor_id)
     if params.filters.investor_types:
@@ -94,7 +95,7 @@ def deals(investor_id: PartyId, state: StateDep, params: Params,
 @router.get("/enterprises/{enterprise_id}/investors", response_model=MatchListOut, responses=ERRORS,
             summary="Suggested investors and financing providers for an enterprise")
 def investors(enterprise_id: PartyId, state: StateDep, params: Params,
-              who: Annotated[Principal, Depends(require_roles("enterprise", "operator", "admin"))]) -> MatchListOut:
+              who: Annotated[Principal, Depends(require_roles("enterprise", "operator", "admin"))]) -> ListResponse:
     """Investors whose mandate fits one of the enterprise's open needs, best first, with reasons."""
     if not who.may_act_for_enterprise(enterprise_id):
         raise forbidden(f"该密钥只能访问企业 {who.enterprise_id} 的数据",
@@ -108,7 +109,7 @@ def investors(enterprise_id: PartyId, state: StateDep, params: Params,
             summary="Secondary opportunities (fund interests, old shares) for an S fund")
 def secondaries(investor_id: PartyId, state: StateDep,
                 who: Annotated[Principal, Depends(require_roles("investor", "operator", "admin"))],
-                k: Annotated[int, Query(ge=1)] = 20) -> MatchListOut:
+                k: Annotated[int, Query(ge=1)] = 20) -> ListResponse:
     """Listings for an S fund (s_fund), by sector fit, discount, vintage and similarity."""
     _own_investor(who, investor_id)
     params = ListParams(state, k=k)
@@ -123,7 +124,7 @@ def search(state: StateDep, params: Params,
            who: Annotated[Principal, Depends(require_roles("investor", "enterprise", "operator", "admin"))],
            q: Annotated[str, Query(min_length=1, max_length=200, description="Free text (中文 or English)")],
            side: Annotated[Literal["enterprise", "investor"], Query(description="What to search")] = "enterprise",
-           ) -> MatchListOut:
+           ) -> ListResponse:
     """Enterprises (investors and staff) or investors (enterprises and staff) matching a text."""
     if (who.role == "investor" and side != "enterprise") or (who.role == "enterprise" and side != "investor"):
         other = "enterprise" if who.role == "investor" else "investor"
@@ -150,21 +151,32 @@ def _not_here(field: str, value: object, why: str) -> None:
 
 def _count_exposure(m: Matcher, result: MatchList) -> None:
     """Shown enterprises count toward the exposure cap (in memory; seeded from the log at start-up)."""
-    for it in result.items:
-        if it.enterprise_id is not None:
-            m.exposure[it.enterprise_id] = m.exposure.get(it.enterprise_id, 0) + 1
+    m.record_exposure([it.enterprise_id for it in result.items if it.enterprise_id is not None])
+
+
+class ListResponse(Response):
+    """A served list, serialised once from its validated model (FastAPI would dump and re-validate it).
+
+    ``model`` keeps the :class:`MatchListOut` for in-process callers (the web console's pages).
+    """
+
+    media_type = "application/json"
+
+    def __init__(self, model: MatchListOut) -> None:
+        super().__init__(model.model_dump_json(), media_type=self.media_type)
+        self.model = model
 
 
 def _serve(state: AppState, m: Matcher, who: Principal, result: MatchList, side: lists_db.Side,
-           investor_id: int | None, enterprise_id: int | None, query: dict[str, Any]) -> MatchListOut:
+           investor_id: int | None, enterprise_id: int | None, query: dict[str, Any]) -> ListResponse:
     """Log the list (committed), count it, and shape the response."""
     with state.pool.connection() as conn:
         list_id = lists_db.log_list(conn, result, side=side, investor_id=investor_id, enterprise_id=enterprise_id,
                                     api_key_id=who.key_id, registered_model=result.model_version != CONTENT_RULES,
                                     query={**query, "role": who.role})
     state.metrics.lists_served.labels(side=side).inc()
-    return MatchListOut(list_id=list_id, model_version=result.model_version, as_of=result.as_of,
-                        direction=result.direction, items=[_item(state, m, it) for it in result.items])
+    return ListResponse(MatchListOut(list_id=list_id, model_version=result.model_version, as_of=result.as_of,
+                                     direction=result.direction, items=[_item(state, m, it) for it in result.items]))
 
 
 def _item(state: AppState, m: Matcher, it: MatchItem) -> MatchItemOut:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -44,6 +45,7 @@ def readyz(request: Request, state: StateDep) -> JSONResponse:
                      "needs": len(snap.need_id), "secondaries": len(snap.sec_id), "events": len(snap.ev_time)},
         "encoder": {"id": state.encoder.encoder_id, "dimension": int(state.encoder.dimension)},
         "uptime_s": round(time.time() - state.started_at, 1),
+        "worker_pid": os.getpid(),  # several workers (uvicorn --workers) answer in turn
         "request_id": getattr(request.state, "request_id", None),
     }
     return JSONResponse(_jsonable(body), status_code=200 if database["ok"] else 503)

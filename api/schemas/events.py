@@ -61,3 +61,32 @@ class EventPage(BaseModel):
 
     items: list[EventOut]
     next_before: int | None = None
+
+
+#: The most events one ``POST /v1/events/batch`` takes (the body limit bounds it too: about 250 bytes an event).
+MAX_BATCH = 1000
+
+
+class EventBatchIn(BaseModel):
+    """Up to :data:`MAX_BATCH` funnel events, stored all together or not at all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH,
+                                  description=f"1 to {MAX_BATCH} events, each as in POST /v1/events.")
+
+
+class EventAck(BaseModel):
+    """One event of a batch: its id, the stored row's id, and whether this call stored it."""
+
+    event_id: str
+    id: int = Field(description="The stored event's id (the cursor of GET /v1/events).")
+    status: Literal["created", "duplicate"]
+
+
+class EventBatchOut(BaseModel):
+    """What a batch stored: counts, and one acknowledgement per event in request order."""
+
+    created: int
+    duplicates: int
+    items: list[EventAck]

@@ -90,7 +90,7 @@ def investor_page(request: Request, state: StateDep, who: InvestorPage) -> Respo
             state, **{f: [chosen[f]] if chosen[f] else None for f in FILTERS},
             amount_min=_amount(chosen["amount_min"], "amount_min"),
             amount_max=_amount(chosen["amount_max"], "amount_max"), k=20)
-        deals = matching_routes.deals(investor_id, state, params, who)
+        deals = matching_routes.deals(investor_id, state, params, who).model
     except PageError as exc:
         ctx["error"] = exc.message(lang)
         return render(request, "investor.html", ctx, status=exc.status, who=who)
@@ -197,7 +197,8 @@ def enterprise_page(request: Request, state: StateDep, who: EnterprisePage) -> R
     with state.pool.connection() as conn:
         ctx["requests"] = _open_requests(state, conn, enterprise_id=enterprise_id)
     try:
-        ctx["funds"] = matching_routes.investors(enterprise_id, state, matching_routes.ListParams(state, k=20), who)
+        ctx["funds"] = matching_routes.investors(enterprise_id, state, matching_routes.ListParams(state, k=20),
+                                                 who).model
     except EXPECTED as exc:
         err = PageError.of(exc)
         ctx["error"] = err.message(lang)

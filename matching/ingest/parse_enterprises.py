@@ -101,7 +101,7 @@ ENTERPRISE_COLUMNS: tuple[Column, ...] = (
 del C
 # fmt: on
 
-_FINANCIAL_FIELDS = ("year", "revenue", "net_profit", "revenue_growth", "rd_ratio", "employees", "patents")
+_FINANCIAL_FIELDS = frozenset({"year", "revenue", "net_profit", "revenue_growth", "rd_ratio", "employees", "patents"})
 
 
 def parse_enterprises(table: TableLike) -> ParseResult[Enterprise]:

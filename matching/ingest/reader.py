@@ -232,10 +232,12 @@ def _csv_rows(records: Iterator[tuple[int, list[str]]], columns: list[str], keep
 
 
 def _clean(cell: str) -> str | None:
+    if not cell:
+        return None  # most empty cells: no strip needed
     text = cell.strip()
     if not text:
         return None
-    if _CSV_FORMULA_ESCAPE.match(text):
+    if text[0] == "'" and _CSV_FORMULA_ESCAPE.match(text):
         return text[1:]  # export.py's guard against formula injection in Excel
     return text
 
