@@ -5,7 +5,7 @@ Reasons come from two places:
 * **rule hits** of the pair, recomputed from the snapshot: sector (with the investor's recent
   investments in it), ticket range, stage, region and district, local reinvestment, tier and
   board, instrument, qualifications;
-* the ranker's **per-feature contributions** (LightGBM ``pred_contrib``): the features that raised
+* the ranker's **per-feature contributions** (decision paths, :mod:`matching.treepaths`): the features that raised
   the score most, named by their labels in :data:`matching.features.FEATURES`.
 
 ``kind="improve"`` reasons say what would make the match better (a near-miss ticket, moving up to
@@ -122,7 +122,7 @@ def explain_pair(snap: MarketSnapshot, inv: int, need: int, *, view: View = "inv
         snap: the market.
         inv, need: investor and need rows.
         view: who reads: ``"investor"`` (addressed as 贵机构) or ``"enterprise"``.
-        contributions: the ranker's ``pred_contrib`` row (features then bias), if a model scored it.
+        contributions: the ranker's contributions row (features then bias), if a model scored it.
         features: the pair's feature row (values quoted by model reasons).
         max_model: most model-contribution reasons.
     """

@@ -351,6 +351,7 @@ class Matcher:
         X = compute_features(self.snap, self.hist, inv, ent, need, sim=sim, collab=collab)
         fit = self.rules.fit(inv, need) if len(inv) else np.zeros(0)
         p_inv = p_ent = None
+        score = np.zeros(len(inv))  # a model with nothing to score (no candidate) ranks nothing
         if self.scorer is not None and len(inv):
             score, p_inv, p_ent = self.scorer.score(X, X)
         out, start = [], 0

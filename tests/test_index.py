@@ -17,8 +17,8 @@ def _unit(rng: np.random.Generator, n: int, d: int = 32) -> np.ndarray:
 CONFIGS = {
     "flat": IndexConfig(exact_threshold=10_000),
     "hnsw": IndexConfig(exact_threshold=100, approximate="hnsw"),
-    "ivf": IndexConfig(exact_threshold=100, nprobe=64),
-    "ivf_sq8": IndexConfig(exact_threshold=100, nprobe=64, sq8_threshold=1000),
+    "ivf": IndexConfig(exact_threshold=100, nprobe_fraction=0.3),
+    "ivf_sq8": IndexConfig(exact_threshold=100, nprobe_fraction=0.3, sq8_threshold=1000),
 }
 
 
