@@ -11,7 +11,7 @@ funnel event before ``start``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from matching import metrics
 from matching.candidates import PairRules
-from matching.dataset import RankingData, build_ranking_data
+from matching.dataset import RankingData, build_ranking_sets
 from matching.domain import vocab
 from matching.snapshot import EVENT, MarketSnapshot
 
@@ -60,19 +60,25 @@ class EvalSet:
 def build_eval_set(snap: MarketSnapshot, direction: str, start: float, end: float, *, ent_vecs: np.ndarray,
                    man_vecs: np.ndarray, seed: int = 0) -> EvalSet:
     """Every eligible candidate of every query with an event in ``[start, end)`` (one period)."""
-    data = build_ranking_data(snap, direction, start, end, ent_vecs=ent_vecs, man_vecs=man_vecs,  # type: ignore[arg-type]
+    return build_eval_sets(snap, (direction,), start, end, ent_vecs=ent_vecs, man_vecs=man_vecs, seed=seed)[direction]
+
+
+def build_eval_sets(snap: MarketSnapshot, directions: Sequence[str], start: float, end: float, *,
+                    ent_vecs: np.ndarray, man_vecs: np.ndarray, seed: int = 0) -> dict[str, EvalSet]:
+    """:func:`build_eval_set` of several directions, sharing the window's History and eligibility."""
+    sets = build_ranking_sets(snap, directions, start, end, ent_vecs=ent_vecs, man_vecs=man_vecs,
                               negatives_per_query=10**9, seed=seed, period_days=end - start)
     lo, hi = np.searchsorted(snap.ev_time, [start, end], side="left")
     mutual_codes = np.array([EVENT[t] for t in MUTUAL_EVENTS], dtype=snap.ev_type.dtype)
     ev = slice(int(lo), int(hi))
     m = np.isin(snap.ev_type[ev], mutual_codes) & (snap.ev_inv[ev] >= 0) & (snap.ev_ent[ev] >= 0)
     mutual_keys = np.unique(snap.ev_inv[ev][m] * snap.n_enterprises + snap.ev_ent[ev][m])
-    mutual = np.isin(data.inv * snap.n_enterprises + data.ent, mutual_keys)
     before = snap.events_before(start)
     seen = np.zeros(snap.n_enterprises, dtype=bool)
     ents_before = snap.ev_ent[before]
     seen[ents_before[ents_before >= 0]] = True
-    return EvalSet(data, mutual, ~seen[data.ent])
+    return {d: EvalSet(data, np.isin(data.inv * snap.n_enterprises + data.ent, mutual_keys), ~seen[data.ent])
+            for d, data in sets.items()}
 
 
 def subset(data: RankingData, rows: np.ndarray) -> RankingData:

@@ -238,5 +238,5 @@ def feature_values(row: np.ndarray) -> dict[str, float | None]:
     values = np.asarray(row, dtype=np.float64).ravel()
     if len(values) != len(FEATURES):
         raise ValueError(f"expected {len(FEATURES)} feature values, got {len(values)}")
-    pairs = zip(FEATURE_NAMES, values, strict=True)
-    return {n: (None if np.isnan(v) else round(float(v), 6)) for n, v in pairs}
+    rounded = np.round(values, 6).tolist()  # NaN stays NaN (and NaN != NaN)
+    return {n: (None if v != v else v) for n, v in zip(FEATURE_NAMES, rounded, strict=True)}

@@ -119,11 +119,19 @@ def _plot_lorenz(folder: Path, ev: EvalSet, scores: dict[str, np.ndarray], seed:
 
 
 def write_report(folder: Path, metrics: dict[str, Any], *, inputs: Any, sets: dict[str, EvalSet],
-                 scorer: TwoSidedScorer, rankers: dict[str, LambdaRanker], seed: int = 0) -> Path:
-    """Write ``report.md`` and ``plots/*.png`` into ``folder``; returns the report path."""
+                 scorer: TwoSidedScorer, rankers: dict[str, LambdaRanker], seed: int = 0,
+                 scores: dict[str, dict[str, np.ndarray]] | None = None) -> Path:
+    """Write ``report.md`` and ``plots/*.png`` into ``folder``; returns the report path.
+
+    ``scores`` (``{direction: {scorer: scores}}`` from the evaluation, with ``model`` and every
+    baseline) saves scoring the holdout rows a second time.
+    """
     (folder / "plots").mkdir(parents=True, exist_ok=True)
-    own = {d: rankers[d].predict(sets[d].data.X) for d in DIRECTIONS}
-    base = {d: baseline_scores(inputs.snap, sets[d].data, seed=seed) for d in DIRECTIONS}
+    scores = scores or {}
+    own = {d: scores[d]["model"] if "model" in scores.get(d, {}) else rankers[d].predict(sets[d].data.X)
+           for d in DIRECTIONS}
+    base = {d: scores[d] if "affinity" in scores.get(d, {}) else baseline_scores(inputs.snap, sets[d].data, seed=seed)
+            for d in DIRECTIONS}
     recall_png = _plot_recall(folder, metrics)
     imp_png = _plot_importance(folder, rankers)
     groups_png, groups = _plot_groups(folder, inputs, sets, own, base, seed)
