@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     encoder_batch_size: int = Field(default=64, ge=1, le=4096)
     exact_search_threshold: int = Field(default=20_000, ge=0, description="Below: exact FAISS search.")
     faiss_threads: int = Field(default=1, ge=1, description="FAISS threads inside request paths.")
+    candidate_k: int = Field(default=100, ge=10, le=2000, description="Candidates each source (semantic, rules, "
+                             "collaborative) proposes per list before ranking (100: ~250 pairs per list).")
     ticket_tolerance: float = Field(default=0.2, ge=0.0, le=1.0, description="Slack on ticket ranges.")
     import_batch_rows: int = Field(default=5_000, ge=100)
     # -- the HTTP service (api/) ---------------------------------------------------------------

@@ -131,10 +131,11 @@ class IndexConfig:
     hnsw_m: int = 48  # with ef_search 512: recall@100 0.969 at 100k profiles (bench.index_recall)
     ef_construction: int = 80
     ef_search: int = 512
-    ivf_lists_per_sqrt: float = 4.0  # nlist = 4·√n (1,264 lists at 100k, 4,000 at 1M)
+    ivf_lists_per_sqrt: float = 4.0  # nlist = 4·√n (1,264 lists at 100k), at most ivf_max_lists (2,048 at 1M)
+    ivf_max_lists: int = 2048
     nprobe_fraction: float = 0.08  # share of the lists scanned per query: recall@100 0.965 at 100k (bench.scale)
     nprobe_min: int = 16
-    mask_nprobe_factor: float = 4.0  # a masked search scans up to this many times more lists
+    mask_nprobe_factor: float = 2.0  # a masked search scans up to this many times more lists
     sq8_threshold: int = 500_000  # from here IVF stores 8-bit codes (384 B per vector instead of 1,536)
     threads: int = 1
 
@@ -338,13 +339,14 @@ class VectorIndex:
         return out_rows, out_scores
 
     # -- persistence -----------------------------------------------------------------------
-    def save(self, folder: Path) -> None:
-        """Write the index, its ids, vectors and manifest into ``folder``."""
+    def save(self, folder: Path, *, vectors: bool = True) -> None:
+        """Write the index, its ids, vectors (unless ``vectors=False``: the loader then supplies them) and manifest."""
         folder.mkdir(parents=True, exist_ok=True)
         assert self._faiss is not None, "build the index before saving it"
         faiss.write_index(self._faiss, str(folder / "index.faiss"))
         np.save(folder / "ids.npy", self.id_map.ids())
-        np.save(folder / "vectors.npy", self._vectors)
+        if vectors:
+            np.save(folder / "vectors.npy", self._vectors)
         np.save(folder / "deleted.npy", self._deleted)
         manifest = {"format": FORMAT_VERSION, "kind": self.kind, "dimension": self.dimension,
                     "encoder_id": self.encoder_id, "count": int(len(self.id_map)), "live": len(self),
@@ -353,7 +355,8 @@ class VectorIndex:
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path, *, encoder_id: str | None = None, threads: int = 1) -> VectorIndex:
+    def load(cls, folder: Path, *, encoder_id: str | None = None, threads: int = 1,
+             vectors: np.ndarray | None = None) -> VectorIndex:
         """Load a saved index, checking its manifest (and the encoder, when given).
 
         Raises:
@@ -373,7 +376,7 @@ class VectorIndex:
         self = cls(int(m["dimension"]), m["encoder_id"], config)
         try:
             ids = np.load(folder / "ids.npy")
-            self._vectors = np.load(folder / "vectors.npy")
+            self._vectors = np.load(folder / "vectors.npy") if vectors is None else self._check(vectors)
             self._deleted = np.load(folder / "deleted.npy")
             self._faiss = faiss.read_index(str(folder / "index.faiss"))
         except (OSError, ValueError, RuntimeError) as exc:
@@ -403,18 +406,20 @@ class VectorIndex:
         return "ivf_sq8" if n >= self.config.sq8_threshold else "ivf"
 
     def _nlist(self, n: int) -> int:
-        return max(1, min(int(self.config.ivf_lists_per_sqrt * np.sqrt(max(n, 1))), n // 39 or 1))
+        lists = min(int(self.config.ivf_lists_per_sqrt * np.sqrt(max(n, 1))), self.config.ivf_max_lists)
+        return max(1, min(lists, n // 39 or 1))
 
     def _train(self, vecs: np.ndarray) -> None:
-        """IVF learns its coarse centroids (and 8-bit ranges) on a seeded sample of at most 100 vectors per list."""
+        """IVF learns its coarse centroids (and 8-bit ranges) on a seeded sample of at most 64 vectors per list."""
         assert self._faiss is not None
         if self._faiss.is_trained:
             return
         nlist = self._faiss.nlist
         sample = vecs
-        if len(vecs) > 100 * nlist:
-            pick = np.random.default_rng(0).choice(len(vecs), 100 * nlist, replace=False)
+        if len(vecs) > 64 * nlist:
+            pick = np.random.default_rng(0).choice(len(vecs), 64 * nlist, replace=False)
             sample = vecs[np.sort(pick)]
+        self._faiss.cp.niter = 12  # k-means rounds (FAISS's default 25 doubles the build for no recall here)
         self._faiss.train(np.ascontiguousarray(sample, dtype=np.float32))
 
     def _new_faiss(self) -> faiss.Index:
@@ -454,3 +459,48 @@ class _threads:
 
     def __exit__(self, *exc: object) -> None:
         faiss.omp_set_num_threads(self.before)
+
+
+def build_or_load(folder: Path | None, ids: np.ndarray, vectors: np.ndarray, encoder_id: str,
+                  config: IndexConfig) -> VectorIndex:
+    """The index of ``ids``/``vectors``: loaded from ``folder`` when built before for the same ids, vectors and
+    settings (a content hash names it), else built and saved there.
+
+    Building an approximate index of a million profiles takes minutes; several service workers (and
+    restarts) load the one the first built. Concurrent callers take a file lock, so one builds and
+    the others wait and load. Exact (small) indexes are simply built. The vectors are the caller's
+    (not stored twice).
+    """
+    import fcntl
+    import hashlib
+    import shutil
+
+    vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+    ids = np.asarray(ids, dtype=np.int64)
+    if folder is None or len(vecs) < config.exact_threshold:
+        return VectorIndex(vecs.shape[1], encoder_id, config).build(ids, vecs)
+    h = hashlib.sha256()
+    settings = {k: getattr(config, k) for k in IndexConfig.__dataclass_fields__ if k != "threads"}
+    for part in (ids.tobytes(), vecs.tobytes(), json.dumps(settings, sort_keys=True).encode(), encoder_id.encode(),
+                 faiss.__version__.encode()):
+        h.update(part)
+    key = h.hexdigest()[:24]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / key
+    with open(folder / f".{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / MANIFEST).exists():
+            try:
+                index = VectorIndex.load(target, encoder_id=encoder_id, threads=config.threads, vectors=vecs)
+                index.config = config
+                logger.info("loaded %s index of %d vectors from %s", index.kind, len(vecs), target)
+                return index
+            except ArtifactError as exc:
+                logger.warning("rebuilding the index: %s", exc)
+                shutil.rmtree(target, ignore_errors=True)
+        index = VectorIndex(vecs.shape[1], encoder_id, config).build(ids, vecs)
+        tmp = folder / f".{key}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        index.save(tmp, vectors=False)
+        tmp.rename(target)
+        return index

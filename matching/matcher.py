@@ -44,7 +44,7 @@ from matching.errors import FieldError, MatchingError
 from matching.explain import Reason, explain_pair, explain_search, search_terms
 from matching.features import History, compute_features, feature_values
 from matching.filters import Filters
-from matching.index import IndexConfig, VectorIndex
+from matching.index import IndexConfig, VectorIndex, build_or_load
 from matching.liveneeds import LiveNeeds, best_per_target
 from matching.secondaries import explain_secondary, rank_secondaries, secondary_text
 from matching.snapshot import EPOCH, MarketSnapshot
@@ -115,7 +115,7 @@ class Matcher:
         model_version: recorded on every list (default: the scorer's, or ``"content-rules"``).
         diversity: head re-ranking of enterprise lists (sector cap, exposure cap).
         exploration_share: share of each list kept for new or under-exposed candidates.
-        candidate_k: how many candidates the semantic and rules sources each propose.
+        candidate_k: how many candidates each source proposes (default ``settings.candidate_k``).
         seed: seeds the exploration draw.
         cache: embedding cache for queries and listings.
     """
@@ -124,7 +124,7 @@ class Matcher:
                  man_vecs: np.ndarray, index: VectorIndex, scorer: Any | None = None,
                  collab: CollaborativeModel | None = None, settings: Settings | None = None,
                  model_version: str | None = None, diversity: DiversityConfig | None = None,
-                 exploration_share: float = 0.1, candidate_k: int = 200, seed: int = 0,
+                 exploration_share: float = 0.1, candidate_k: int | None = None, seed: int = 0,
                  cache: EmbeddingCache | None = None) -> None:
         self.snap, self.encoder, self.scorer, self.collab = snapshot, encoder, scorer, collab
         self.settings = settings or Settings()
@@ -137,7 +137,7 @@ class Matcher:
         self.model_version = model_version or getattr(scorer, "version", None) or (
             "content-rules" if scorer is None else "two-sided")
         self.diversity = diversity or DiversityConfig()
-        self.candidate_k = candidate_k
+        self.candidate_k = candidate_k or self.settings.candidate_k
         self.cache = cache if cache is not None else EmbeddingCache(None)
         self.as_of = EPOCH + timedelta(days=float(snapshot.as_of))
         self.rules = PairRules(snapshot)
@@ -168,8 +168,8 @@ class Matcher:
         man_vecs = embed(encoder, snapshot.man_text, kind="query", cache=cache, batch_size=bs,
                          show_progress=show_progress)
         config = IndexConfig(exact_threshold=settings.exact_search_threshold, threads=settings.faiss_threads)
-        index = VectorIndex(encoder.dimension, encoder.encoder_id, config)
-        index.build(snapshot.ent_id, ent_vecs)
+        folder = cache.folder / "indexes" if cache.folder is not None else None  # built once, loaded by workers
+        index = build_or_load(folder, snapshot.ent_id, ent_vecs, encoder.encoder_id, config)
         collab = CollaborativeModel().fit(snapshot, History.build(snapshot, snapshot.as_of))
         return cls(snapshot, encoder, ent_vecs=ent_vecs, man_vecs=man_vecs, index=index, scorer=scorer,
                    collab=collab, settings=settings, cache=cache, **kwargs)

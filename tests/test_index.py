@@ -151,3 +151,26 @@ def test_wrong_dimension_is_refused() -> None:
     index = VectorIndex(8, "e")
     with pytest.raises(ValueError, match=r"shape \(n, 8\)"):
         index.build([1], np.ones((1, 9), dtype=np.float32))
+
+
+def test_build_or_load_builds_once_and_loads_with_the_callers_vectors(tmp_path) -> None:
+    from matching.index import build_or_load
+
+    rng = np.random.default_rng(8)
+    vecs = _unit(rng, 2000)
+    ids = np.arange(10, 2010)
+    config = IndexConfig(exact_threshold=100, nprobe_fraction=0.5)
+    first = build_or_load(tmp_path, ids, vecs, "e", config)
+    saved = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert len(saved) == 1 and not (saved[0] / "vectors.npy").exists()  # the vectors are the caller's
+    second = build_or_load(tmp_path, ids, vecs, "e", config)
+    assert second._vectors is not None and np.shares_memory(second._vectors, vecs)
+    a, _ = first.search(vecs[:3], 5)
+    b, _ = second.search(vecs[:3], 5)
+    assert np.array_equal(a, b) and list(a[:, 0]) == [10, 11, 12]
+    other = vecs.copy()
+    other[0] = other[1]
+    build_or_load(tmp_path, ids, other, "e", config)  # other vectors: another index
+    assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 2
+    small = build_or_load(tmp_path, ids[:50], vecs[:50], "e", config)  # below the threshold: built, not saved
+    assert small.kind == "flat"

@@ -181,11 +181,17 @@ def synthetic_vectors(snapshot: MarketSnapshot, dimension: int, seed: int = 0) -
 
 
 def fill_cache(folder: Path, encoder_id: str, snapshot: MarketSnapshot, dimension: int) -> int:
-    """Write synthetic vectors for every profile and mandate text the cache lacks; returns how many."""
+    """Write synthetic vectors for every profile, listing and mandate text the cache lacks; returns how many."""
+    from matching.secondaries import secondary_text
+
     cache = EmbeddingCache(folder)
     ent, man = synthetic_vectors(snapshot, dimension)
+    sec_texts = [secondary_text(snapshot, r) for r in range(len(snapshot.sec_id))]
+    sec = np.random.default_rng(1).standard_normal((len(sec_texts), dimension)).astype(np.float32)
+    sec /= np.maximum(np.linalg.norm(sec, axis=1, keepdims=True), 1e-12)
     written = 0
-    for kind, texts, vecs in (("passage", snapshot.ent_text, ent), ("query", snapshot.man_text, man)):
+    for kind, texts, vecs in (("passage", list(snapshot.ent_text) + sec_texts, np.vstack([ent, sec])),
+                              ("query", snapshot.man_text, man)):
         keys = [text_key(t) for t in texts]
         first: dict[str, int] = {}
         for i, k in enumerate(keys):
