@@ -27,6 +27,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors, web
 from api.data.lists import exposure_counts
+from api.impressions import ImpressionWriter
 from api.jobs import Job, JobRunner
 from api.metrics import Metrics
 from api.middleware import RequestContextMiddleware
@@ -139,6 +140,9 @@ def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: Text
                      metrics=metrics, model=status)
     metrics.serving(status.version)
     state.market_fingerprint, state.market_loaded_at = fingerprint, datetime.now(UTC)
+    if settings.impression_flush_ms > 0:
+        state.impressions = ImpressionWriter(pool, flush_ms=settings.impression_flush_ms)
+        stack.callback(state.impressions.stop)  # before the pool closes: queued lists are written
     state.rebuild = _rebuild_work(state, cache)
     state.jobs = JobRunner(_retrain_work(state))
     stack.callback(state.jobs.stop)

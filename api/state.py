@@ -93,6 +93,7 @@ class AppState:
     started_at: float = field(default_factory=time.time)
     jobs: Any = None  # api.jobs.JobRunner, set by the lifespan
     rebuild: Any = None  # () -> Matcher over a fresh snapshot (set by the lifespan)
+    impressions: Any = None  # api.impressions.ImpressionWriter (None: lists are written in the request)
     market_fingerprint: str = ""
     market_loaded_at: datetime | None = None
     _swap_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body (413 beyond).")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024,
                                   description="Body limit of bulk uploads (POST /v1/imports/…).")
+    impression_flush_ms: float = Field(default=20.0, ge=0, description="Served lists are written to the impression "
+                                       "log in batches at most this old (0: in the request that served them).")
     model_poll_seconds: float = Field(default=10.0, gt=0, description="How often the service checks the active model.")
     market_refresh_seconds: float = Field(
         default=60.0, ge=0, description="How often the service checks the market for changes and reloads (0: never).")

@@ -94,6 +94,7 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Settings pointing at a given database URL and a private data directory."""
 
     def make(url: str, **kw: object) -> Settings:
+        kw.setdefault("impression_flush_ms", 0)  # lists written in the request: tests read them right after
         return Settings(database_url=url, data_dir=tmp_path / "data", models_dir=tmp_path / "models", **kw)
 
     return make

@@ -86,7 +86,7 @@ def api_service(pg_admin_url: str, root: Path, **overrides: Any) -> Iterator[Api
         save_batch(db, MarketBatch(m.enterprises, m.investors, m.mandates, m.needs, m.secondaries, m.events))
         settings = Settings(**{"database_url": db.url, "data_dir": root / "data", "models_dir": root / "models",
                                "api_rate_burst": 100_000, "api_rate_per_second": 1000.0, "max_body_bytes": 4096,
-                               "model_poll_seconds": 0.3, **overrides})
+                               "model_poll_seconds": 0.3, "impression_flush_ms": 0, **overrides})
         encoder = HashingEncoder()
         with TestClient(create_app(settings, encoder=encoder)) as client:
             env = ApiEnv(client, db, settings, {}, {}, encoder)

@@ -25,6 +25,7 @@ Reading: investor and enterprise keys see their own events; staff and data scien
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -54,7 +55,7 @@ def _invalid(field: str, value: object, zh: str, en: str) -> ApiError:
              | error_responses(401, 403, 409, 413, 422, 429, 503))
 def post_event(body: EventIn, state: StateDep, conn: ConnDep, who: Reporter) -> Any:
     """Record a funnel event (201), or return the identical stored one (200)."""
-    refs = _references(conn, [body])
+    refs = _references(conn, [body], state.impressions)
     ev = _validated(who, body, refs, datetime.now(UTC), state.settings.event_clock_skew_seconds)
     row, created = events_db.insert_event(conn, ev)  # committed here, before the reply
     if not created:
@@ -78,7 +79,7 @@ def post_event(body: EventIn, state: StateDep, conn: ConnDep, who: Reporter) -> 
              | error_responses(401, 403, 409, 413, 422, 429, 503))
 def post_events_batch(body: EventBatchIn, state: StateDep, conn: ConnDep, who: Reporter) -> Any:
     """Record up to ``MAX_BATCH`` events in one transaction: 201 if any was new, 200 if all were stored."""
-    refs = _references(conn, body.events)
+    refs = _references(conn, body.events, state.impressions)
     now, skew = datetime.now(UTC), state.settings.event_clock_skew_seconds
     evs: list[events_db.NewEvent] = []
     first: dict[str, int] = {}  # event key → index of its first occurrence in the batch
@@ -168,12 +169,33 @@ def _party_actor(body: EventIn, side: str) -> str:
     return side
 
 
-def _references(conn: Any, bodies: Sequence[EventIn]) -> events_db.References:
-    """Every id the events refer to, looked up at once (one query per kind of id)."""
-    return events_db.references(
-        conn, investor_ids=[b.investor_id for b in bodies], enterprise_ids=[b.enterprise_id for b in bodies],
-        need_ids=[b.need_id for b in bodies if b.need_id is not None],
-        list_pairs=[(b.list_id, b.investor_id, b.enterprise_id) for b in bodies if b.list_id is not None])
+#: An event may quote a list another worker served a moment ago: wait this long for its impression
+#: writer before calling the list unknown.
+LIST_GRACE_SECONDS = 0.25
+
+
+def _references(conn: Any, bodies: Sequence[EventIn], impressions: Any = None) -> events_db.References:
+    """Every id the events refer to, looked up at once (one query per kind of id).
+
+    Lists are written to the impression log behind the response (:mod:`api.impressions`): the lists
+    this process still holds are written first, and a list quoted but not found is looked up once more
+    after :data:`LIST_GRACE_SECONDS` (another worker's writer may not have run yet).
+    """
+    list_ids = {b.list_id for b in bodies if b.list_id is not None}
+    if impressions is not None and any(impressions.pending(i) for i in list_ids):
+        impressions.flush()
+
+    def look() -> events_db.References:
+        return events_db.references(
+            conn, investor_ids=[b.investor_id for b in bodies], enterprise_ids=[b.enterprise_id for b in bodies],
+            need_ids=[b.need_id for b in bodies if b.need_id is not None],
+            list_pairs=[(b.list_id, b.investor_id, b.enterprise_id) for b in bodies if b.list_id is not None])
+
+    refs = look()
+    if impressions is not None and list_ids - set(refs.lists):
+        time.sleep(LIST_GRACE_SECONDS)
+        refs = look()
+    return refs
 
 
 def _validated(who: Principal, body: EventIn, refs: events_db.References, now: datetime,

@@ -7,8 +7,9 @@ nobody on the platform saw. Search: investors search enterprises, enterprises se
 staff both.
 
 Every served list is logged (``served_lists`` + ``served_list_items``, with positions, scores,
-candidate sources and the feature values) before the response leaves, so feedback can quote its
-``list_id``. Handlers are plain ``def``: FastAPI runs them in its thread pool, which is where the
+candidate sources and the feature values), batched behind the response by :mod:`api.impressions`;
+feedback quoting its ``list_id`` waits for it (``api.routes.events``).
+Handlers are plain ``def``: FastAPI runs them in its thread pool, which is where the
 CPU-bound matcher belongs (FAISS is pinned to one thread per call).
 """
 
@@ -169,11 +170,16 @@ class ListResponse(Response):
 
 def _serve(state: AppState, m: Matcher, who: Principal, result: MatchList, side: lists_db.Side,
            investor_id: int | None, enterprise_id: int | None, query: dict[str, Any]) -> ListResponse:
-    """Log the list (committed), count it, and shape the response."""
-    with state.pool.connection() as conn:
-        list_id = lists_db.log_list(conn, result, side=side, investor_id=investor_id, enterprise_id=enterprise_id,
-                                    api_key_id=who.key_id, registered_model=result.model_version != CONTENT_RULES,
-                                    query={**query, "role": who.role})
+    """Log the list (queued for the impression log, or written now), count it, and shape the response."""
+    served = lists_db.served_list(result, side=side, investor_id=investor_id, enterprise_id=enterprise_id,
+                                  api_key_id=who.key_id, registered_model=result.model_version != CONTENT_RULES,
+                                  query={**query, "role": who.role})
+    if state.impressions is not None:
+        state.impressions.submit(served)  # written behind the response, within impression_flush_ms
+    else:
+        with state.pool.connection() as conn:
+            lists_db.write_lists(conn, [served])
+    list_id = served.id
     state.metrics.lists_served.labels(side=side).inc()
     return ListResponse(MatchListOut(list_id=list_id, model_version=result.model_version, as_of=result.as_of,
                                      direction=result.direction, items=[_item(state, m, it) for it in result.items]))
