@@ -49,7 +49,6 @@ from matching.snapshot import ITYPE
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
-BENCH_DIR = Path(".capconnect") / "bench"
 SEARCH_WORDS = (("智能制造", "新能源汽车", "生物医药", "集成电路", "软件和信息服务", "新材料", "节能环保", "现代农业"),
                 ("渝北区", "两江新区", "九龙坡区", "沙坪坝区", "江北区", "永川区"),
                 ("天使轮", "A轮", "B轮", "Pre-IPO", "股权融资", "知识产权质押贷款"))
@@ -122,6 +121,8 @@ class Runner:
         self.settings = Settings()
         self.encoder: TextEncoder = load_encoder(ensure_default_encoder(self.settings))
         self.say = print if not args.quiet else (lambda *_a, **_k: None)
+        self.bench_dir = self.settings.data_dir / "bench"  # markets' vector caches, models, server logs
+        self.bench_dir.mkdir(parents=True, exist_ok=True)
 
     def size(self, base_url: str, n: int, bundle: Path | None) -> dict[str, Any]:
         a, enc = self.args, self.encoder
@@ -129,7 +130,7 @@ class Runner:
         self.say(f"\n== {shape.label}: {shape.enterprises:,} enterprises, {shape.investors:,} investors, "
                  f"{shape.months} months of funnel ==", flush=True)
         prepared, _ = prepare(base_url, shape, fresh=a.fresh)
-        emb_dir = (BENCH_DIR / f"embeddings-{shape.label}").resolve()
+        emb_dir = self.bench_dir / f"embeddings-{shape.label}"
         fill_cache(emb_dir, enc.encoder_id, prepared.snapshot, enc.dimension)
         out: dict[str, Any] = {"enterprises": shape.enterprises, "investors": shape.investors, "months": shape.months,
                                "rows": prepared.rows, "market": self._market(prepared)}
@@ -141,7 +142,7 @@ class Runner:
             reqs = _requests(conn, inv_ids, ent_ids, a.search_requests * 2)
         out["inprocess"] = inproc
         env = {"CAPCONNECT_EMBEDDINGS_DIR": str(emb_dir),
-               "CAPCONNECT_MODELS_DIR": str((BENCH_DIR / "models").resolve()),
+               "CAPCONNECT_MODELS_DIR": str(self.bench_dir / "models"),
                "CAPCONNECT_EXACT_SEARCH_THRESHOLD": str(self.settings.exact_search_threshold)}
         out["http"] = {}
         for workers in a.workers:
@@ -185,7 +186,7 @@ class Runner:
     def _http(self, url: str, env: dict[str, str], workers: int, reqs: dict[str, list[http.Request]], label: str
               ) -> dict[str, Any]:
         a = self.args
-        log = BENCH_DIR / f"server-{label}-{workers}w.log"
+        log = self.bench_dir / f"server-{label}-{workers}w.log"
         out: dict[str, Any] = {}
         with http.uvicorn_server(url, env, workers, log=log) as srv:
             out["startup_s"] = round(srv.startup_s, 1)
@@ -227,9 +228,9 @@ class Runner:
         if not a.skip_training:
             from bench.scale.training import training_time
 
-            st = self.settings.model_copy(update={"embeddings_dir": (BENCH_DIR / "embeddings-train").resolve(),
-                                                  "models_dir": (BENCH_DIR / "models").resolve()})
-            shape = shape_for(2_000, 12, seed=11) if a.quick else None
+            st = self.settings.model_copy(update={"embeddings_dir": self.bench_dir / "embeddings-train",
+                                                  "models_dir": self.bench_dir / "models"})
+            shape = shape_for(3_000, 12, seed=11) if a.quick else None
             self.say("\n== retraining ==", flush=True)
             out["training"] = training_time(base_url, st, self.encoder, shape=shape,
                                             progress=None if a.quiet else print)
@@ -281,7 +282,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with open_database(runner.settings) as db:
         once = runner.once(db.url)
         results.update(once)
-        bundle = Path(once["training"]["bundle"]) if "training" in once else _latest_bundle()
+        bundle = Path(once["training"]["bundle"]) if "training" in once else _latest_bundle(runner.bench_dir)
         results["model"] = None if bundle is None else bundle.name
         for n in sizes:
             results["sizes"][shape_for(n).label] = runner.size(db.url, n, bundle)
@@ -294,8 +295,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return results
 
 
-def _latest_bundle() -> Path | None:
-    models = (BENCH_DIR / "models").resolve()
+def _latest_bundle(bench_dir: Path) -> Path | None:
+    models = bench_dir / "models"
     found = sorted((p for p in models.glob("*") if (p / "manifest.json").exists()), key=lambda p: p.stat().st_mtime)
     return found[-1] if found else None
 
