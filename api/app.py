@@ -11,6 +11,7 @@ Run it with ``capconnect serve`` (README), or ``uvicorn --factory api.app:create
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -45,7 +46,7 @@ from matching.embeddings import EmbeddingCache
 from matching.encoder.encoder import TextEncoder, load_serving_encoder
 from matching.errors import ArtifactError, MatchingError
 from matching.matcher import Matcher
-from matching.snapshot import MarketSnapshot
+from matching.snapshot import MarketSnapshot, slim_for_serving
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +173,8 @@ def _matcher(snapshot: MarketSnapshot, encoder: TextEncoder, settings: Settings,
     matcher = Matcher.build(snapshot, encoder, settings=settings, cache=cache, scorer=scorer, model_version=version,
                             show_progress=show_progress)
     _warm_secondaries(matcher)
+    slim_for_serving(snapshot)  # the records and texts are not needed once embedded (memory per worker)
+    gc.collect()
     matcher.cache = QueryCache()  # free-text queries: in memory, bounded (not a file per query)
     matcher.set_exposure(shown)
     return matcher

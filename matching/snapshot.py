@@ -356,3 +356,25 @@ def build_snapshot(
     snap.ev_round[has_need] = snap.need_round[snap.ev_need[has_need]]
     return snap
 
+
+class NotKept(Sequence):  # type: ignore[type-arg]
+    """Stands in for a per-row list that a serving snapshot does not keep (its rows are in the database)."""
+
+    def __init__(self, name: str, n: int) -> None:
+        self.name, self.n = name, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: object) -> object:
+        raise LookupError(f"snapshot.{self.name} is not kept by a serving process (slim_for_serving): "
+                          "read the record from the database")
+
+
+def slim_for_serving(snap: MarketSnapshot) -> None:
+    """Drop what serving never reads once the matcher is built: the enterprise records (about 60 % of a
+    snapshot's memory) and the profile and mandate texts (already embedded). Lists, explanations and
+    filters read the snapshot's columns; profile pages read the database."""
+    snap.ent_record = NotKept("ent_record", snap.n_enterprises)  # type: ignore[assignment]
+    snap.ent_text = NotKept("ent_text", snap.n_enterprises)  # type: ignore[assignment]
+    snap.man_text = NotKept("man_text", snap.n_investors)  # type: ignore[assignment]

@@ -119,11 +119,15 @@ def _deal_card(state: AppState, it: Any, lang: str) -> dict[str, Any]:
     row = snap.enterprise_row.get(it.enterprise.id) if it.enterprise else None
     if row is None:
         return {}
-    e = snap.ent_record[row]
-    district = regions.district(e.district_code) if e.district_code in regions.DISTRICT_CODES else None
-    return {"tier": vocab.TIERS.label(e.tier, lang), "tier_code": e.tier,
-            "district": (district.en if lang == "en" else district.zh) if district else (e.province or e.country),
-            "boards": [vocab.BOARDS.label(b, lang) for b in e.boards]}
+    code = snap.ent_district[row]  # the serving snapshot keeps columns, not the records
+    district = regions.district(code) if code in regions.DISTRICT_CODES else None
+    t = int(snap.ent_tier[row])
+    tier = vocab.TIERS.codes[t] if 0 <= t < len(vocab.TIERS.codes) else None
+    boards = [b for j, b in enumerate(vocab.BOARDS.codes) if (int(snap.ent_boards[row]) >> j) & 1]
+    return {"tier": vocab.TIERS.label(tier, lang) if tier else None, "tier_code": tier,
+            "district": (district.en if lang == "en" else district.zh) if district else (
+                snap.ent_province[row] or snap.ent_country[row]),
+            "boards": [vocab.BOARDS.label(b, lang) for b in boards]}
 
 
 @router.post("/investor/events")
@@ -204,7 +208,7 @@ def enterprise_page(request: Request, state: StateDep, who: EnterprisePage) -> R
         ctx["error"] = err.message(lang)
         return render(request, "enterprise.html", ctx, status=err.status, who=who)
     snap = state.matcher.snap
-    ctx["types"] = {it.investor.id: vocab.INVESTOR_TYPES.label(str(snap.inv_record[r].investor_type), lang)
+    ctx["types"] = {it.investor.id: vocab.INVESTOR_TYPES.label(vocab.INVESTOR_TYPES.codes[int(snap.inv_type[r])], lang)
                     for it in ctx["funds"].items if it.investor
                     and (r := snap.investor_row.get(it.investor.id)) is not None}
     return render(request, "enterprise.html", ctx, who=who)
