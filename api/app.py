@@ -174,6 +174,7 @@ def _matcher(snapshot: MarketSnapshot, encoder: TextEncoder, settings: Settings,
                             show_progress=show_progress)
     _warm_secondaries(matcher)
     slim_for_serving(snapshot)  # the records and texts are not needed once embedded (memory per worker)
+    cache.release()  # the on-disk cache's tables (every cached vector) are not kept in memory
     gc.collect()
     matcher.cache = QueryCache()  # free-text queries: in memory, bounded (not a file per query)
     matcher.set_exposure(shown)

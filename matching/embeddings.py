@@ -133,6 +133,11 @@ class EmbeddingCache:
         if self.folder is not None:
             self._write_shard(self._dir(encoder_id, kind), new_keys, vecs)
 
+    def release(self) -> None:
+        """Forget the tables loaded in memory (a persistent cache reloads them from disk when next used)."""
+        if self.folder is not None:
+            self._tables.clear()
+
     def size(self, encoder_id: str, kind: Kind) -> int:
         """Number of cached vectors of one encoder and kind."""
         return len(self._table(encoder_id, kind).rows)

@@ -15,20 +15,13 @@ from typing import Any
 import numpy as np
 
 from matching.features import compute_features
-from matching.index import IndexConfig, VectorIndex
+from matching.index import VectorIndex
 from matching.matcher import Matcher
 
 
 def _pcts(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms)
     return {"p50_ms": round(float(np.percentile(a, 50)), 2), "p99_ms": round(float(np.percentile(a, 99)), 2)}
-
-
-def build_index(ids: np.ndarray, vecs: np.ndarray, encoder_id: str, config: IndexConfig) -> tuple[VectorIndex, float]:
-    """The serving index and its build seconds (every core: building is offline work)."""
-    t0 = time.perf_counter()
-    index = VectorIndex(vecs.shape[1], encoder_id, config).build(ids, vecs)
-    return index, time.perf_counter() - t0
 
 
 def index_figures(index: VectorIndex, build_s: float, queries: np.ndarray, k: int = 100) -> dict[str, Any]:
