@@ -11,6 +11,7 @@ Run it with ``capconnect serve`` (README), or ``uvicorn --factory api.app:create
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import time
@@ -130,6 +131,7 @@ def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: Text
         raise EmptyMarketError("the database holds no enterprises: run `capconnect serve --demo`, or import a market "
                                "(`capconnect import enterprises FILE`) first")
     snapshot = stored.snapshot()
+    del stored  # the snapshot holds what serving needs; the records go once the matcher is built
     bundle, status = _active_bundle(active, encoder)
     logger.info("building the matcher over %d enterprises and %d investors (model %s)",
                 snapshot.n_enterprises, snapshot.n_investors, status.version)
@@ -175,10 +177,20 @@ def _matcher(snapshot: MarketSnapshot, encoder: TextEncoder, settings: Settings,
     _warm_secondaries(matcher)
     slim_for_serving(snapshot)  # the records and texts are not needed once embedded (memory per worker)
     cache.release()  # the on-disk cache's tables (every cached vector) are not kept in memory
-    gc.collect()
+    release_memory()
     matcher.cache = QueryCache()  # free-text queries: in memory, bounded (not a file per query)
     matcher.set_exposure(shown)
     return matcher
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc keeps it otherwise): reading the market
+    builds every record before the snapshot keeps only columns, and that peak should not stay resident."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _rebuild_work(state: AppState, cache: EmbeddingCache) -> Callable[[], Matcher]:

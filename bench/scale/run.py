@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from api.app import release_memory
 from bench.scale import http, inprocess, report
 from bench.scale.market import Prepared, fill_cache, prepare, shape_for
 from capconnect.db import keys as keys_db
@@ -139,6 +140,7 @@ class Runner:
         version = _activate(prepared.url, bundle) if bundle else None
         inv_ids, ent_ids, inproc = self._inprocess(prepared, emb_dir, bundle, version, out)
         del prepared
+        release_memory()  # the servers need the memory the in-process matcher held
         with psycopg.connect(bench_url := out.pop("_url"), autocommit=True) as conn:
             reqs = _requests(conn, inv_ids, ent_ids, a.search_requests * 2)
         out["inprocess"] = inproc
