@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -52,21 +53,35 @@ def uvicorn_server(database_url: str, env: dict[str, str], workers: int, *, time
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
     out = log.open("wb") if log else subprocess.DEVNULL
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT if log else out)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT if log else out,
+                            start_new_session=True)  # its own process group: the workers are stopped with it
     base = f"http://127.0.0.1:{port}"
     t0 = time.perf_counter()
     try:
         pids = _wait_workers(base, proc, workers, timeout_s)
         yield Server(base, proc, workers, time.perf_counter() - t0, pids)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop_group(proc)
         if log:
             out.close()  # type: ignore[union-attr]
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to uvicorn and its workers (a worker still starting ignores its parent's exit), SIGKILL after 60 s."""
+    for sig, wait in ((signal.SIGTERM, 60), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # the master is gone; make sure no worker outlives it
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return
 
 
 def _wait_workers(base: str, proc: subprocess.Popen, workers: int, timeout_s: float) -> list[int]:

@@ -24,6 +24,12 @@ def load(folder: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
+def load_previous(folder: Path) -> dict[str, Any] | None:
+    """The run before the last (the baseline a partial ``--merge`` run compares with)."""
+    path = folder / "scale.previous.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
 def _get(d: Any, *path: str) -> Any:
     for p in path:
         if not isinstance(d, dict) or p not in d:
@@ -67,6 +73,9 @@ def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
               "|---|---|---|---|---|---|---|---|"]
     for size, s in r["sizes"].items():
         for w, h in s.get("http", {}).items():
+            if "skipped" in h:
+                lines.append(f"| {size} | {w} | skipped: {h['skipped']} | | | | | |")
+                continue
             d, dl, iv, se = h["deals_1_client"], h["deals_loaded"], h["investors_1_client"], h["search_1_client"]
             mem = h.get("memory_mib", [])
             rss = max((x.get("rss", 0) for x in mem), default=None)

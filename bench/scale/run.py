@@ -148,8 +148,18 @@ class Runner:
                "CAPCONNECT_MODELS_DIR": str(self.bench_dir / "models"),
                "CAPCONNECT_EXACT_SEARCH_THRESHOLD": str(self.settings.exact_search_threshold)}
         out["http"] = {}
+        peak = 0.0
         for workers in a.workers:
-            out["http"][str(workers)] = self._http(bench_url, env, workers, reqs, shape.label)
+            need = workers * peak * 1.15  # every worker reads the market at once: their start-up peaks add up
+            free = _available_mib()
+            if peak and need > free:
+                out["http"][str(workers)] = {"skipped": f"{workers} workers would need about {need / 1024:.1f} GiB "
+                                                        f"at start-up (peak {peak / 1024:.1f} GiB each); "
+                                                        f"{free / 1024:.1f} GiB available"}
+                self.say(out["http"][str(workers)]["skipped"], flush=True)
+                continue
+            out["http"][str(workers)] = h = self._http(bench_url, env, workers, reqs, shape.label)
+            peak = max([peak] + [m.get("hwm", 0.0) for m in h.get("memory_mib", [])])
         return out
 
     @staticmethod
@@ -276,6 +286,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--results", type=Path, default=RESULTS, help="Where scale.json and scale.md go.")
     ap.add_argument("--no-readme", action="store_true", help="Leave README.md alone.")
+    ap.add_argument("--merge", action="store_true", help="Keep the last run's other sizes and figures (rerun some).")
     args = ap.parse_args(argv)
     if args.quick:
         args.sizes, args.seconds, args.requests, args.search_requests = "2000", 3.0, 20, 3
@@ -286,6 +297,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "sizes": {}}
     t0 = time.perf_counter()
     previous = report.load(args.results)
+    if args.merge and previous:  # a partial run: the other sizes (and the once-figures skipped) are kept
+        results = {**previous, "machine": machine(), "sizes": dict(previous.get("sizes", {}))}
+        previous = report.load_previous(args.results)
     readme = None if (args.no_readme or args.quick) else ROOT / "README.md"
     md = ""
     with open_database(runner.settings) as db:
@@ -300,6 +314,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not args.quiet:
         print("\n" + md)
     return results
+
+
+def _available_mib() -> float:
+    line = next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemAvailable"))
+    return int(line.split()[1]) / 1024
 
 
 def _latest_bundle(bench_dir: Path) -> Path | None:
