@@ -93,12 +93,13 @@ def _enterprise_fit(snap: MarketSnapshot, inv: int) -> np.ndarray:
     itype = int(snap.inv_type[inv])
     ok &= ((snap.ent_excl_types >> itype) & 1) == 0
     key = snap.inv_key[inv]
-    for row in _enterprises_excluding(snap).get(key, ()):
+    for row in enterprises_excluding(snap).get(key, ()):
         ok[row] = False
     return ok
 
 
-def _enterprises_excluding(snap: MarketSnapshot) -> dict[str, list[int]]:
+def enterprises_excluding(snap: MarketSnapshot) -> dict[str, list[int]]:
+    """Investor key → rows of the enterprises that exclude that investor (cached on the snapshot)."""
     cache = getattr(snap, "_excl_cache", None)
     if cache is None:
         cache = {}

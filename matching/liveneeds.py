@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from matching.candidates import FIT_WEIGHTS, PairRules
-from matching.constraints import DEBT_ONLY, OLD_SHARES, S_FUND
+from matching.constraints import DEBT_ONLY, OLD_SHARES, S_FUND, enterprises_excluding
 from matching.snapshot import DEBT_MASK, ITYPE, MarketSnapshot
 
 _STATE_FUND = ITYPE["state_fund"]
@@ -125,9 +125,7 @@ class LiveNeeds:
         """Enterprise rows the mandate excludes or that exclude this investor (``None``: none)."""
         s = self.snap
         rows = [s.ent_key_row[k] for k in s.man_excluded_ents[inv] if k in s.ent_key_row]
-        from matching.constraints import _enterprises_excluding
-
-        rows += _enterprises_excluding(s).get(s.inv_key[inv], [])
+        rows += enterprises_excluding(s).get(s.inv_key[inv], [])
         return np.asarray(rows, dtype=np.int64) if rows else None
 
     def fit(self, inv: int, pos: np.ndarray) -> np.ndarray:
