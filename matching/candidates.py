@@ -40,6 +40,17 @@ _QUAL_VALUE = {"little_giant": 1.0, "srdi_municipal": 0.6, "high_tech": 0.6, "ip
 _STATE_FUND = ITYPE["state_fund"]
 
 
+def ticket_fit(amount: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
+    """Ticket component of the structured fit: 0.7 inside ``[lo, hi]`` plus 0.3 for closeness to the
+    range's geometric centre (0.5 where a bound is open)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inside = ~(amount < lo) & ~(amount > hi)
+        span = np.log(np.where(hi > lo, hi / lo, 2.0))
+        centre = 1.0 - np.minimum(1.0, np.abs(np.log(amount / np.sqrt(lo * hi))) / np.maximum(span, 1e-9))
+    centre = np.where(np.isnan(centre), 0.5, centre)
+    return 0.7 * inside + 0.3 * centre
+
+
 class PairRules:
     """Structured facts of (investor, need) pairs as dense arrays, built once per snapshot.
 
@@ -99,12 +110,7 @@ class PairRules:
         stage = np.where(in_stage, 1.0, np.where((stages == 0) | (rnd < 0), 0.5, 0.25))
         amount = s.need_amount[need]
         lo, hi = s.man_ticket_min[inv], s.man_ticket_max[inv]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            inside = ~(amount < lo) & ~(amount > hi)
-            span = np.log(np.where(hi > lo, hi / lo, 2.0))
-            centre = 1.0 - np.minimum(1.0, np.abs(np.log(amount / np.sqrt(lo * hi))) / np.maximum(span, 1e-9))
-        centre = np.where(np.isnan(centre), 0.5, centre)
-        ticket = 0.7 * inside + 0.3 * centre
+        ticket = ticket_fit(amount, lo, hi)
         pref = self.pref_district[inv, self.ent_district[ent]]
         district = np.where(pref, 1.0, np.where(self.has_pref[inv], 0.0, 0.5))
         reinvest = ((s.inv_type[inv] == _STATE_FUND) & ~np.isnan(s.man_reinvest[inv])

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matching.candidates import FIT_WEIGHTS, PairRules
+from matching.candidates import FIT_WEIGHTS, PairRules, ticket_fit
 from matching.constraints import DEBT_ONLY, OLD_SHARES, S_FUND, enterprises_excluding
 from matching.snapshot import DEBT_MASK, ITYPE, MarketSnapshot
 
@@ -141,12 +141,7 @@ class LiveNeeds:
         district_t = w["district"] * np.where(r.pref_district[inv], 1.0, 0.0 if r.has_pref[inv] else 0.5)
         amount = self.amount[pos]
         lo, hi = s.man_ticket_min[inv], s.man_ticket_max[inv]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            inside = ~(amount < lo) & ~(amount > hi)
-            span = np.log(np.where(hi > lo, hi / lo, 2.0))
-            centre = 1.0 - np.minimum(1.0, np.abs(np.log(amount / np.sqrt(lo * hi))) / np.maximum(span, 1e-9))
-        centre = np.where(np.isnan(centre), 0.5, centre)
-        ticket = 0.7 * inside + 0.3 * centre
+        ticket = ticket_fit(amount, lo, hi)
         district = self.district[pos]
         out = sector_t[self.sector[pos]] + stage_t[self.round[pos]] + w["ticket"] * ticket + district_t[district]
         if s.inv_type[inv] == _STATE_FUND and not np.isnan(s.man_reinvest[inv]):
