@@ -224,17 +224,12 @@ class VectorIndex:
         Returns ``(ids, scores)`` of shape ``(n_queries, k)``; missing slots hold id ``-1`` and
         score ``-inf``.
         """
-        q = self._check(np.atleast_2d(queries))
         n = len(self.id_map)
-        out_ids = np.full((len(q), k), -1, dtype=np.int64)
-        out_scores = np.full((len(q), k), -np.inf, dtype=np.float32)
-        if n == 0 or k <= 0:
-            return out_ids, out_scores
-        if allow is None:
-            return self.search_rows(q, k)
+        if allow is None or n == 0:
+            return self.search_rows(queries, k)
         mask = np.zeros(n, dtype=bool)
         mask[self.id_map.rows_of(allow)] = True
-        return self.search_rows(q, k, allow=mask)
+        return self.search_rows(queries, k, allow=mask)
 
     def search_rows(self, queries: np.ndarray, k: int, *, allow: np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -459,48 +454,3 @@ class _threads:
 
     def __exit__(self, *exc: object) -> None:
         faiss.omp_set_num_threads(self.before)
-
-
-def build_or_load(folder: Path | None, ids: np.ndarray, vectors: np.ndarray, encoder_id: str,
-                  config: IndexConfig) -> VectorIndex:
-    """The index of ``ids``/``vectors``: loaded from ``folder`` when built before for the same ids, vectors and
-    settings (a content hash names it), else built and saved there.
-
-    Building an approximate index of a million profiles takes minutes; several service workers (and
-    restarts) load the one the first built. Concurrent callers take a file lock, so one builds and
-    the others wait and load. Exact (small) indexes are simply built. The vectors are the caller's
-    (not stored twice).
-    """
-    import fcntl
-    import hashlib
-    import shutil
-
-    vecs = np.ascontiguousarray(vectors, dtype=np.float32)
-    ids = np.asarray(ids, dtype=np.int64)
-    if folder is None or len(vecs) < config.exact_threshold:
-        return VectorIndex(vecs.shape[1], encoder_id, config).build(ids, vecs)
-    h = hashlib.sha256()
-    settings = {k: getattr(config, k) for k in IndexConfig.__dataclass_fields__ if k != "threads"}
-    for part in (ids.tobytes(), vecs.tobytes(), json.dumps(settings, sort_keys=True).encode(), encoder_id.encode(),
-                 faiss.__version__.encode()):
-        h.update(part)
-    key = h.hexdigest()[:24]
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / key
-    with open(folder / f".{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / MANIFEST).exists():
-            try:
-                index = VectorIndex.load(target, encoder_id=encoder_id, threads=config.threads, vectors=vecs)
-                index.config = config
-                logger.info("loaded %s index of %d vectors from %s", index.kind, len(vecs), target)
-                return index
-            except ArtifactError as exc:
-                logger.warning("rebuilding the index: %s", exc)
-                shutil.rmtree(target, ignore_errors=True)
-        index = VectorIndex(vecs.shape[1], encoder_id, config).build(ids, vecs)
-        tmp = folder / f".{key}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        index.save(tmp, vectors=False)
-        tmp.rename(target)
-        return index

@@ -44,7 +44,8 @@ from matching.errors import FieldError, MatchingError
 from matching.explain import Reason, explain_pair, explain_search, search_terms
 from matching.features import History, compute_features, feature_values
 from matching.filters import Filters
-from matching.index import IndexConfig, VectorIndex, build_or_load
+from matching.index import IndexConfig, VectorIndex
+from matching.indexstore import build_or_load
 from matching.liveneeds import LiveNeeds, best_per_target
 from matching.secondaries import explain_secondary, rank_secondaries, secondary_text
 from matching.snapshot import EPOCH, MarketSnapshot

@@ -154,7 +154,7 @@ def test_wrong_dimension_is_refused() -> None:
 
 
 def test_build_or_load_builds_once_and_loads_with_the_callers_vectors(tmp_path) -> None:
-    from matching.index import build_or_load
+    from matching.indexstore import build_or_load
 
     rng = np.random.default_rng(8)
     vecs = _unit(rng, 2000)

@@ -123,7 +123,7 @@ def references(conn: psycopg.Connection, *, investor_ids: Iterable[int], enterpr
     """Look up every id of a batch at once: at most four queries, whatever the batch size.
 
     ``list_pairs`` are ``(list_id, investor_id, enterprise_id)``: whether the list served that pair
-    (the item's own ids, or the list's party for the other side, as :func:`api.data.lists.list_contains`).
+    (the item's own ids, or the list's party for the other side).
     """
     investors, enterprises = _storable(investor_ids), _storable(enterprise_ids)
     needs = _storable(need_ids)

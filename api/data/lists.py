@@ -18,16 +18,6 @@ from matching.matcher import MatchList
 Side = Literal["investor", "enterprise", "secondary", "search"]
 
 
-@dataclass(frozen=True)
-class StoredList:
-    """A served list's owner (for feedback checks)."""
-
-    id: uuid.UUID
-    side: str
-    investor_id: int | None
-    enterprise_id: int | None
-
-
 def _finite(features: Mapping[str, float | None]) -> dict[str, float | None]:
     """JSON has no NaN or infinity: such values are stored as null."""
     return {k: (None if v is None or not math.isfinite(v) else float(v)) for k, v in features.items()}
@@ -94,22 +84,6 @@ def log_list(conn: psycopg.Connection, result: MatchList, *, side: Side, investo
                      registered_model=registered_model, query=query)
     write_lists(conn, [sl])
     return sl.id
-
-
-def get_list(conn: psycopg.Connection, list_id: uuid.UUID) -> StoredList | None:
-    """A served list's header, or ``None``."""
-    row = conn.execute("SELECT id, side, investor_id, enterprise_id FROM served_lists WHERE id = %s",
-                       (list_id,)).fetchone()
-    return StoredList(*row) if row else None
-
-
-def list_contains(conn: psycopg.Connection, list_id: uuid.UUID, *, investor_id: int, enterprise_id: int) -> bool:
-    """Whether the list served this pair (the item's own ids, or the list's party for the other side)."""
-    row = conn.execute(
-        "SELECT 1 FROM served_list_items i JOIN served_lists l ON l.id = i.list_id WHERE i.list_id = %s "
-        "AND COALESCE(i.investor_id, l.investor_id) = %s AND COALESCE(i.enterprise_id, l.enterprise_id) = %s "
-        "LIMIT 1", (list_id, investor_id, enterprise_id)).fetchone()
-    return row is not None
 
 
 def exposure_counts(conn: psycopg.Connection, now: datetime, days: int = 30) -> dict[int, int]:

@@ -44,7 +44,8 @@ from matching.config import Settings
 from matching.embeddings import EmbeddingCache, embed
 from matching.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
 from matching.features import History
-from matching.index import IndexConfig, build_or_load
+from matching.index import IndexConfig
+from matching.indexstore import build_or_load
 from matching.matcher import Matcher
 from matching.snapshot import ITYPE
 
