@@ -67,6 +67,8 @@ class Settings(BaseSettings):
                                     "(a JSON list; default none; '*' refused).")
     event_clock_skew_seconds: float = Field(default=300.0, ge=0, description="How far in the future an event "
                                             "timestamp may be (client clocks drift).")
+    event_max_age_days: float = Field(default=30.0, gt=0, description="How far in the past an investor or "
+                                      "enterprise key may date an event (staff and imports may date any time).")
 
     @field_validator("cors_origins")
     @classmethod
