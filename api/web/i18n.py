@@ -2,7 +2,9 @@
 
 The language is ``?lang=zh|en`` on any page (remembered in the ``cc_lang`` cookie), else the cookie,
 else Chinese. Templates call ``t("key")``; a key missing here is shown as itself, so a typo is visible
-on the page rather than an empty label.
+on the page rather than an empty label. Only the texts of :data:`TEXT` are format strings: a key that is
+not one of them (it may come from a URL) is never formatted, so ``{nope}`` cannot raise and
+``{x:>999999999}`` cannot build a gigabyte string.
 """
 
 from __future__ import annotations
@@ -229,8 +231,9 @@ def translator(lang: str) -> Callable[..., str]:
 
     def t(key: str, **values: object) -> str:
         pair = TEXT.get(key)
-        text = pair[index] if pair else key
-        return text.format(**values) if values else text
+        if pair is None:
+            return key  # never a format string: the key may be user input
+        return pair[index].format(**values) if values else pair[index]
 
     return t
 

@@ -34,6 +34,8 @@ METRICS = ("lists_served", "impressions", "contacts_requested", "contacts_accept
            "enterprises_funded", "amount_invested")
 ENTITIES = get_args(upload_routes.Entity)
 VERSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+#: The notices the models page shows after a redirect (``?done=``); any other value shows none.
+NOTICES = ("promoted", "rolled_back")
 
 
 # -- operator ------------------------------------------------------------------------------------------
@@ -130,7 +132,8 @@ def _models(request: Request, state: StateDep, who: Principal, *, error: str | N
              for mv in versions]
     return render(request, "models.html", {
         "cards": cards, "serving": state.matcher.model_version, "model": state.model, "error": error,
-        "done": request.query_params.get("done"), "done_version": request.query_params.get("version", "")},
+        "done": request.query_params.get("done") if request.query_params.get("done") in NOTICES else None,
+        "done_version": request.query_params.get("version", "")},
         status=status, who=who)
 
 
