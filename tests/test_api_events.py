@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -34,13 +34,14 @@ def _event(api: ApiEnv, deal_list: dict[str, Any], event_id: str, **kw: Any) -> 
 
 
 def test_an_event_is_stored_once_and_repeats_return_it(api: ApiEnv, deal_list: dict[str, Any]) -> None:
-    ev = _event(api, deal_list, "evt-0001", occurred_at="2024-10-30T09:15:00+08:00")
+    when = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
+    ev = _event(api, deal_list, "evt-0001", occurred_at=when.astimezone(timezone(timedelta(hours=8))).isoformat())
     first = api.post("/v1/events", "inv", ev)
     assert first.status_code == 201, first.text
     body = first.json()
     assert body["event_id"] == "evt-0001" and body["event_type"] == "viewed" and body["actor"] == "investor"
     assert body["list_id"] == deal_list["list_id"] and body["source"] == "api"
-    assert datetime.fromisoformat(body["occurred_at"]) == datetime(2024, 10, 30, 1, 15, tzinfo=UTC)
+    assert datetime.fromisoformat(body["occurred_at"]) == when
     stored = api.sql("SELECT event_key, list_id::text, api_key_id IS NOT NULL FROM funnel_events "
                      "WHERE event_key LIKE %s", ("%evt-0001",))
     assert stored == [(f"api/i{api.ids['inv']}/evt-0001", deal_list["list_id"], True)]
@@ -141,3 +142,75 @@ def test_reading_events_own_only_paginated(api: ApiEnv, deal_list: dict[str, Any
     assert {api.ids["inv"], api.ids["inv2"]} <= everyone
     by_list = api.get("/v1/events", "inv", list_id=deal_list["list_id"], limit=200).json()["items"]
     assert by_list and all(e["list_id"] == deal_list["list_id"] for e in by_list)
+
+
+def _pair_event(api: ApiEnv, key: str, event_id: str, event_type: str, **kw: Any) -> dict[str, Any]:
+    r = api.post("/v1/events", key, {"event_id": event_id, "event_type": event_type, "investor_id": api.ids["inv"],
+                                     "enterprise_id": api.ids["ent"], **kw})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _read_all(api: ApiEnv, key: str, **params: Any) -> list[dict[str, Any]]:
+    items, before = [], None
+    while True:
+        page = api.get("/v1/events", key, limit=200, **params, **({"before": before} if before else {})).json()
+        items += page["items"]
+        before = page["next_before"]
+        if before is None:
+            return items
+
+
+def test_parties_never_read_the_other_sides_private_actions(api: ApiEnv) -> None:
+    """Finding 2: an enterprise sees what is addressed to it and its own actions, never investors' views,
+    saves or dismissals; an investor likewise never sees the enterprise's."""
+    for kind in ("viewed", "saved", "dismissed"):
+        _pair_event(api, "inv", f"priv-{kind}", kind)
+        _pair_event(api, "ent", f"epriv-{kind}", kind)
+    _pair_event(api, "inv", "addr-req", "contact_requested")
+    _pair_event(api, "ent", "addr-acc", "contact_accepted")
+    _pair_event(api, "inv", "addr-meet", "meeting")
+    _pair_event(api, "inv", "addr-ts", "term_sheet")
+    private = {"viewed", "saved", "dismissed"}
+
+    seen_by_ent = _read_all(api, "ent")
+    assert {"addr-req", "addr-acc", "addr-meet", "addr-ts"} <= {e["event_id"] for e in seen_by_ent}
+    leaked = [e for e in seen_by_ent if e["event_type"] in private and e["actor"] != "enterprise"]
+    assert leaked == [], f"{len(leaked)} investor-private events shown to the enterprise, e.g. {leaked[:1]}"
+    assert {"epriv-viewed", "epriv-saved", "epriv-dismissed"} <= {e["event_id"] for e in seen_by_ent}  # its own
+    assert _read_all(api, "ent", event_type="viewed") == [e for e in seen_by_ent if e["event_type"] == "viewed"]
+
+    seen_by_inv = _read_all(api, "inv")
+    assert {"priv-viewed", "addr-acc", "addr-req"} <= {e["event_id"] for e in seen_by_inv}
+    assert not [e for e in seen_by_inv if e["event_type"] in private and e["actor"] != "investor"]
+    # staff and data scientists see both sides' private actions (the funnel they analyse)
+    everything = {e["event_id"] for e in _read_all(api, "ds", enterprise_id=api.ids["ent"])}
+    assert {"priv-viewed", "epriv-viewed"} <= everything
+
+
+def test_parties_cannot_backdate_events_past_the_limit_staff_can(api: ApiEnv) -> None:
+    """Finding 12: events older than event_max_age_days (default 30) are refused for parties."""
+    now = datetime.now(UTC)
+    old = (now - timedelta(days=31)).isoformat()
+    r = api.post("/v1/events", "inv", {"event_id": "back-1", "event_type": "meeting", "investor_id": api.ids["inv"],
+                                       "enterprise_id": api.ids["ent"], "occurred_at": old})
+    assert r.status_code == 422, r.text
+    err = error_of(r)
+    assert err["fields"][0]["field"] == "occurred_at" and err["fields"][0]["value"] == old
+    assert "30 days" in err["fields"][0]["reason"] and "30 days" in err["message"]
+    batch = api.post("/v1/events/batch", "ent", {"events": [
+        {"event_id": "back-2", "event_type": "contact_accepted", "investor_id": api.ids["inv"],
+         "enterprise_id": api.ids["ent"], "occurred_at": (now - timedelta(days=1)).isoformat()},
+        {"event_id": "back-3", "event_type": "meeting", "investor_id": api.ids["inv"],
+         "enterprise_id": api.ids["ent"], "occurred_at": "2001-01-01T00:00:00+08:00"}]})
+    assert batch.status_code == 422 and error_of(batch)["fields"][0]["field"] == "events[1].occurred_at"
+    recent = api.post("/v1/events", "inv", {"event_id": "back-4", "event_type": "meeting",
+                                            "investor_id": api.ids["inv"], "enterprise_id": api.ids["ent"],
+                                            "occurred_at": (now - timedelta(days=29)).isoformat()})
+    assert recent.status_code == 201, recent.text
+    staff = api.post("/v1/events", "operator", {"event_id": "back-5", "event_type": "invested",
+                                                "investor_id": api.ids["inv"], "enterprise_id": api.ids["ent"],
+                                                "occurred_at": "2001-01-01T00:00:00+08:00"})
+    assert staff.status_code == 201, staff.text
+    assert api.sql("SELECT count(*) FROM funnel_events WHERE event_key LIKE %s", ("%/back-%",)) == [(2,)]
+    assert api.settings.event_max_age_days == 30

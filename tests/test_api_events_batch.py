@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -45,7 +46,8 @@ def _total(api: ApiEnv) -> int:
 
 
 def test_a_batch_is_stored_and_a_resend_is_all_duplicates(api: ApiEnv, deal_list: dict[str, Any]) -> None:
-    events = [_event(api, deal_list, f"b1-{n}", n, occurred_at="2024-10-30T09:15:00+08:00") for n in range(3)]
+    when = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    events = [_event(api, deal_list, f"b1-{n}", n, occurred_at=when) for n in range(3)]
     first = api.post(BATCH, "inv", {"events": events})
     assert first.status_code == 201, first.text
     body = first.json()

@@ -12,6 +12,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from api.event_visibility import PRIVATE_TYPES
+
 _COLUMNS = ("id, event_key, event_type, investor_id, enterprise_id, list_id, need_id, amount, currency, actor, "
             "source, occurred_at, recorded_at")
 API_SOURCE = "api"
@@ -79,15 +81,20 @@ def differences(stored: dict[str, Any], ev: NewEvent) -> list[str]:
 
 def list_events(conn: psycopg.Connection, *, investor_id: int | None = None, enterprise_id: int | None = None,
                 event_type: str | None = None, list_id: uuid.UUID | None = None, before: int | None = None,
-                limit: int = 50) -> list[dict[str, Any]]:
-    """Events, newest (highest id) first, narrowed by every argument given."""
+                limit: int = 50, side: str | None = None) -> list[dict[str, Any]]:
+    """Events, newest (highest id) first, narrowed by every argument given.
+
+    ``side`` (``investor``/``enterprise``, from :func:`api.event_visibility.scope`) keeps of the
+    private types (:data:`api.event_visibility.PRIVATE_TYPES`) only the events that side acted.
+    """
     return conn.cursor(row_factory=dict_row).execute(
         f"SELECT {_COLUMNS} FROM funnel_events WHERE "
         "(%(inv)s::bigint IS NULL OR investor_id = %(inv)s) AND (%(ent)s::bigint IS NULL OR enterprise_id = %(ent)s) "
         "AND (%(type)s::text IS NULL OR event_type = %(type)s) AND (%(list)s::uuid IS NULL OR list_id = %(list)s) "
+        "AND (%(side)s::text IS NULL OR actor = %(side)s OR event_type <> ALL(%(private)s::text[])) "
         "AND (%(before)s::bigint IS NULL OR id < %(before)s) ORDER BY id DESC LIMIT %(limit)s",
         {"inv": investor_id, "ent": enterprise_id, "type": event_type, "list": list_id, "before": before,
-         "limit": limit}).fetchall()
+         "limit": limit, "side": side, "private": list(PRIVATE_TYPES)}).fetchall()
 
 
 # -- batches -----------------------------------------------------------------------------------------

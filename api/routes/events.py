@@ -19,8 +19,13 @@ then. An id stored with the same content is a duplicate, reported per event; the
 batch is stored once (with other content it is a 422). The answer is 201 when the batch stored at least
 one event, 200 when every event was already stored, and is sent after the commit.
 
-Reading: investor and enterprise keys see their own events; staff and data scientists see all
-(data scientists analyse the funnel), optionally narrowed by party, type or list.
+Reading (:mod:`api.event_visibility`, the one statement of the rule): investor and enterprise keys see
+their own events, without the other side's private actions (viewed, saved, dismissed); staff and data
+scientists see all (data scientists analyse the funnel), optionally narrowed by party, type or list.
+
+Dating: ``occurred_at`` may lie at most ``event_clock_skew_seconds`` in the future for anyone, and at
+most ``event_max_age_days`` (default 30) in the past for investor and enterprise keys; staff (and
+imports, which do not pass here) may record older events.
 """
 
 from __future__ import annotations
@@ -35,11 +40,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
+from api import event_visibility
 from api.data import events as events_db
 from api.deps import ConnDep, Principal, StateDep, require_roles
 from api.errors import MAX_ID, ApiError, field_detail, forbidden
 from api.schemas.common import error_responses
 from api.schemas.events import MAX_BATCH, EventAck, EventBatchIn, EventBatchOut, EventIn, EventOut, EventPage, EventType
+from matching.config import Settings
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 Reporter = Annotated[Principal, Depends(require_roles("investor", "enterprise", "operator", "admin"))]
@@ -56,7 +63,7 @@ def _invalid(field: str, value: object, zh: str, en: str) -> ApiError:
 def post_event(body: EventIn, state: StateDep, conn: ConnDep, who: Reporter) -> Any:
     """Record a funnel event (201), or return the identical stored one (200)."""
     refs = _references(conn, [body], state.impressions)
-    ev = _validated(who, body, refs, datetime.now(UTC), state.settings.event_clock_skew_seconds)
+    ev = _validated(who, body, refs, datetime.now(UTC), state.settings)
     row, created = events_db.insert_event(conn, ev)  # committed here, before the reply
     if not created:
         diff = events_db.differences(row, ev)
@@ -80,14 +87,14 @@ def post_event(body: EventIn, state: StateDep, conn: ConnDep, who: Reporter) -> 
 def post_events_batch(body: EventBatchIn, state: StateDep, conn: ConnDep, who: Reporter) -> Any:
     """Record up to ``MAX_BATCH`` events in one transaction: 201 if any was new, 200 if all were stored."""
     refs = _references(conn, body.events, state.impressions)
-    now, skew = datetime.now(UTC), state.settings.event_clock_skew_seconds
+    now = datetime.now(UTC)
     evs: list[events_db.NewEvent] = []
     first: dict[str, int] = {}  # event key → index of its first occurrence in the batch
     unique: dict[str, events_db.NewEvent] = {}  # event key → that first occurrence (stored; repeats are not)
     invalid: list[ApiError] = []
     for i, item in enumerate(body.events):
         try:
-            ev = _validated(who, item, refs, now, skew)
+            ev = _validated(who, item, refs, now, state.settings)
         except ApiError as err:
             if err.status == 403:  # another party's event: the whole batch is refused as such
                 raise _at(i, err) from None
@@ -129,20 +136,19 @@ def get_events(conn: ConnDep, who: Reader,
                                                    description="Cursor: the previous page's next_before")
                                  ] = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> EventPage:
-    """Events, newest first: the caller's own (investor, enterprise keys) or all (staff, data scientists)."""
-    if who.role == "investor":
-        if investor_id not in (None, who.investor_id):
-            raise forbidden(f"该密钥只能查看投资方 {who.investor_id} 的事件",
-                            f"This key reads the events of investor {who.investor_id} only")
-        investor_id = who.investor_id
-    elif who.role == "enterprise":
-        if enterprise_id not in (None, who.enterprise_id):
-            raise forbidden(f"该密钥只能查看企业 {who.enterprise_id} 的事件",
-                            f"This key reads the events of enterprise {who.enterprise_id} only")
-        enterprise_id = who.enterprise_id
-    rows = events_db.list_events(conn, investor_id=investor_id, enterprise_id=enterprise_id,
+    """Events, newest first, as :mod:`api.event_visibility` allows: a party's own events without the other
+    side's private actions (viewed, saved, dismissed); every event for staff and data scientists."""
+    if who.role == "investor" and investor_id not in (None, who.investor_id):
+        raise forbidden(f"该密钥只能查看投资方 {who.investor_id} 的事件",
+                        f"This key reads the events of investor {who.investor_id} only")
+    if who.role == "enterprise" and enterprise_id not in (None, who.enterprise_id):
+        raise forbidden(f"该密钥只能查看企业 {who.enterprise_id} 的事件",
+                        f"This key reads the events of enterprise {who.enterprise_id} only")
+    scope = event_visibility.scope(who.role, investor_id=who.investor_id, enterprise_id=who.enterprise_id)
+    rows = events_db.list_events(conn, investor_id=scope.investor_id or investor_id,
+                                 enterprise_id=scope.enterprise_id or enterprise_id,
                                  event_type=event_type.value if event_type else None, list_id=list_id,
-                                 before=before, limit=limit)
+                                 before=before, limit=limit, side=scope.side)
     return EventPage(items=[_out(r) for r in rows], next_before=rows[-1]["id"] if len(rows) == limit else None)
 
 
@@ -199,13 +205,10 @@ def _references(conn: Any, bodies: Sequence[EventIn], impressions: Any = None) -
 
 
 def _validated(who: Principal, body: EventIn, refs: events_db.References, now: datetime,
-               skew_seconds: float) -> events_db.NewEvent:
+               settings: Settings) -> events_db.NewEvent:
     """The event to store, checked in one order for both routes; an ``ApiError`` naming the body's field."""
     actor, scope = _actor_and_scope(who, body)
-    if body.occurred_at is not None and body.occurred_at > now + timedelta(seconds=skew_seconds):
-        raise _invalid("occurred_at", body.occurred_at.isoformat(), "发生时间不能晚于当前时间",
-                       f"occurred_at is in the future (server time {now.isoformat(timespec='seconds')}); "
-                       "send the time the event happened, with its time zone")
+    _check_date(who, body.occurred_at, now, settings)
     for table, value, field, known in (("investors", body.investor_id, "investor_id", refs.investors),
                                        ("enterprises", body.enterprise_id, "enterprise_id", refs.enterprises)):
         if value not in known:
@@ -220,6 +223,22 @@ def _validated(who: Principal, body: EventIn, refs: events_db.References, now: d
         investor_id=body.investor_id, enterprise_id=body.enterprise_id, actor=actor, list_id=body.list_id,
         need_id=body.need_id, amount=body.amount, currency=body.currency.value if body.currency else None,
         occurred_at=body.occurred_at, api_key_id=who.key_id)
+
+
+def _check_date(who: Principal, at: datetime | None, now: datetime, settings: Settings) -> None:
+    """``occurred_at`` not in the future (all keys) and, for party keys, not older than ``event_max_age_days``."""
+    if at is None:
+        return
+    if at > now + timedelta(seconds=settings.event_clock_skew_seconds):
+        raise _invalid("occurred_at", at.isoformat(), "发生时间不能晚于当前时间",
+                       f"occurred_at is in the future (server time {now.isoformat(timespec='seconds')}); "
+                       "send the time the event happened, with its time zone")
+    days = settings.event_max_age_days
+    if not who.is_staff and at < now - timedelta(days=days):
+        earliest = (now - timedelta(days=days)).isoformat(timespec="seconds")
+        raise _invalid("occurred_at", at.isoformat(), f"发生时间不能早于 {days:g} 天前（{earliest}）",
+                       f"occurred_at is more than {days:g} days in the past (the earliest allowed is {earliest}); "
+                       "report events as they happen, or ask the platform's staff to record older ones")
 
 
 def _check_list(who: Principal, body: EventIn, refs: events_db.References) -> None:
