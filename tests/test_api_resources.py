@@ -415,7 +415,8 @@ def test_secondaries_are_sold_by_their_investor(api: ApiEnv) -> None:
     assert send(api, "PATCH", path, "inv", {"status": "sold"}).status_code == 403
     sold = send(api, "PATCH", path, "sfund", {"status": "意向中", "asking_price": 2.8e7})
     assert sold.status_code == 200 and sold.json()["status"] == "under_offer"
-    assert api.get(path, "inv").json()["asking_price"] == 2.8e7
+    assert api.get(path, "ds").json()["asking_price"] == 2.8e7
+    assert api.get(path, "inv").status_code == 403  # a VC is no buyer of secondaries (S funds are)
     assert api.get(path, "ent").status_code == 403 and api.get("/v1/secondaries", "ent").status_code == 403
     listed = api.get("/v1/secondaries", "ds", seller_investor_id=api.ids["sfund"], limit=200).json()
     assert sec["id"] in [s["id"] for s in listed["items"]]
@@ -425,6 +426,58 @@ def test_secondaries_are_sold_by_their_investor(api: ApiEnv) -> None:
                                                 "asking_price": 1, "seller_investor_id": api.ids["sfund"]})
     assert other.status_code == 403
     assert api.get("/v1/secondaries/99999999", "admin").status_code == 404
+
+
+def test_investors_see_live_needs_only(api: ApiEnv) -> None:
+    """Finding 14: withdrawn and closed needs are not shown to investors (their enterprise and staff see them)."""
+    ent = api.ids["ent2"]
+    made = {status: api.post("/v1/needs", "admin", {"enterprise_id": ent, "instrument": "equity", "amount": "500万",
+                                                     "status": status}).json()["id"]
+            for status in ("withdrawn", "closed", "in_progress")}
+    for status in ("withdrawn", "closed"):
+        path = f"/v1/needs/{made[status]}"
+        hidden = api.get(path, "inv")
+        assert hidden.status_code == 404, (status, hidden.text)
+        assert api.get(path, "ent2").status_code == 200 and api.get(path, "ds").status_code == 200
+    assert api.get(f"/v1/needs/{made['in_progress']}", "inv").status_code == 200
+    listed = api.get("/v1/needs", "inv", enterprise_id=ent, limit=200).json()
+    assert {n["status"] for n in listed["items"]} <= {"open", "in_progress"} and made["in_progress"] in {
+        n["id"] for n in listed["items"]}
+    assert listed["total"] == api.sql("SELECT count(*) FROM financing_needs WHERE enterprise_id = %s "
+                                      "AND status IN ('open', 'in_progress')", (ent,))[0][0]
+    everything = api.get("/v1/needs", "inv", limit=1).json()["total"]
+    assert everything == api.sql("SELECT count(*) FROM financing_needs WHERE status IN ('open', 'in_progress')")[0][0]
+    asked = api.get("/v1/needs", "inv", status="已撤回")
+    assert asked.status_code == 422, asked.text
+    field = error_of(asked)["fields"][0]
+    assert field["field"] == "status" and field["value"] == ["withdrawn"] and field["allowed"] == ["open", "in_progress"]
+    own = api.get("/v1/needs", "ent2", status="withdrawn", limit=200).json()
+    assert made["withdrawn"] in {n["id"] for n in own["items"]}
+
+
+def test_secondaries_are_shown_to_s_funds_and_their_seller_only(api: ApiEnv) -> None:
+    """Finding 14: an investor that is no S fund cannot list the old shares of any enterprise."""
+    shares = api.post("/v1/secondaries", "admin", {
+        "kind": "old_shares", "seller_name": "某股东", "asking_price": "2000万", "enterprise_id": api.ids["ent2"],
+        "seller_investor_id": api.ids["inv2"]})
+    assert shares.status_code == 201, shares.text
+    sec = shares.json()
+    path = f"/v1/secondaries/{sec['id']}"
+    vc = api.get("/v1/secondaries", "inv", limit=200).json()
+    assert all(s["seller_investor_id"] == api.ids["inv"] for s in vc["items"]), vc["items"][:1]
+    assert api.get("/v1/secondaries", "inv", enterprise_id=api.ids["ent2"]).json()["items"] == []
+    denied = api.get(path, "inv")
+    assert denied.status_code == 403 and "s_fund" in error_of(denied)["message"]
+    assert api.get(path, "inv2").status_code == 200  # the seller
+    buyer = api.get("/v1/secondaries", "sfund", kind="old_shares", limit=200).json()
+    assert sec["id"] in {s["id"] for s in buyer["items"]}
+    assert {s["status"] for s in buyer["items"]} <= {"open", "under_offer"}
+    assert send(api, "PATCH", path, "admin", {"status": "withdrawn"}).status_code == 200
+    assert api.get(path, "sfund").status_code == 404
+    assert sec["id"] not in {s["id"] for s in api.get("/v1/secondaries", "sfund", limit=200).json()["items"]}
+    assert api.get(path, "inv2").json()["status"] == "withdrawn"  # the seller still sees its own
+    sold = api.get("/v1/secondaries", "sfund", status="sold")
+    assert sold.status_code == 422 and error_of(sold)["fields"][0]["allowed"] == ["open", "under_offer"]
 
 
 # -- uploads ----------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from api.data.tables import (
     update_row,
     writing,
 )
+from api.listing_visibility import SecondaryScope
 
 
 def _cols(*names: str, **renamed: str) -> dict[str, str]:
@@ -281,10 +282,16 @@ def get_secondary(conn: psycopg.Connection, secondary_id: int) -> dict[str, Any]
 
 def list_secondaries(conn: psycopg.Connection, *, kind: Sequence[str] = (), status: Sequence[str] = (),
                      enterprise_id: int | None = None, seller_investor_id: int | None = None, q: str | None = None,
-                     limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """A page of secondary listings (id order), and how many match."""
+                     limit: int = 50, offset: int = 0, scope: SecondaryScope | None = None
+                     ) -> tuple[list[dict[str, Any]], int]:
+    """A page of secondary listings (id order), and how many match; within ``scope`` when given
+    (:func:`api.listing_visibility.secondary_scope`: the caller's own listings, or others' of its statuses)."""
     flt = (new_filter().eq("kind", list(kind)).eq("status", list(status)).eq("enterprise_id", enterprise_id)
            .eq("seller_investor_id", seller_investor_id).text(("ref", "seller_name", "fund_name", "description"), q))
+    if scope is not None and scope.statuses is not None:
+        n = len(flt.params)
+        flt.conditions.append(f"(t.seller_investor_id = %(p{n})s::bigint OR t.status = ANY(%(p{n + 1})s::text[]))")
+        flt.params[f"p{n}"], flt.params[f"p{n + 1}"] = scope.seller, list(scope.statuses)
     return fetch_page(conn, SECONDARIES, flt, limit=limit, offset=offset, extra=_SEC_EXTRA)
 
 

@@ -1,10 +1,12 @@
 """Financing needs (the deals enterprises offer) and secondary listings (what S funds buy).
 
 Access to needs: admin and operator do anything; an enterprise key creates, reads, lists and updates
-its own enterprise's needs only; investors and data scientists read and list every need (a need is
-what the platform shows investors). Secondary listings: admin and operator do anything; an investor
-key lists and reads them and creates and updates its own (the seller: a fund that is exiting);
-data scientists read; enterprise keys get 403.
+its own enterprise's needs only; data scientists read and list every need; investors read and list the
+live ones (open, in negotiation: a need is what the platform shows investors; a withdrawn or closed
+one is a 404 for them). Secondary listings: admin and operator do anything; data scientists read; an
+investor key creates and updates its own (the seller: a fund that is exiting) and reads its own, and an
+S fund (the buyer) also reads others' live listings (open, under offer); enterprise keys get 403.
+The rules are stated once, in :mod:`api.listing_visibility`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from api import listing_visibility as visibility
 from api.data import resources as db
 from api.deps import ConnDep, Principal, require_roles
 from api.errors import MAX_ID, forbidden, not_found
@@ -92,18 +95,20 @@ def list_needs(conn: ConnDep, who: Anyone,
         if enterprise_id not in (None, who.enterprise_id):
             own_enterprise(who, enterprise_id)  # type: ignore[arg-type]
         enterprise_id = who.enterprise_id
+    statuses = _within(vocab_codes(status, vocab.NEED_STATUSES, "status"), visibility.need_statuses(who.role),
+                       "需求", "needs")
     rows, total = db.list_needs(
         conn, enterprise_id=enterprise_id, instrument=vocab_codes(instrument, vocab.INSTRUMENTS, "instrument"),
-        status=vocab_codes(status, vocab.NEED_STATUSES, "status"), round_=vocab_codes(round, vocab.ROUNDS, "round"),
-        q=q, limit=limit, offset=offset)
+        status=statuses, round_=vocab_codes(round, vocab.ROUNDS, "round"), q=q, limit=limit, offset=offset)
     return page([_need_view(r) for r in rows], total, limit, offset)
 
 
 @router.get("/needs/{need_id}", response_model=NeedOut, responses=READ_ERRORS, summary="A financing need")
 def get_need(need_id: RowId, conn: ConnDep, who: Anyone) -> dict[str, Any]:
-    """Staff, data scientists, investors, and the enterprise whose need it is."""
+    """Staff, data scientists, investors (a live need: open or in negotiation), and the enterprise whose need it is."""
     row = db.get_need(conn, need_id)
-    if row is None:
+    live = visibility.need_statuses(who.role)
+    if row is None or (live is not None and row["status"] not in live):  # a withdrawn need is gone for investors
         raise not_found("融资需求", "financing need", need_id, "need_id")
     if who.role == "enterprise":
         own_enterprise(who, row["enterprise_id"])
@@ -158,19 +163,32 @@ def list_secondaries(conn: ConnDep, who: SecondaryReaders, kind: QueryCodes = No
                      enterprise_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
                      seller_investor_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None, q: Text = None,
                      limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
-    """Listings in id order; filters take codes or labels (``kind=基金份额``)."""
+    """Listings in id order, as :mod:`api.listing_visibility` allows; filters take codes or labels (``kind=老股``)."""
+    scope = _secondary_scope(conn, who)
+    statuses = vocab_codes(status, vocab.SECONDARY_STATUSES, "status")
+    if scope.statuses and seller_investor_id != who.investor_id:  # a buyer: others' listings while live only
+        _within(statuses, scope.statuses, "转让项目", "secondary listings")
     rows, total = db.list_secondaries(
-        conn, kind=vocab_codes(kind, vocab.SECONDARY_KINDS, "kind"),
-        status=vocab_codes(status, vocab.SECONDARY_STATUSES, "status"), enterprise_id=enterprise_id,
-        seller_investor_id=seller_investor_id, q=q, limit=limit, offset=offset)
+        conn, kind=vocab_codes(kind, vocab.SECONDARY_KINDS, "kind"), status=statuses, enterprise_id=enterprise_id,
+        seller_investor_id=seller_investor_id, q=q, limit=limit, offset=offset, scope=scope)
     return page([_secondary_view(r) for r in rows], total, limit, offset)
 
 
 @router.get("/secondaries/{secondary_id}", response_model=SecondaryOut, responses=READ_ERRORS,
             summary="A secondary listing")
 def get_secondary(secondary_id: RowId, conn: ConnDep, who: SecondaryReaders) -> dict[str, Any]:
-    """One listing."""
-    return _secondary(conn, secondary_id)
+    """One listing: staff, data scientists, its seller, and S funds while it is live."""
+    row = db.get_secondary(conn, secondary_id)
+    scope = _secondary_scope(conn, who)
+    if row is not None and not scope.allows(seller_investor_id=row["seller_investor_id"], status=row["status"]):
+        if scope.statuses:  # a buyer: a listing no longer live is gone
+            raise not_found("转让项目", "secondary listing", secondary_id, "secondary_id")
+        raise forbidden("二级转让项目仅向S基金（二级份额转让基金）及卖方展示",
+                        f"Secondary listings are shown to S funds (investor_type s_fund) and their seller; investor "
+                        f"{who.investor_id} is neither for listing {secondary_id}")
+    if row is None:
+        raise not_found("转让项目", "secondary listing", secondary_id, "secondary_id")
+    return _secondary_view(row)
 
 
 @router.patch("/secondaries/{secondary_id}", response_model=SecondaryOut, responses=WRITE_ERRORS,
@@ -194,6 +212,24 @@ def update_secondary(secondary_id: RowId, body: SecondaryUpdate, conn: ConnDep, 
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
+def _within(asked: list[str], allowed: tuple[str, ...] | None, what_zh: str, what_en: str) -> list[str]:
+    """The statuses to list: those asked (422 for one the caller may not see), or every one allowed."""
+    if allowed is None:
+        return asked
+    hidden = [s for s in asked if s not in allowed]
+    if hidden:
+        raise invalid("status", asked, f"该密钥只能查看状态为 {'、'.join(allowed)} 的{what_zh}",
+                      f"this key lists {what_en} with status {', '.join(allowed)} only, not {', '.join(hidden)}",
+                      allowed=list(allowed))
+    return asked or list(allowed)
+
+
+def _secondary_scope(conn: Any, who: Principal) -> visibility.SecondaryScope:
+    investor = db.get_investor(conn, who.investor_id) if who.role == "investor" and who.investor_id else None
+    return visibility.secondary_scope(who.role, investor_id=who.investor_id,
+                                      investor_type=investor["investor_type"] if investor else None)
+
+
 def _dates_rule(values: dict[str, Any]) -> None:
     opened, closes = values.get("opened_on"), values.get("closes_on")
     if opened is not None and closes is not None and closes < opened:
