@@ -54,7 +54,7 @@ def event(ids: dict[str, Any], **kw: Any) -> dict[str, Any]:
 MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     ("GET", "/healthz", None, PUBLIC),
     ("GET", "/readyz", None, PUBLIC),
-    ("GET", "/metrics", None, PUBLIC),
+    ("GET", "/metrics", None, E(200, 200, 403, 403, 403, 403, 403)),  # staff keys (or metrics_public)
     # matching: own lists only
     ("GET", "/v1/investors/{inv}/deals", None, E(200, 200, 403, 200, 403, 403, 403)),
     ("GET", "/v1/enterprises/{ent}/investors", None, E(200, 200, 403, 403, 403, 200, 403)),
@@ -104,7 +104,7 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
                                              "asking_price": 1_000_000, "seller_investor_id": ids["sfund"]},
      E(201, 201, 403, 403, 403, 403, 403, sfund=201)),
     ("GET", "/v1/secondaries", None, E(200, 200, 200, 200, 200, 403, 403)),
-    ("GET", "/v1/secondaries/{sec}", None, E(200, 200, 200, 200, 200, 403, 403)),
+    ("GET", "/v1/secondaries/{sec}", None, E(200, 200, 200, 403, 403, 403, 403, sfund=200)),  # S funds, seller
     ("PATCH", "/v1/secondaries/{sec}", lambda ids: {"status": "open"}, E(200, 200, 403, 403, 403, 403, 403, sfund=200)),
     # bulk imports and reports: staff only (an import without a file reaches validation)
     ("POST", "/v1/imports/enterprises", None, E(422, 422, 403, 403, 403, 403, 403)),
