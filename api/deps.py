@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import psycopg
+import psycopg_pool
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
@@ -88,13 +89,17 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 HeaderKeyDep = Annotated[str | None, Depends(_header)]
 
 
-def get_principal(request: Request, state: StateDep, bearer: BearerDep, header_key: HeaderKeyDep) -> Principal:
-    """Authenticate the request and take a token from the key's bucket.
+def presented_key(bearer: HTTPAuthorizationCredentials | None, header_key: str | None) -> str:
+    """The key a request presents (``Authorization: Bearer`` first, then ``X-API-Key``), or ``""``."""
+    return (bearer.credentials.strip() if bearer else "") or (header_key or "").strip()
+
+
+def authenticate(state: AppState, presented: str) -> Principal:
+    """The principal of a presented key (no rate limit here: :func:`get_principal` draws the token).
 
     Raises:
-        ApiError: 401 without a key, with an unknown or revoked key; 429 when rate limited.
+        ApiError: 401 without a key, with an unknown or revoked key.
     """
-    presented = (bearer.credentials.strip() if bearer else "") or (header_key or "").strip()
     if not presented:
         raise ApiError(401, "unauthorized", "缺少 API 密钥", "An API key is required: send 'Authorization: Bearer "
                        "<key>' (create one with `capconnect keys create`)", headers=_CHALLENGE)
@@ -105,9 +110,23 @@ def get_principal(request: Request, state: StateDep, bearer: BearerDep, header_k
     if key.revoked:
         raise ApiError(401, "unauthorized", "API 密钥已被吊销", f"The API key {key.shown} was revoked; ask an "
                        "administrator for a new one", headers=_CHALLENGE)
-    who = Principal(key.id, key.shown, key.role, key.investor_id, key.enterprise_id)
+    return Principal(key.id, key.shown, key.role, key.investor_id, key.enterprise_id)
+
+
+def get_principal(request: Request, state: StateDep, bearer: BearerDep, header_key: HeaderKeyDep) -> Principal:
+    """Authenticate the request and take a token from the key's bucket.
+
+    A request with a body was authenticated before the body was read (:mod:`api.gate`); its principal
+    is taken from there rather than looked up again.
+
+    Raises:
+        ApiError: 401 without a key, with an unknown or revoked key; 429 when rate limited.
+    """
+    who = getattr(request.state, "authenticated", None)
+    if not isinstance(who, Principal):
+        who = authenticate(state, presented_key(bearer, header_key))
     request.state.principal = who  # the access log names the key by its prefix
-    wait = state.limiter.acquire(key.id)
+    wait = state.limiter.acquire(who.key_id)
     if wait > 0:
         raise ApiError(429, "rate_limited", "请求过于频繁，请稍后重试",
                        f"Rate limit of {state.settings.api_rate_per_second:g} requests/s (burst "
@@ -116,7 +135,20 @@ def get_principal(request: Request, state: StateDep, bearer: BearerDep, header_k
     return who
 
 
+def optional_principal(state: StateDep, bearer: BearerDep, header_key: HeaderKeyDep) -> Principal | None:
+    """The caller's principal when it sends a valid key, else ``None`` (for routes open to anyone that
+    show more to staff, such as ``/readyz``)."""
+    presented = presented_key(bearer, header_key)
+    if not presented:
+        return None
+    try:
+        return authenticate(state, presented)
+    except (ApiError, psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed):  # anonymous, even if down
+        return None
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
 
 
 def require_roles(*roles: str) -> Callable[[Principal], Principal]:

@@ -93,7 +93,9 @@ ROLE_TABLE = [
     ("POST", "/v1/events", "ds", 403),
     ("GET", "/healthz", None, 200),
     ("GET", "/readyz", None, 200),
-    ("GET", "/metrics", None, 200),
+    ("GET", "/metrics", None, 401),
+    ("GET", "/metrics", "inv", 403),
+    ("GET", "/metrics", "operator", 200),
 ]
 
 

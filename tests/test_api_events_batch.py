@@ -79,7 +79,7 @@ def test_new_and_stored_events_mix_and_a_repeat_in_the_batch_is_stored_once(
     assert [a["status"] for a in body["items"]] == ["created", "duplicate", "duplicate"]
     assert body["items"][0]["id"] == body["items"][2]["id"]
     assert len(_rows(api, "b2-")) == 2
-    metrics = api.get("/metrics").text
+    metrics = api.get("/metrics", "admin").text
     assert 'capconnect_events_ingested_total{event_type="viewed",outcome="duplicate"}' in metrics
 
 

@@ -28,14 +28,23 @@ def test_healthz_and_readyz_report_what_is_loaded(api: ApiEnv) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
     r = api.client.get("/readyz")
     assert r.status_code == 200
-    body = r.json()
+    public = r.json()
+    assert public["status"] == "ready" and public["components"] == dict.fromkeys(COMPONENTS, "ok")
+    assert public["model"] == {"version": "content-rules", "loaded_at": public["model"]["loaded_at"],
+                               "refused_version": None}
+    assert "details" not in public  # sizes, latency and errors are for staff
+    body = api.get("/readyz", "operator").json()
     n_ent, n_inv, _, _ = MARKET
-    assert body["status"] == "ready" and body["database"]["ok"] is True and body["database"]["latency_ms"] >= 0
-    assert body["model"]["version"] == "content-rules" and body["model"]["error"] is None
-    assert body["index"] == {"size": n_ent, "dimension": 64, "investor_index_size": n_inv}
-    snap = body["snapshot"]
+    details = body["details"]
+    assert details["database"]["latency_ms"] >= 0 and body["model"]["error"] is None
+    assert details["index"] == {"size": n_ent, "dimension": 64, "investor_index_size": n_inv}
+    snap = details["snapshot"]
     assert snap["enterprises"] == n_ent and snap["investors"] == n_inv and snap["needs"] > 0 and snap["events"] > 0
-    assert snap["as_of"].startswith("20") and body["encoder"] == {"id": "test-char-ngram-64", "dimension": 64}
+    assert snap["as_of"].startswith("20") and details["encoder"] == {"id": "test-char-ngram-64", "dimension": 64}
+    assert "details" not in api.get("/readyz", "inv").json()  # a party's key is no staff key
+
+
+COMPONENTS = ("database", "model", "index", "snapshot", "encoder")
 
 
 def test_metrics_count_requests_by_route_template_lists_and_events(api: ApiEnv) -> None:
@@ -45,7 +54,7 @@ def test_metrics_count_requests_by_route_template_lists_and_events(api: ApiEnv) 
                                           "enterprise_id": item["enterprise"]["id"],
                                           "list_id": deals["list_id"]}).status_code == 201
     api.get(f"/v1/investors/{api.ids['inv']}/deals", "inv", tier="gold")
-    r = api.client.get("/metrics")
+    r = api.get("/metrics", "operator")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
     for line in ('capconnect_http_requests_total{method="GET",route="/v1/investors/{investor_id}/deals",status="200"}',
@@ -83,12 +92,44 @@ def test_a_database_that_goes_away_gives_503_not_500(api: ApiEnv, monkeypatch: p
         assert err["code"] == "database_unavailable" and "retry shortly" in err["message"]
         ready = api.client.get("/readyz")
         assert ready.status_code == 503
-        assert ready.json()["status"] == "not_ready" and ready.json()["database"]["ok"] is False
+        assert ready.json()["status"] == "not_ready" and ready.json()["components"]["database"] == "down"
         assert api.client.get("/healthz").status_code == 200  # alive, just not ready
     finally:
         monkeypatch.undo()
         dead.close()
     assert api.client.get("/readyz").status_code == 200  # the real pool is back: ready again
+
+
+def test_readyz_never_shows_the_exception_text(api: ApiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = psycopg_pool.ConnectionPool("postgresql://leaky_user:leaky_pw@127.0.0.1:1/leaky_db?connect_timeout=1",
+                                       min_size=1, timeout=0.5, open=True, name="dead")
+    try:
+        monkeypatch.setattr(api.state, "pool", dead)
+        for key in (None, "inv", "admin"):  # not even staff: the log has it, the body says "down"
+            r = api.get("/readyz", key)
+            assert r.status_code == 503 and r.json()["components"]["database"] == "down", r.text
+            for secret in ("leaky", "127.0.0.1", "PoolTimeout", "OperationalError", "connection"):
+                assert secret not in r.text, (key, secret, r.text)
+    finally:
+        monkeypatch.undo()
+        dead.close()
+
+
+@pytest.mark.parametrize(("key", "status"), [(None, 401), ("revoked", 401), ("inv", 403), ("ent", 403),
+                                             ("ds", 403), ("operator", 200), ("admin", 200)])
+def test_metrics_need_a_staff_key(api: ApiEnv, key: str | None, status: int) -> None:
+    r = api.get("/metrics", key)
+    assert r.status_code == status, r.text
+    if status == 200:
+        assert "capconnect_http_requests_total" in r.text
+    else:
+        assert "capconnect_" not in r.text and error_of(r)["code"] == ("unauthorized" if status == 401 else "forbidden")
+
+
+def test_a_setting_opens_metrics_to_scrapers(api: ApiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api.state, "settings", api.state.settings.model_copy(update={"metrics_public": True}))
+    r = api.client.get("/metrics")
+    assert r.status_code == 200 and "capconnect_http_requests_total" in r.text
 
 
 @pytest.mark.parametrize(("method", "path", "content"), [
