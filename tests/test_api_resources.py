@@ -129,8 +129,10 @@ def test_create_read_update_an_enterprise_in_chinese(api: ApiEnv) -> None:
     assert body["excluded_investor_types"] == ["qfi"] and body["disclosure"]["basis"] == "own"
     assert api.sql("SELECT short_name, disclosure FROM enterprises WHERE id = %s", (ent["id"],)) == [
         ("测试科技", "on_request")]
-    tier = send(api, "PATCH", f"/v1/enterprises/{ent['id']}", key, {"tier": "select"})
-    assert tier.status_code == 403 and "tier" in error_of(tier)["message"]
+    tier = send(api, "PATCH", f"/v1/enterprises/{ent['id']}", key, {"tier": "select"})  # a claim, not a fact
+    assert tier.status_code == 200 and tier.json()["tier"] == "growth" and tier.json()["claims"][0]["value"] == "select"
+    status = send(api, "PATCH", f"/v1/enterprises/{ent['id']}", key, {"status": "inactive"})
+    assert status.status_code == 403 and "status" in error_of(status)["message"]
     null = send(api, "PATCH", f"/v1/enterprises/{ent['id']}", "admin", {"name": None})
     assert null.status_code == 422 and error_of(null)["fields"][0]["field"] == "name"
     cleared = send(api, "PATCH", f"/v1/enterprises/{ent['id']}", "admin", {"boards": None, "tier": "优选层"})

@@ -1,21 +1,27 @@
 """Enterprises with their yearly financials: create, read, update, list; shown as :mod:`api.disclosure` allows.
 
 Access: admin and operator create and update any enterprise; an enterprise key reads and updates its
-own (not its ``tier`` or ``status``, which the platform sets); every role may read and list
+own (not its ``status``, which the platform sets; its ``tier``, ``boards`` and ``qualifications`` are
+stored as pending claims, shown as "企业自报，待核验" and never used for ranking or reasons until staff
+verify them with ``POST /v1/enterprises/{id}/claims/{claim_id}/decision``, each decision audited);
+every role may read and list
 enterprises, each seeing what disclosure allows: investors by tier, the enterprise's own choice and
 the mutual reveal, other enterprises the public profile, staff and data scientists everything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
 from api import disclosure
+from api.data import claims as claims_db
 from api.data import resources as db
 from api.deps import ConnDep, Principal
-from api.errors import not_found
+from api.errors import MAX_ID, ApiError, field_detail, not_found
+from api.logs import request_id_var
 from api.routes.resource_common import (
     READ_ERRORS,
     WRITE_ERRORS,
@@ -38,17 +44,18 @@ from api.routes.resource_common import (
     values_of,
     vocab_codes,
 )
-from api.schemas.resources import EnterpriseCreate, EnterpriseOut, EnterpriseUpdate, Page
+from api.schemas.resources import ClaimDecisionIn, ClaimOut, EnterpriseCreate, EnterpriseOut, EnterpriseUpdate, Page
 from api.security import record_confidential_views
 from matching.domain import industries, vocab
 
 router = APIRouter(prefix="/v1", tags=["enterprises"])
 EnterpriseId = Annotated[int, Path(gt=0)]
+ClaimId = Annotated[int, Path(gt=0, le=MAX_ID)]
 
 REQUIRED = ("name", "country", "tier", "listing_target", "disclosure", "status", "financials")
 CLEAR = {"boards": [], "qualifications": [], "excluded_investors": [], "excluded_investor_types": [],
          "description": ""}
-STAFF_FIELDS = ("tier", "status")
+STAFF_FIELDS = ("status",)  # tier, boards, qualifications from an enterprise's key: claims (api.data.claims)
 
 
 @router.post("/enterprises", status_code=201, response_model=EnterpriseOut, responses=WRITE_ERRORS,
@@ -82,7 +89,8 @@ def list_enterprises(conn: ConnDep, who: Anyone, district: QueryCodes = None, ti
         industry=codes(industry, industries.parse_industry, "industry", [i.code for i in industries.INDUSTRIES]),
         status=vocab_codes(status, vocab.ENTERPRISE_STATUSES, "status"), q=q, limit=limit, offset=offset)
     accepted = _accepted(conn, who, [r["id"] for r in rows])
-    views = [view(r, who, r["id"] in accepted) for r in rows]
+    claims = claims_db.of_enterprises(conn, [r["id"] for r in rows])
+    views = [view(r, who, r["id"] in accepted, claims.get(r["id"], ())) for r in rows]
     record_confidential_views(conn, who, views)  # audited before anything confidential is sent
     return page(views, total, limit, offset)
 
@@ -102,6 +110,7 @@ def update_enterprise(enterprise_id: EnterpriseId, body: EnterpriseUpdate, conn:
     own_enterprise(who, enterprise_id)
     values = values_of(body, required=REQUIRED, clear=CLEAR, skip=("financials",))
     staff_only_fields(who, values, STAFF_FIELDS)
+    claimed = {} if who.is_staff else {f: values.pop(f) for f in claims_db.CLAIMABLE if f in values}
     years = [y.model_dump(exclude_unset=True) for y in body.financials or ()]
     try:
         found = db.update_enterprise(conn, enterprise_id=enterprise_id, values=values, financial_years=years)
@@ -109,7 +118,42 @@ def update_enterprise(enterprise_id: EnterpriseId, body: EnterpriseUpdate, conn:
         raise refused(exc) from exc
     if not found:
         raise not_found("企业", "enterprise", enterprise_id, "enterprise_id")
+    if claimed:  # the enterprise's own credentials: pending until staff verify them
+        claims_db.submit(conn, enterprise_id=enterprise_id, claims=claimed, key_id=who.key_id)
     return _read(conn, who, enterprise_id)
+
+
+@router.get("/enterprises/{enterprise_id}/claims", response_model=Page[ClaimOut], responses=READ_ERRORS,
+            summary="An enterprise's credential claims, every status (staff, or its own key)")
+def list_claims(enterprise_id: EnterpriseId, conn: ConnDep, who: Anyone) -> dict[str, Any]:
+    """Claims oldest first: pending (企业自报，待核验), verified, rejected, superseded."""
+    own_enterprise(who, enterprise_id)
+    if not db.exists(conn, table="enterprises", row_id=enterprise_id):
+        raise not_found("企业", "enterprise", enterprise_id, "enterprise_id")
+    rows = claims_db.of_enterprises(conn, [enterprise_id], pending_only=False).get(enterprise_id, [])
+    return page([claim_view(r, who) for r in rows], len(rows), max(len(rows), 1), 0)
+
+
+@router.post("/enterprises/{enterprise_id}/claims/{claim_id}/decision", response_model=ClaimOut,
+             responses=WRITE_ERRORS, summary="Verify or reject a pending credential claim (admin, operator)")
+def decide_claim(enterprise_id: EnterpriseId, claim_id: ClaimId, body: ClaimDecisionIn, conn: ConnDep,
+                 who: StaffOnly) -> dict[str, Any]:
+    """``verified`` applies the claimed value to the enterprise (a ranking fact from the next snapshot);
+    ``rejected`` keeps it as a rejected claim. Each decision writes an audit row."""
+    claim = claims_db.get(conn, enterprise_id=enterprise_id, claim_id=claim_id)
+    if claim is None:
+        raise not_found("申报", "claim", claim_id, "claim_id")
+    decided = None
+    if claim["status"] == "pending":
+        decided = claims_db.decide(conn, claim=claim, verified=body.decision == "verified", note=body.note, who=who,
+                                   request_id=request_id_var.get())
+    if decided is None:
+        now = claims_db.get(conn, enterprise_id=enterprise_id, claim_id=claim_id) or claim
+        raise ApiError(409, "conflict", f"该申报已处理（{CLAIM_STATUS_ZH[now['status']]}），不能再次核验",
+                       f"Claim {claim_id} is {now['status']}, not pending; only pending claims are decided "
+                       "(the enterprise may submit a new claim)",
+                       fields=[field_detail("claim_id", claim_id, f"already {now['status']}", ["pending"])])
+    return claim_view(decided, who)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
@@ -117,7 +161,8 @@ def _read(conn: Any, who: Principal, enterprise_id: int) -> dict[str, Any]:
     row = db.get_enterprise(conn, enterprise_id)
     if row is None:
         raise not_found("企业", "enterprise", enterprise_id, "enterprise_id")
-    out = view(row, who, enterprise_id in _accepted(conn, who, [enterprise_id]))
+    claims = claims_db.of_enterprises(conn, [enterprise_id]).get(enterprise_id, [])
+    out = view(row, who, enterprise_id in _accepted(conn, who, [enterprise_id]), claims)
     record_confidential_views(conn, who, [out])  # audited before anything confidential is sent
     return out
 
@@ -129,8 +174,22 @@ def _accepted(conn: Any, who: Principal, enterprise_ids: list[int]) -> set[int]:
     return db.contacts_accepted(conn, investor_id=who.investor_id, enterprise_ids=enterprise_ids)
 
 
-def view(row: dict[str, Any], who: Principal, contact_accepted: bool) -> dict[str, Any]:
-    """An enterprise row as ``who`` may see it, with Chinese labels."""
+#: How each claim status is shown.
+CLAIM_STATUS_ZH = {"pending": "企业自报，待核验", "verified": "已核验", "rejected": "核验未通过",
+                   "superseded": "已由新的申报取代"}
+
+
+def claim_view(row: Mapping[str, Any], who: Principal) -> dict[str, Any]:
+    """A claim as ``who`` may see it: the keys that claimed and decided only for staff and the enterprise."""
+    insider = who.is_staff or who.enterprise_id == row["enterprise_id"]
+    return {**row, "status_zh": CLAIM_STATUS_ZH[row["status"]],
+            "claimed_by_key_id": row["claimed_by_key_id"] if insider else None,
+            "decided_by_key_id": row["decided_by_key_id"] if insider else None}
+
+
+def view(row: dict[str, Any], who: Principal, contact_accepted: bool,
+         claims: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """An enterprise row as ``who`` may see it, with Chinese labels and its pending claims (not facts)."""
     row = dict(row)
     row["disclosure_choice"] = row.pop("disclosure")
     decision = disclosure.decide(role=who.role, tier=row["tier"], disclosure=row["disclosure_choice"],
@@ -141,4 +200,5 @@ def view(row: dict[str, Any], who: Principal, contact_accepted: bool) -> dict[st
     out["industry_zh"] = industries.industry(row["industry"]).zh if row["industry"] else None
     out["tier_zh"] = label(vocab.TIERS, row["tier"])
     out["boards_zh"] = [vocab.BOARDS.label(b) for b in row["boards"]]
+    out["claims"] = [claim_view(c, who) for c in claims]
     return out

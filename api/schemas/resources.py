@@ -13,7 +13,7 @@ code or the Chinese name; unified social credit codes are checked (GB 32100-2015
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -76,8 +76,10 @@ class FinancialsIn(_In):
 class EnterpriseUpdate(_In):
     """Fields to change (only those sent change; ``null`` clears an optional field).
 
-    ``tier`` and ``status`` are set by the platform's staff (转层 follows the market's review). Yearly
-    ``financials`` are upserted by year; other years are kept.
+    ``status`` is set by the platform's staff; ``tier``, ``boards`` and ``qualifications`` too (转层 follows the
+    market's review; credentials are facts the platform vouches for): sent by the enterprise's own key they
+    are stored as pending claims (``claims``), not applied. Yearly ``financials`` are upserted by year;
+    other years are kept.
     """
 
     name: str | None = Field(None, min_length=1, max_length=200)
@@ -143,6 +145,32 @@ class DisclosureOut(BaseModel):
     reveal_zh: str | None = Field(None, examples=["企业同意您的联系请求后披露"])
 
 
+class ClaimOut(BaseModel):
+    """An enterprise's own claim to a credential (tier, boards, qualifications): not a fact until verified.
+
+    Pending claims are shown as "企业自报，待核验" and never used for ranking or reasons; staff verify
+    (the value then becomes the enterprise's) or reject them (``POST …/claims/{id}/decision``).
+    """
+
+    id: int
+    field: str = Field(description="tier, boards or qualifications")
+    value: str | list[str]
+    status: str = Field(description="pending, verified, rejected or superseded (by a newer claim)")
+    status_zh: str = Field(examples=["企业自报，待核验"])
+    claimed_at: datetime
+    claimed_by_key_id: int | None = Field(None, description="the key that claimed it (staff and the enterprise)")
+    decided_at: datetime | None = None
+    decided_by_key_id: int | None = Field(None, description="the staff key that decided (staff and the enterprise)")
+    note: str | None = None
+
+
+class ClaimDecisionIn(_In):
+    """A staff decision on a pending claim."""
+
+    decision: Literal["verified", "rejected"] = Field(description="verified (apply the value) or rejected")
+    note: str | None = Field(None, max_length=2000, description="what was checked, e.g. the official list")
+
+
 class EnterpriseOut(BaseModel):
     """An enterprise as the caller may see it."""
 
@@ -178,6 +206,8 @@ class EnterpriseOut(BaseModel):
     withheld: list[str] = Field(description="field groups not shown: registered_capital, operating_metrics, "
                                             "financials")
     disclosure: DisclosureOut
+    claims: list[ClaimOut] = Field(default_factory=list, description="pending claims of the enterprise itself "
+                                   "(企业自报，待核验): not facts; tier, boards and qualifications above are verified")
     created_at: datetime
     updated_at: datetime
 
