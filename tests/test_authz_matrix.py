@@ -84,6 +84,10 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     ("GET", "/v1/enterprises", None, ALL_200),
     ("GET", "/v1/enterprises/{ent}", None, ALL_200),
     ("PATCH", "/v1/enterprises/{ent}", lambda ids: {"city": "重庆"}, E(200, 200, 403, 403, 403, 200, 403)),
+    # credential claims: staff and the enterprise itself read them; only staff decide (no such claim: 404)
+    ("GET", "/v1/enterprises/{ent}/claims", None, E(200, 200, 403, 403, 403, 200, 403)),
+    ("POST", "/v1/enterprises/{ent}/claims/999999999/decision", lambda ids: {"decision": "verified"},
+     E(404, 404, 403, 403, 403, 403, 403)),
     # investors: staff write, the investor updates itself, investors never read each other
     ("POST", "/v1/investors", lambda ids: {"name": "矩阵测试机构", "investor_type": "vc"},
      E(201, 201, 403, 403, 403, 403, 403)),
