@@ -26,8 +26,7 @@ WRITE_ERRORS = error_responses(401, 403, 404, 409, 413, 422, 429, 503)
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200)")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip (the previous page's next_offset)")]
-Text = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$",
-                                   description="Text contained in names or descriptions")]
+Text = Annotated[str | None, Query(max_length=200, description="Text contained in names or descriptions")]
 QueryCodes = Annotated[list[str] | None, Query(description="Codes or labels; repeat or separate with commas")]
 
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Path, Query, UploadFile
 
+from api import hygiene
 from api.deps import StateDep
 from api.errors import ApiError, field_detail
 from api.routes.resource_common import WRITE_ERRORS, StaffOnly, invalid
@@ -27,6 +28,7 @@ from api.schemas.resources import ImportOut
 from capconnect.db.database import Database
 from capconnect.importing import ImportReport, RowProblem, import_file
 from matching.errors import FieldError
+from matching.ingest.reader import iter_table
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["imports"])
@@ -69,6 +71,9 @@ def upload(entity: Annotated[Entity, Path(description="What the file holds")], s
 def _import(url: str, entity: str, path: FilePath, encoding: str | None, skip_invalid: bool,
             rejects: FilePath) -> ImportReport:
     try:
+        refused = _refused_text(entity, path, encoding)
+        if refused is not None:
+            return refused
         return import_file(Database(url=url), entity, path, encoding=encoding, skip_invalid=skip_invalid,
                            rejects_path=rejects)
     except LookupError as exc:  # an encoding Python does not know
@@ -78,6 +83,22 @@ def _import(url: str, entity: str, path: FilePath, encoding: str | None, skip_in
         raise ApiError(422, "validation_error", "文件无法读取", f"The file cannot be read: {exc.reason}",
                        fields=[field_detail("file", str(exc.value)[:200], exc.reason) | {
                            "row": getattr(exc, "row", None)}]) from exc
+
+
+def _refused_text(entity: str, path: FilePath, encoding: str | None) -> ImportReport | None:
+    """A report of the cells holding text PostgreSQL cannot store (:mod:`api.hygiene`), or ``None``.
+
+    XLSX is not read twice for this: XML cannot hold NUL or unpaired surrogates at all. Such cells are
+    refused even with ``skip_invalid`` (the importer would fail on them as a whole).
+    """
+    if path.suffix in (".xlsx", ".xlsm"):
+        return None
+    table = iter_table(path, encoding=encoding)
+    problems = [RowProblem(row, column, value, f"{hygiene.REASON}; remove it (allowed: {hygiene.ALLOWED})")
+                for row, column, value in hygiene.refused_cells(table.rows, table.columns)]
+    if not problems:
+        return None
+    return ImportReport(entity=entity, path=path, encoding=table.encoding, rows=0, problems=problems)
 
 
 def _problem(p: RowProblem) -> dict[str, Any]:

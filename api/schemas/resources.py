@@ -48,16 +48,9 @@ T = TypeVar("T")
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+    """A request body (text PostgreSQL cannot store never gets this far: :mod:`api.hygiene`)."""
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        """PostgreSQL text cannot hold NUL characters: refuse them here, naming the field (not a 500 later)."""
-        items = value if isinstance(value, list) else [value]
-        if any(isinstance(v, str) and "\x00" in v for v in items):
-            raise ValueError("NUL characters (\\u0000) are not allowed in text")
-        return value
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
 
 
 # -- enterprises -----------------------------------------------------------------------------------
