@@ -45,6 +45,14 @@ OPERATING_FIELDS = ("employees", "patents", "rd_ratio", "revenue_growth")
 AMOUNT_FIELDS = ("revenue", "net_profit")
 RESTRICTION_FIELDS = ("excluded_investors", "excluded_investor_types")
 
+#: Ranking features computed from each withheld group (:data:`matching.features.FEATURES`): what is derived
+#: from a field is withheld with it (model reasons, their weights, feature values).
+WITHHELD_FEATURES: dict[str, tuple[str, ...]] = {
+    CAPITAL: (),
+    OPERATING: ("ent_growth", "ent_rd_ratio", "ent_log_patents"),
+    FINANCIALS: ("ent_log_revenue",),
+}
+
 INTERNAL_ROLES = ("admin", "operator", "data_scientist")
 _BY_TIER: dict[str, tuple[str, ...]] = {
     "basic": (CAPITAL, OPERATING, FINANCIALS),

@@ -47,7 +47,8 @@ class Reason:
         code: stable identifier (``sector_exact``, ``ticket``, ``model:<feature>``, …).
         zh: the reason in Chinese.
         en: the reason in English.
-        weight: how much it counts (rule weight, or the feature's contribution to the score).
+        weight: how much it counts (rule weight, or the feature's contribution to the score); ``None`` for
+            a signal on data withheld from the reader (:data:`UNDISCLOSED`).
         kind: ``"fit"`` (why it matches) or ``"improve"`` (what would make it match better).
         facts: the values the sentence states (for the impression log and for tests).
     """
@@ -55,7 +56,7 @@ class Reason:
     code: str
     zh: str
     en: str
-    weight: float
+    weight: float | None
     kind: Literal["fit", "improve"] = "fit"
     facts: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -144,8 +145,8 @@ def explain_pair(snap: MarketSnapshot, inv: int, need: int, *, view: View = "inv
                       f"Instrument: {vocab.INSTRUMENTS.label(code, 'en')}, which {who[1]} mandate accepts",
                       0.05, instrument=code))
     if contributions is not None:
-        out += _model(contributions, features, max_model)
-    fit = sorted((r for r in out if r.kind == "fit"), key=lambda r: -r.weight)
+        out += model_reasons(contributions, features, max_model)
+    fit = sorted((r for r in out if r.kind == "fit"), key=_strength)
     return fit + [r for r in out if r.kind == "improve"] + _improve(snap, ent, view)
 
 
@@ -253,24 +254,64 @@ def _listing(snap: MarketSnapshot, inv: int, ent: int, who: tuple[str, str]) -> 
     return out
 
 
-def _model(contrib: np.ndarray, features: np.ndarray | None, k: int) -> list[Reason]:
+#: The one reason standing for model signals on fields withheld from the reader: no field, no weight.
+UNDISCLOSED = "model:undisclosed"
+
+
+def model_reasons(contrib: np.ndarray, features: np.ndarray | None, k: int = 2, *,
+                  withheld: frozenset[str] = frozenset()) -> list[Reason]:
+    """The ``k`` features that raised the score most (positive contributions, not repeating a rule reason).
+
+    Args:
+        contrib: one contributions row (features, then the bias).
+        features: the pair's feature row, to quote shares (``None``: quote no value; parties other than
+            staff are shown no feature value).
+        k: most reasons.
+        withheld: features computed from fields the reader may not see: their signals become one
+            :data:`UNDISCLOSED` reason ("经营数据（未公开）") without field or weight.
+    """
     values = np.asarray(contrib, dtype=np.float64).ravel()[:len(FEATURE_NAMES)]
     out: list[Reason] = []
     for i in (int(i) for i in np.argsort(-values, kind="stable") if values[i] > 0):
         name = FEATURE_NAMES[i]
         if name in _COVERED:
             continue
-        f = _LABEL[name]
-        v = None if features is None else float(np.asarray(features).ravel()[i])
-        shown_zh = shown_en = ""
-        if v is not None and not np.isnan(v) and name in _SHARES:
-            shown_zh, shown_en = f"（{v:.0%}）", f" ({v:.0%})"
-        out.append(_r(f"model:{name}", f"模型依据：{f.zh}{shown_zh}提升了匹配评分",
-                      f"Model signal: {f.en}{shown_en} raised the score", float(values[i]),
-                      feature=name, contribution=float(values[i]), value=v))
+        if name in withheld:
+            if not any(r.code == UNDISCLOSED for r in out):
+                out.append(Reason(UNDISCLOSED, "模型依据：经营数据（未公开）",
+                                  "Model signal: operating data (not disclosed to you)", None))
+        else:
+            v = None if features is None else float(np.asarray(features).ravel()[i])
+            out.append(_model_reason(name, float(values[i]), v))
         if len(out) >= k:
             break
     return out
+
+
+def _model_reason(name: str, contribution: float, value: float | None) -> Reason:
+    f = _LABEL[name]
+    shown_zh = shown_en = ""
+    if value is not None and not np.isnan(value) and name in _SHARES:
+        shown_zh, shown_en = f"（{value:.0%}）", f" ({value:.0%})"
+    return _r(f"model:{name}", f"模型依据：{f.zh}{shown_zh}提升了匹配评分",
+              f"Model signal: {f.en}{shown_en} raised the score", contribution, feature=name,
+              contribution=contribution, value=value)
+
+
+def with_model_reasons(reasons: list[Reason], model: list[Reason] | None) -> list[Reason]:
+    """``reasons`` (of :func:`explain_pair`) with their model reasons replaced by ``model``, ordered as
+    :func:`explain_pair` orders them; ``model`` ``None`` keeps them but quotes no feature value."""
+    if model is None:  # the same signals, quoting no feature value
+        model = [_model_reason(r.facts["feature"], r.facts["contribution"], None) if "feature" in r.facts else r
+                 for r in reasons if r.code.startswith("model:")]
+    rules = [r for r in reasons if not r.code.startswith("model:")]
+    fit = sorted((r for r in rules + model if r.kind == "fit"), key=_strength)
+    return fit + [r for r in rules if r.kind == "improve"]
+
+
+def _strength(r: Reason) -> float:
+    """Sort key of fit reasons: strongest first; a reason without weight after every weighed one."""
+    return -r.weight if r.weight is not None else float("inf")
 
 
 def _improve(snap: MarketSnapshot, ent: int, view: View) -> list[Reason]:

@@ -120,8 +120,11 @@ def update_enterprise(conn: psycopg.Connection, *, enterprise_id: int, values: M
     """Change an enterprise's fields and upsert financial years; ``False`` when there is no such enterprise."""
     with writing(conn, ENTERPRISES, values) as cur:
         found = update_row(cur, ENTERPRISES, enterprise_id, values)
-        if found:
+        if found and financial_years:
             _upsert_financials(cur, enterprise_id, financial_years)
+            # changed years alone leave the row count as it was: touch the enterprise (its updated_at is in
+            # the market fingerprint) so the snapshot is rebuilt with the new figures
+            cur.execute("UPDATE enterprises SET updated_at = now() WHERE id = %s", (enterprise_id,))
     return found
 
 
@@ -137,6 +140,15 @@ def contacts_accepted(conn: psycopg.Connection, *, investor_id: int, enterprise_
                         "enterprise_id = ANY(%s) AND event_type = 'contact_accepted' AND actor = 'enterprise'",
                         (investor_id, list(enterprise_ids))).fetchall()
     return {int(r[0]) for r in rows}
+
+
+def disclosure_settings(conn: psycopg.Connection, enterprise_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """``id → (tier, disclosure)`` of the enterprises that exist (what :func:`api.disclosure.decide` needs)."""
+    if not enterprise_ids:
+        return {}
+    rows = conn.execute("SELECT id, tier, disclosure FROM enterprises WHERE id = ANY(%s::bigint[])",
+                        (list(enterprise_ids),)).fetchall()
+    return {int(i): (t, d) for i, t, d in rows}
 
 
 # -- investors and mandates -------------------------------------------------------------------------------

@@ -23,11 +23,13 @@ from fastapi.responses import Response
 from api.data import lists as lists_db
 from api.deps import Principal, StateDep, require_roles
 from api.errors import ApiError, field_detail, forbidden
+from api.reasons import shown_reasons
 from api.schemas.common import error_responses
 from api.schemas.matching import MatchItemOut, MatchListOut, NeedOut, PartyOut, ReasonOut, SecondaryOut
 from api.state import CONTENT_RULES, AppState
 from matching.domain import vocab
 from matching.domain.vocab import split_list
+from matching.explain import Reason
 from matching.filters import Filters
 from matching.matcher import Matcher, MatchItem, MatchList
 
@@ -181,11 +183,14 @@ def _serve(state: AppState, m: Matcher, who: Principal, result: MatchList, side:
             lists_db.write_lists(conn, [served])
     list_id = served.id
     state.metrics.lists_served.labels(side=side).inc()
+    view = {"investor": "investor", "enterprise": "enterprise"}.get(side)  # the lists with model reasons
+    reasons = shown_reasons(state.pool, m, who, result.items, view)  # disclosure covers what is derived
+    items = [_item(state, m, it, r) for it, r in zip(result.items, reasons, strict=True)]
     return ListResponse(MatchListOut(list_id=list_id, model_version=result.model_version, as_of=result.as_of,
-                                     direction=result.direction, items=[_item(state, m, it) for it in result.items]))
+                                     direction=result.direction, items=items))
 
 
-def _item(state: AppState, m: Matcher, it: MatchItem) -> MatchItemOut:
+def _item(state: AppState, m: Matcher, it: MatchItem, reasons: list[Reason]) -> MatchItemOut:
     snap = m.snap
     ent = inv = need = sec = None
     if it.enterprise_id is not None and (r := snap.enterprise_row.get(it.enterprise_id)) is not None:
@@ -204,4 +209,4 @@ def _item(state: AppState, m: Matcher, it: MatchItem) -> MatchItemOut:
     return MatchItemOut(position=it.position, score=it.score, enterprise=ent, investor=inv, need=need, secondary=sec,
                         p_investor=it.p_investor, p_enterprise=it.p_enterprise,
                         reasons=[ReasonOut(code=x.code, zh=x.zh, en=x.en, kind=x.kind, weight=x.weight)
-                                 for x in it.reasons], sources=it.sources)
+                                 for x in reasons], sources=it.sources)

@@ -44,13 +44,17 @@ class SecondaryOut(BaseModel):
 
 
 class ReasonOut(BaseModel):
-    """One reason, in Chinese and English; ``kind`` is ``fit`` or ``improve`` (what would match better)."""
+    """One reason, in Chinese and English; ``kind`` is ``fit`` or ``improve`` (what would match better).
+
+    A model signal on data withheld from the caller is ``model:undisclosed`` ("模型依据：经营数据（未公开）")
+    with ``weight`` ``null``: no field, no weight.
+    """
 
     code: str
     zh: str
     en: str
     kind: Literal["fit", "improve"]
-    weight: float
+    weight: float | None = Field(description="rule weight or model contribution; null for an undisclosed signal")
 
 
 class MatchItemOut(BaseModel):

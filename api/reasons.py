@@ -1,0 +1,91 @@
+"""Disclosure of what is derived: the reasons of a served list as the caller may see them.
+
+Ranking may use data the parties cannot see: that is the platform's role. What a party is *shown* is
+another matter: a model reason is derived from the pair's features, and its feature, its weight and
+even which signals make the top two depend on every feature of the pair (the trees interact). So for a
+pair where an enterprise withholds fields from the calling investor (:mod:`api.disclosure`), the
+model reasons are rebuilt from the ranker's contributions on the pair's feature row **with the
+withheld features blanked** (what the ranker sees for an enterprise that did not disclose them), and
+a signal on a blanked feature is shown as one "模型依据：经营数据（未公开）" without field or weight.
+Everything shown is then a function of what the investor may see: changing the withheld figures
+changes the score and the position, nothing else (``tests/test_api_disclosure_reasons.py``).
+
+Feature values (the shares quoted in some model reasons) are shown to staff only. Staff (admin,
+operator) see every reason as the matcher wrote it; rule reasons state public facts and are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from psycopg_pool import ConnectionPool
+
+from api import disclosure
+from api.data import resources as db
+from api.deps import Principal
+from matching.explain import Reason, model_reasons, with_model_reasons
+from matching.features import FEATURE_NAMES
+from matching.matcher import Matcher, MatchItem
+
+logger = logging.getLogger(__name__)
+
+#: Model reasons per pair, as the matcher writes them (``explain_pair``'s ``max_model``).
+MAX_MODEL = 2
+
+
+def shown_reasons(pool: ConnectionPool, m: Matcher, who: Principal, items: Sequence[MatchItem],
+                  view: str | None) -> list[list[Reason]]:
+    """Each item's reasons as ``who`` may see them.
+
+    Args:
+        pool: the database (the enterprises' disclosure settings, the calling investor's reveals).
+        m: the matcher that served the items (its ranker explains the blanked rows).
+        who: the caller.
+        items: the served items.
+        view: the ranker's view of the list (``investor`` for deal lists, ``enterprise`` for an
+            enterprise's investors), ``None`` for lists without model reasons (search, secondaries).
+    """
+    if who.is_staff or view is None or not any(r.code.startswith("model:") for it in items for r in it.reasons):
+        return [list(it.reasons) for it in items]
+    hidden = _hidden_features(pool, who, items)
+    out = [with_model_reasons(list(it.reasons), None) for it in items]  # no feature values for parties
+    blanked = [j for j, h in enumerate(hidden) if h]
+    if not blanked:
+        return out
+    scorer = getattr(m, "scorer", None)
+    if scorer is None:  # no model: no model reasons to rebuild (and none were written)
+        return out
+    rows = np.array([[np.nan if (v := items[j].features.get(n)) is None or n in hidden[j] else v
+                      for n in FEATURE_NAMES] for j in blanked], dtype=np.float64)
+    contrib = scorer.rankers[view].contributions(rows)
+    for pos, j in enumerate(blanked):
+        model = model_reasons(contrib[pos], None, MAX_MODEL, withheld=hidden[j])
+        out[j] = with_model_reasons(list(items[j].reasons), model)
+    return out
+
+
+def _hidden_features(pool: ConnectionPool, who: Principal, items: Sequence[MatchItem]) -> list[frozenset[str]]:
+    """Per item, the features computed from enterprise fields withheld from ``who`` (empty: none)."""
+    none: frozenset[str] = frozenset()
+    if who.role != "investor" or who.investor_id is None:  # an enterprise sees its own fields
+        return [none for _ in items]
+    ids = sorted({it.enterprise_id for it in items if it.enterprise_id is not None})
+    with pool.connection() as conn:
+        settings = db.disclosure_settings(conn, ids)
+        accepted = db.contacts_accepted(conn, investor_id=who.investor_id, enterprise_ids=ids)
+    everything = frozenset(f for fs in disclosure.WITHHELD_FEATURES.values() for f in fs)
+    out = []
+    for it in items:
+        if it.enterprise_id is None:
+            out.append(none)
+            continue
+        if it.enterprise_id not in settings:  # gone since the snapshot: withhold all it could have
+            out.append(everything)
+            continue
+        tier, choice = settings[it.enterprise_id]
+        decision = disclosure.decide(role=who.role, tier=tier, disclosure=choice, enterprise_id=it.enterprise_id,
+                                     contact_accepted=it.enterprise_id in accepted)
+        out.append(frozenset(f for g in decision.withheld for f in disclosure.WITHHELD_FEATURES.get(g, ())))
+    return out
