@@ -146,7 +146,7 @@ def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: Text
     metrics.serving(status.version)
     state.market_fingerprint, state.market_loaded_at = fingerprint, datetime.now(UTC)
     if settings.impression_flush_ms > 0:
-        state.impressions = ImpressionWriter(pool, flush_ms=settings.impression_flush_ms)
+        state.impressions = ImpressionWriter(pool, flush_ms=settings.impression_flush_ms, metrics=metrics)
         stack.callback(state.impressions.stop)  # before the pool closes: queued lists are written
     state.rebuild = _rebuild_work(state, cache)
     state.jobs = JobRunner(_retrain_work(state))

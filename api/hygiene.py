@@ -39,9 +39,14 @@ def refused_at(text: str) -> int | None:
     return found.start() if found else None
 
 
+def escaped(text: str) -> str:
+    """``text`` with every refused character written out (``\\u0000``): safe to store and to send."""
+    return _REFUSED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def shown(text: str) -> str:
-    """``text`` safe to echo in JSON: refused characters written out (``\\u0000``), at most 200 characters."""
-    out = _REFUSED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    """:func:`escaped` ``text`` cut to 200 characters, to echo in an error."""
+    out = escaped(text)
     return out if len(out) <= _SHOWN_CHARS else out[:_SHOWN_CHARS] + "…"
 
 

@@ -9,10 +9,15 @@ What a caller can rely on:
 
 * a list is in the database within about ``flush_ms`` of its response (and at shutdown, when the
   writer is stopped, every queued list is written);
-* :meth:`flush` waits until the lists queued so far are written: an event quoting a list this
-  process served calls it first, so feedback never misses its list (``api.routes.events``);
-* if the database is down the batch is kept and retried (at most ``max_queued`` lists wait;
-  beyond that a request writes its own list, so memory stays bounded);
+* a list the database refuses (a character it cannot store, a party deleted meanwhile) never holds
+  up the others: the batch is retried list by list, the refused one moves to ``impression_dead_letters``
+  with the error (:func:`api.data.lists.write_dead_letter`) and is counted in
+  ``capconnect_impression_dead_letters``; the lists still queued are ``capconnect_impression_backlog``;
+* nobody waits for the thread: an event quoting a list this process still holds writes that list
+  itself, on its own connection (:meth:`write_now`), and a list the thread is writing at that moment
+  is reported back so the caller can answer "retry" (``api.routes.events``);
+* if the database is down the lists are kept and retried (at most ``max_queued`` lists wait; beyond
+  that a request writes its own list, so memory stays bounded);
 * ``flush_ms = 0`` (``CAPCONNECT_IMPRESSION_FLUSH_MS=0``) writes in the request instead.
 """
 
@@ -23,27 +28,95 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Collection, Sequence
 
 import psycopg
 import psycopg_pool
 
-from api.data.lists import ServedList, write_lists
+from api.data.lists import ServedList, write_dead_letter, write_lists
+from api.hygiene import escaped
+from api.metrics import Metrics
 
 logger = logging.getLogger(__name__)
+
+#: Failures that say nothing about the lists (the database is away): keep them and retry.
+TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed)
+
+
+class Interrupted(Exception):
+    """The database went away while writing: ``left`` are the lists not written (nor dead-lettered)."""
+
+    def __init__(self, left: Sequence[ServedList], cause: BaseException) -> None:
+        super().__init__(f"{len(left)} list(s) not written: {type(cause).__name__}: {cause}")
+        self.left, self.cause = list(left), cause
+
+
+def store(conn: psycopg.Connection, lists: Sequence[ServedList]) -> int:
+    """Write ``lists``; the ones the database refuses go to the dead letters. Returns how many were refused.
+
+    One transaction for the whole batch; when it fails for a reason of its own (not the connection),
+    each list is written in a transaction of its own so a bad one cannot hold up the rest.
+
+    Raises:
+        Interrupted: the database went away; nothing of ``Interrupted.left`` was written.
+    """
+    try:
+        write_lists(conn, lists)
+        return 0
+    except TRANSIENT as exc:
+        raise Interrupted(lists, exc) from exc
+    except Exception as exc:  # a list the database refuses (DataError, IntegrityError, …): find which
+        if len(lists) > 1:
+            logger.warning("impression log: a batch of %d lists was refused (%s); writing them one by one",
+                           len(lists), type(exc).__name__)
+        else:
+            return _dead_letter(conn, lists[0], exc, lists)
+    refused = 0
+    for i, sl in enumerate(lists):
+        try:
+            write_lists(conn, [sl])
+        except TRANSIENT as exc:
+            raise Interrupted(lists[i:], exc) from exc
+        except Exception as exc:
+            refused += _dead_letter(conn, sl, exc, lists[i:])
+    return refused
+
+
+def _dead_letter(conn: psycopg.Connection, sl: ServedList, exc: Exception, left: Sequence[ServedList]) -> int:
+    if isinstance(exc, psycopg.errors.UniqueViolation):  # its commit was acknowledged too late: already stored
+        logger.info("impression log: list %s was already written", sl.id)
+        return 0
+    error = escaped(f"{type(exc).__name__}: {exc}")
+    logger.error("impression log: list %s refused by the database, kept in impression_dead_letters: %s", sl.id, error)
+    try:
+        with conn.transaction():
+            write_dead_letter(conn, sl, error)
+    except TRANSIENT as again:
+        raise Interrupted(left, again) from again
+    return 1
 
 
 class ImpressionWriter:
     """Batches served lists into the impression log on a thread (see the module docstring)."""
 
-    def __init__(self, pool: psycopg_pool.ConnectionPool, *, flush_ms: float = 20.0, max_queued: int = 10_000) -> None:
+    def __init__(self, pool: psycopg_pool.ConnectionPool, *, flush_ms: float = 20.0, max_queued: int = 10_000,
+                 metrics: Metrics | None = None) -> None:
         self.pool, self.flush_s, self.max_queued = pool, flush_ms / 1000.0, max_queued
         self._queue: deque[ServedList] = deque()
-        self._pending: set[uuid.UUID] = set()
+        self._pending: set[uuid.UUID] = set()  # queued, or being written by the thread
         self._cond = threading.Condition()
         self._stop = False
-        self.written = 0
+        self.written = self.dead_letters = 0
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.impression_backlog.set_function(self.backlog)
         self._thread = threading.Thread(target=self._run, name="impression-writer", daemon=True)
         self._thread.start()
+
+    def backlog(self) -> int:
+        """Lists not written yet (queued or being written)."""
+        with self._cond:
+            return len(self._pending)
 
     def submit(self, served: ServedList) -> None:
         """Queue a list (or write it now when ``max_queued`` lists already wait)."""
@@ -54,15 +127,42 @@ class ImpressionWriter:
                 self._cond.notify_all()
                 return
         with self.pool.connection() as conn:  # back-pressure: the request pays for its own list
-            write_lists(conn, [served])
+            self._count(store(conn, [served]), 1)
 
     def pending(self, list_id: uuid.UUID) -> bool:
         """Whether a list this process served is not written yet."""
         with self._cond:
             return list_id in self._pending
 
+    def write_now(self, conn: psycopg.Connection, list_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Write the queued lists among ``list_ids`` on ``conn`` now (the thread never sees them); return
+        those the thread is writing at this moment (the caller does not wait for them).
+
+        Raises:
+            Interrupted: the database went away (the lists are queued again, nothing is lost).
+        """
+        with self._cond:
+            mine = [sl for sl in self._queue if sl.id in list_ids]
+            if mine:
+                taken = {sl.id for sl in mine}
+                self._queue = deque(sl for sl in self._queue if sl.id not in taken)
+            in_flight = {i for i in list_ids if i in self._pending} - {sl.id for sl in mine}
+        if not mine:
+            return in_flight
+        try:
+            refused = store(conn, mine)
+        except Interrupted as exc:
+            with self._cond:
+                self._queue.extendleft(reversed(exc.left))
+                self._pending -= {sl.id for sl in mine} - {sl.id for sl in exc.left}
+                self._cond.notify_all()
+            raise
+        self._done(mine, refused)
+        return in_flight
+
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every list queued before this call is written; ``False`` on timeout."""
+        """Wait until every list queued before this call is written; ``False`` on timeout (for tests and
+        tools: no request waits for the thread)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             waiting = set(self._pending)
@@ -92,20 +192,36 @@ class ImpressionWriter:
                 if not self._stop:  # let a batch gather (a flush or stop cuts the wait short)
                     self._cond.wait(self.flush_s)
                 batch = list(self._queue)
+                self._queue.clear()  # taken: being written by this thread
+            if not batch:
+                continue
             try:
                 with self.pool.connection() as conn:
-                    write_lists(conn, batch)
-            except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-                logger.warning("impression log: %d list(s) not written yet (%s); retrying", len(batch), exc)
-                if self._stop:
-                    logger.error("impression log: %d list(s) lost at shutdown", len(batch))
-                    return
-                time.sleep(delay)
+                    refused = store(conn, batch)
+            except (Interrupted, *TRANSIENT) as exc:
+                left = exc.left if isinstance(exc, Interrupted) else batch
+                logger.warning("impression log: %d list(s) not written yet (%s); retrying", len(left), exc)
+                with self._cond:
+                    self._queue.extendleft(reversed(left))  # back at the head, in their order
+                    self._pending -= {sl.id for sl in batch} - {sl.id for sl in left}
+                    self._cond.notify_all()
+                    if self._stop:
+                        logger.error("impression log: %d list(s) lost at shutdown", len(self._queue))
+                        return
+                    self._cond.wait(delay)  # a stop cuts the back-off short
                 delay = min(delay * 2, 2.0)
                 continue
             delay = 0.05
-            with self._cond:
-                for _ in batch:
-                    self._pending.discard(self._queue.popleft().id)
-                self.written += len(batch)
-                self._cond.notify_all()
+            self._done(batch, refused)
+
+    def _done(self, lists: Sequence[ServedList], refused: int) -> None:
+        with self._cond:
+            self._pending -= {sl.id for sl in lists}
+            self._count(refused, len(lists))
+            self._cond.notify_all()
+
+    def _count(self, refused: int, total: int) -> None:
+        self.written += total - refused
+        self.dead_letters += refused
+        if refused and self.metrics is not None:
+            self.metrics.impression_dead_letters.inc(refused)

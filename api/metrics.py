@@ -18,6 +18,8 @@ class Metrics:
         events_ingested: feedback events by type and outcome (``created`` / ``duplicate``).
         model_swaps: model swaps by outcome (``swapped`` / ``refused``).
         model_info: 1 for the version serving.
+        impression_backlog: served lists queued for the impression log, not written yet (the writer sets it).
+        impression_dead_letters: served lists the database refused, moved to ``impression_dead_letters``.
     """
 
     def __init__(self) -> None:
@@ -31,6 +33,10 @@ class Metrics:
                                        ["event_type", "outcome"], registry=r)
         self.model_swaps = Counter("capconnect_model_swaps", "Model swaps", ["outcome"], registry=r)
         self.model_info = Gauge("capconnect_model_info", "The model version serving", ["version"], registry=r)
+        self.impression_backlog = Gauge("capconnect_impression_backlog",
+                                        "Served lists queued for the impression log, not written yet", registry=r)
+        self.impression_dead_letters = Counter("capconnect_impression_dead_letters", "Served lists the database "
+                                               "refused, kept in impression_dead_letters with the error", registry=r)
 
     def serving(self, version: str) -> None:
         """Mark ``version`` as the one serving."""

@@ -1,13 +1,20 @@
-"""Lists written behind the response (api.impressions): in the log within a flush, and feedback never misses them."""
+"""Lists written behind the response (api.impressions): in the log within a flush, feedback never misses them,
+a list the database refuses never blocks the others (dead letters), and the events path never sleeps."""
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from helpers_api import ApiEnv, api_service
+from helpers_api import ApiEnv, api_service, error_of
+
+from api.data import lists as lists_db
+from api.data.lists import ServedList
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +39,7 @@ def test_a_list_is_queued_then_written_with_all_its_items(api: ApiEnv) -> None:
     assert _stored(api, body["list_id"]) == (1, 5)
 
 
-def test_an_event_quoting_a_queued_list_waits_for_it(api: ApiEnv) -> None:
+def test_an_event_quoting_a_queued_list_writes_it_first(api: ApiEnv) -> None:
     body = api.get(f"/v1/investors/{api.ids['inv']}/deals", "inv", k=3).json()
     item = body["items"][0]
     t0 = time.perf_counter()
@@ -50,3 +57,73 @@ def test_an_unknown_list_is_still_refused(api: ApiEnv) -> None:
         "event_id": "impr-2", "event_type": "saved", "investor_id": api.ids["inv"],
         "enterprise_id": body["items"][0]["enterprise"]["id"], "list_id": "00000000-0000-4000-8000-000000000000"})
     assert r.status_code == 422 and "list_id" in r.text
+
+
+def _event(api: ApiEnv, event_id: str, enterprise_id: int, list_id: str) -> dict[str, object]:
+    return {"event_id": event_id, "event_type": "saved", "investor_id": api.ids["inv"], "enterprise_id": enterprise_id,
+            "list_id": list_id}
+
+
+def test_the_events_path_never_sleeps_nor_waits_for_the_writer(api: ApiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[tuple[str, float]] = []
+    real_sleep = time.sleep
+
+    def spy(seconds: float) -> None:
+        slept.append((threading.current_thread().name, seconds))
+        real_sleep(seconds)
+
+    writer = api.state.impressions
+    monkeypatch.setattr(time, "sleep", spy)
+    monkeypatch.setattr(writer, "flush", lambda *a, **k: pytest.fail("a request waited for the impression writer"))
+    body = api.get(f"/v1/investors/{api.ids['inv']}/deals", "inv", k=3).json()
+    ent = body["items"][0]["enterprise"]["id"]
+    unknown = "00000000-0000-4000-8000-000000000000"  # not served, and no time in it: unknown at once
+    t0 = time.perf_counter()
+    r = api.post("/v1/events", "inv", _event(api, "nosleep-1", ent, unknown))
+    assert r.status_code == 422 and error_of(r)["fields"][0]["field"] == "list_id", r.text
+    batch = api.post("/v1/events/batch", "inv", {"events": [_event(api, "nosleep-2", ent, body["list_id"])]})
+    assert batch.status_code == 201, batch.text  # the queued list was written by the request itself
+    assert time.perf_counter() - t0 < 0.25  # the old grace alone slept 0.25 s
+    assert [s for s in slept if s[0] != "impression-writer"] == []
+
+
+def test_a_list_served_moments_ago_by_another_worker_is_a_503_to_retry(api: ApiEnv) -> None:
+    body = api.get(f"/v1/investors/{api.ids['inv']}/deals", "inv", k=3).json()
+    ent = body["items"][0]["enterprise"]["id"]
+    assert uuid.UUID(body["list_id"]).version == 7  # list ids carry the time they were served
+    elsewhere = str(lists_db.new_list_id())  # as if another worker served it just now, its writer not run yet
+    r = api.post("/v1/events", "inv", _event(api, "young-1", ent, elsewhere))
+    assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+    err = error_of(r)
+    assert err["code"] == "unavailable" and err["fields"][0] == {
+        "field": "list_id", "value": elsewhere, "reason": err["fields"][0]["reason"]}
+    assert "retry" in err["message"]
+    old = str(lists_db.new_list_id(datetime.now(UTC) - timedelta(hours=1)))
+    gone = api.post("/v1/events", "inv", _event(api, "young-2", ent, old))
+    assert gone.status_code == 422 and "no served list" in error_of(gone)["message"]
+
+
+def test_a_list_the_database_refuses_is_a_dead_letter_and_the_rest_are_written(api: ApiEnv) -> None:
+    writer = api.state.impressions
+    first = api.get(f"/v1/investors/{api.ids['inv']}/deals", "inv", k=2).json()
+    bad_id = lists_db.new_list_id()  # past the edge's check (a bug, a party deleted meanwhile): jsonb refuses it
+    writer.submit(ServedList(bad_id, (bad_id, "search", None, None, None, None,
+                                      json.dumps({"q": "芯\x00"})), []))
+    second = api.get(f"/v1/investors/{api.ids['inv']}/deals", "inv", k=2).json()
+    assert _metric(api, "capconnect_impression_backlog") >= 1  # at least the second list waits
+    assert writer.flush(10), "the writer is stuck on the bad list"
+    assert _stored(api, first["list_id"]) == (1, 2) and _stored(api, second["list_id"]) == (1, 2)
+    dead = api.sql("SELECT payload, error FROM impression_dead_letters WHERE list_id = %s", (bad_id,))
+    assert len(dead) == 1 and "\\u0000" in dead[0][0] and "\\u0000" in dead[0][1], dead
+    assert json.loads(dead[0][0])["header"][0] == str(bad_id)
+    assert _stored(api, str(bad_id)) == (0, 0)
+    assert _metric(api, "capconnect_impression_backlog") == 0
+    assert _metric(api, "capconnect_impression_dead_letters_total") == 1
+    later = api.get(f"/v1/investors/{api.ids['inv']}/deals", "inv", k=2).json()  # the writer goes on
+    assert writer.flush(10) and _stored(api, later["list_id"]) == (1, 2)
+
+
+def _metric(api: ApiEnv, name: str) -> float:
+    text = api.get("/metrics", "admin").text
+    line = next(x for x in text.splitlines() if x.startswith(name + " "))
+    return float(line.split()[1])

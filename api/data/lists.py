@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
@@ -23,6 +24,26 @@ def _finite(features: Mapping[str, float | None]) -> dict[str, float | None]:
     return {k: (None if v is None or not math.isfinite(v) else float(v)) for k, v in features.items()}
 
 
+def new_list_id(now: datetime | None = None) -> uuid.UUID:
+    """A new list id: a UUID version 7 (RFC 9562), 48 bits of Unix milliseconds then 74 random bits.
+
+    The time in the id says when the list was served, so an event quoting a list not in the log yet
+    can be told apart from one quoting no list at all (:func:`served_at`); ids in time order also keep
+    the primary key's inserts at the right edge of its index.
+    """
+    ms = int((now or datetime.now(UTC)).timestamp() * 1000) & ((1 << 48) - 1)
+    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits, 74 of them kept
+    value = (ms << 80) | (0x7 << 76) | (((rand >> 64) & 0xFFF) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return uuid.UUID(int=value)
+
+
+def served_at(list_id: uuid.UUID) -> datetime | None:
+    """When a list was served, read from its id (``None`` for ids that carry no time: not version 7)."""
+    if list_id.version != 7:
+        return None
+    return datetime.fromtimestamp((list_id.int >> 80) / 1000, UTC)
+
+
 @dataclass(frozen=True)
 class ServedList:
     """One list ready for the impression log: the ``served_lists`` row and its item rows."""
@@ -35,7 +56,7 @@ class ServedList:
 def served_list(result: MatchList, *, side: Side, investor_id: int | None, enterprise_id: int | None,
                 api_key_id: int | None, registered_model: bool, query: dict[str, Any]) -> ServedList:
     """The rows of a served list, with a new list id (see :func:`log_list` for the arguments)."""
-    list_id = uuid.uuid4()
+    list_id = new_list_id()
     items = [(list_id, it.position, it.enterprise_id, it.investor_id, it.need_id, it.secondary_id, float(it.score),
               list(it.sources), json.dumps(_finite(it.features))) for it in result.items]
     header = (list_id, side, investor_id, enterprise_id, api_key_id, result.model_version if registered_model else None,
@@ -63,6 +84,14 @@ def write_lists(conn: psycopg.Connection, lists: Sequence[ServedList]) -> None:
             for sl in lists:
                 for row in sl.items:
                     copy.write_row(row)
+
+
+def write_dead_letter(conn: psycopg.Connection, served: ServedList, error: str) -> None:
+    """Keep a list the database refused in ``impression_dead_letters``: its rows as JSON text (ASCII, so any
+    character survives as an escape) and the error."""
+    payload = json.dumps({"header": served.header, "items": served.items}, default=str, ensure_ascii=True)
+    conn.execute("INSERT INTO impression_dead_letters (list_id, payload, error) VALUES (%s, %s, %s)",
+                 (served.id, payload, error))
 
 
 def log_list(conn: psycopg.Connection, result: MatchList, *, side: Side, investor_id: int | None,

@@ -30,7 +30,6 @@ imports, which do not pass here) may record older events.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -42,8 +41,10 @@ from fastapi.responses import JSONResponse
 
 from api import event_visibility
 from api.data import events as events_db
+from api.data import lists as lists_db
 from api.deps import ConnDep, Principal, StateDep, require_roles
 from api.errors import MAX_ID, ApiError, field_detail, forbidden
+from api.impressions import Interrupted
 from api.schemas.common import error_responses
 from api.schemas.events import MAX_BATCH, EventAck, EventBatchIn, EventBatchOut, EventIn, EventOut, EventPage, EventType
 from matching.config import Settings
@@ -175,33 +176,46 @@ def _party_actor(body: EventIn, side: str) -> str:
     return side
 
 
-#: An event may quote a list another worker served a moment ago: wait this long for its impression
-#: writer before calling the list unknown.
-LIST_GRACE_SECONDS = 0.25
+#: A list served this long ago or less (its id carries the time) may still be queued in another worker's
+#: impression writer: quoting it before it is written is a 503 to retry, not a 422.
+LIST_GRACE_SECONDS = 10.0
 
 
 def _references(conn: Any, bodies: Sequence[EventIn], impressions: Any = None) -> events_db.References:
     """Every id the events refer to, looked up at once (one query per kind of id).
 
-    Lists are written to the impression log behind the response (:mod:`api.impressions`): the lists
-    this process still holds are written first, and a list quoted but not found is looked up once more
-    after :data:`LIST_GRACE_SECONDS` (another worker's writer may not have run yet).
+    Lists are written to the impression log behind the response (:mod:`api.impressions`). Nothing here
+    sleeps or waits for the writer thread: the lists this process still holds are written by this
+    request first (:meth:`~api.impressions.ImpressionWriter.write_now`), and a list quoted but not found
+    that may still be on its way (the writer is writing it now, or another worker served it less than
+    :data:`LIST_GRACE_SECONDS` ago) is a 503 with ``Retry-After``; any other unknown list is a 422.
     """
     list_ids = {b.list_id for b in bodies if b.list_id is not None}
-    if impressions is not None and any(impressions.pending(i) for i in list_ids):
-        impressions.flush()
-
-    def look() -> events_db.References:
-        return events_db.references(
-            conn, investor_ids=[b.investor_id for b in bodies], enterprise_ids=[b.enterprise_id for b in bodies],
-            need_ids=[b.need_id for b in bodies if b.need_id is not None],
-            list_pairs=[(b.list_id, b.investor_id, b.enterprise_id) for b in bodies if b.list_id is not None])
-
-    refs = look()
-    if impressions is not None and list_ids - set(refs.lists):
-        time.sleep(LIST_GRACE_SECONDS)
-        refs = look()
+    in_flight: set[uuid.UUID] = set()
+    if impressions is not None and list_ids:
+        try:
+            in_flight = impressions.write_now(conn, list_ids)
+        except Interrupted as exc:
+            raise exc.cause from exc  # the database is away: a 503 like any other
+    refs = events_db.references(
+        conn, investor_ids=[b.investor_id for b in bodies], enterprise_ids=[b.enterprise_id for b in bodies],
+        need_ids=[b.need_id for b in bodies if b.need_id is not None],
+        list_pairs=[(b.list_id, b.investor_id, b.enterprise_id) for b in bodies if b.list_id is not None])
+    if impressions is not None:
+        _not_written_yet(list_ids - set(refs.lists), in_flight)
     return refs
+
+
+def _not_written_yet(missing: set[uuid.UUID], in_flight: set[uuid.UUID]) -> None:
+    """A 503 to retry when a quoted list may not be in the impression log yet (see :func:`_references`)."""
+    now, grace = datetime.now(UTC), timedelta(seconds=LIST_GRACE_SECONDS)
+    young = sorted(str(i) for i in missing if i in in_flight
+                   or ((at := lists_db.served_at(i)) is not None and timedelta(0) <= now - at <= grace))
+    if young:
+        raise ApiError(503, "unavailable", f"推荐列表 {young[0]} 刚刚生成，尚未写入日志，请 1 秒后重试",
+                       f"list {young[0]} was served moments ago and is not in the impression log yet; retry in a "
+                       "second", fields=[field_detail("list_id", i, "served moments ago; not logged yet")
+                                         for i in young], headers={"Retry-After": "1"})
 
 
 def _validated(who: Principal, body: EventIn, refs: events_db.References, now: datetime,
