@@ -108,7 +108,7 @@ def investor_page(request: Request, state: StateDep, who: InvestorPage) -> Respo
 def _done_by_enterprise(conn: Any, *, investor_id: int) -> dict[int, set[str]]:
     """What the investor (or the enterprise, for the pair) already did, per enterprise."""
     done: dict[int, set[str]] = {}
-    for row in events_db.list_events(conn, investor_id=investor_id, limit=500):
+    for row in events_db.list_events(conn, investor_id=investor_id, limit=500, side="investor"):  # event_visibility
         done.setdefault(row["enterprise_id"], set()).add(row["event_type"])
     return done
 
@@ -216,7 +216,7 @@ def enterprise_page(request: Request, state: StateDep, who: EnterprisePage) -> R
 
 def _open_requests(state: AppState, conn: Any, *, enterprise_id: int) -> list[dict[str, Any]]:
     """Contact requests of investors the enterprise has not answered yet, newest first."""
-    rows = events_db.list_events(conn, enterprise_id=enterprise_id, limit=500)
+    rows = events_db.list_events(conn, enterprise_id=enterprise_id, limit=500, side="enterprise")  # event_visibility
     answered = {r["investor_id"] for r in rows if r["event_type"] in ("contact_accepted", "declined")
                 and r["actor"] == "enterprise"}
     out: dict[int, dict[str, Any]] = {}
