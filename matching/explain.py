@@ -47,8 +47,7 @@ class Reason:
         code: stable identifier (``sector_exact``, ``ticket``, ``model:<feature>``, …).
         zh: the reason in Chinese.
         en: the reason in English.
-        weight: how much it counts (rule weight, or the feature's contribution to the score); ``None`` for
-            a signal on data withheld from the reader (:data:`UNDISCLOSED`).
+        weight: how much it counts (rule weight, or the feature's contribution); ``None``: :data:`UNDISCLOSED`.
         kind: ``"fit"`` (why it matches) or ``"improve"`` (what would make it match better).
         facts: the values the sentence states (for the impression log and for tests).
     """
@@ -260,29 +259,19 @@ UNDISCLOSED = "model:undisclosed"
 
 def model_reasons(contrib: np.ndarray, features: np.ndarray | None, k: int = 2, *,
                   withheld: frozenset[str] = frozenset()) -> list[Reason]:
-    """The ``k`` features that raised the score most (positive contributions, not repeating a rule reason).
-
-    Args:
-        contrib: one contributions row (features, then the bias).
-        features: the pair's feature row, to quote shares (``None``: quote no value; parties other than
-            staff are shown no feature value).
-        k: most reasons.
-        withheld: features computed from fields the reader may not see: their signals become one
-            :data:`UNDISCLOSED` reason ("经营数据（未公开）") without field or weight.
-    """
+    """The ``k`` features that raised the score most (of ``contrib``, one contributions row), skipping those a
+    rule reason states; ``features`` (the pair's row) quotes shares (``None``: no value, as for parties).
+    Signals on ``withheld`` features (from fields the reader may not see) become one :data:`UNDISCLOSED`."""
     values = np.asarray(contrib, dtype=np.float64).ravel()[:len(FEATURE_NAMES)]
-    out: list[Reason] = []
+    row, out = None if features is None else np.asarray(features, dtype=np.float64).ravel(), []
     for i in (int(i) for i in np.argsort(-values, kind="stable") if values[i] > 0):
         name = FEATURE_NAMES[i]
         if name in _COVERED:
             continue
-        if name in withheld:
-            if not any(r.code == UNDISCLOSED for r in out):
-                out.append(Reason(UNDISCLOSED, "模型依据：经营数据（未公开）",
-                                  "Model signal: operating data (not disclosed to you)", None))
-        else:
-            v = None if features is None else float(np.asarray(features).ravel()[i])
-            out.append(_model_reason(name, float(values[i]), v))
+        if name not in withheld:
+            out.append(_model_reason(name, float(values[i]), None if row is None else float(row[i])))
+        elif not any(r.code == UNDISCLOSED for r in out):
+            out.append(Reason(UNDISCLOSED, "模型依据：经营数据（未公开）", "Model signal: undisclosed data", None))
         if len(out) >= k:
             break
     return out
@@ -299,9 +288,9 @@ def _model_reason(name: str, contribution: float, value: float | None) -> Reason
 
 
 def with_model_reasons(reasons: list[Reason], model: list[Reason] | None) -> list[Reason]:
-    """``reasons`` (of :func:`explain_pair`) with their model reasons replaced by ``model``, ordered as
-    :func:`explain_pair` orders them; ``model`` ``None`` keeps them but quotes no feature value."""
-    if model is None:  # the same signals, quoting no feature value
+    """``reasons`` (of :func:`explain_pair`) with their model reasons replaced by ``model`` (``None``: the
+    same signals quoting no feature value), ordered as :func:`explain_pair` orders them."""
+    if model is None:
         model = [_model_reason(r.facts["feature"], r.facts["contribution"], None) if "feature" in r.facts else r
                  for r in reasons if r.code.startswith("model:")]
     rules = [r for r in reasons if not r.code.startswith("model:")]
