@@ -29,6 +29,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors, web
 from api.data.lists import exposure_counts
+from api.gate import AuthGate
 from api.hygiene import TextHygieneMiddleware
 from api.impressions import ImpressionWriter
 from api.jobs import Job, JobRunner
@@ -97,7 +98,8 @@ def create_app(settings: Settings | None = None, *, encoder: TextEncoder | None 
 
     app = FastAPI(title="科创资本通 matching API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
-    app.add_middleware(TextHygieneMiddleware)  # innermost: after the body limit, before any route reads text
+    app.add_middleware(TextHygieneMiddleware)  # innermost: after the key is checked, before any route reads text
+    app.add_middleware(AuthGate)  # a request's key is checked before anything reads its body
     app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
                        limits=body_limits(settings))
     app.add_middleware(SecurityHeadersMiddleware)

@@ -196,7 +196,8 @@ def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
                    f"(ids are at most {MAX_ID}; amounts at most 1e13)")
 
 
-def _database_down(request: Request, exc: Exception) -> JSONResponse:
+def database_down(request: Request, exc: Exception) -> JSONResponse:
+    """The 503 of a database that cannot be reached (logged with the reason; the answer names no host)."""
     logger.error("database unavailable: %s: %s", type(exc).__name__, exc)
     zh, en = MESSAGES["database_unavailable"]
     return respond(request, 503, "database_unavailable", zh, en, headers={"Retry-After": "5"})
@@ -241,5 +242,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(MatchingError, _matching_error)
     app.add_exception_handler(psycopg.errors.NumericValueOutOfRange, _out_of_range)
     for exc in (psycopg.OperationalError, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed):
-        app.add_exception_handler(exc, _database_down)
+        app.add_exception_handler(exc, database_down)
     app.add_exception_handler(Exception, _bug)

@@ -105,18 +105,23 @@ EXPECTED = (ApiError, MatchingError, ValueError)
 def current_principal(request: Request, state: StateDep) -> Principal:
     """The signed-in principal (the same key check as the API), or :class:`SignInNeeded`."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    presented = (request.cookies.get(KEY_COOKIE) or "").strip()
+    who = getattr(request.state, "authenticated", None)  # a form post: checked before its body (api.gate)
+    if not isinstance(who, Principal):
+        who = _session(state, here, (request.cookies.get(KEY_COOKIE) or "").strip())
+    request.state.principal = who  # the access log names the key by its prefix
+    if state.limiter.acquire(who.key_id) > 0:
+        raise PageError(429, None, "请求过于频繁，请稍后重试", "Too many requests; retry in a moment")
+    return who
+
+
+def _session(state: AppState, here: str, presented: str) -> Principal:
     if not presented:
         raise SignInNeeded(here)
     with state.pool.connection() as conn:
         key = keys_db.verify_key(conn, presented)
     if key is None or key.revoked:
         raise SignInNeeded(here, "session_expired")
-    who = Principal(key.id, key.shown, key.role, key.investor_id, key.enterprise_id)
-    request.state.principal = who  # the access log names the key by its prefix
-    if state.limiter.acquire(key.id) > 0:
-        raise PageError(429, None, "请求过于频繁，请稍后重试", "Too many requests; retry in a moment")
-    return who
+    return Principal(key.id, key.shown, key.role, key.investor_id, key.enterprise_id)
 
 
 def web_roles(*roles: str) -> Callable[..., Principal]:
