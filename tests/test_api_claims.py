@@ -70,6 +70,20 @@ def test_an_enterprises_own_credentials_are_pending_claims_not_facts(api: ApiEnv
                    "ORDER BY id", (api.ids["ent"],)) == [("superseded",), ("pending",)]
 
 
+def test_claiming_what_is_verified_already_stores_nothing(api: ApiEnv) -> None:
+    n = api.sql("SELECT count(*) FROM enterprise_claims")[0][0]
+    r = api.client.patch(f"/v1/enterprises/{api.ids['ent2']}", json={"tier": _stored_of(api, "ent2")[0]},
+                         headers=api.auth("ent2"))
+    assert r.status_code == 200 and r.json()["claims"] == []
+    assert api.sql("SELECT count(*) FROM enterprise_claims")[0][0] == n
+
+
+def _stored_of(api: ApiEnv, name: str) -> tuple[str, list[str], list[str]]:
+    tier, boards, quals = api.sql("SELECT tier, boards, qualifications FROM enterprises WHERE id = %s",
+                                  (api.ids[name],))[0]
+    return tier, list(boards), list(quals)
+
+
 def test_staff_verify_or_reject_claims_and_each_decision_is_audited(api: ApiEnv) -> None:
     ent = api.ids["ent"]
     listed = api.get(f"/v1/enterprises/{ent}/claims", "operator").json()["items"]

@@ -118,7 +118,9 @@ def update_enterprise(enterprise_id: EnterpriseId, body: EnterpriseUpdate, conn:
         raise refused(exc) from exc
     if not found:
         raise not_found("企业", "enterprise", enterprise_id, "enterprise_id")
-    if claimed:  # the enterprise's own credentials: pending until staff verify them
+    if claimed:  # the enterprise's own credentials: pending until staff verify them (what is verified already
+        current = db.get_enterprise(conn, enterprise_id) or {}  # needs no claim)
+        claimed = {f: v for f, v in claimed.items() if _differs(current.get(f), v)}
         claims_db.submit(conn, enterprise_id=enterprise_id, claims=claimed, key_id=who.key_id)
     return _read(conn, who, enterprise_id)
 
@@ -165,6 +167,13 @@ def _read(conn: Any, who: Principal, enterprise_id: int) -> dict[str, Any]:
     out = view(row, who, enterprise_id in _accepted(conn, who, [enterprise_id]), claims)
     record_confidential_views(conn, who, [out])  # audited before anything confidential is sent
     return out
+
+
+def _differs(current: Any, claimed: Any) -> bool:
+    """Whether a claimed value says something new (lists compare as sets)."""
+    if isinstance(claimed, list):
+        return set(claimed) != set(current or ())
+    return bool(claimed != current)
 
 
 def _accepted(conn: Any, who: Principal, enterprise_ids: list[int]) -> set[int]:
