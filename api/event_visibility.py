@@ -69,11 +69,3 @@ def scope(role: str, *, investor_id: int | None = None, enterprise_id: int | Non
         return EventScope(enterprise_id=enterprise_id, side="enterprise")
     raise ValueError(f"unknown role {role!r}; allowed: {', '.join((*READ_ALL, 'investor', 'enterprise'))}")
 
-
-def visible(s: EventScope, *, investor_id: int, enterprise_id: int, event_type: str, actor: str) -> bool:
-    """Whether one event is in scope ``s`` (the rule :func:`api.data.events.list_events` applies in SQL)."""
-    if s.investor_id is not None and investor_id != s.investor_id:
-        return False
-    if s.enterprise_id is not None and enterprise_id != s.enterprise_id:
-        return False
-    return s.side is None or actor == s.side or event_type not in PRIVATE_TYPES
