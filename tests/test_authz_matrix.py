@@ -7,6 +7,12 @@ another one), ``sfund`` where an S fund owns the entity, ``none`` (no key) and `
 of ``inv``). A write by a role that may write is expected to succeed (or, where a real success would
 start heavy work, to reach the body's validation: 422 means "past the authorization gate").
 
+The matrix covers every route the app answers, read from ``app.routes`` (not from ``/openapi.json``, which
+leaves out the console's pages, ``/docs``, ``/redoc`` and the static files): a route missing from
+:data:`MATRIX` fails :func:`test_the_matrix_covers_every_route_and_every_role`. Console pages (``/web``) are
+called as a browser calls them: the key in the session cookie, forms with the CSRF token; a missing or
+revoked session is :data:`SIGNIN` (a 303 to the sign-in page).
+
 There are no key-management routes in the API: keys are created, listed and revoked only with the
 ``capconnect keys`` command on the server (tested in ``test_api_access.py``), so no HTTP caller can
 manage keys at all.
@@ -20,8 +26,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 from helpers_api import ApiEnv, api_service, error_of
+from starlette.routing import Mount
 
 from api.ratelimit import TokenBucketLimiter
 from matching.domain.credit_code import make_credit_code
@@ -41,6 +50,19 @@ def E(admin: int, operator: int, ds: int, inv: int, inv2: int, ent: int, ent2: i
 ALL_200 = E(200, 200, 200, 200, 200, 200, 200)
 PUBLIC = E(200, 200, 200, 200, 200, 200, 200, none=200, revoked=200)
 SCIENTIST = E(200, 403, 200, 403, 403, 403, 403)
+#: A console page's answer to no session or a revoked one: 303 to the sign-in page.
+SIGNIN = 3030
+
+
+def W(admin: int, operator: int, ds: int, inv: int, inv2: int, ent: int, ent2: int, **extra: int) -> dict[str, int]:
+    """A console row: like :func:`E`, but keyless and revoked callers are sent to sign in."""
+    return E(admin, operator, ds, inv, inv2, ent, ent2, **{"none": SIGNIN, "revoked": SIGNIN, **extra})
+
+
+STAFF_PAGE = W(200, 200, 403, 403, 403, 403, 403)
+SCIENTIST_PAGE = W(200, 403, 200, 403, 403, 403, 403)
+CSRF = "matrix-csrf-token"
+UPLOAD = ("files", {"file": ("矩阵.csv", "统一社会信用代码,企业名称\r\n".encode(), "text/csv")})
 
 Body = Callable[[dict[str, Any]], Any] | None
 
@@ -113,6 +135,35 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     # bulk imports and reports: staff only (an import without a file reaches validation)
     ("POST", "/v1/imports/enterprises", None, E(422, 422, 403, 403, 403, 403, 403)),
     ("GET", "/v1/reports/outcomes", None, E(200, 200, 403, 403, 403, 403, 403)),
+    # documentation and the console's static files: public
+    ("GET", "/openapi.json", None, PUBLIC),
+    ("GET", "/docs", None, PUBLIC),
+    ("GET", "/docs/oauth2-redirect", None, PUBLIC),
+    ("GET", "/redoc", None, PUBLIC),
+    ("GET", "/web/static/app.css", None, PUBLIC),
+    # the console: the same roles as the API routes each page uses; 303 = done, off to the next page
+    ("GET", "/web", None, W(303, 303, 303, 303, 303, 303, 303)),  # each role's home page
+    ("GET", "/web/", None, W(303, 303, 303, 303, 303, 303, 303)),
+    ("GET", "/web/signin", None, PUBLIC),
+    ("POST", "/web/signin", lambda ids: {"api_key": ids["key"]}, E(303, 303, 303, 303, 303, 303, 303)),
+    ("POST", "/web/signout", lambda ids: {}, W(*[SIGNIN] * 7)),
+    ("GET", "/web/investor", None, W(200, 200, 403, 200, 200, 403, 403)),
+    ("POST", "/web/investor/events", lambda ids: {"event_id": f"mx-{uuid.uuid4().hex}", "event_type": "saved",
+                                                  "investor_id": ids["inv"], "enterprise_id": ids["list_ent"],
+                                                  "list_id": ids["list"]},
+     W(303, 303, 403, 303, 403, 403, 403)),  # inv's list: inv and staff only
+    ("GET", "/web/enterprises/{ent}", None, W(200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/web/enterprise", None, W(200, 200, 403, 403, 403, 200, 200)),
+    ("POST", "/web/enterprise/contacts", lambda ids: {"investor_id": ids["inv"], "enterprise_id": ids["ent"],
+                                                      "decision": "decline"}, W(303, 303, 403, 403, 403, 303, 403)),
+    ("GET", "/web/operator", None, STAFF_PAGE),
+    ("POST", "/web/operator/import", lambda ids: (*UPLOAD, {"entity": "enterprises"}), STAFF_PAGE),
+    ("GET", "/web/operator/report.csv", None, STAFF_PAGE),
+    ("GET", "/web/models", None, SCIENTIST_PAGE),
+    ("GET", "/web/models/no-such-version/files/plot.png", None, W(404, 403, 404, 403, 403, 403, 403)),
+    ("POST", "/web/models/no-such-version/promote", lambda ids: {"force": "true"},
+     W(404, 403, 404, 403, 403, 403, 403)),
+    ("POST", "/web/models/rollback", lambda ids: {}, W(409, 403, 409, 403, 403, 403, 403)),
 ]
 
 CASES = [(m, p, body, role, exp[role]) for m, p, body, exp in MATRIX for role in exp]
@@ -132,21 +183,56 @@ def api(pg_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathF
         yield env
 
 
+def app_routes(app: Any) -> set[tuple[str, str]]:
+    """Every ``(method, path template)`` the app answers, from ``app.routes``: API routes, console pages, the
+    documentation and mounted static files (``/web/static/{path:path}``); ``HEAD`` goes with ``GET``."""
+
+    def walk(routes: Any) -> Iterator[Any]:
+        for route in routes:
+            if hasattr(route, "effective_route_contexts"):  # an included router (FastAPI 0.16x)
+                yield from route.effective_route_contexts()
+            else:
+                yield route
+
+    found: set[tuple[str, str]] = set()
+    for route in walk(app.routes):
+        if isinstance(route, Mount):
+            found.add(("GET", route.path + "/{path:path}"))
+        else:
+            found |= {(m, route.path) for m in (route.methods or ()) if m != "HEAD"}
+    return found
+
+
+def uncovered(app: Any, matrix: list[tuple[str, str, Body, dict[str, int]]]) -> set[tuple[str, str]]:
+    """The app's routes no row of ``matrix`` calls."""
+    routes = app_routes(app)
+    templates = {p for _, p in routes}
+    return routes - {(m, _template(p, templates)) for m, p, _, _ in matrix}
+
+
 def test_the_matrix_covers_every_route_and_every_role(api: ApiEnv) -> None:
-    spec = api.client.get("/openapi.json").json()
-    routes = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
-    covered = {(m, _template(p, spec)) for m, p, _, _ in MATRIX}
-    assert routes - covered == set(), "add these routes to MATRIX"
+    routes = app_routes(api.client.app)
+    assert {("GET", "/docs"), ("GET", "/redoc"), ("GET", "/web/static/{path:path}"), ("GET", "/web/models"),
+            ("POST", "/web/operator/import")} <= routes  # not only what OpenAPI documents
+    assert uncovered(api.client.app, MATRIX) == set(), "add these routes to MATRIX"
+    templates = {p for _, p in routes}
+    assert {(m, _template(p, templates)) for m, p, _, _ in MATRIX} <= routes, "these MATRIX rows match no route"
     assert all(set(ROLES) <= set(exp) for *_, exp in MATRIX)
 
 
-def _template(path: str, spec: dict[str, Any]) -> str:
-    """The OpenAPI template a matrix path belongs to (a literal template wins over one with parameters)."""
+def test_a_route_missing_from_the_matrix_is_named(api: ApiEnv) -> None:
+    without = [row for row in MATRIX if row[1] not in ("/web/models/rollback", "/web/static/app.css")]
+    assert uncovered(api.client.app, without) == {("POST", "/web/models/rollback"), ("GET", "/web/static/{path:path}")}
+
+
+def _template(path: str, templates: set[str]) -> str:
+    """The route template a matrix path belongs to (a literal template wins over one with parameters)."""
     bare = path.split("?")[0]
-    if bare in spec["paths"]:
+    if bare in templates:
         return bare
-    for template in sorted(spec["paths"], key=lambda t: t.count("{")):
-        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), bare):
+    for template in sorted(templates, key=lambda t: t.count("{")):
+        pattern = re.sub(r"\\\{[^}]*:path\\\}", ".+", re.escape(template))
+        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", pattern), bare):
             return template
     return bare
 
@@ -155,13 +241,34 @@ def _template(path: str, spec: dict[str, Any]) -> str:
                          ids=[f"{m} {p} as {r} -> {s}" for m, p, _, r, s in CASES])
 def test_route_by_role(api: ApiEnv, method: str, path: str, body: Body, role: str, status: int) -> None:
     url = path.format(**api.ids)
-    payload = body(api.ids) if body else None
+    payload = body({**api.ids, "key": api.keys.get(role, "")}) if body else None
+    if url.startswith("/web"):
+        r = _console(api, method, url, payload, role)
+        if status == SIGNIN:
+            assert r.status_code == 303 and r.headers["location"].startswith("/web/signin"), r.text[:300]
+        else:
+            assert r.status_code == status, r.text[:300]
+            if status == 303:
+                assert not r.headers["location"].startswith("/web/signin"), r.headers["location"]
+        return
     r = api.client.request(method, url, json=payload, headers=api.auth(None if role == "none" else role))
     assert r.status_code == status, r.text
     if status >= 400:
         assert error_of(r)["code"] == CODES[status]
     if status == 401:
         assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+def _console(api: ApiEnv, method: str, url: str, payload: Any, role: str) -> httpx.Response:
+    """A console request as a browser sends it: the session cookie of ``role``, forms with the CSRF token."""
+    client = TestClient(api.client.app, follow_redirects=False)
+    client.cookies.set("cc_csrf", CSRF)
+    if role != "none":
+        client.cookies.set("cc_key", api.keys[role])
+    if method == "GET":
+        return client.get(url)
+    files, form = (payload[1], payload[2]) if isinstance(payload, tuple) else (None, payload or {})
+    return client.request(method, url, data={**form, "csrf": CSRF}, files=files)
 
 
 # -- undisclosed financials, before and after the mutual reveal ------------------------------------------
@@ -219,3 +326,28 @@ def test_rate_limit_is_per_key_for_every_role(api: ApiEnv, role: str, path: str,
     assert error_of(limited)["code"] == "rate_limited" and int(limited.headers["retry-after"]) >= 1
     other = "inv2" if role != "inv2" else "inv"
     assert api.get("/v1/enterprises", other).status_code == 200  # another key's bucket is untouched
+
+
+# -- the console holds the API's checks on what the path and the form name ---------------------------------
+BIG = "99999999999999999999999"
+CONSOLE_PROBES = [  # (role, method, url, form): never a 500, never another party's data
+    ("admin", "GET", f"/web/enterprises/{BIG}", None),
+    ("admin", "GET", "/web/enterprises/0", None),
+    ("admin", "GET", "/web/enterprises/-1", None),
+    ("operator", "GET", f"/web/investor?investor_id={BIG}", None),
+    ("operator", "GET", f"/web/enterprise?enterprise_id={BIG}", None),
+    ("admin", "POST", "/web/models/..%2F..%2Fetc/promote", {}),
+    ("ds", "GET", "/web/models/x/files/..%2F..%2Fetc%2Fpasswd", None),
+    ("operator", "POST", "/web/investor/events", {"event_id": "probe-1", "event_type": "saved",
+                                                   "investor_id": BIG, "enterprise_id": "1"}),
+    ("admin", "POST", "/web/enterprise/contacts", {"investor_id": "1", "enterprise_id": BIG, "decision": "accept"}),
+    ("operator", "GET", "/web/operator/report.csv?from=2024-99-99&group_by=nope", None),
+    ("operator", "GET", "/web/operator?from=9999999-01-01", None),
+]
+
+
+@pytest.mark.parametrize(("role", "method", "url", "form"), CONSOLE_PROBES, ids=[p[2] for p in CONSOLE_PROBES])
+def test_console_pages_hold_the_api_checks(api: ApiEnv, role: str, method: str, url: str,
+                                           form: dict[str, str] | None) -> None:
+    r = _console(api, method, url, form, role)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
