@@ -452,7 +452,7 @@ def test_investors_see_live_needs_only(api: ApiEnv) -> None:
     asked = api.get("/v1/needs", "inv", status="已撤回")
     assert asked.status_code == 422, asked.text
     field = error_of(asked)["fields"][0]
-    assert field["field"] == "status" and field["value"] == ["withdrawn"] and field["allowed"] == ["open", "in_progress"]
+    assert (field["field"], field["value"], field["allowed"]) == ("status", ["withdrawn"], ["open", "in_progress"])
     own = api.get("/v1/needs", "ent2", status="withdrawn", limit=200).json()
     assert made["withdrawn"] in {n["id"] for n in own["items"]}
 
