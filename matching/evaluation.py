@@ -21,6 +21,8 @@ from matching import metrics
 from matching.candidates import PairRules
 from matching.dataset import RankingData, build_ranking_sets
 from matching.domain import vocab
+from matching.features import FEATURE_INDEX
+from matching.intervals import bootstrap_ci
 from matching.snapshot import EVENT, MarketSnapshot
 
 #: Event types that need both sides (an accepted contact or deeper): a "mutual match".
@@ -28,15 +30,24 @@ MUTUAL_EVENTS: tuple[str, ...] = ("contact_accepted", "meeting", "due_diligence"
 #: Grade from which a pair counts as positive for recall, MRR, AUC (a contact request or deeper).
 POSITIVE_GRADE = 3
 KS: tuple[int, ...] = (10, 20, 50, 100)
-BASELINES: tuple[str, ...] = ("random", "popularity", "rules", "affinity", "similarity")
+BASELINES: tuple[str, ...] = ("random", "popularity", "rules", "affinity", "similarity", "incumbents_then_affinity")
 #: Each baseline in words, for reports.
 BASELINE_MEANING: dict[str, str] = {
     "random": "random order (seeded)",
     "popularity": "most-engaged counterpart first (enterprise: investors engaged; investor: past deals)",
     "rules": "structured mandate fit (sector, stage, ticket, region, tier, board)",
-    "affinity": "category × region × stage affinity from the investor's past deals",
-    "similarity": "cosine of mandate and profile embeddings only",
+    "affinity": "category x region x stage affinity from the investor's past deals, times its deal count",
+    "similarity": "cosine of mandate (else portfolio centroid) and profile embeddings only",
+    "incumbents_then_affinity": "pairs that already dealt (follow-ons) first, then affinity",
 }
+#: Baselines a model version may serve instead of its ranker (computable from one list's features).
+SERVABLE_BASELINES: tuple[str, ...] = ("popularity", "rules", "affinity", "similarity", "incumbents_then_affinity")
+#: Evaluation subsets: every pair; pairs that never reached a deal before the window (the task that
+#: matters to a user: an introduction); the positives that did (follow-ons, new positives left out);
+#: enterprises with no event before the window.
+SUBSETS: tuple[str, ...] = ("all", "new_pairs", "follow_on", "cold_start")
+#: A missing feature value (no past deals) ranks a baseline's candidate last, never first.
+_FLOOR = -1e6
 
 
 @dataclass
@@ -95,34 +106,75 @@ def _col(data: RankingData, name: str) -> np.ndarray:
     return np.nan_to_num(data.column(name).astype(np.float64), nan=0.0)
 
 
-def affinity_scores(data: RankingData, smoothing: float = 0.01) -> np.ndarray:
-    """The investor's smoothed past share of the candidate's sector × region × round."""
-    s = smoothing
-    return ((_col(data, "sector_share") + s) * (_col(data, "region_share") + s) * (_col(data, "stage_share") + s))
+def affinity_scores(data: RankingData) -> np.ndarray:
+    """The affinity baseline: the ``affinity`` feature (:func:`matching.features.affinity_value`)."""
+    return feature_baseline("affinity", data.X, data.direction)
+
+
+def feature_baseline(name: str, X: np.ndarray, direction: str, *, fit: np.ndarray | None = None) -> np.ndarray:
+    """One servable baseline's score from feature rows: the one definition used by evaluation, model
+    selection and serving (:class:`matching.selection.ServedScorer`).
+
+    Args:
+        name: one of :data:`SERVABLE_BASELINES`.
+        X: feature rows (columns in :data:`~matching.features.FEATURE_NAMES` order).
+        direction: ``investor`` (queries are investors) or ``enterprise``.
+        fit: the structured mandate fit of each pair (``rules``); without it, the mean of the fit
+            features.
+
+    Raises:
+        ValueError: an unknown baseline name.
+    """
+    col = lambda n: np.asarray(X[:, FEATURE_INDEX[n]], dtype=np.float64)  # noqa: E731
+    if name == "popularity":
+        return np.nan_to_num(col("ent_popularity" if direction == "investor" else "inv_positives"), nan=0.0)
+    if name == "rules":
+        if fit is not None:
+            return np.asarray(fit, dtype=np.float64)
+        return sum(np.nan_to_num(col(n), nan=0.0) for n in
+                   ("sector_cluster", "stage_fit", "instrument_fit", "tier_fit", "board_fit")) / 5
+    if name == "affinity":
+        return np.nan_to_num(col("affinity"), nan=_FLOOR)
+    if name == "similarity":
+        return np.nan_to_num(col("semantic_sim"), nan=-1.0)
+    if name == "incumbents_then_affinity":
+        incumbent = np.nan_to_num(col("pair_prior_engagement"), nan=0.0) >= POSITIVE_GRADE
+        return np.nan_to_num(col("affinity"), nan=_FLOOR) + 1e7 * incumbent
+    raise ValueError(f"baseline: {name!r}: allowed: {', '.join(SERVABLE_BASELINES)}")
+
+
+def rules_fit(snap: MarketSnapshot, data: RankingData) -> np.ndarray | None:
+    """The structured fit of each row (:meth:`PairRules.fit` by need; rows without a need: the mean of
+    the fit features), or ``None`` when no row has a need (``feature_baseline`` then computes it)."""
+    has_need = data.need >= 0
+    if not has_need.any():
+        return None
+    fit = feature_baseline("rules", data.X, data.direction)
+    fit[has_need] = PairRules(snap).fit(data.inv[has_need], data.need[has_need])
+    return fit
 
 
 def baseline_scores(snap: MarketSnapshot, data: RankingData, *, seed: int = 0) -> dict[str, np.ndarray]:
     """Scores of every baseline in :data:`BASELINES` on ``data``'s rows."""
     rng = np.random.default_rng(seed)
-    if data.direction == "investor":
-        popularity = _col(data, "ent_popularity")
-    else:
-        popularity = _col(data, "inv_positives")
-    has_need = data.need >= 0
-    rules = np.zeros(len(data))
-    if has_need.any():
-        rules[has_need] = PairRules(snap).fit(data.inv[has_need], data.need[has_need])
-    no_need = ~has_need
-    if no_need.any():
-        rules[no_need] = sum(_col(data, n)[no_need] for n in
-                             ("sector_cluster", "stage_fit", "instrument_fit", "tier_fit", "board_fit")) / 5
-    return {
-        "random": rng.random(len(data)),
-        "popularity": popularity,
-        "rules": rules,
-        "affinity": affinity_scores(data),
-        "similarity": _col(data, "semantic_sim"),
-    }
+    fit = rules_fit(snap, data)
+    out = {"random": rng.random(len(data))}
+    for name in SERVABLE_BASELINES:
+        out[name] = feature_baseline(name, data.X, data.direction, fit=fit if name == "rules" else None)
+    return {n: out[n] for n in BASELINES}
+
+
+def subset_masks(ev: EvalSet) -> dict[str, np.ndarray]:
+    """Row masks of each evaluation subset of :data:`SUBSETS` (a subset may be empty).
+
+    ``new_pairs`` drops the pairs that reached a deal before the window from candidates *and*
+    positives; ``follow_on`` keeps those pairs and every non-positive row (the window's new positives
+    go, so a query is judged on its follow-ons alone); ``cold_start`` keeps enterprises new to the
+    market.
+    """
+    prior = np.nan_to_num(ev.data.column("pair_prior_engagement").astype(np.float64), nan=0.0) >= POSITIVE_GRADE
+    return {"all": np.ones(len(ev), dtype=bool), "new_pairs": ~prior,
+            "follow_on": prior | (ev.data.y < POSITIVE_GRADE), "cold_start": np.asarray(ev.cold, dtype=bool)}
 
 
 def _one(data: RankingData, scores: np.ndarray, mutual: np.ndarray, *, seed: int, k_list: int
@@ -140,21 +192,38 @@ def _one(data: RankingData, scores: np.ndarray, mutual: np.ndarray, *, seed: int
     return out
 
 
-def evaluate_scores(ev: EvalSet, scores: Mapping[str, np.ndarray], *, seed: int = 0, k_list: int = 10
-                    ) -> dict[str, dict[str, dict[str, float]]]:
-    """``{scorer: {"all": metrics, "cold_start": metrics}}`` on the same rows for every scorer."""
-    cold_rows = ev.cold
-    cold = subset(ev.data, cold_rows) if cold_rows.any() else None
-    out: dict[str, dict[str, dict[str, float]]] = {}
+def evaluate_scores(ev: EvalSet, scores: Mapping[str, np.ndarray], *, seed: int = 0, k_list: int = 10,
+                    intervals: bool = True) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{scorer: {subset: metrics}}`` on the same rows for every scorer and every non-empty subset
+    of :data:`SUBSETS`; each metrics dict holds ``ci95: {"ndcg@10": [lo, hi]}``, a bootstrap over
+    queries (:func:`matching.intervals.bootstrap_ci`), unless ``intervals`` is false."""
+    masks = {name: m for name, m in subset_masks(ev).items() if m.any()}
+    parts = {name: (ev.data if name == "all" else subset(ev.data, m), m) for name, m in masks.items()}
+    out: dict[str, dict[str, dict[str, Any]]] = {}
     for name, s in scores.items():
         s = np.asarray(s, dtype=np.float64)
         if len(s) != len(ev):
             raise ValueError(f"scores[{name!r}] has {len(s)} values for {len(ev)} rows")
-        entry = {"all": _one(ev.data, s, ev.mutual, seed=seed, k_list=k_list)}
-        if cold is not None:
-            entry["cold_start"] = _one(cold, s[cold_rows], ev.mutual[cold_rows], seed=seed, k_list=k_list)
+        entry: dict[str, dict[str, Any]] = {}
+        for sub, (data, m) in parts.items():
+            one: dict[str, Any] = _one(data, s[m], ev.mutual[m], seed=seed, k_list=k_list)
+            if one["queries"] == 0:
+                continue
+            if intervals:
+                per_q = metrics.ndcg_per_query(data.y, s[m], data.group, 10, seed=seed)
+                one["ci95"] = {"ndcg@10": list(bootstrap_ci(per_q, seed=seed))}
+            entry[sub] = one
         out[name] = entry
     return out
+
+
+def per_query_ndcg(ev: EvalSet, scores: np.ndarray, subset_name: str = "all", *, seed: int = 0) -> np.ndarray:
+    """NDCG@10 per query of one subset (for paired comparisons between scorers on the same queries)."""
+    m = subset_masks(ev)[subset_name]
+    data = ev.data if subset_name == "all" else subset(ev.data, m)
+    if not m.any():
+        return np.zeros(0)
+    return metrics.ndcg_per_query(data.y, np.asarray(scores, dtype=np.float64)[m], data.group, 10, seed=seed)
 
 
 def exposure_counts(ev: EvalSet, scores: np.ndarray, *, k: int = 10, seed: int = 0) -> np.ndarray:

@@ -30,11 +30,12 @@ from matching.snapshot import QUAL, MarketSnapshot
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FEATURES", "FEATURE_NAMES", "FEATURE_INDEX", "POSITIVE_GRADE", "Feature", "History", "PairTables",
+__all__ = ["AFFINITY_SMOOTHING", "FEATURES", "affinity_value",
+           "FEATURE_NAMES", "FEATURE_INDEX", "POSITIVE_GRADE", "Feature", "History", "PairTables",
            "compute_features", "feature_values", "features_hash", "lookup_sorted", "pair_tables"]
 
 #: Bumped when a feature's computation changes without a change of name or meaning.
-FEATURES_VERSION = 2  # 2: stage_share uses event rounds (ev_round)
+FEATURES_VERSION = 3  # 2: stage_share uses event rounds (ev_round); 3: affinity, portfolio-described investors
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class Feature:
 F = Feature
 FEATURES: tuple[Feature, ...] = (
     F("semantic_sim", "语义相似度", "Semantic similarity",
-      "cosine of the mandate embedding and the enterprise profile embedding"),
+      "cosine of the mandate embedding and the enterprise profile embedding; for an investor without a "
+      "written mandate or description, of its past deals' centroid (portfolio_sim)"),
     F("portfolio_sim", "与既往投资相似度", "Similarity to past deals",
       "cosine of the enterprise embedding and the mean embedding of the investor's past positive deals; "
       "NaN without past deals or without vectors in the History"),
@@ -113,6 +115,9 @@ FEATURES: tuple[Feature, ...] = (
     F("need_age_days", "需求发布天数", "Need age", "days since the need opened (>= 0); NaN without need"),
     F("pair_prior_engagement", "既往对接深度", "Earlier engagement",
       "highest funnel grade this pair reached before as_of (0..5); NaN when they never met"),
+    F("affinity", "行业地区轮次亲和度", "Sector x region x round affinity",
+      "the affinity baseline as a feature: log(inv_positives) + log(sector_share + .01) + "
+      "log(region_share + .01) + log(stage_share + .01), missing shares as 0; NaN without past deals"),
 )
 del F
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
@@ -168,8 +173,13 @@ def compute_features(snap: MarketSnapshot, hist: History, inv_rows: np.ndarray, 
         else:
             out[where, col[name]] = np.asarray(values)[where]
 
-    # content and collaborative signals
-    put("semantic_sim", np.asarray(sim, dtype=np.float64))
+    # content and collaborative signals (an investor without text of its own: its portfolio's centroid)
+    sim = np.asarray(sim, dtype=np.float64)
+    if len(snap.inv_described):
+        undescribed = ~snap.inv_described[inv]
+        if undescribed.any():
+            sim = np.where(undescribed, hist.portfolio_sim(inv, ent), sim)
+    put("semantic_sim", sim)
     put("portfolio_sim", hist.portfolio_sim(inv, ent))
     if collab is not None:
         put("collab_score", np.asarray(collab, dtype=np.float64))
@@ -230,7 +240,30 @@ def compute_features(snap: MarketSnapshot, hist: History, inv_rows: np.ndarray, 
     if len(snap.need_opened):
         put("need_age_days", np.maximum(now - snap.need_opened[nd], 0.0), has_need)
     put("pair_prior_engagement", hist.pair_grade(inv, ent))
+    put("affinity", affinity_value(npos, out[:, col["sector_share"]], out[:, col["region_share"]],
+                                   out[:, col["stage_share"]]))
     return out
+
+
+#: Smoothing of the affinity product (the published CrunchBase baseline's).
+AFFINITY_SMOOTHING = 0.01
+
+
+def affinity_value(n_positive: np.ndarray, sector_share: np.ndarray, region_share: np.ndarray,
+                   stage_share: np.ndarray) -> np.ndarray:
+    """The category x region x stage affinity in log form: the investor's naive-Bayes likelihood of
+    the candidate, ``log n + sum log(share + s)`` (missing shares count as 0; NaN when ``n`` is 0).
+
+    The one definition of the affinity baseline: the ``affinity`` feature and the ``affinity``
+    baseline of :mod:`matching.evaluation` both come from here.
+    """
+    s = AFFINITY_SMOOTHING
+    n = np.asarray(n_positive, dtype=np.float64)
+    shares = [np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0) for x in (sector_share, region_share,
+                                                                                stage_share)]
+    with np.errstate(divide="ignore"):
+        value = np.log(n) + sum(np.log(x + s) for x in shares)
+    return np.where(n > 0, value, np.nan)
 
 
 def feature_values(row: np.ndarray) -> dict[str, float | None]:

@@ -144,6 +144,11 @@ class Matcher:
         self.rules = PairRules(snapshot)
         self.live = LiveNeeds(snapshot, self.rules)
         self.hist = History.build(snapshot, snapshot.as_of, ent_vecs=self.ent_vecs)
+        if len(snapshot.inv_described) and self.hist.portfolio is not None and not snapshot.inv_described.all():
+            # an investor without text of its own is found and compared by its portfolio's centroid
+            undescribed = ~snapshot.inv_described
+            self.man_vecs = self.man_vecs.copy()
+            self.man_vecs[undescribed] = self.hist.portfolio[undescribed]
         self.inv_index = VectorIndex(self.man_vecs.shape[1], index.encoder_id, IndexConfig(threads=1))
         self.inv_index.build(snapshot.inv_id, self.man_vecs)
         self.sources_ent = [SemanticSource(index, snapshot.ent_id, "enterprise"), RulesSource(),
@@ -353,17 +358,19 @@ class Matcher:
         fit = self.rules.fit(inv, need) if len(inv) else np.zeros(0)
         p_inv = p_ent = None
         score = np.zeros(len(inv))  # a model with nothing to score (no candidate) ranks nothing
+        view = "investor" if direction == "enterprises_for_investor" else "enterprise"
+        choice = self.scorer.choices[view] if self.scorer is not None else None
         if self.scorer is not None and len(inv):
-            score, p_inv, p_ent = self.scorer.score(X, X)
+            _, p_inv, p_ent = self.scorer.score(X, X)
+            score = self.scorer.served_scores(view, X, fit=fit)  # the scorer chosen on validation
         out, start = [], 0
         for p in pend:
             sl = slice(start, start + len(p.cands))
             start = sl.stop
             s = score[sl] if self.scorer is not None else content_rules_score(sim[sl], fit[sl])
             order = self._order(p, s, exp)
-            view = "investor" if p.query.target == "enterprise" else "enterprise"
             contrib = None
-            if self.scorer is not None and len(order):
+            if choice is not None and choice.uses_model and len(order):
                 contrib = self.scorer.rankers[view].contributions(X[sl][order])
             items = []
             for pos, j in enumerate(order):

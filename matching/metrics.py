@@ -161,6 +161,10 @@ def _recall(pos: np.ndarray, ranks: np.ndarray, qid: np.ndarray, n_q: int, k: in
 
 
 def _ndcg(y: np.ndarray, ranks: np.ndarray, sizes: np.ndarray, qid: np.ndarray, k: int) -> float:
+    return _mean_or_nan(_ndcg_per_query(y, ranks, sizes, qid, k))
+
+
+def _ndcg_per_query(y: np.ndarray, ranks: np.ndarray, sizes: np.ndarray, qid: np.ndarray, k: int) -> np.ndarray:
     gain = np.power(2.0, y.astype(np.float64)) - 1.0
     discount = np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
     dcg = np.bincount(qid, weights=gain * discount, minlength=sizes.size)
@@ -172,7 +176,15 @@ def _ndcg(y: np.ndarray, ranks: np.ndarray, sizes: np.ndarray, qid: np.ndarray, 
     ideal_discount = np.where(ideal_ranks < k, 1.0 / np.log2(ideal_ranks + 2.0), 0.0)
     idcg = np.bincount(qid, weights=gain * ideal_discount, minlength=sizes.size)
     has = idcg > 0
-    return _mean_or_nan(dcg[has] / idcg[has])
+    return dcg[has] / idcg[has]
+
+
+def ndcg_per_query(y: np.ndarray, scores: np.ndarray, group: Sequence[int] | np.ndarray, k: int = 10, *,
+                   seed: int = 0) -> np.ndarray:
+    """NDCG@k of each query whose ideal DCG is nonzero, in query order (their mean is :func:`ndcg_at_k`):
+    the per-query values that bootstrap intervals resample (:mod:`matching.intervals`)."""
+    y_arr, s_arr, sizes = _prepare(y, scores, group)
+    return _ndcg_per_query(y_arr, _ranks(s_arr, sizes, seed), sizes, _query_ids(sizes), _check_k(k))
 
 
 def _mrr(pos: np.ndarray, ranks: np.ndarray, qid: np.ndarray, n_q: int) -> float:

@@ -49,12 +49,23 @@ def yuan(amount: float | None) -> str:
 
 
 def enterprise_text(e: Enterprise, needs: Sequence[Need] = ()) -> str:
-    """Profile text of an enterprise (plus its open needs)."""
-    parts = [e.name]
+    """Profile text of an enterprise (plus its open needs).
+
+    A record with neither a description nor a credit code (an imported foreign company: CrunchBase,
+    investment-event files) is described by its sector, place and city, not its name: a brand name
+    tells the encoder nothing about the business and would make every such text unique. A registered
+    Chinese enterprise's legal name (科技、医药、…) does describe it and stays.
+
+    Needs are not part of the text: their status changes over time and the text is not versioned, so
+    today's open needs in a text would tell training which needs were still open later.
+    """
+    parts = [e.name] if e.description or e.credit_code or e.source == "platform" else []
     ind = _industry(e.industry_code, e.industry_raw)
     if ind:
         parts.append(f"行业：{ind}")
     place = _place(e.district_code, e.province, e.country)
+    if e.city and not e.district_code:
+        place = f"{e.city} {place}".strip()
     if place:
         parts.append(f"地区：{place}")
     parts.append(f"层级：{vocab.TIERS.label(e.tier)}")
@@ -75,7 +86,14 @@ def enterprise_text(e: Enterprise, needs: Sequence[Need] = ()) -> str:
 
 
 def mandate_text(investor: Investor, mandate: Mandate | None) -> str:
-    """Mandate text of an investor (its current mandate version)."""
+    """Mandate text of an investor (its current mandate version).
+
+    An investor with neither a mandate nor a description has no text of its own (only its type): it
+    is described by its portfolio instead (:func:`matching.features.compute_features` uses the
+    centroid of its past companies' vectors, see :attr:`MarketSnapshot.inv_described`).
+    """
+    if not described(investor, mandate):
+        return f"类型：{vocab.INVESTOR_TYPES.label(investor.investor_type)}"
     parts = [investor.name, f"类型：{vocab.INVESTOR_TYPES.label(investor.investor_type)}"]
     if mandate is not None:
         sectors = [_industry(s, None) for s in mandate.sectors] + list(mandate.sectors_raw)
@@ -97,3 +115,8 @@ def mandate_text(investor: Investor, mandate: Mandate | None) -> str:
     if free:
         text += "。" + free.strip()[:MAX_FREE_TEXT]
     return text
+
+
+def described(investor: Investor, mandate: Mandate | None) -> bool:
+    """Whether an investor has a text of its own (a written mandate or a description)."""
+    return mandate is not None or bool((investor.description or "").strip())

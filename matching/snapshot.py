@@ -169,6 +169,9 @@ class MarketSnapshot:
     ev_need: np.ndarray  # need row or -1
     ev_round: np.ndarray  # the event's round code (else its need's round), -1 unknown
     as_of: float = float("nan")  # days; the snapshot's "now"
+    #: per investor: has a written mandate or description; the others are described by their portfolio
+    #: (empty: every investor is described)
+    inv_described: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     enterprise_row: dict[int, int] = field(default_factory=dict)
     investor_row: dict[int, int] = field(default_factory=dict)
     need_row: dict[int, int] = field(default_factory=dict)
@@ -255,7 +258,7 @@ def build_snapshot(
         as_of: the snapshot's "now": mandates valid then, events strictly before it. Default:
             after the last event (everything known).
     """
-    from matching.profiles import enterprise_text, mandate_text  # local: profiles imports snapshot helpers
+    from matching.profiles import described, enterprise_text, mandate_text  # local: profiles imports snapshot helpers
 
     sectors = SectorCodes()
     evs = sorted(events, key=lambda e: (to_days(e.occurred_at), e.event_key))
@@ -266,9 +269,6 @@ def build_snapshot(
     ent_sector = np.array([sectors.code(e.industry_code, e.industry_raw) for e in enterprises], dtype=np.int32)
     ent_key = [e.key for e in enterprises]
     ent_key_row = {k: i for i, k in enumerate(ent_key)}
-    needs_by_key: dict[str, list[Need]] = {}
-    for n in needs:
-        needs_by_key.setdefault(n.enterprise_key, []).append(n)
     cur = _current_mandates(mandates, now)
     inv_key = [i.key for i in investors]
     inv_key_row = {k: i for i, k in enumerate(inv_key)}
@@ -299,7 +299,9 @@ def build_snapshot(
         ent_revenue=fin[:, 0], ent_growth=fin[:, 1], ent_rd=fin[:, 2], ent_patents=fin[:, 3], ent_employees=fin[:, 4],
         ent_excl_types=np.array([mask_of(e.excluded_investor_types, ITYPE) for e in enterprises], dtype=np.int64),
         ent_excl_investors=[frozenset(e.excluded_investors) for e in enterprises],
-        ent_text=[enterprise_text(e, needs_by_key.get(e.key, [])) for e in enterprises],
+        # needs stay out of the profile text: their status changes over time and the text is not versioned,
+        # so today's open needs in a text would tell training which needs were still open later (a leak)
+        ent_text=[enterprise_text(e) for e in enterprises],
         ent_record=list(enterprises),
         need_id=np.asarray(need_ids if need_ids is not None else np.arange(len(need_list)), dtype=np.int64),
         need_ref=[n.ref for n in need_list],
@@ -336,6 +338,7 @@ def build_snapshot(
                                for m in man], dtype=np.float64),
         man_text=[mandate_text(i, m) for i, m in zip(investors, man, strict=True)],
         man_record=man,
+        inv_described=np.array([described(i, m) for i, m in zip(investors, man, strict=True)], dtype=bool),
         sec_id=np.asarray(secondary_ids if secondary_ids is not None else np.arange(len(sec_list)), dtype=np.int64),
         sec_record=sec_list,
         sec_ent=np.array([ent_key_row.get(s.enterprise_key or "", -1) for s in sec_list], dtype=np.int64),

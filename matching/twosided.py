@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,19 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+from matching import metrics
 from matching.dataset import RankingData
 from matching.errors import ArtifactError
+from matching.evaluation import EvalSet
 from matching.ranker import RETRAIN, LambdaRanker
+from matching.selection import Choice, served_scores
 
 logger = logging.getLogger(__name__)
 METHODS = ("platt", "isotonic")
+#: The served choices of both directions, next to the rankers.
+SERVED_FILE = "served_scorer.json"
+#: Two-sided weights (the investor side's) tried on validation.
+WEIGHT_GRID: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 EPS = 1e-6
 
 
@@ -132,11 +140,57 @@ class TwoSidedScorer:
     """
 
     def __init__(self, investor_ranker: LambdaRanker, enterprise_ranker: LambdaRanker,
-                 investor_calibrator: Calibrator, enterprise_calibrator: Calibrator, weight: float = 0.5
-                 ) -> None:
+                 investor_calibrator: Calibrator, enterprise_calibrator: Calibrator, weight: float = 0.5,
+                 choices: Mapping[str, Choice] | None = None) -> None:
         self.rankers = {"investor": investor_ranker, "enterprise": enterprise_ranker}
         self.calibrators = {"investor": investor_calibrator, "enterprise": enterprise_calibrator}
         self.weight = weight
+        #: the scorer each direction serves (:mod:`matching.selection`); default the two-sided score
+        self.choices: dict[str, Choice] = dict(choices or {"investor": Choice(), "enterprise": Choice()})
+
+    def model_scores(self, direction: str, X: np.ndarray, *, num_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``(own-direction ranker score, two-sided score)`` of feature rows seen from ``direction``."""
+        own = self.rankers[direction].predict(X, num_threads=num_threads)
+        other = self.rankers["enterprise" if direction == "investor" else "investor"].predict(X,
+                                                                                             num_threads=num_threads)
+        s_inv, s_ent = (own, other) if direction == "investor" else (other, own)
+        return own, self.combine_scores(s_inv, s_ent)[0]
+
+    def served_scores(self, direction: str, X: np.ndarray, *, fit: np.ndarray | None = None,
+                      num_threads: int = 1) -> np.ndarray:
+        """The scores ``direction`` serves: its :class:`~matching.selection.Choice` applied to ``X``."""
+        return served_scores(self.choices[direction], direction, X,
+                             lambda d, x: self.model_scores(d, x, num_threads=num_threads), fit=fit)
+
+    def calibrate_on(self, sets: Mapping[str, EvalSet], *, method: str = "platt", positive_grade: int = 3,
+                     weights: Sequence[float] = WEIGHT_GRID, seed: int = 0) -> dict[str, float]:
+        """Refit both calibrators on full validation candidate lists (not sampled negatives), then tune
+        the two-sided weight on them by mean mutual-match@10 over the directions.
+
+        Returns:
+            mutual@10 of each weight tried (the chosen one is :attr:`weight`).
+        """
+        for direction, ev in sets.items():
+            self.calibrators[direction] = Calibrator(method, positive_grade).fit(
+                self.rankers[direction].predict(ev.data.X), ev.data.y)
+        own = {d: self.rankers[d].predict(ev.data.X) for d, ev in sets.items()}
+        other = {d: self.rankers["enterprise" if d == "investor" else "investor"].predict(ev.data.X)
+                 for d, ev in sets.items()}
+        tried: dict[str, float] = {}
+        best = (-1.0, self.weight)
+        for w in weights:
+            rates = []
+            for d, ev in sets.items():
+                s_inv, s_ent = (own[d], other[d]) if d == "investor" else (other[d], own[d])
+                p_inv = self.calibrators["investor"].predict(s_inv)
+                p_ent = self.calibrators["enterprise"].predict(s_ent)
+                rates.append(metrics.mutual_match_rate(ev.mutual, combine(p_inv, p_ent, w), ev.data.group, 10,
+                                                       seed=seed))
+            tried[f"{w:g}"] = float(np.nanmean(rates)) if rates else float("nan")
+            if tried[f"{w:g}"] > best[0] + 1e-12:
+                best = (tried[f"{w:g}"], w)
+        self.weight = best[1]
+        return tried
 
     @classmethod
     def fit_calibrators(cls, investor_ranker: LambdaRanker, enterprise_ranker: LambdaRanker,
@@ -167,14 +221,23 @@ class TwoSidedScorer:
         return combine(p_inv, p_ent, self.weight), p_inv, p_ent
 
     def save_calibrators(self, folder: Path) -> None:
-        """Write ``calibrator_<direction>.json`` next to the rankers."""
+        """Write ``calibrator_<direction>.json`` and the served choices (``served_scorer.json``)."""
         for direction, cal in self.calibrators.items():
             cal.save(folder / f"calibrator_{direction}.json")
+        (folder / SERVED_FILE).write_text(json.dumps({d: c.to_dict() for d, c in self.choices.items()}, indent=2,
+                                                     ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path, *, encoder_id: str | None = None, weight: float = 0.5) -> TwoSidedScorer:
         """Load both rankers (checked against the code and encoder) and both calibrators."""
+        path = folder / SERVED_FILE
+        if not path.exists():
+            raise ArtifactError(f"no {SERVED_FILE} in {folder} (which scorer serves is unknown): {RETRAIN}")
+        try:
+            choices = {d: Choice.from_dict(c) for d, c in json.loads(path.read_text(encoding="utf-8")).items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ArtifactError(f"{path} is corrupt ({exc}): {RETRAIN}") from exc
         return cls(LambdaRanker.load(folder, "investor", encoder_id=encoder_id),
                    LambdaRanker.load(folder, "enterprise", encoder_id=encoder_id),
                    Calibrator.load(folder / "calibrator_investor.json"),
-                   Calibrator.load(folder / "calibrator_enterprise.json"), weight)
+                   Calibrator.load(folder / "calibrator_enterprise.json"), weight, choices)

@@ -233,7 +233,9 @@ def test_cold_start_new_enterprise_and_new_investor(market: Market) -> None:
     own = snap.sectors.index[sector]
     in_sector = [snap.ent_sector[snap.enterprise_row[x.enterprise_id]] == own for x in items]
     head = min(3, sum(in_sector))  # the default diversity cap: at most 3 of one sector in the head
-    assert head >= 2 and all(in_sector[:head])
+    # its sector leads: the first two, and all but one of the head (profile texts no longer carry needs, so
+    # a same-cluster enterprise with a close text may take one place of the head)
+    assert head >= 2 and all(in_sector[:2]) and sum(in_sector[:head + 1]) >= head
 
 
 # -- explanations are true facts of the pair --------------------------------------------------------

@@ -146,7 +146,7 @@ def test_load_refuses_mismatches_and_says_retrain(
     man = tmp_path / "ranker_investor.json"
     good = json.loads(man.read_text(encoding="utf-8"))
     man.write_text(json.dumps({**good, "features": good["features"][:-1]}), encoding="utf-8")
-    with pytest.raises(ArtifactError, match=r"other features.*pair_prior_engagement.*retrain"):
+    with pytest.raises(ArtifactError, match=r"other features.*affinity.*retrain"):
         LambdaRanker.load(tmp_path, "investor")
     man.write_text(json.dumps({**good, "features_hash": "0" * 16}), encoding="utf-8")
     with pytest.raises(ArtifactError, match="retrain"):

@@ -24,6 +24,7 @@ from matching.bundle import ModelBundle
 from matching.config import Settings
 from matching.errors import ArtifactError
 from matching.market.generator import generate_market
+from matching.selection import Choice
 from training import pipeline
 from training.registry import PromotionRefused, promote, rollback
 
@@ -101,8 +102,9 @@ def test_promotion_then_same_data_and_seed_give_same_metrics_and_no_promotion(ma
         v1 = env["versions"]["v1"].metrics["directions"]
         for d in ("investor", "enterprise"):
             assert res2.metrics["directions"][d]["model"] == v1[d]["model"]
-            # v2 was evaluated against the active v1 on the same rows: identical scores
-            assert res2.metrics["directions"][d]["active"]["all"] == v1[d]["model"]["all"]
+            # v2 was evaluated against the active v1 on the same rows: identical scores (a version is
+            # judged by the scorer it serves)
+            assert res2.metrics["directions"][d]["active"]["all"] == v1[d]["served"]["all"]
         assert res2.metrics["compare"]["active_version"] == "v1"
         with pytest.raises(PromotionRefused, match=r"version v2 does not beat the active version v1 on the holdout "
                                                    r"window \(mean NDCG@10 [0-9.]+ vs [0-9.]+\); promote with --force"):
@@ -119,12 +121,15 @@ def test_promotion_then_same_data_and_seed_give_same_metrics_and_no_promotion(ma
             promote(conn, s, "nope")
 
 
-def test_a_better_model_is_promoted(market_db: Database, env: dict) -> None:
-    """A one-tree model is active; a full model evaluated against it on the same rows beats it and is
-    promoted without --force."""
+def test_a_better_model_is_promoted(market_db: Database, env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-tree model serving its own ranker is active; a full model evaluated against it on the same
+    rows beats it and is promoted without --force."""
     s = env["settings"]
     with market_db.connect(autocommit=True) as conn:
-        _train(env, conn, "v_weak", config=pipeline.TrainConfig(num_boost_round=1))
+        with monkeypatch.context() as m:  # the weak version serves its one-tree ranker, whatever validation says
+            m.setattr(pipeline, "select", lambda *a, **k: Choice("model"))
+            _train(env, conn, "v_weak", config=pipeline.TrainConfig(num_boost_round=1))
+        assert ModelBundle.load(s.models_dir / "v_weak").scorer.choices["investor"].kind == "model"
         promote(conn, s, "v_weak", force=True)
         res = _train(env, conn, "v3")
         cmp = res.metrics["compare"]

@@ -42,9 +42,11 @@ from matching.dataset import DIRECTIONS, Impression, RankingData, build_ranking_
 from matching.embeddings import EmbeddingCache, embed
 from matching.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
 from matching.errors import ArtifactError, MatchingError
-from matching.evaluation import EvalSet, baseline_scores, build_eval_sets, evaluate_scores
+from matching.evaluation import BASELINES, EvalSet, baseline_scores, build_eval_sets, evaluate_scores, rules_fit
+from matching.features import FEATURE_INDEX
 from matching.index import IndexConfig, VectorIndex
 from matching.ranker import LambdaRanker
+from matching.selection import SELECTION_SUBSET, select, served_scores
 from matching.snapshot import EPOCH, MarketSnapshot
 from matching.twosided import TwoSidedScorer
 
@@ -74,6 +76,8 @@ class TrainConfig:
     #: 0.2015 / 0.2009 / 0.2001: differences within ±1 %, of both signs. Markets with less history
     #: (the demo's 12 months) are unaffected.
     train_days: float | None = 365.0
+    #: Features masked as missing in training and evaluation (ablations; empty in production).
+    drop_features: tuple[str, ...] = ()
 
 
 @dataclass
@@ -154,6 +158,24 @@ def windows(snap: MarketSnapshot, config: TrainConfig) -> dict[str, tuple[float,
     return {"train": (train_start, valid_start), "valid": (valid_start, holdout_start), "holdout": (holdout_start, end)}
 
 
+def windows_at(snap: MarketSnapshot, config: TrainConfig, holdout: tuple[float, float]
+               ) -> dict[str, tuple[float, float]]:
+    """``train`` / ``valid`` / ``holdout`` windows for a given holdout window (a benchmark's cut):
+    validation is the ``valid_days`` before it, training the ``train_days`` before that.
+
+    Raises:
+        TrainingError: no funnel event before the validation window.
+    """
+    start, end = holdout
+    valid_start = start - config.valid_days
+    first = float(snap.ev_time[0]) if len(snap.ev_time) else valid_start
+    if valid_start - first < config.period_days:
+        raise TrainingError(f"less than one {config.period_days:.0f}-day period of history before the validation "
+                            f"window starting {_day(valid_start)}: move the cut later or lower valid_days")
+    train_start = first if config.train_days is None else max(first, valid_start - config.train_days)
+    return {"train": (train_start, valid_start), "valid": (valid_start, start), "holdout": (start, end)}
+
+
 def _day(t: float) -> str:
     return (EPOCH + timedelta(days=float(t))).date().isoformat()
 
@@ -175,7 +197,15 @@ def build_training_data(inputs: Inputs, config: TrainConfig, wins: dict[str, tup
             part.logged_rows = len(logged)  # type: ignore[attr-defined]
             part.recomputed_rows = len(rows)  # type: ignore[attr-defined]
             out[direction][name] = part
+            mask_features(part.X, config.drop_features)
     return out
+
+
+def mask_features(X: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """Set the named feature columns of ``X`` to missing, in place (ablations); returns ``X``."""
+    for name in names:
+        X[:, FEATURE_INDEX[name]] = np.nan
+    return X
 
 
 def eval_sets(inputs: Inputs, window: tuple[float, float], seed: int = 0) -> dict[str, EvalSet]:
@@ -184,16 +214,27 @@ def eval_sets(inputs: Inputs, window: tuple[float, float], seed: int = 0) -> dic
                            seed=seed)
 
 
-def model_scores(scorer: TwoSidedScorer, ev: EvalSet) -> dict[str, np.ndarray]:
-    """The model's own-direction ranking score and the two-sided combined score of each row."""
+#: Builds a window's full-candidate evaluation sets of both directions (default :func:`eval_sets`; the
+#: real-data benchmark passes its protocol's candidate sets, :mod:`matching.benchmark.adapter`).
+EvalBuilder = Callable[[Inputs, tuple[float, float], int], dict[str, EvalSet]]
+
+
+def model_scores(scorer: TwoSidedScorer, ev: EvalSet, *, snap: MarketSnapshot | None = None
+                 ) -> dict[str, np.ndarray]:
+    """The model's own-direction score, the two-sided score and the served scorer's, of each row."""
     direction = ev.data.direction
     threads = EVAL_THREADS if len(ev) >= 100_000 else 1
-    own = scorer.rankers[direction].predict(ev.data.X, num_threads=threads)
-    other = scorer.rankers["enterprise" if direction == "investor" else "investor"].predict(ev.data.X,
-                                                                                           num_threads=threads)
-    s_inv, s_ent = (own, other) if direction == "investor" else (other, own)
-    combined, _, _ = scorer.combine_scores(s_inv, s_ent)
-    return {"model": own, "two_sided": combined}
+    own, two_sided = scorer.model_scores(direction, ev.data.X, num_threads=threads)
+    choice = scorer.choices[direction]
+    fit = rules_fit(snap, ev.data) if snap is not None and choice.baseline == "rules" else None
+    served = served_scores(choice, direction, ev.data.X, lambda d, x: (own, two_sided), fit=fit)
+    return {"model": own, "two_sided": two_sided, "served": served}
+
+
+def primary_of(result: dict[str, Any], scorer: str) -> float:
+    """A scorer's NDCG@10 on new pairs (else all pairs) of one direction's results: the served task."""
+    entry = result[scorer]
+    return float(entry.get(SELECTION_SUBSET, entry["all"])["ndcg@10"])
 
 
 def evaluate(scorers: dict[str, TwoSidedScorer], inputs: Inputs, sets: dict[str, EvalSet], *, seed: int = 0,
@@ -202,8 +243,9 @@ def evaluate(scorers: dict[str, TwoSidedScorer], inputs: Inputs, sets: dict[str,
 
     ``keep_scores``, when given, receives each direction's scores by scorer name (the report reuses them).
 
-    Returns ``{direction: {scorer name: {"all": …, "cold_start": …}}, "primary": {name: value}}``
-    where ``primary`` (mean NDCG@10 over both directions) decides promotion.
+    Returns ``{direction: {scorer name: {subset: metrics}, "_served_scorer": name}, "primary": {name: value}}``
+    where ``primary`` (mean NDCG@10 on new pairs over both directions, of each scorer and of
+    ``served``, the served scorer) decides promotion.
     """
     out: dict[str, Any] = {}
     primary: dict[str, list[float]] = {}
@@ -211,20 +253,28 @@ def evaluate(scorers: dict[str, TwoSidedScorer], inputs: Inputs, sets: dict[str,
         if len(ev) == 0:
             raise TrainingError(f"the {direction} evaluation window has no query with a positive event")
         scores: dict[str, np.ndarray] = {}
+        served_name = ""
         for name, scorer in scorers.items():
-            ms = model_scores(scorer, ev)
-            scores[name] = ms["model"]
+            ms = model_scores(scorer, ev, snap=inputs.snap)
             if name == "model":
-                scores["two_sided"] = ms["two_sided"]
+                scores["model"], scores["two_sided"] = ms["model"], ms["two_sided"]
+                served_name = scorer.choices[direction].name
+                scores["served"] = ms["served"]
+            else:
+                scores[name] = ms["served"]
         scores.update(baseline_scores(inputs.snap, ev.data, seed=seed))
+        if served_name and served_name not in scores:
+            scores[served_name] = scores["served"]
         out[direction] = evaluate_scores(ev, scores, seed=seed)
+        out[direction]["_served_scorer"] = served_name
         if keep_scores is not None:
             keep_scores[direction] = scores
         out[direction]["_rows"] = {"queries": int(ev.data.n_queries), "rows": len(ev),
                                    "positives": int((ev.data.y >= 3).sum()), "cold_rows": int(ev.cold.sum())}
         for name in scores:
-            primary.setdefault(name, []).append(out[direction][name]["all"]["ndcg@10"])
-    out["primary"] = {name: float(np.mean(v)) for name, v in primary.items()}
+            if out[direction][name]:
+                primary.setdefault(name, []).append(primary_of(out[direction], name))
+    out["primary"] = {name: float(np.mean(v)) for name, v in primary.items() if len(v) == len(sets)}
     return out
 
 
@@ -294,15 +344,22 @@ class Fitted:
     results: dict[str, Any]
     fit_seconds: dict[str, float]
     scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # holdout scores by direction, scorer
+    calibration: dict[str, Any] = field(default_factory=dict)  # how calibrators and the weight were fitted
 
     def metrics(self, version: str, *, active_version: str | None = None, why: str = "") -> dict[str, Any]:
         """The ``metrics.json`` content: the model, every baseline and the active version per direction."""
         r = self.results
+        baselines = {k: v for k, v in r["primary"].items() if k in BASELINES}
+        best = max(baselines, key=lambda k: baselines[k]) if baselines else None
         return {
-            "version": version, "primary_metric": "mean NDCG@10 over both directions on the holdout window",
-            "primary": r["primary"]["model"],
+            "version": version,
+            "primary_metric": "mean NDCG@10 on new pairs over both directions on the holdout window, served scorer",
+            "primary": r["primary"]["served"],
+            "served": {d: {**self.scorer.choices[d].to_dict()} for d in DIRECTIONS},
             "directions": {d: r[d] for d in DIRECTIONS},
-            "baselines_primary": {k: v for k, v in r["primary"].items() if k not in ("model", "active")},
+            "baselines_primary": baselines,
+            "best_baseline": {"name": best, "primary": baselines.get(best) if best else None},
+            "calibration": self.calibration,
             "compare": {"active_version": active_version, "active_primary": r["primary"].get("active"),
                         "comparable": "active" in r["primary"], "reason": why},
             "fit_seconds": self.fit_seconds,
@@ -320,22 +377,22 @@ def inputs_from_market(settings: Settings, market: Any, *, encoder: TextEncoder 
     return embed_inputs(settings, snap, encoder, show_progress=show_progress)
 
 
-def fit_and_evaluate(inputs: Inputs, config: TrainConfig | None = None, *, active: TwoSidedScorer | None = None,
-                     progress: Progress | None = None) -> Fitted:
-    """Split in time, build the data, fit and calibrate both rankers, evaluate on the holdout.
+def fit_scorer(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float, float]], *,
+               eval_builder: EvalBuilder | None = None, progress: Progress | None = None
+               ) -> tuple[dict[str, dict[str, RankingData]], dict[str, LambdaRanker], TwoSidedScorer, dict[str, Any],
+                          dict[str, float]]:
+    """Build the point-in-time training data, fit both rankers, calibrate them on the validation
+    window's full candidate lists, tune the two-sided weight and choose each direction's served
+    scorer there (:func:`matching.selection.select`). ``capconnect train`` and the real-data
+    benchmark both call this.
 
-    Args:
-        inputs: the market and its embeddings.
-        config: windows, sampling, seed.
-        active: the active version's scorer, evaluated on the same rows (``active`` in the results).
-        progress: called with a line per stage.
+    Returns:
+        ``(data, rankers, scorer, calibration, fit_seconds)``.
 
     Raises:
-        TrainingError: too little history or no rows in a window.
+        TrainingError: no rows in the training or validation window.
     """
-    config = config or TrainConfig()
-    wins = windows(inputs.snap, config)
-    _say(progress, "windows: " + ", ".join(f"{k} {_day(a)} … {_day(b)}" for k, (a, b) in wins.items()))
+    build = eval_builder or eval_sets
     _say(progress, "building point-in-time training data (both directions)")
     data = build_training_data(inputs, config, wins)
     rankers: dict[str, LambdaRanker] = {}
@@ -351,13 +408,63 @@ def fit_and_evaluate(inputs: Inputs, config: TrainConfig | None = None, *, activ
         fit_seconds[direction] = round(time.perf_counter() - t0, 2)
     scorer = TwoSidedScorer.fit_calibrators(rankers["investor"], rankers["enterprise"], data["investor"]["valid"],
                                             data["enterprise"]["valid"])
+    _say(progress, "calibrating and choosing the served scorer on the validation window's full candidate lists")
+    valid = {d: ev for d, ev in build(inputs, wins["valid"], config.seed).items() if len(ev)}
+    calibration: dict[str, Any] = {"on": "validation window, sampled negatives", "weights_tried": {}}
+    try:
+        if set(valid) == set(DIRECTIONS):
+            calibration = {"on": "validation window, full candidate lists",
+                           "weights_tried": scorer.calibrate_on(valid, seed=config.seed)}
+    except ValueError as exc:  # one outcome only: keep the sampled calibration, say why
+        calibration["why_not_full_lists"] = str(exc)
+    calibration["weight"] = scorer.weight
+    for direction, ev in valid.items():
+        scorer.choices[direction] = select(ev, scorer.model_scores, fit=rules_fit(inputs.snap, ev.data),
+                                           seed=config.seed)
+        _say(progress, f"{direction}: serving {scorer.choices[direction].name} ({scorer.choices[direction].why})")
+    return data, rankers, scorer, calibration, fit_seconds
+
+
+def _masked(build: EvalBuilder, drop: tuple[str, ...]) -> EvalBuilder:
+    if not drop:
+        return build
+    def masked(inputs: Inputs, window: tuple[float, float], seed: int) -> dict[str, EvalSet]:
+        sets = build(inputs, window, seed)
+        for ev in sets.values():
+            mask_features(ev.data.X, drop)
+        return sets
+    return masked
+
+
+def fit_and_evaluate(inputs: Inputs, config: TrainConfig | None = None, *, active: TwoSidedScorer | None = None,
+                     progress: Progress | None = None, wins: dict[str, tuple[float, float]] | None = None,
+                     eval_builder: EvalBuilder | None = None) -> Fitted:
+    """Split in time, fit and choose the served scorer (:func:`fit_scorer`), evaluate on the holdout.
+
+    Args:
+        inputs: the market and its embeddings.
+        config: windows, sampling, seed.
+        active: the active version's scorer, evaluated on the same rows (``active`` in the results).
+        progress: called with a line per stage.
+        wins: the windows (default :func:`windows`, cut at the end of the history).
+        eval_builder: the evaluation sets of a window (default :func:`eval_sets`).
+
+    Raises:
+        TrainingError: too little history or no rows in a window.
+    """
+    config = config or TrainConfig()
+    wins = wins or windows(inputs.snap, config)
+    build = _masked(eval_builder or eval_sets, config.drop_features)
+    _say(progress, "windows: " + ", ".join(f"{k} {_day(a)} … {_day(b)}" for k, (a, b) in wins.items()))
+    data, rankers, scorer, calibration, fit_seconds = fit_scorer(inputs, config, wins, eval_builder=build,
+                                                                 progress=progress)
     _say(progress, "building the holdout evaluation sets (every eligible candidate of each query)")
-    sets = eval_sets(inputs, wins["holdout"], seed=config.seed)
+    sets = build(inputs, wins["holdout"], config.seed)
     _say(progress, "evaluating on the holdout window over the full candidate set, beside the baselines")
     scorers = {"model": scorer} | ({"active": active} if active is not None else {})
     scores: dict[str, dict[str, np.ndarray]] = {}
     results = evaluate(scorers, inputs, sets, seed=config.seed, keep_scores=scores)
-    return Fitted(config, wins, data, rankers, scorer, sets, results, fit_seconds, scores)
+    return Fitted(config, wins, data, rankers, scorer, sets, results, fit_seconds, scores, calibration)
 
 
 def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, version: str | None = None,
@@ -428,6 +535,7 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
                                      "impressions": len(inputs.impressions)},
             "config": asdict(config), "seed": config.seed, "code_version": code_version(),
             "libraries": library_versions(), "weight": scorer.weight,
+            "served": {d: scorer.choices[d].to_dict() for d in DIRECTIONS},
             "train_seconds": round(time.perf_counter() - t_start, 1),
         })
         final = models_dir / name

@@ -1,7 +1,8 @@
 """Promotion and rollback of model versions: ``capconnect models promote|rollback``.
 
-A version is promoted only when it loads cleanly (checksums, features, encoder) and beats the
-active version on the primary metric measured on the *same* holdout rows; ``force`` skips the
+A version is promoted only when it loads cleanly (checksums, features, encoder), its served scorer
+is no worse than the best baseline (:func:`baseline_gate`) and it beats the active version on the
+primary metric measured on the *same* holdout rows; ``force`` skips the
 comparison, never the artifact check. Rollback re-activates an earlier version (by default the one
 active before the current), after the same artifact check. The service polls the active version
 and swaps models without a restart.
@@ -62,6 +63,23 @@ def comparison(candidate: ModelVersion, active: ModelVersion | None) -> dict[str
             "reason": reason}
 
 
+def baseline_gate(candidate: ModelVersion) -> dict[str, Any]:
+    """Whether the candidate's served scorer is at least as good as the best baseline on its holdout.
+
+    A version whose served scorer *is* a baseline (thin data) passes when that baseline is the best
+    one; a ranker that a baseline beats never serves.
+    """
+    best = candidate.metrics.get("best_baseline") or {}
+    new, base = candidate.metrics.get("primary"), best.get("primary")
+    if base is None:
+        return {"ok": True, "reason": "no baseline measured", "best_baseline": None}
+    ok = new is not None and new >= base - 1e-12
+    reason = "" if ok else (
+        f"version {candidate.version} serves a scorer below the best baseline {best.get('name')} on the holdout "
+        f"window (NDCG@10 on new pairs {new if new is None else round(new, 4)} vs {base:.4f})")
+    return {"ok": bool(ok), "reason": reason, "best_baseline": best.get("name")}
+
+
 def promote(conn: psycopg.Connection, settings: Settings, version: str, *, force: bool = False,
             encoder_id: str | None = None) -> ModelVersion:
     """Make ``version`` the active model.
@@ -87,6 +105,9 @@ def promote(conn: psycopg.Connection, settings: Settings, version: str, *, force
         if not cmp["comparable"]:
             raise PromotionRefused(f"cannot compare {version} with the active version: {cmp['reason']}; "
                                    f"retrain (`capconnect train`) to evaluate against it, or promote with --force")
+        gate = baseline_gate(mv)
+        if not gate["ok"]:
+            raise PromotionRefused(gate["reason"] + "; promote with --force to override")
         if active is not None and not (cmp["candidate"] is not None and cmp["candidate"] > cmp["active"]):
             raise PromotionRefused(
                 f"version {version} does not beat the active version {active.version} on the holdout window "

@@ -148,7 +148,12 @@ def write_report(folder: Path, metrics: dict[str, Any], *, inputs: Any, sets: di
     else:
         lines.append(f"No comparison with an active version ({cmp.get('reason') or 'none'}).")
     lines += ["", "Baselines (same rows): " + "; ".join(f"**{k}**: {v}" for k, v in BASELINE_MEANING.items()) + ".",
-              "`two_sided` combines both directions' calibrated probabilities (what serving ranks by).", ""]
+              "`two_sided` combines both directions' calibrated probabilities; `served` is the scorer each "
+              "direction serves, chosen on the validation window (below).", ""]
+    for d in DIRECTIONS:
+        choice = metrics.get("served", {}).get(d, {})
+        lines.append(f"- {TITLE[d]}: serves **{choice.get('name', '–')}**: {choice.get('why', '')}")
+    lines.append("")
     for d in DIRECTIONS:
         dm = metrics["directions"][d]
         rows = dm.get("_rows", {})

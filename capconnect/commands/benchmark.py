@@ -1,16 +1,18 @@
-"""``capconnect benchmark``: the real-data benchmark on investment events (CrunchBase 2013 or any file).
+"""``capconnect benchmark``: the production pipeline measured on real investment events.
 
-The file goes through the real import path into a *scratch* database on the configured (or
-embedded) server, the events are read back with SQL, the scratch database is dropped (unless
-``--keep``), and the protocol runs in the pure core (:mod:`matching.benchmark`).
+The file goes through the real import path into a *scratch* database, the market is read back as the
+production snapshot, profiles are embedded by the production encoder (cached), and each cut runs
+:func:`training.pipeline.fit_and_evaluate`, the function ``capconnect train`` runs, with the
+protocol's candidate sets (:mod:`matching.benchmark.adapter`) as its evaluation sets. The report
+(:mod:`matching.benchmark.report`) holds every scorer on every subset with bootstrap intervals.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import time
+from dataclasses import asdict, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,33 +20,35 @@ from typing import Any
 import psycopg
 import typer
 from rich import box
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from capconnect.commands.common import console, database, err_console, fail
+from capconnect.commands.common import console, database, err_console, fail, settings
 from capconnect.db.batch import MarketBatch, save_batch
-from capconnect.db.scratch import read_deals, scratch_database
-from matching.benchmark.baselines import BASELINE_MEANING
-from matching.benchmark.candidates import DIRECTIONS
-from matching.benchmark.deals import Cut, deals_from_rows
-from matching.benchmark.model import ModelConfig
-from matching.benchmark.protocol import CRUNCHBASE_CUTS, SCORERS, progress_steps, run_cut
+from capconnect.db.market_read import read_market
+from capconnect.db.scratch import scratch_database
+from matching.bundle import json_safe
+from matching.encoder.encoder import ensure_default_encoder, load_encoder
 from matching.errors import FieldError
+from matching.evaluation import SUBSETS
 from matching.ingest.crunchbase import ATTRIBUTION, read_crunchbase
 from matching.ingest.investment_events import InvestmentEvents, parse_investment_events
 from matching.ingest.reader import read_table
+from matching.snapshot import MarketSnapshot
+from training.benchmark import (
+    ABLATIONS,
+    CRUNCHBASE_CUTS,
+    DIRECTION_NAMES,
+    PROTOCOL,
+    Cut,
+    benchmark_config,
+    config_hash,
+    run_cut,
+)
+from training.pipeline import TrainingError, embed_inputs
 
 logger = logging.getLogger(__name__)
-app = typer.Typer(help="Real-data benchmark: time-split evaluation of the ranker beside baselines.",
+app = typer.Typer(help="Real-data benchmark: the production pipeline, time-split, beside baselines.",
                   no_args_is_help=True)
-
-PROTOCOL = (
-    "unit: distinct (investor, company) pairs; train on events before the cut, evaluate on [cut, end); "
-    "enterprise->investor: each company funded in the window ranks every investor with >= 5 portfolio companies "
-    "before the cut (cold start = companies never funded before the cut, reported separately); "
-    "investor->enterprise: each such investor ranks every company funded in the window except its portfolio; "
-    "metrics over the full candidate set"
-)
 MAX_SHOWN_PROBLEMS = 20
 
 
@@ -64,9 +68,10 @@ def investment_events(
     source: str = typer.Option("events", "--source", help="Name of the data source (keys are per source)."),
     encoding: str = typer.Option(None, "--encoding", help="Force an encoding."),
     keep: bool = typer.Option(False, "--keep", help="Keep the scratch database (its URL is printed)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of tie-breaks, the random baseline and training."),
+    seed: int = typer.Option(0, "--seed", help="Seed of sampling, tie-breaks and training."),
+    ablations: bool = typer.Option(False, "--ablations", help="Also retrain without text, collaborative, history."),
 ) -> None:
-    """Run the benchmark protocol on any investment-events file with one cut."""
+    """The benchmark protocol on any investment-events file with one cut."""
     start = _parse_day(cut, "--cut")
     try:
         parsed = parse_investment_events(read_table(file, encoding=encoding), source=source)
@@ -76,87 +81,88 @@ def investment_events(
     stop = _parse_day(end, "--end") if end else last + timedelta(days=1)
     if stop <= start:
         fail(f"--end {stop} must be after --cut {start} (the window is [cut, end))")
-    _run(parsed, [Cut("test", start, stop)], json_out=json_out, keep=keep, seed=seed,
+    _run(parsed, [Cut("test", start, stop)], json_out=json_out, keep=keep, seed=seed, ablations=ablations,
          benchmark="investment-events", source=str(file), attribution=None)
 
 
 @app.command("crunchbase")
 def crunchbase(
     directory: Path = typer.Argument(..., exists=True, file_okay=False, help="The CrunchBase 2013 export folder."),
+    cut: str = typer.Option("all", "--cut", help="validation (tuning), test (reporting) or all."),
     json_out: Path = typer.Option(None, "--json", dir_okay=False, help="Write every metric to this JSON file."),
     keep: bool = typer.Option(False, "--keep", help="Keep the scratch database (its URL is printed)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of tie-breaks, the random baseline and training."),
+    seed: int = typer.Option(0, "--seed", help="Seed of sampling, tie-breaks and training."),
+    ablations: bool = typer.Option(False, "--ablations", help="Also retrain without text, collaborative, history."),
+    before: str = typer.Option(None, "--history-from", help="Thin data: drop events before this day (YYYY-MM-DD)."),
+    max_investors: int = typer.Option(0, "--max-investors", help="Thin data: keep the N most active investors."),
 ) -> None:
-    """The CrunchBase 2013 protocol: validation cut (2012, used for tuning) and test cut (2013-01-01 … 10-01)."""
+    """The CrunchBase 2013 protocol: validation cut (2012, tuning only) and test cut (2013-01-01 … 10-01)."""
+    cuts = {c.name: c for c in CRUNCHBASE_CUTS}
+    if cut not in (*cuts, "all"):
+        fail(f"--cut: '{cut}' is not a cut; allowed: validation, test, all")
     try:
         parsed = read_crunchbase(directory)
     except FieldError as exc:
         fail(str(exc))
-    _run(parsed, list(CRUNCHBASE_CUTS), json_out=json_out, keep=keep, seed=seed, benchmark="crunchbase-2013",
+    if before or max_investors:
+        from matching.benchmark.thin import thin_events
+
+        parsed = thin_events(parsed, since=_parse_day(before, "--history-from") if before else None,
+                             max_investors=max_investors or None)
+    chosen = list(CRUNCHBASE_CUTS) if cut == "all" else [cuts[cut]]
+    _run(parsed, chosen, json_out=json_out, keep=keep, seed=seed, ablations=ablations, benchmark="crunchbase-2013",
          source=str(directory), attribution=ATTRIBUTION)
 
 
 def _run(parsed: InvestmentEvents, cuts: list[Cut], *, json_out: Path | None, keep: bool, seed: int,
-         benchmark: str, source: str, attribution: str | None) -> None:
+         ablations: bool, benchmark: str, source: str, attribution: str | None) -> None:
     if parsed.errors:
         for e in parsed.errors[:MAX_SHOWN_PROBLEMS]:
             err_console.print(f"  row {e.row}: {e.field} = '{e.value}': {e.reason}", markup=False)
         fail(f"{len(parsed.errors)} bad row(s): fix them, the benchmark imports nothing with bad rows")
     t0 = time.perf_counter()
-    rows = _import_and_read(parsed, keep=keep)
+    snap = _import_and_read(parsed, keep=keep)
     import_seconds = time.perf_counter() - t0
-    deals = deals_from_rows(rows)
-    console.print(f"{len(rows):,} investment events, {deals.n_companies:,} companies, {deals.n_investors:,} investors "
-                  f"(imported into a scratch database and read back in {import_seconds:.1f} s)")
-    config = ModelConfig()
+    console.print(f"{len(snap.ev_time):,} investment events, {snap.n_enterprises:,} companies, "
+                  f"{snap.n_investors:,} investors (imported into a scratch database and read back in "
+                  f"{import_seconds:.1f} s)")
+    s = settings()
+    encoder = load_encoder(ensure_default_encoder(s))
+    t1 = time.perf_counter()
+    inputs = embed_inputs(s, snap, encoder, show_progress=True)
+    embed_seconds = time.perf_counter() - t1
+    config = replace(benchmark_config(), seed=seed)
     results: dict[str, Any] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
-                  transient=True) as bar:
-        task = bar.add_task("benchmark", total=progress_steps(config) * len(cuts))
-        for c in cuts:
-            try:
-                results[c.name] = run_cut(deals, c, config, seed=seed,
-                                          progress=lambda label: bar.update(task, advance=1, description=label))
-            except ValueError as exc:
-                fail(str(exc))
     for c in cuts:
+        try:
+            results[c.name] = run_cut(inputs, c, config, ablations=ablations, progress=console.print)
+        except TrainingError as exc:
+            fail(f"{c.name} cut: {exc}")
         _print_cut(c, results[c.name])
     total = time.perf_counter() - t0
     report = {
-        "benchmark": benchmark,
-        "source": source,
-        "attribution": attribution,
-        "protocol": PROTOCOL,
-        "tuned_on": "validation cut only (the model configuration is fixed in matching.benchmark.model)",
-        "import": {"rows_read": parsed.rows_read, "events": len(rows), "companies": deals.n_companies,
-                   "investors": deals.n_investors, "skipped_rows": len(parsed.skipped),
+        "benchmark": benchmark, "source": source, "attribution": attribution, "protocol": PROTOCOL,
+        "config_hash": config_hash(config), "config": asdict(config),
+        "tuned_on": "validation cut only (benchmark_config is fixed in matching.benchmark.protocol; "
+                    "the served scorer is chosen on each cut's own validation window, before the cut)",
+        "encoder_id": encoder.encoder_id,
+        "import": {"rows_read": parsed.rows_read, "events": int(len(snap.ev_time)), "companies": snap.n_enterprises,
+                   "investors": snap.n_investors, "skipped_rows": len(parsed.skipped),
                    "duplicate_rows": parsed.duplicates, "seconds": round(import_seconds, 2)},
-        "scorers": {"model": "LightGBM LambdaRank on point-in-time features", **BASELINE_MEANING},
-        "model": config.as_dict(),
-        "seed": seed,
+        "ablations": list(ABLATIONS) if ablations else [],
         "cuts": results,
-        "timings": {"import": round(import_seconds, 2), "total": round(total, 2)},
+        "timings": {"import": round(import_seconds, 2), "embedding": round(embed_seconds, 2),
+                    "total": round(total, 2)},
     }
-    console.print(f"benchmark finished in {total:.0f} s")
+    console.print(f"benchmark finished in {total:.0f} s (config {report['config_hash']})")
     if attribution:
         console.print(attribution, highlight=False)
     if json_out:
-        json_out.write_text(json.dumps(_json_safe(report), indent=2, ensure_ascii=False), encoding="utf-8")
+        json_out.write_text(json.dumps(json_safe(report), indent=2, ensure_ascii=False), encoding="utf-8")
         console.print(f"metrics written to {json_out}")
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN (a metric with no query to average over) becomes null: strict JSON has no NaN."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-def _import_and_read(parsed: InvestmentEvents, *, keep: bool) -> list:  # type: ignore[type-arg]
+def _import_and_read(parsed: InvestmentEvents, *, keep: bool) -> MarketSnapshot:
     batch = MarketBatch(enterprises=parsed.enterprises, investors=parsed.investors, events=parsed.events)
     with database(migrate=False) as main:
         try:
@@ -164,7 +170,8 @@ def _import_and_read(parsed: InvestmentEvents, *, keep: bool) -> list:  # type: 
                 save_batch(scratch, batch)
                 if keep:
                     console.print(f"scratch database kept: {scratch.url}")
-                return read_deals(scratch)
+                with psycopg.connect(scratch.url) as conn:
+                    return read_market(conn).snapshot()
         except ValueError as exc:  # unresolved references: nothing was written
             fail(str(exc))
         except psycopg.errors.InsufficientPrivilege:
@@ -180,29 +187,23 @@ def _print_cut(cut: Cut, result: dict[str, Any]) -> None:
     counts = result["counts"]
     console.print(f"\n[bold]{cut.name} cut[/]: train < {cut.start}, window [{cut.start}, {cut.end}); "
                   f"{counts['eligible_investors']:,} investors with >= 5 companies, "
-                  f"{counts['window_companies']:,} companies funded in the window "
-                  f"({counts['window_companies_cold']:,} never funded before)", highlight=False)
-    for direction in DIRECTIONS:
-        for subset in ("all", "cold_start"):
-            metrics = result["directions"][direction]["metrics"][subset]
-            if not metrics.get("model"):
+                  f"{counts['enterprise_queries']:,} companies with a deal ({counts['cold_enterprise_queries']:,} "
+                  f"never funded before)", highlight=False)
+    for direction in DIRECTION_NAMES.values():
+        d, label = result["directions"][direction], direction.replace("_to_", " → ")
+        for subset in SUBSETS:
+            rows = d["metrics"].get(subset) or {}
+            if not rows:
                 continue
-            label = "all queries" if subset == "all" else "cold-start companies"
-            table = Table(title=f"{cut.name} · {_DIRECTION_LABEL[direction]} · {label}", title_justify="left",
-                          box=box.SIMPLE_HEAD, pad_edge=False)
+            table = Table(title=f"{cut.name} · {label} · {subset} · serving {d['served_scorer']}",
+                          title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
             table.add_column("scorer")
             for _, header in _COLUMNS:
                 table.add_column(header, justify="right")
+            table.add_column("95% CI", justify="right")
             table.add_column("queries", justify="right")
-            for scorer in SCORERS:
-                m = metrics.get(scorer)
-                if m:
-                    table.add_row(scorer, *(f"{m[k]:.3f}" for k, _ in _COLUMNS), f"{m['queries']:,}",
-                                  style="bold" if scorer == "model" else None)
+            for scorer, m in rows.items():
+                ci = m.get("ci95", {}).get("ndcg@10", [float("nan")] * 2)
+                table.add_row(scorer, *(f"{m[k]:.3f}" for k, _ in _COLUMNS), f"{ci[0]:.3f}–{ci[1]:.3f}",
+                              f"{m['queries']:,}", style="bold" if scorer == d["served_scorer"] else None)
             console.print(table)
-
-
-_DIRECTION_LABEL = {
-    "enterprise_to_investor": "enterprise → investor",
-    "investor_to_enterprise": "investor → enterprise",
-}

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from capconnect.db.database import Database, upgrade
-from matching.benchmark.deals import DealRow
 
 logger = logging.getLogger(__name__)
 PREFIX = "capconnect_scratch"
@@ -61,32 +60,3 @@ def scratch_database(url: str, *, keep: bool = False, prefix: str = PREFIX) -> I
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             logger.info("scratch database %s dropped", name)
-
-
-_DEALS_SQL = """
-SELECT i.source || ':' || i.external_id,
-       e.source || ':' || coalesce(e.external_id, e.credit_code),
-       f.occurred_at::date,
-       f.round,
-       f.amount::float8,
-       coalesce(e.industry_raw, e.industry_code),
-       coalesce(e.district_code, e.province),
-       e.city,
-       i.investor_type,
-       coalesce(i.district_code, i.province)
-FROM funnel_events f
-JOIN investors i ON i.id = f.investor_id
-JOIN enterprises e ON e.id = f.enterprise_id
-WHERE f.event_type = 'invested'
-ORDER BY f.occurred_at, f.id
-"""
-
-
-def read_deals(db: Database) -> list[DealRow]:
-    """Every ``invested`` event with its company's and investor's attributes, oldest first.
-
-    Only static attributes are read (category, region, city, investor type and region): nothing
-    that summarises the future of a company.
-    """
-    with db.connect() as conn:
-        return [DealRow(*row) for row in conn.execute(_DEALS_SQL).fetchall()]

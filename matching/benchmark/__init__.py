@@ -1,8 +1,7 @@
-"""The real-data benchmark: the protocol of ``shared/data/crunchbase-2013/README.md`` on any deal data.
+"""What is specific to benchmarking on real investment events: the protocol's candidate sets.
 
-Pipeline: :mod:`~matching.benchmark.deals` (events as columns) → :mod:`~matching.benchmark.candidates`
-(who is ranked for whom, labels) → :mod:`~matching.benchmark.features` (point-in-time) →
-:mod:`~matching.benchmark.baselines` and :mod:`~matching.benchmark.model` (LambdaRank) →
-:mod:`~matching.benchmark.protocol` (one cut, every metric, both directions, cold start).
-Pure core: no database, no HTTP.
+:mod:`~matching.benchmark.adapter` turns an imported market (funnel events of type ``invested``)
+into production evaluation sets; :mod:`~matching.benchmark.thin` makes thin slices of a file. The
+features, rankers, calibration, served-scorer choice and metrics are the production ones
+(:func:`training.pipeline.fit_and_evaluate`, run per cut by :mod:`training.benchmark`). Pure core.
 """

@@ -292,15 +292,23 @@ def _build(
     companies: dict[str, Enterprise] = {}
     company_rows: dict[str, int] = {}
     investors: dict[str, Investor] = {}
+    first_day: dict[str, datetime] = {}  # first deal of each company and investor: when it entered the market
+    for d in deals:
+        when = datetime(d.date.year, d.date.month, d.date.day)
+        for key in (f"c:{d.company_id}", f"i:{d.investor_id}"):
+            if key not in first_day or when < first_day[key]:
+                first_day[key] = when
     for d, row in zip(deals, deal_rows, strict=True):
         ent = companies.get(d.company_id)
         if ent is None:
             companies[d.company_id] = _enterprise(src, d, default_country)
+            companies[d.company_id].created_at = first_day[f"c:{d.company_id}"]
             company_rows[d.company_id] = row
         else:
             _fill_enterprise(ent, d)
         if d.investor_id not in investors:
             investors[d.investor_id] = _investor(src, d, default_country)
+            investors[d.investor_id].created_at = first_day[f"i:{d.investor_id}"]
     by_code: dict[str, str] = {}
     bad: set[str] = set()
     for company_id, ent in companies.items():
