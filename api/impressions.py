@@ -14,8 +14,9 @@ What a caller can rely on:
   with the error (:func:`api.data.lists.write_dead_letter`) and is counted in
   ``capconnect_impression_dead_letters``; the lists still queued are ``capconnect_impression_backlog``;
 * nobody waits for the thread: an event quoting a list this process still holds writes that list
-  itself, on its own connection (:meth:`write_now`), and a list the thread is writing at that moment
-  is reported back so the caller can answer "retry" (``api.routes.events``);
+  itself, on its own connection (:meth:`write_now`): a queued list is taken from the queue, and one the
+  thread is writing at that moment is inserted unless present (whichever commits first stores it; the
+  other finds it there);
 * if the database is down the lists are kept and retried (at most ``max_queued`` lists wait; beyond
   that a request writes its own list, so memory stays bounded);
 * ``flush_ms = 0`` (``CAPCONNECT_IMPRESSION_FLUSH_MS=0``) writes in the request instead.
@@ -33,7 +34,7 @@ from collections.abc import Collection, Sequence
 import psycopg
 import psycopg_pool
 
-from api.data.lists import ServedList, write_dead_letter, write_lists
+from api.data.lists import ServedList, write_dead_letter, write_lists, write_lists_if_absent
 from api.hygiene import escaped
 from api.metrics import Metrics
 
@@ -104,6 +105,7 @@ class ImpressionWriter:
         self.pool, self.flush_s, self.max_queued = pool, flush_ms / 1000.0, max_queued
         self._queue: deque[ServedList] = deque()
         self._pending: set[uuid.UUID] = set()  # queued, or being written by the thread
+        self._in_flight: dict[uuid.UUID, ServedList] = {}  # being written (by the thread or a request)
         self._cond = threading.Condition()
         self._stop = False
         self.written = self.dead_letters = 0
@@ -134,31 +136,36 @@ class ImpressionWriter:
         with self._cond:
             return list_id in self._pending
 
-    def write_now(self, conn: psycopg.Connection, list_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        """Write the queued lists among ``list_ids`` on ``conn`` now (the thread never sees them); return
-        those the thread is writing at this moment (the caller does not wait for them).
+    def write_now(self, conn: psycopg.Connection, list_ids: Collection[uuid.UUID]) -> None:
+        """Write the lists among ``list_ids`` this process still holds, on ``conn``, now: queued ones are taken
+        off the queue (the thread never sees them), ones being written (by the thread, or by another request
+        quoting the same list) are inserted unless present.
 
         Raises:
             Interrupted: the database went away (the lists are queued again, nothing is lost).
         """
         with self._cond:
+            racing = [self._in_flight[i] for i in list_ids if i in self._in_flight]
             mine = [sl for sl in self._queue if sl.id in list_ids]
             if mine:
                 taken = {sl.id for sl in mine}
                 self._queue = deque(sl for sl in self._queue if sl.id not in taken)
-            in_flight = {i for i in list_ids if i in self._pending} - {sl.id for sl in mine}
-        if not mine:
-            return in_flight
-        try:
-            refused = store(conn, mine)
-        except Interrupted as exc:
-            with self._cond:
-                self._queue.extendleft(reversed(exc.left))
-                self._pending -= {sl.id for sl in mine} - {sl.id for sl in exc.left}
-                self._cond.notify_all()
-            raise
-        self._done(mine, refused)
-        return in_flight
+                self._in_flight.update((sl.id, sl) for sl in mine)
+        if mine:
+            try:
+                refused = store(conn, mine)
+            except Interrupted as exc:
+                self._requeue(mine, exc.left)
+                raise
+            self._done(mine, refused)
+        if racing:
+            try:
+                write_lists_if_absent(conn, racing)
+            except TRANSIENT as exc:
+                raise Interrupted([], exc) from exc  # the thread still holds them
+            except Exception as exc:  # refused: the thread moves it to the dead letters
+                logger.warning("impression log: lists %s not written by the request: %s: %s",
+                               [str(sl.id) for sl in racing], type(exc).__name__, escaped(str(exc)))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every list queued before this call is written; ``False`` on timeout (for tests and
@@ -193,6 +200,7 @@ class ImpressionWriter:
                     self._cond.wait(self.flush_s)
                 batch = list(self._queue)
                 self._queue.clear()  # taken: being written by this thread
+                self._in_flight.update((sl.id, sl) for sl in batch)
             if not batch:
                 continue
             try:
@@ -201,10 +209,8 @@ class ImpressionWriter:
             except (Interrupted, *TRANSIENT) as exc:
                 left = exc.left if isinstance(exc, Interrupted) else batch
                 logger.warning("impression log: %d list(s) not written yet (%s); retrying", len(left), exc)
+                self._requeue(batch, left)
                 with self._cond:
-                    self._queue.extendleft(reversed(left))  # back at the head, in their order
-                    self._pending -= {sl.id for sl in batch} - {sl.id for sl in left}
-                    self._cond.notify_all()
                     if self._stop:
                         logger.error("impression log: %d list(s) lost at shutdown", len(self._queue))
                         return
@@ -214,8 +220,19 @@ class ImpressionWriter:
             delay = 0.05
             self._done(batch, refused)
 
+    def _requeue(self, taken: Sequence[ServedList], left: Sequence[ServedList]) -> None:
+        """Put ``left`` (of the ``taken`` lists) back at the head of the queue, in order; the rest are written."""
+        with self._cond:
+            for sl in taken:
+                self._in_flight.pop(sl.id, None)
+            self._queue.extendleft(reversed(left))
+            self._pending -= {sl.id for sl in taken} - {sl.id for sl in left}
+            self._cond.notify_all()
+
     def _done(self, lists: Sequence[ServedList], refused: int) -> None:
         with self._cond:
+            for sl in lists:
+                self._in_flight.pop(sl.id, None)
             self._pending -= {sl.id for sl in lists}
             self._count(refused, len(lists))
             self._cond.notify_all()

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from helpers_api import ApiEnv, api_service, error_of
 
+from api import impressions as impressions_mod
 from api.data import lists as lists_db
 from api.data.lists import ServedList
 
@@ -85,6 +86,33 @@ def test_the_events_path_never_sleeps_nor_waits_for_the_writer(api: ApiEnv, monk
     assert batch.status_code == 201, batch.text  # the queued list was written by the request itself
     assert time.perf_counter() - t0 < 0.25  # the old grace alone slept 0.25 s
     assert [s for s in slept if s[0] != "impression-writer"] == []
+
+
+def test_an_event_quoting_a_list_the_writer_is_writing_does_not_wait_for_it(
+        api: ApiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = api.state.impressions
+    entered, release = threading.Event(), threading.Event()
+    real = impressions_mod.write_lists
+
+    def held(conn: object, lists: object) -> None:  # the writer thread is stuck inside its transaction
+        if threading.current_thread().name == "impression-writer" and not release.is_set():
+            entered.set()
+            release.wait(10)
+        real(conn, lists)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(impressions_mod, "write_lists", held)
+    dead_before = _metric(api, "capconnect_impression_dead_letters_total")
+    body = api.get(f"/v1/investors/{api.ids['inv']}/deals", "inv", k=3).json()
+    writer.flush(0.01)  # wakes the thread: it takes the list and holds it
+    assert entered.wait(5)
+    t0 = time.perf_counter()
+    r = api.post("/v1/events", "inv", _event(api, "racing-1", body["items"][0]["enterprise"]["id"], body["list_id"]))
+    assert r.status_code == 201, r.text
+    assert time.perf_counter() - t0 < 2.0  # not held up by the writer
+    release.set()
+    assert writer.flush(10)
+    assert _stored(api, body["list_id"]) == (1, 3)  # stored once: the writer found it there
+    assert _metric(api, "capconnect_impression_dead_letters_total") == dead_before
 
 
 def test_a_list_served_moments_ago_by_another_worker_is_a_503_to_retry(api: ApiEnv) -> None:

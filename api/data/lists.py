@@ -86,6 +86,21 @@ def write_lists(conn: psycopg.Connection, lists: Sequence[ServedList]) -> None:
                     copy.write_row(row)
 
 
+def write_lists_if_absent(conn: psycopg.Connection, lists: Sequence[ServedList]) -> None:
+    """Insert served lists that may be written at the same moment by the impression writer: rows already
+    there are left alone (``ON CONFLICT DO NOTHING``; a row the writer has not committed yet is waited for
+    by PostgreSQL, then left alone). Slower than :func:`write_lists`; for the few lists an event needs now."""
+    if not lists:
+        return
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany("INSERT INTO served_lists (id, side, investor_id, enterprise_id, api_key_id, model_version, "
+                        "query) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                        [sl.header for sl in lists])
+        cur.executemany("INSERT INTO served_list_items (list_id, position, enterprise_id, investor_id, need_id, "
+                        "secondary_id, score, sources, features) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (list_id, position) DO NOTHING", [row for sl in lists for row in sl.items])
+
+
 def write_dead_letter(conn: psycopg.Connection, served: ServedList, error: str) -> None:
     """Keep a list the database refused in ``impression_dead_letters``: its rows as JSON text (ASCII, so any
     character survives as an escape) and the error."""

@@ -187,14 +187,13 @@ def _references(conn: Any, bodies: Sequence[EventIn], impressions: Any = None) -
     Lists are written to the impression log behind the response (:mod:`api.impressions`). Nothing here
     sleeps or waits for the writer thread: the lists this process still holds are written by this
     request first (:meth:`~api.impressions.ImpressionWriter.write_now`), and a list quoted but not found
-    that may still be on its way (the writer is writing it now, or another worker served it less than
-    :data:`LIST_GRACE_SECONDS` ago) is a 503 with ``Retry-After``; any other unknown list is a 422.
+    that may still be on its way (another worker served it less than :data:`LIST_GRACE_SECONDS` ago, so
+    its writer may not have run) is a 503 with ``Retry-After``; any other unknown list is a 422.
     """
     list_ids = {b.list_id for b in bodies if b.list_id is not None}
-    in_flight: set[uuid.UUID] = set()
     if impressions is not None and list_ids:
         try:
-            in_flight = impressions.write_now(conn, list_ids)
+            impressions.write_now(conn, list_ids)
         except Interrupted as exc:
             raise exc.cause from exc  # the database is away: a 503 like any other
     refs = events_db.references(
@@ -202,15 +201,15 @@ def _references(conn: Any, bodies: Sequence[EventIn], impressions: Any = None) -
         need_ids=[b.need_id for b in bodies if b.need_id is not None],
         list_pairs=[(b.list_id, b.investor_id, b.enterprise_id) for b in bodies if b.list_id is not None])
     if impressions is not None:
-        _not_written_yet(list_ids - set(refs.lists), in_flight)
+        _not_written_yet(list_ids - set(refs.lists))
     return refs
 
 
-def _not_written_yet(missing: set[uuid.UUID], in_flight: set[uuid.UUID]) -> None:
+def _not_written_yet(missing: set[uuid.UUID]) -> None:
     """A 503 to retry when a quoted list may not be in the impression log yet (see :func:`_references`)."""
     now, grace = datetime.now(UTC), timedelta(seconds=LIST_GRACE_SECONDS)
-    young = sorted(str(i) for i in missing if i in in_flight
-                   or ((at := lists_db.served_at(i)) is not None and timedelta(0) <= now - at <= grace))
+    young = sorted(str(i) for i in missing
+                   if (at := lists_db.served_at(i)) is not None and timedelta(0) <= now - at <= grace)
     if young:
         raise ApiError(503, "unavailable", f"推荐列表 {young[0]} 刚刚生成，尚未写入日志，请 1 秒后重试",
                        f"list {young[0]} was served moments ago and is not in the impression log yet; retry in a "
