@@ -69,6 +69,16 @@ class Settings(BaseSettings):
                                             "timestamp may be (client clocks drift).")
     event_max_age_days: float = Field(default=30.0, gt=0, description="How far in the past an investor or "
                                       "enterprise key may date an event (staff and imports may date any time).")
+    # -- the web console's sessions and sign-in throttling ---------------------------------------
+    session_idle_minutes: float = Field(default=30.0, gt=0, description="A console session ends after this long "
+                                        "without a request.")
+    session_max_hours: float = Field(default=12.0, gt=0, description="A console session ends this long after sign-in, "
+                                     "however active.")
+    cookie_secure: bool | None = Field(default=None, description="Mark the console's cookies Secure (sent over "
+                                       "HTTPS only). Unset: on, except with env=development (the demo on http://).")
+    auth_max_failures: int = Field(default=10, ge=1, description="Failed sign-ins and invalid API keys one client "
+                                   "address may send per auth_failure_window_seconds before it is refused (429).")
+    auth_failure_window_seconds: float = Field(default=900.0, gt=0, description="The window of auth_max_failures.")
 
     @field_validator("cors_origins")
     @classmethod
@@ -81,6 +91,11 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether the console's cookies are ``Secure``: ``cookie_secure``, else on outside development."""
+        return self.cookie_secure if self.cookie_secure is not None else self.env != "development"
 
     @property
     def embedding_cache_dir(self) -> Path:
