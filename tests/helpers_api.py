@@ -74,8 +74,14 @@ def _one(conn: psycopg.Connection, query: str) -> int:
 
 
 @contextmanager
-def api_service(pg_admin_url: str, root: Path, **overrides: Any) -> Iterator[ApiEnv]:
-    """Start the service on a fresh database; stop it and drop the database afterwards."""
+def api_service(pg_admin_url: str, root: Path, *, encoder: HashingEncoder | None = None,
+                **overrides: Any) -> Iterator[ApiEnv]:
+    """Start the service on a fresh database; stop it and drop the database afterwards.
+
+    Args:
+        encoder: the test encoder to serve with (default: a new :class:`HashingEncoder`).
+        overrides: settings to change.
+    """
     name = f"api_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
@@ -87,7 +93,7 @@ def api_service(pg_admin_url: str, root: Path, **overrides: Any) -> Iterator[Api
         settings = Settings(**{"database_url": db.url, "data_dir": root / "data", "models_dir": root / "models",
                                "api_rate_burst": 100_000, "api_rate_per_second": 1000.0, "max_body_bytes": 4096,
                                "model_poll_seconds": 0.3, "impression_flush_ms": 0, **overrides})
-        encoder = HashingEncoder()
+        encoder = encoder or HashingEncoder()
         with TestClient(create_app(settings, encoder=encoder)) as client:
             env = ApiEnv(client, db, settings, {}, {}, encoder)
             _parties_and_keys(env)
