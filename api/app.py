@@ -29,13 +29,14 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors, web
 from api.data.lists import exposure_counts
+from api.data.ratelimits import PostgresStorage
 from api.gate import AuthGate
 from api.hygiene import TextHygieneMiddleware
 from api.impressions import ImpressionWriter
 from api.jobs import Job, JobRunner
 from api.metrics import Metrics
 from api.middleware import RequestContextMiddleware
-from api.ratelimit import TokenBucketLimiter
+from api.ratelimit import RateLimiter
 from api.routes import events, matching, models, ops, reports, resources
 from api.security import SecurityHeadersMiddleware, cors_options
 from api.state import CONTENT_RULES, AppState, ModelPoller, ModelStatus, QueryCache
@@ -143,7 +144,7 @@ def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: Text
     matcher = _matcher(snapshot, encoder, settings, cache, bundle.scorer if bundle else None, status.version,
                        shown, show_progress)
     state = AppState(settings=settings, pool=pool, database_url=db.url, encoder=encoder, matcher=matcher,
-                     limiter=TokenBucketLimiter(settings.api_rate_per_second, settings.api_rate_burst),
+                     limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst, PostgresStorage(pool)),
                      metrics=metrics, model=status)
     metrics.serving(status.version)
     state.market_fingerprint, state.market_loaded_at = fingerprint, datetime.now(UTC)

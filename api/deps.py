@@ -129,8 +129,8 @@ def get_principal(request: Request, state: StateDep, bearer: BearerDep, header_k
     wait = state.limiter.acquire(who.key_id)
     if wait > 0:
         raise ApiError(429, "rate_limited", "请求过于频繁，请稍后重试",
-                       f"Rate limit of {state.settings.api_rate_per_second:g} requests/s (burst "
-                       f"{state.settings.api_rate_burst}) reached; retry after the Retry-After seconds",
+                       f"Rate limit of {state.limiter.burst} requests per {state.limiter.window_seconds} s per "
+                       "key, counted over every worker, reached; retry after the Retry-After seconds",
                        headers={"Retry-After": state.limiter.retry_after(wait)})
     return who
 

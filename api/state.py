@@ -22,7 +22,7 @@ from typing import Any
 import psycopg_pool
 
 from api.metrics import Metrics
-from api.ratelimit import TokenBucketLimiter
+from api.ratelimit import RateLimiter
 from capconnect.db import registry
 from capconnect.db.registry import ModelVersion
 from matching.bundle import ModelBundle
@@ -73,7 +73,7 @@ class AppState:
         database_url: libpq URL of the database (for long jobs that need their own connection).
         encoder: the text encoder serving queries.
         matcher: the current matcher (replaced as a whole on a model swap; read it once per request).
-        limiter: the per-key rate limiter.
+        limiter: the per-key rate limiter (counted in the database, shared by every worker).
         metrics: the Prometheus metrics.
         model: the serving model's status.
         embed_lock: serialises calls that embed text (search, secondaries): the encoder and the query
@@ -86,7 +86,7 @@ class AppState:
     database_url: str
     encoder: TextEncoder
     matcher: Matcher
-    limiter: TokenBucketLimiter
+    limiter: RateLimiter
     metrics: Metrics
     model: ModelStatus = field(default_factory=ModelStatus)
     embed_lock: threading.Lock = field(default_factory=threading.Lock)
