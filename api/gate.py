@@ -2,9 +2,10 @@
 
 FastAPI reads and parses a body (a multipart upload is spooled to disk) before it resolves a route's
 dependencies, so a key checked by a dependency is checked after the work. :class:`AuthGate` runs first,
-as middleware: for ``POST``, ``PUT``, ``PATCH`` and ``DELETE`` it checks the key (the API's header, or the
-console's session cookie under ``/web``) exactly as :func:`api.deps.authenticate` does and answers at
-once when there is none or it is not valid: 401 for the API, the sign-in redirect for the console. The
+as middleware: for ``POST``, ``PUT``, ``PATCH`` and ``DELETE`` it checks the key exactly as the routes do
+(the API's header: :func:`api.deps.authenticate`; the console's session under ``/web``:
+:func:`api.web.common.session_principal`) and answers at once when there is none or it is not valid:
+401 for the API, the sign-in redirect for the console. The
 principal it found is left in ``request.state.authenticated`` for the route's own dependency (which
 still applies the role checks and the rate limit), so the key is looked up once.
 
@@ -21,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
 from api.deps import authenticate
-from api.web.common import KEY_COOKIE, SignInNeeded, signin_redirect
+from api.web.common import SignInNeeded, session_principal, signin_redirect
 
 #: Methods whose requests may carry a body.
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -43,22 +44,21 @@ class AuthGate:
             await self.app(scope, receive, send)  # without the lifespan's state the route itself answers 503
             return
         request = Request(scope)
-        console = path == "/web" or path.startswith("/web/")
-        if console:
-            presented = (request.cookies.get(KEY_COOKIE) or "").strip()
-        else:
-            auth = request.headers.get("authorization", "")
-            scheme, _, credentials = auth.partition(" ")
-            bearer = credentials.strip() if scheme.lower() == "bearer" else ""
-            presented = bearer or request.headers.get("x-api-key", "").strip()
         try:
-            who = await run_in_threadpool(authenticate, state, presented)
-        except errors.ApiError as err:
-            if console:
-                response = signin_redirect(request, SignInNeeded(path, "session_expired" if presented else None))
+            if path == "/web" or path.startswith("/web/"):  # the console: its session cookie
+                who = await run_in_threadpool(session_principal, request, state)
             else:
-                response = errors.respond(request, err.status, err.code, err.zh, err.en, err.fields, err.headers)
-            await response(scope, receive, send)
+                auth = request.headers.get("authorization", "")
+                scheme, _, credentials = auth.partition(" ")
+                bearer = credentials.strip() if scheme.lower() == "bearer" else ""
+                presented = bearer or request.headers.get("x-api-key", "").strip()
+                who = await run_in_threadpool(authenticate, state, presented)
+        except SignInNeeded as exc:
+            await signin_redirect(request, exc)(scope, receive, send)
+            return
+        except errors.ApiError as err:
+            await errors.respond(request, err.status, err.code, err.zh, err.en, err.fields, err.headers)(
+                scope, receive, send)
             return
         except _DOWN as exc:
             await errors.database_down(request, exc)(scope, receive, send)

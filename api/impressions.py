@@ -128,8 +128,11 @@ class ImpressionWriter:
                 self._pending.add(served.id)
                 self._cond.notify_all()
                 return
-        with self.pool.connection() as conn:  # back-pressure: the request pays for its own list
-            self._count(store(conn, [served]), 1)
+        try:
+            with self.pool.connection() as conn:  # back-pressure: the request pays for its own list
+                self._count(store(conn, [served]), 1)
+        except Interrupted as exc:
+            raise exc.cause from exc  # the database is away: the request answers 503
 
     def pending(self, list_id: uuid.UUID) -> bool:
         """Whether a list this process served is not written yet."""

@@ -104,17 +104,23 @@ EXPECTED = (ApiError, MatchingError, ValueError)
 
 def current_principal(request: Request, state: StateDep) -> Principal:
     """The signed-in principal (the same key check as the API), or :class:`SignInNeeded`."""
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     who = getattr(request.state, "authenticated", None)  # a form post: checked before its body (api.gate)
     if not isinstance(who, Principal):
-        who = _session(state, here, (request.cookies.get(KEY_COOKIE) or "").strip())
+        who = session_principal(request, state)
     request.state.principal = who  # the access log names the key by its prefix
     if state.limiter.acquire(who.key_id) > 0:
         raise PageError(429, None, "请求过于频繁，请稍后重试", "Too many requests; retry in a moment")
     return who
 
 
-def _session(state: AppState, here: str, presented: str) -> Principal:
+def session_principal(request: Request, state: AppState) -> Principal:
+    """The principal of the request's console session (no rate limit here), or :class:`SignInNeeded`.
+
+    The one place the console's session cookie is read: :func:`current_principal` and, for form posts
+    before their body is read, :class:`api.gate.AuthGate`.
+    """
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    presented = (request.cookies.get(KEY_COOKIE) or "").strip()
     if not presented:
         raise SignInNeeded(here)
     with state.pool.connection() as conn:
