@@ -115,18 +115,22 @@ def _r(code: str, zh: str, en: str, weight: float, kind: Literal["fit", "improve
 
 def explain_pair(snap: MarketSnapshot, inv: int, need: int, *, view: View = "investor",
                  contributions: np.ndarray | None = None, features: np.ndarray | None = None,
-                 max_model: int = 2) -> list[Reason]:
+                 max_model: int = 2, ent: int | None = None) -> list[Reason]:
     """Reasons of an eligible (investor, need) pair: fit reasons strongest first, then improvements.
 
     Args:
         snap: the market.
-        inv, need: investor and need rows.
+        inv, need: investor and need rows (need ``-1``: a pair without a need; give ``ent``).
         view: who reads: ``"investor"`` (addressed as 贵机构) or ``"enterprise"``.
         contributions: the ranker's contributions row (features then bias), if a model scored it.
         features: the pair's feature row (values quoted by model reasons).
         max_model: most model-contribution reasons.
     """
     who = _who(view)
+    if need < 0:  # a market without financing needs (imported deals): the enterprise's own facts only
+        out = _sector(snap, inv, int(ent), who) + _place(snap, inv, int(ent), who)  # type: ignore[arg-type]
+        out += model_reasons(contributions, features, max_model) if contributions is not None else []
+        return sorted((r for r in out if r.kind == "fit"), key=_strength) + [r for r in out if r.kind != "fit"]
     ent = int(snap.need_ent[need])
     out = _sector(snap, inv, ent, who) + _ticket(snap, inv, need, who)
     rnd, stages = int(snap.need_round[need]), int(snap.man_stages[inv])

@@ -30,7 +30,7 @@ from matching.snapshot import QUAL, MarketSnapshot
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AFFINITY_SMOOTHING", "FEATURES", "affinity_value",
+__all__ = ["AFFINITY_SMOOTHING", "FEATURES", "affinity_value", "investor_vectors",
            "FEATURE_NAMES", "FEATURE_INDEX", "POSITIVE_GRADE", "Feature", "History", "PairTables",
            "compute_features", "feature_values", "features_hash", "lookup_sorted", "pair_tables"]
 
@@ -242,6 +242,21 @@ def compute_features(snap: MarketSnapshot, hist: History, inv_rows: np.ndarray, 
     put("pair_prior_engagement", hist.pair_grade(inv, ent))
     put("affinity", affinity_value(npos, out[:, col["sector_share"]], out[:, col["region_share"]],
                                    out[:, col["stage_share"]]))
+    return out
+
+
+def investor_vectors(snap: MarketSnapshot, man_vecs: np.ndarray, hist: History) -> np.ndarray:
+    """Each investor's vector: its mandate's embedding, or for an investor without text of its own
+    (:attr:`MarketSnapshot.inv_described`) its portfolio's centroid as of ``hist`` (zeros without one).
+
+    The one rule for retrieval and negative sampling; ``semantic_sim`` applies the same one. Returns
+    ``man_vecs`` itself when every investor is described.
+    """
+    if not len(snap.inv_described) or snap.inv_described.all() or hist.portfolio is None:
+        return man_vecs
+    out = np.array(man_vecs, dtype=np.float32, copy=True)
+    undescribed = ~snap.inv_described
+    out[undescribed] = hist.portfolio[undescribed]
     return out
 
 

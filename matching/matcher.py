@@ -42,11 +42,12 @@ from matching.embeddings import EmbeddingCache, embed
 from matching.encoder.encoder import TextEncoder
 from matching.errors import FieldError, MatchingError
 from matching.explain import Reason, explain_pair, explain_search, search_terms
-from matching.features import History, compute_features, feature_values
+from matching.features import History, compute_features, feature_values, investor_vectors
 from matching.filters import Filters
 from matching.index import IndexConfig, VectorIndex
 from matching.indexstore import build_or_load
 from matching.liveneeds import LiveNeeds, best_per_target
+from matching.needless import EnterpriseRules, needless
 from matching.secondaries import explain_secondary, rank_secondaries, secondary_text
 from matching.snapshot import EPOCH, MarketSnapshot
 
@@ -142,13 +143,11 @@ class Matcher:
         self.cache = cache if cache is not None else EmbeddingCache(None)
         self.as_of = EPOCH + timedelta(days=float(snapshot.as_of))
         self.rules = PairRules(snapshot)
+        self.needless = EnterpriseRules(snapshot) if needless(snapshot) else None
         self.live = LiveNeeds(snapshot, self.rules)
         self.hist = History.build(snapshot, snapshot.as_of, ent_vecs=self.ent_vecs)
-        if len(snapshot.inv_described) and self.hist.portfolio is not None and not snapshot.inv_described.all():
-            # an investor without text of its own is found and compared by its portfolio's centroid
-            undescribed = ~snapshot.inv_described
-            self.man_vecs = self.man_vecs.copy()
-            self.man_vecs[undescribed] = self.hist.portfolio[undescribed]
+        # an investor without text of its own is found and compared by its portfolio's centroid
+        self.man_vecs = investor_vectors(snapshot, self.man_vecs, self.hist)
         self.inv_index = VectorIndex(self.man_vecs.shape[1], index.encoder_id, IndexConfig(threads=1))
         self.inv_index.build(snapshot.inv_id, self.man_vecs)
         self.sources_ent = [SemanticSource(index, snapshot.ent_id, "enterprise"), RulesSource(),
@@ -228,6 +227,15 @@ class Matcher:
         pend = []
         for iid in investor_ids:
             inv = self._row(snap.investor_row, iid, "investor")
+            if self.needless is not None:  # no financing needs: enterprises as they are
+                ents = self.needless.enterprises_for(inv)
+                if need_f is not None:
+                    ents = ents[f.enterprises(snap)[ents]]
+                none = np.full(len(ents), -1, dtype=np.int64)
+                pend.append(self._candidates(self._query_fit("enterprise", inv, ents, none, np.full(len(ents), 0.5),
+                                                             snap.n_enterprises, self.man_vecs[inv], exp),
+                                             self.sources_ent, k))
+                continue
             pos = live.eligible(inv, tolerance=self.tolerance)
             if need_f is not None:
                 pos = pos[need_f[live.need[pos]]]
@@ -244,6 +252,10 @@ class Matcher:
         ent = self._row(snap.enterprise_row, enterprise_id, "enterprise")
         inv_f, need_f = f.investors(snap), f.needs(snap)
         invs, nds = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        if self.needless is not None:  # no financing needs: investors for the enterprise as it is
+            who = self.needless.investors_for(ent)
+            invs.append(who[inv_f[who]])
+            nds.append(np.full(len(invs[-1]), -1, dtype=np.int64))
         for n in (int(n) for n in snap.needs_of(ent) if need_f[n]):
             who = np.flatnonzero(self.rules.investors_for_need(n, tolerance=self.tolerance) & inv_f)
             invs.append(who)
@@ -325,7 +337,15 @@ class Matcher:
                invs: np.ndarray, needs: np.ndarray, n: int, vector: np.ndarray,
                exposure: np.ndarray | None) -> CandidateQuery:
         """Best need per target (by structured fit) over the eligible pairs."""
-        return self._query_fit(target, row, targets, needs, self.rules.fit(invs, needs), n, vector, exposure)
+        return self._query_fit(target, row, targets, needs, self._fit(invs, needs), n, vector, exposure)
+
+    def _fit(self, inv: np.ndarray, need: np.ndarray) -> np.ndarray:
+        """Structured fit of pairs; 0.5 (neutral) for a pair without a need (a market without needs)."""
+        out = np.full(len(inv), 0.5)
+        has = need >= 0
+        if has.any():
+            out[has] = self.rules.fit(inv[has], need[has])
+        return out
 
     @staticmethod
     def _query_fit(target: Literal["enterprise", "investor"], row: int, targets: np.ndarray, needs: np.ndarray,
@@ -335,7 +355,9 @@ class Matcher:
         first = best_per_target(targets, needs, fit, shared)
         best, fit_t = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
         best[targets[first]], fit_t[targets[first]] = needs[first], fit[first]
-        return CandidateQuery(target, row, best >= 0, best, fit_t, vector, exposure)
+        allow = np.zeros(n, dtype=bool)
+        allow[targets[first]] = True  # an allowed target may have no need (a market without needs)
+        return CandidateQuery(target, row, allow, best, fit_t, vector, exposure)
 
     def _candidates(self, query: CandidateQuery, sources: list[Any], k: int) -> _Pending:
         found = [s.candidates(query, self.candidate_k) for s in sources]
@@ -355,7 +377,7 @@ class Matcher:
         sim = np.einsum("ij,ij->i", self.man_vecs[inv], self.ent_vecs[ent]).astype(np.float64)
         collab = self.collab.score(inv, ent) if self.collab is not None and len(inv) else None
         X = compute_features(self.snap, self.hist, inv, ent, need, sim=sim, collab=collab)
-        fit = self.rules.fit(inv, need) if len(inv) else np.zeros(0)
+        fit = self._fit(inv, need)
         p_inv = p_ent = None
         score = np.zeros(len(inv))  # a model with nothing to score (no candidate) ranks nothing
         view = "investor" if direction == "enterprises_for_investor" else "enterprise"
@@ -374,18 +396,19 @@ class Matcher:
                 contrib = self.scorer.rankers[view].contributions(X[sl][order])
             items = []
             for pos, j in enumerate(order):
-                i, n_ = int(p.inv[j]), int(p.need[j])
-                broken = violations(self.snap, i, n_, tolerance=self.tolerance)
+                i, n_, e_ = int(p.inv[j]), int(p.need[j]), int(p.ent[j])
+                broken = (violations(self.snap, i, n_, tolerance=self.tolerance) if n_ >= 0 else
+                          [] if self.needless is not None and self.needless.ok[i, e_] else ["no_need"])
                 if broken:  # the last line of defence: never serve a violation (and shout: it is a bug)
                     logger.error("dropped investor row %d / need row %d breaking %s", i, n_, broken)
                     continue
                 g = sl.start + j
                 items.append(MatchItem(
                     position=len(items) + 1, score=float(s[j]), enterprise_id=int(self.snap.ent_id[p.ent[j]]),
-                    investor_id=int(self.snap.inv_id[i]), need_id=int(self.snap.need_id[n_]),
+                    investor_id=int(self.snap.inv_id[i]), need_id=int(self.snap.need_id[n_]) if n_ >= 0 else None,
                     p_investor=None if p_inv is None else float(p_inv[g]),
                     p_enterprise=None if p_ent is None else float(p_ent[g]),
-                    reasons=explain_pair(self.snap, i, n_, view=view, features=X[g],
+                    reasons=explain_pair(self.snap, i, n_, view=view, features=X[g], ent=e_,
                                          contributions=None if contrib is None else contrib[pos]),
                     sources=list(p.cands.sources[j]), features=feature_values(X[g])))
             out.append(MatchList(items, self.model_version, direction, self.as_of))

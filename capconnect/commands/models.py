@@ -25,6 +25,17 @@ def _fmt(v: Any) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
+def print_served(metrics: dict[str, Any]) -> None:
+    """Which scorer each direction serves, and why (chosen on the validation window)."""
+    for direction, choice in (metrics.get("served") or {}).items():
+        console.print(f"{direction} direction serves [bold]{choice.get('name')}[/]: {choice.get('why', '')}",
+                      highlight=False)
+    best = metrics.get("best_baseline") or {}
+    if best.get("name"):
+        console.print(f"served primary {_fmt(metrics.get('primary'))} vs best baseline {best['name']} "
+                      f"{_fmt(best.get('primary'))} (NDCG@10 on new pairs, holdout)", highlight=False)
+
+
 def print_metrics(metrics: dict[str, Any], subset: str = "all") -> None:
     """One table per direction: every scorer's headline metrics."""
     for direction, dm in metrics.get("directions", {}).items():
@@ -37,7 +48,7 @@ def print_metrics(metrics: dict[str, Any], subset: str = "all") -> None:
         for name, m in dm.items():
             if name.startswith("_") or subset not in m:
                 continue
-            style = "bold" if name == "model" else None
+            style = "bold" if name == "served" else None
             table.add_row(name, *(_fmt(m[subset].get(c)) for c in SHOWN), style=style)
         console.print(table)
 
@@ -68,6 +79,7 @@ def train(
         except (TrainingError, ValueError) as exc:
             fail(str(exc))
         print_metrics(result.metrics)
+        print_served(result.metrics)
         console.print(f"wrote [bold]{result.folder}[/] (report: {result.folder / 'report.md'})")
         if promote_after:
             try:
@@ -126,12 +138,17 @@ def list_versions(as_json: bool = typer.Option(False, "--json", help="Print JSON
 
 
 @app.command("show")
-def show(version: str = typer.Argument(..., help="The version.")) -> None:
-    """A version's manifest summary and its metrics beside the baselines."""
+def show(version: str = typer.Argument(..., help="The version."),
+         as_json: bool = typer.Option(False, "--json", help="Print the manifest and metrics as JSON.")) -> None:
+    """A version's manifest summary, which scorer it serves and its metrics beside the baselines."""
     with database() as db, db.connect() as conn:
         mv = registry.get_version(conn, version)
     if mv is None:
         fail(f"no model version {version!r}; `capconnect models list` shows them")
+    if as_json:
+        print(json.dumps({"version": mv.version, "status": mv.status, "path": mv.path, "manifest": mv.manifest,
+                          "metrics": mv.metrics}, ensure_ascii=False, indent=2, default=str))
+        return
     m = mv.manifest
     console.print(f"[bold]{mv.version}[/] {mv.status}  path {mv.path}")
     console.print(f"encoder {m.get('encoder_id')}  code {m.get('code_version')}  seed {m.get('seed')}  "
@@ -141,7 +158,9 @@ def show(version: str = typer.Argument(..., help="The version.")) -> None:
     path = Path(mv.path) / METRICS
     if path.exists():
         metrics = json.loads(path.read_text(encoding="utf-8"))
+    print_served(metrics)
     print_metrics(metrics)
+    print_metrics(metrics, "new_pairs")
     print_metrics(metrics, "cold_start")
     console.print(f"report: {Path(mv.path) / 'report.md'}")
 
