@@ -152,7 +152,7 @@ def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: Text
         state.impressions = ImpressionWriter(pool, flush_ms=settings.impression_flush_ms, metrics=metrics)
         stack.callback(state.impressions.stop)  # before the pool closes: queued lists are written
     state.rebuild = _rebuild_work(state, cache)
-    state.jobs = JobRunner(_retrain_work(state))
+    state.jobs = JobRunner(pool, db.url, _retrain_work(state))
     stack.callback(state.jobs.stop)
     poller = ModelPoller(state, settings.model_poll_seconds, settings.market_refresh_seconds).start()
     stack.callback(poller.stop)

@@ -89,8 +89,20 @@ def test_promotion_refused_unless_better_force_and_rollback(api: ApiEnv) -> None
     assert refused.status_code == 409
     assert "does not beat the active version v1" in error_of(refused)["message"]
     assert api.state.matcher.model_version == "v1"
-    forced = api.post("/v1/models/v2/promote", "admin", {"force": True})
+    by_ds = api.post("/v1/models/v2/promote", "ds", {"force": True, "reason": "the gate is wrong this time"})
+    assert by_ds.status_code == 403 and "only an admin may force" in error_of(by_ds)["message"]
+    assert error_of(by_ds)["fields"] == [{"field": "force", "value": True, "reason": "admins only"}]
+    for reason in (None, "   "):
+        unexplained = api.post("/v1/models/v2/promote", "admin", {"force": True, "reason": reason})
+        assert unexplained.status_code == 422 and error_of(unexplained)["fields"] == [
+            {"field": "reason", "value": reason, "reason": "required with force: why the quality gate is overridden "
+                                                           "(1-500 characters, recorded in the audit log)"}]
+    assert api.state.matcher.model_version == "v1"
+    forced = api.post("/v1/models/v2/promote", "admin", {"force": True, "reason": "v1 overfits the 2024 cohort"})
     assert forced.status_code == 200 and forced.json()["serving"] == "v2" and forced.json()["previous"] == "v1"
+    audit = api.sql("SELECT action, role, enterprise_id, fields, basis, reason FROM audit_log "
+                    "WHERE action = 'model_forced'")
+    assert audit == [("model_forced", "admin", None, ["model"], "model:v2 over v1", "v1 overfits the 2024 cohort")]
     shown = api.get("/v1/models/v2", "ds").json()
     assert shown["status"] == "active" and shown["serving"] is True
     assert shown["manifest"]["encoder_id"] == "test-char-ngram-64" and shown["manifest"]["features"]
@@ -117,7 +129,7 @@ def test_a_corrupt_bundle_is_refused_and_the_old_model_keeps_serving(api: ApiEnv
     with api.db.connect(autocommit=True) as conn:
         registry.activate(conn, "v1")
     # through the API: verified before the registry changes, so v2 is never made active
-    via_api = api.post("/v1/models/v2/promote", "admin", {"force": True})
+    via_api = api.post("/v1/models/v2/promote", "admin", {"force": True, "reason": "checking the tampered bundle"})
     assert via_api.status_code == 409 and "does not match its checksum" in error_of(via_api)["message"]
     assert api.state.matcher.model_version == "v1"
     assert api.sql("SELECT version FROM model_versions WHERE status = 'active'") == [("v1",)]
@@ -125,10 +137,19 @@ def test_a_corrupt_bundle_is_refused_and_the_old_model_keeps_serving(api: ApiEnv
 
 def test_retrain_runs_in_the_background_and_the_poller_serves_a_promoted_version(
         api: ApiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    api.sql("INSERT INTO model_jobs (id, status, requested_by, started_at) "  # a worker that died mid-training
+            "VALUES ('dead', 'running', 'cck_dead0000_…', now()) RETURNING id")
     started = api.post("/v1/models/retrain", "ds", {"seed": 1, "version": "v3"})
     assert started.status_code == 202, started.text
+    dead = api.get("/v1/models/jobs/dead", "ds").json()
+    assert dead["status"] == "failed" and dead["error"] == "abandoned: the process running it stopped"
     job = started.json()
     assert job["status"] in ("queued", "running") and started.headers["location"] == f"/v1/models/jobs/{job['id']}"
+    second = api.post("/v1/models/retrain", "admin", {"seed": 2})  # one job at a time, whoever asks
+    assert second.status_code == 409 and error_of(second)["fields"] == [
+        {"field": "job", "value": job["id"], "reason": "one retraining job at a time: wait for this one "
+                                                      f"(GET /v1/models/jobs/{job['id']})"}]
+    assert api.sql("SELECT count(*) FROM model_jobs WHERE status IN ('queued', 'running')") == [(1,)]  # rows
     assert _wait_for(lambda: api.get(f"/v1/models/jobs/{job['id']}", "ds").json()["status"] in ("succeeded",
                                                                                                    "failed"), 120)
     done = api.get(f"/v1/models/jobs/{job['id']}", "ds").json()
@@ -146,6 +167,9 @@ def test_retrain_runs_in_the_background_and_the_poller_serves_a_promoted_version
     assert failed["error"] == ("TrainingError: no investor training or validation rows: the market needs more "
                                "funnel history") and failed["version"] is None and failed["finished_at"]
     assert api.get("/v1/models/jobs/nope", "ds").status_code == 404
+    stored = api.sql("SELECT status, version, requested_by FROM model_jobs WHERE id <> 'dead' ORDER BY created_at")
+    assert [(s, v) for s, v, _ in stored] == [("succeeded", "v3"), ("failed", None)]
+    assert stored[0][2].startswith("cck_") and stored[0][2].endswith("_…")
     with api.db.connect(autocommit=True) as conn:
         registry.activate(conn, "v3")  # e.g. `capconnect models promote v3` in another process
     assert _wait_for(lambda: api.state.matcher.model_version == "v3", 10)

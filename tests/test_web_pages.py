@@ -200,6 +200,7 @@ def test_model_plots_are_served_only_when_the_manifest_lists_them(api: ApiEnv, t
     assert ok.status_code == 200 and ok.headers["content-type"] == "image/png" and ok.content == png
     for bad in ("plots/unlisted.png", "model.txt", "../vweb/plots/listed.png", "plots/%2e%2e/model.txt"):
         assert client.get(f"/web/models/vweb/files/{bad}").status_code == 404, bad
+    assert 'name="force"' not in page  # forcing past the quality gate is an admin's
     refused = client.post("/web/models/vweb/promote", data={"csrf": client.cookies["cc_csrf"], "force": "true"})
-    assert refused.status_code == 409 and 'role="alert"' in refused.text
+    assert refused.status_code == 403 and 'role="alert"' in refused.text and "只有管理员可以越过质量门槛" in refused.text
     assert api.sql("SELECT status FROM model_versions WHERE version = 'vweb'")[0][0] != "active"

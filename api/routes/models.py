@@ -12,12 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Response
 
 from api.deps import ConnDep, Principal, StateDep, require_roles
-from api.errors import ApiError, not_found
-from api.jobs import Job
+from api.errors import ApiError, field_detail, forbidden, not_found
+from api.jobs import JobBusy
+from api.logs import request_id_var
 from api.schemas.common import error_responses
 from api.schemas.models import JobOut, ModelListOut, ModelVersionOut, PromoteIn, RetrainIn, RollbackIn, SwapOut
 from api.state import AppState
-from capconnect.db import registry
+from capconnect.db import audit, registry
 from capconnect.db.registry import ModelVersion
 from matching.errors import ArtifactError
 from training.registry import PromotionRefused, promote, rollback
@@ -49,7 +50,7 @@ def get_job(job_id: str, state: StateDep, who: Scientist) -> JobOut:
     job = state.jobs.get(job_id) if state.jobs else None
     if job is None:
         raise not_found("训练任务", "Retraining job", job_id, "job_id")
-    return _job_out(job)
+    return JobOut(**job)
 
 
 @router.get("/{version}", response_model=ModelVersionOut, responses=ERRORS)
@@ -64,17 +65,24 @@ def get_model(version: Version, state: StateDep, conn: ConnDep, who: Scientist) 
 @router.post("/{version}/promote", response_model=SwapOut, responses=ERRORS)
 def promote_model(version: Version, state: StateDep, conn: ConnDep, who: Scientist,
                   body: PromoteIn | None = None) -> SwapOut:
-    """Make a version active and serve it now (refused when it does not beat the active one, unless force)."""
+    """Make a version active and serve it now (refused when it does not beat the active one, unless an admin
+    forces it with a reason, which the audit log records)."""
     mv = registry.get_version(conn, version)
     if mv is None:
         raise not_found("模型版本", "Model version", version, "version")
+    force = bool(body and body.force)
+    if force:
+        _check_force(who, body)
     bundle = _verified(state, mv)
     previous = state.matcher.model_version
     try:
-        new = promote(conn, state.settings, version, force=bool(body and body.force),
-                      encoder_id=state.encoder.encoder_id)
+        new = promote(conn, state.settings, version, force=force, encoder_id=state.encoder.encoder_id)
     except PromotionRefused as exc:
         raise ApiError(409, "conflict", "模型未被启用", str(exc)) from exc
+    if force:
+        assert body is not None and body.reason is not None
+        audit.record_forced_promotion(conn, who, version=new.version, previous=previous, reason=body.reason.strip(),
+                                      request_id=request_id_var.get())
     state.swap(bundle)
     return SwapOut(version=new.version, status=new.status, serving=state.matcher.model_version, previous=previous)
 
@@ -95,9 +103,18 @@ def rollback_model(state: StateDep, conn: ConnDep, who: Scientist, body: Rollbac
 def retrain(state: StateDep, who: Scientist, response: Response, body: RetrainIn | None = None) -> JobOut:
     """Start a retraining job in the background (one at a time); follow it at ``/v1/models/jobs/{id}``."""
     params = (body or RetrainIn()).model_dump()
-    job = state.jobs.submit(params | {"requested_by": who.key_shown})
-    response.headers["Location"] = f"/v1/models/jobs/{job.id}"
-    return _job_out(job)
+    try:
+        job = state.jobs.submit(params, who.key_shown)
+    except JobBusy as busy:
+        running = busy.job or {"id": "?", "status": "running", "requested_by": "?"}
+        raise ApiError(409, "conflict", f"已有训练任务 {running['id']} 在进行，一次只运行一个",
+                       f"A retraining job ({running['id']}, {running['status']}, requested by "
+                       f"{running['requested_by']}) is not finished; one job runs at a time: follow it at "
+                       f"/v1/models/jobs/{running['id']} and ask again when it ends",
+                       fields=[field_detail("job", running["id"], "one retraining job at a time: wait for this one "
+                                            f"(GET /v1/models/jobs/{running['id']})")]) from busy
+    response.headers["Location"] = f"/v1/models/jobs/{job['id']}"
+    return JobOut(**job)
 
 
 def _verified(state: AppState, mv: ModelVersion) -> Any:
@@ -108,7 +125,17 @@ def _verified(state: AppState, mv: ModelVersion) -> Any:
         raise ApiError(409, "conflict", f"模型 {mv.version} 的文件校验失败，未启用", str(exc)) from exc
 
 
-def _job_out(job: Job) -> JobOut:
-    return JobOut(id=job.id, status=job.status, params=job.params, created_at=job.created_at,
-                  started_at=job.started_at, finished_at=job.finished_at, version=job.version, promoted=job.promoted,
-                  metrics=job.metrics, error=job.error, log=list(job.log))
+def _check_force(who: Principal, body: PromoteIn | None) -> None:
+    """A forced promotion overrides the quality gate: admins only, with a reason for the audit log."""
+    if who.role != "admin":
+        err = forbidden(f"角色 {who.role} 不能强制启用模型：只有管理员可以越过质量门槛",
+                        f"Keys of role {who.role} may not force a promotion: only an admin may force one past the "
+                        "quality gate (promote without force, or ask an admin)")
+        err.fields = [field_detail("force", True, "admins only")]
+        raise err
+    reason = body.reason if body else None
+    if reason is None or not reason.strip():
+        raise ApiError(422, "validation_error", "强制启用须说明理由（reason）",
+                       "A forced promotion needs a reason: say why the quality gate is overridden in 'reason'",
+                       fields=[field_detail("reason", reason, "required with force: why the quality gate is "
+                                            "overridden (1-500 characters, recorded in the audit log)")])

@@ -29,10 +29,12 @@ class ModelListOut(BaseModel):
 
 
 class PromoteIn(BaseModel):
-    """Promote even when the version does not beat the active one (the artifact is still checked)."""
+    """``force``: promote even when the version does not beat the active one (admins only, with a ``reason``,
+    recorded in the audit log; the artifact is still checked)."""
 
     model_config = ConfigDict(extra="forbid")
     force: bool = False
+    reason: str | None = Field(None, max_length=500, description="Why the quality gate is overridden (with force).")
 
 
 class RollbackIn(BaseModel):
@@ -66,6 +68,7 @@ class JobOut(BaseModel):
     id: str
     status: str
     params: dict[str, Any]
+    requested_by: str
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -161,12 +161,13 @@ def model_file(version: str, path: str, state: StateDep, who: ScientistPage) -> 
 
 @router.post("/models/{version}/promote")
 def promote(request: Request, version: str, state: StateDep, who: ScientistPage,
-            csrf: Annotated[str, Form(max_length=100)] = "", force: Annotated[bool, Form()] = False) -> Response:
-    """Promote a version and serve it now (refusals shown on the page)."""
+            csrf: Annotated[str, Form(max_length=100)] = "", force: Annotated[bool, Form()] = False,
+            reason: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """Promote a version and serve it now (refusals shown on the page; forcing is an admin's, with a reason)."""
     check_csrf(request, csrf)
     try:
         with state.pool.connection() as conn:
-            out = model_routes.promote_model(version, state, conn, who, PromoteIn(force=force))
+            out = model_routes.promote_model(version, state, conn, who, PromoteIn(force=force, reason=reason or None))
     except EXPECTED as exc:
         err = PageError.of(exc)
         return _models(request, state, who, error=err.message(lang_of(request)), status=err.status)
