@@ -30,6 +30,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api import errors, web
 from api.data.lists import exposure_counts
 from api.data.ratelimits import PostgresStorage
+from api.encoders import EncoderPool, serving_pool
 from api.gate import AuthGate
 from api.hygiene import TextHygieneMiddleware
 from api.impressions import ImpressionWriter
@@ -124,9 +125,7 @@ def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: Text
                                        name="capconnect", open=True)
     stack.callback(pool.close)
     pool.wait(timeout=30)
-    if encoder is None:
-        logger.info("loading the encoder")
-        encoder = load_serving_encoder(settings)
+    encoder = serving_pool(settings, encoder, load_serving_encoder)  # sessions: search never waits on one lock
     with pool.connection() as conn:
         fingerprint = market_fingerprint(conn)
         stored = read_market(conn)
@@ -174,15 +173,20 @@ def _active_bundle(active: registry.ModelVersion | None, encoder: TextEncoder
     return bundle, ModelStatus(bundle.version, datetime.now(UTC))
 
 
-def _matcher(snapshot: MarketSnapshot, encoder: TextEncoder, settings: Settings, cache: EmbeddingCache,
+def _matcher(snapshot: MarketSnapshot, encoder: EncoderPool, settings: Settings, cache: EmbeddingCache,
              scorer: Any, version: str, shown: dict[int, int], show_progress: bool = False) -> Matcher:
-    """A ready matcher: built over the snapshot, secondaries embedded, query cache in memory, exposure set."""
-    matcher = Matcher.build(snapshot, encoder, settings=settings, cache=cache, scorer=scorer, model_version=version,
-                            show_progress=show_progress)
+    """A ready matcher: built over the snapshot, secondaries embedded, query cache in memory, exposure set.
+
+    Building waits for encoder sessions as long as it takes; the matcher then serves requests with the
+    bounded wait (a busy encoder is a 503, :mod:`api.encoders`).
+    """
+    matcher = Matcher.build(snapshot, encoder.patient(), settings=settings, cache=cache, scorer=scorer,
+                            model_version=version, show_progress=show_progress)
     _warm_secondaries(matcher)
     slim_for_serving(snapshot)  # the records and texts are not needed once embedded (memory per worker)
     cache.release()  # the on-disk cache's tables (every cached vector) are not kept in memory
     release_memory()
+    matcher.encoder = encoder
     matcher.cache = QueryCache()  # free-text queries: in memory, bounded (not a file per query)
     matcher.set_exposure(shown)
     return matcher
@@ -206,9 +210,8 @@ def _rebuild_work(state: AppState, cache: EmbeddingCache) -> Callable[[], Matche
             stored = read_market(conn)
             shown = exposure_counts(conn, datetime.now(UTC))
         current = state.matcher
-        with state.embed_lock:  # the encoder is not made for concurrent callers
-            return _matcher(stored.snapshot(), state.encoder, state.settings, cache, current.scorer,
-                            current.model_version, shown)
+        return _matcher(stored.snapshot(), state.encoder, state.settings, cache, current.scorer,
+                        current.model_version, shown)
 
     return rebuild
 
@@ -230,7 +233,7 @@ def _retrain_work(state: AppState) -> Callable[[Job], None]:
         p: dict[str, Any] = job.params
         with psycopg.connect(state.database_url, autocommit=True) as conn:
             result = train(state.settings, conn, seed=p.get("seed", 0), version=p.get("version"),
-                           encoder=state.encoder, show_progress=False, register=True, progress=job.say)
+                           encoder=state.encoder.patient(), show_progress=False, register=True, progress=job.say)
             job.version, job.metrics = result.version, result.metrics
             if p.get("promote"):
                 try:

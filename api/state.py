@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg_pool
 
+from api.encoders import EncoderPool
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from capconnect.db import registry
@@ -28,7 +29,6 @@ from capconnect.db.registry import ModelVersion
 from matching.bundle import ModelBundle
 from matching.config import Settings
 from matching.embeddings import EmbeddingCache
-from matching.encoder.encoder import TextEncoder
 from matching.errors import ArtifactError
 from matching.matcher import Matcher
 
@@ -40,17 +40,25 @@ class QueryCache(EmbeddingCache):
     """In-memory cache of free-text query embeddings, emptied when it holds ``max_items``.
 
     The matcher's on-disk cache would append a file per distinct search text; queries are cheap to
-    re-encode, so the service keeps them in memory and bounded instead.
+    re-encode, so the service keeps them in memory and bounded instead. Requests share it from several
+    threads (no lock around the encoder any more), so each lookup and store holds a lock of its own:
+    a few microseconds, never the encoding.
     """
 
     def __init__(self, max_items: int = 20_000) -> None:
         super().__init__(None)
         self.max_items = max_items
+        self._lock = threading.Lock()
+
+    def lookup(self, encoder_id: str, kind: Any, keys: Any) -> Any:  # noqa: D102
+        with self._lock:
+            return super().lookup(encoder_id, kind, keys)
 
     def store(self, encoder_id: str, kind: Any, keys: Any, vectors: Any) -> None:  # noqa: D102
-        if self.size(encoder_id, kind) >= self.max_items:
-            self._tables.clear()  # cheaper than LRU bookkeeping; a miss costs one encoder call
-        super().store(encoder_id, kind, keys, vectors)
+        with self._lock:
+            if self.size(encoder_id, kind) >= self.max_items:
+                self._tables.clear()  # cheaper than LRU bookkeeping; a miss costs one encoder call
+            super().store(encoder_id, kind, keys, vectors)
 
 
 @dataclass
@@ -71,25 +79,22 @@ class AppState:
         settings: the settings the app was created with.
         pool: the psycopg connection pool.
         database_url: libpq URL of the database (for long jobs that need their own connection).
-        encoder: the text encoder serving queries.
+        encoder: the worker's encoder sessions (search and secondaries encode on a free one).
         matcher: the current matcher (replaced as a whole on a model swap; read it once per request).
         limiter: the per-key rate limiter (counted in the database, shared by every worker).
         metrics: the Prometheus metrics.
         model: the serving model's status.
-        embed_lock: serialises calls that embed text (search, secondaries): the encoder and the query
-            cache are not made for concurrent writers.
         started_at: when the state was built.
     """
 
     settings: Settings
     pool: psycopg_pool.ConnectionPool
     database_url: str
-    encoder: TextEncoder
+    encoder: EncoderPool
     matcher: Matcher
     limiter: RateLimiter
     metrics: Metrics
     model: ModelStatus = field(default_factory=ModelStatus)
-    embed_lock: threading.Lock = field(default_factory=threading.Lock)
     started_at: float = field(default_factory=time.time)
     jobs: Any = None  # api.jobs.JobRunner, set by the lifespan
     rebuild: Any = None  # () -> Matcher over a fresh snapshot (set by the lifespan)

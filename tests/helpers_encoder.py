@@ -15,6 +15,8 @@ import numpy as np
 class HashingEncoder:
     """Character n-gram hashing encoder (implements the TextEncoder protocol)."""
 
+    thread_safe = True  # pure NumPy: the service may share one instance between its encoder sessions
+
     def __init__(self, dimension: int = 64) -> None:
         self.dimension = dimension
         self.encoder_id = f"test-char-ngram-{dimension}"

@@ -117,8 +117,7 @@ def secondaries(investor_id: PartyId, state: StateDep,
     _own_investor(who, investor_id)
     params = ListParams(state, k=k)
     m = state.matcher
-    with state.embed_lock:  # listings are embedded on first use
-        result = m.recommend_secondaries(investor_id, params.k)
+    result = m.recommend_secondaries(investor_id, params.k)  # on a free encoder session (api.encoders)
     return _serve(state, m, who, result, "secondary", investor_id, None, params.query)
 
 
@@ -134,8 +133,7 @@ def search(state: StateDep, params: Params,
         raise forbidden(f"{who.role} 密钥只能检索 side={other}",
                         f"A {who.role} key searches side={other} only")
     m = state.matcher
-    with state.embed_lock:  # the query is embedded
-        result = m.search(q, side, params.k, params.filters)
+    result = m.search(q, side, params.k, params.filters)  # the query is embedded on a free encoder session
     query = {**params.query, "q": q, "side": side}
     return _serve(state, m, who, result, "search", who.investor_id, who.enterprise_id, query)
 
