@@ -10,8 +10,8 @@ start heavy work, to reach the body's validation: 422 means "past the authorizat
 The matrix covers every route the app answers, read from ``app.routes`` (not from ``/openapi.json``, which
 leaves out the console's pages, ``/docs``, ``/redoc`` and the static files): a route missing from
 :data:`MATRIX` fails :func:`test_the_matrix_covers_every_route_and_every_role`. Console pages (``/web``) are
-called as a browser calls them: the key in the session cookie, forms with the CSRF token; a missing or
-revoked session is :data:`SIGNIN` (a 303 to the sign-in page).
+called as a browser calls them: signed in through the sign-in form, forms with the CSRF token the pages
+render; no session (or a revoked key's) is :data:`SIGNIN` (a 303 to the sign-in page).
 
 There are no key-management routes in the API: keys are created, listed and revoked only with the
 ``capconnect keys`` command on the server (tested in ``test_api_access.py``), so no HTTP caller can
@@ -61,7 +61,6 @@ def W(admin: int, operator: int, ds: int, inv: int, inv2: int, ent: int, ent2: i
 
 STAFF_PAGE = W(200, 200, 403, 403, 403, 403, 403)
 SCIENTIST_PAGE = W(200, 403, 200, 403, 403, 403, 403)
-CSRF = "matrix-csrf-token"
 UPLOAD = ("files", {"file": ("矩阵.csv", "统一社会信用代码,企业名称\r\n".encode(), "text/csv")})
 
 Body = Callable[[dict[str, Any]], Any] | None
@@ -260,15 +259,24 @@ def test_route_by_role(api: ApiEnv, method: str, path: str, body: Body, role: st
 
 
 def _console(api: ApiEnv, method: str, url: str, payload: Any, role: str) -> httpx.Response:
-    """A console request as a browser sends it: the session cookie of ``role``, forms with the CSRF token."""
+    """A console request as a browser sends it: signed in through the form with the key of ``role`` (none:
+    not signed in; revoked: refused), forms carrying the CSRF token the pages render."""
     client = TestClient(api.client.app, follow_redirects=False)
-    client.cookies.set("cc_csrf", CSRF)
+    csrf = _csrf(client.get("/web/signin").text)
     if role != "none":
-        client.cookies.set("cc_key", api.keys[role])
+        client.post("/web/signin", data={"api_key": api.keys[role], "csrf": csrf})
+        if role != "revoked":
+            csrf = _csrf(client.get(f"/web/enterprises/{api.ids['ent']}").text)  # the session's token
     if method == "GET":
         return client.get(url)
     files, form = (payload[1], payload[2]) if isinstance(payload, tuple) else (None, payload or {})
-    return client.request(method, url, data={**form, "csrf": CSRF}, files=files)
+    return client.request(method, url, data={**form, "csrf": csrf}, files=files)
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:300]
+    return found.group(1)
 
 
 # -- undisclosed financials, before and after the mutual reveal ------------------------------------------
