@@ -76,6 +76,8 @@ class Settings(BaseSettings):
                                             "timestamp may be (client clocks drift).")
     event_max_age_days: float = Field(default=30.0, gt=0, description="How far in the past an investor or "
                                       "enterprise key may date an event (staff and imports may date any time).")
+    metrics_public: bool = Field(default=False, description="Serve /metrics without a key (a scraper on a private "
+                                 "network); otherwise an admin or operator key is needed.")
     # -- the web console's sessions and sign-in throttling ---------------------------------------
     session_idle_minutes: float = Field(default=30.0, gt=0, description="A console session ends after this long "
                                         "without a request.")
