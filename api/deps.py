@@ -21,6 +21,7 @@ import psycopg_pool
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from api import throttle
 from api.errors import ApiError, forbidden
 from api.state import AppState
 from capconnect.db import keys as keys_db
@@ -94,17 +95,23 @@ def presented_key(bearer: HTTPAuthorizationCredentials | None, header_key: str |
     return (bearer.credentials.strip() if bearer else "") or (header_key or "").strip()
 
 
-def authenticate(state: AppState, presented: str) -> Principal:
+def authenticate(state: AppState, presented: str, address: str) -> Principal:
     """The principal of a presented key (no rate limit here: :func:`get_principal` draws the token).
 
+    An address that sent too many invalid keys (and failed sign-ins) is refused before its key is looked up;
+    an invalid or revoked key counts one failure against it (:mod:`api.throttle`).
+
     Raises:
-        ApiError: 401 without a key, with an unknown or revoked key.
+        ApiError: 401 without a key, with an unknown or revoked key; 429 for a throttled address.
     """
     if not presented:
         raise ApiError(401, "unauthorized", "缺少 API 密钥", "An API key is required: send 'Authorization: Bearer "
                        "<key>' (create one with `capconnect keys create`)", headers=_CHALLENGE)
+    throttle.check(state, address)
     with state.pool.connection() as conn:
         key = keys_db.verify_key(conn, presented)
+    if key is None or key.revoked:
+        throttle.failed(state, address)
     if key is None:
         raise ApiError(401, "unauthorized", "API 密钥无效", "The API key is not valid", headers=_CHALLENGE)
     if key.revoked:
@@ -124,7 +131,7 @@ def get_principal(request: Request, state: StateDep, bearer: BearerDep, header_k
     """
     who = getattr(request.state, "authenticated", None)
     if not isinstance(who, Principal):
-        who = authenticate(state, presented_key(bearer, header_key))
+        who = authenticate(state, presented_key(bearer, header_key), throttle.client_address(request))
     request.state.principal = who  # the access log names the key by its prefix
     wait = state.limiter.acquire(who.key_id)
     if wait > 0:
@@ -135,14 +142,15 @@ def get_principal(request: Request, state: StateDep, bearer: BearerDep, header_k
     return who
 
 
-def optional_principal(state: StateDep, bearer: BearerDep, header_key: HeaderKeyDep) -> Principal | None:
+def optional_principal(request: Request, state: StateDep, bearer: BearerDep, header_key: HeaderKeyDep
+                       ) -> Principal | None:
     """The caller's principal when it sends a valid key, else ``None`` (for routes open to anyone that
     show more to staff, such as ``/readyz``)."""
     presented = presented_key(bearer, header_key)
     if not presented:
         return None
     try:
-        return authenticate(state, presented)
+        return authenticate(state, presented, throttle.client_address(request))
     except (ApiError, psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed):  # anonymous, even if down
         return None
 

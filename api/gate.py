@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
 from api.deps import authenticate
+from api.throttle import client_address
 from api.web.common import SignInNeeded, session_principal, signin_redirect
 
 #: Methods whose requests may carry a body.
@@ -52,7 +53,7 @@ class AuthGate:
                 scheme, _, credentials = auth.partition(" ")
                 bearer = credentials.strip() if scheme.lower() == "bearer" else ""
                 presented = bearer or request.headers.get("x-api-key", "").strip()
-                who = await run_in_threadpool(authenticate, state, presented)
+                who = await run_in_threadpool(authenticate, state, presented, client_address(request))
         except SignInNeeded as exc:
             await signin_redirect(request, exc)(scope, receive, send)
             return

@@ -92,6 +92,7 @@ def api_service(pg_admin_url: str, root: Path, *, encoder: HashingEncoder | None
         save_batch(db, MarketBatch(m.enterprises, m.investors, m.mandates, m.needs, m.secondaries, m.events))
         settings = Settings(**{"database_url": db.url, "data_dir": root / "data", "models_dir": root / "models",
                                "api_rate_burst": 100_000, "api_rate_per_second": 1000.0, "max_body_bytes": 4096,
+                               "auth_max_failures": 100_000,  # tests send invalid keys on purpose, from one address
                                "model_poll_seconds": 0.3, "impression_flush_ms": 0, **overrides})
         encoder = encoder or HashingEncoder()
         with TestClient(create_app(settings, encoder=encoder)) as client:

@@ -37,7 +37,7 @@ def test_pages_redirect_to_sign_in_without_a_session(api: ApiEnv) -> None:
         r = client.get(path)
         assert r.status_code == 303 and r.headers["location"].startswith("/web/signin?next=%2Fweb%2F"), path
     assert client.get("/web").headers["location"] == "/web/signin"
-    client.cookies.set("cc_key", "cck_nothing_real")
+    client.cookies.set("cc_session", "cck_nothing_real")
     forged = client.get("/web/investor")
     assert forged.status_code == 303 and "why=session_expired" in forged.headers["location"]
 
@@ -50,15 +50,16 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_checks_the_key(api: ApiEnv) 
     revoked = client.post("/web/signin", data={"api_key": api.keys["revoked"], "csrf": csrf})
     assert revoked.status_code == 401 and "已被吊销" in revoked.text
     no_csrf = client.post("/web/signin", data={"api_key": api.keys["inv"]})
-    assert no_csrf.status_code == 403 and "cc_key" not in no_csrf.cookies
+    assert no_csrf.status_code == 403 and "cc_session" not in no_csrf.cookies
     ok = client.post("/web/signin", data={"api_key": api.keys["inv"], "csrf": csrf,
                                           "next": "/web/investor?tier=growth"})
     assert ok.status_code == 303 and ok.headers["location"] == "/web/investor?tier=growth"
     cookie = ok.headers["set-cookie"].lower()
-    assert "cc_key=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    assert "cc_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    csrf = client.cookies["cc_csrf"]  # signed in: the session's own token
     elsewhere = client.post("/web/signin", data={"api_key": api.keys["inv"], "csrf": csrf, "next": "//evil.example"})
     assert elsewhere.headers["location"] == "/web/investor"
-    out = client.post("/web/signout", data={"csrf": csrf})
+    out = client.post("/web/signout", data={"csrf": client.cookies["cc_csrf"]})
     assert out.status_code == 303 and client.get("/web/investor").status_code == 303
 
 
@@ -202,5 +203,6 @@ def test_model_plots_are_served_only_when_the_manifest_lists_them(api: ApiEnv, t
         assert client.get(f"/web/models/vweb/files/{bad}").status_code == 404, bad
     assert 'name="force"' not in page  # forcing past the quality gate is an admin's
     refused = client.post("/web/models/vweb/promote", data={"csrf": client.cookies["cc_csrf"], "force": "true"})
-    assert refused.status_code == 403 and 'role="alert"' in refused.text and "只有管理员可以越过质量门槛" in refused.text
+    assert refused.status_code == 403 and 'role="alert"' in refused.text
+    assert "只有管理员可以越过质量门槛" in refused.text
     assert api.sql("SELECT status FROM model_versions WHERE version = 'vweb'")[0][0] != "active"

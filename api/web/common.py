@@ -1,12 +1,14 @@
 """What every page shares: the signed-in principal, role checks, CSRF, rendering and the error pages.
 
-* **Sign-in** stores the API key itself in the ``cc_key`` cookie (HttpOnly, SameSite=Strict, Secure on
-  HTTPS). Every request checks it exactly as the API checks a header (:func:`capconnect.db.keys.verify_key`:
-  hashed, compared in constant time; a revoked key is refused) and draws from the key's token bucket.
+* **Sign-in** starts a server-side session (:mod:`capconnect.db.sessions`): the ``cc_session`` cookie
+  (HttpOnly, SameSite=Strict, ``Secure`` by the ``cookie_secure`` setting) holds a random token, never the
+  API key. A session ends after ``session_idle_minutes`` without a request, ``session_max_hours`` after
+  sign-in, on sign-out, and when its key is revoked. Failed sign-ins and unknown session tokens count
+  against the client's address (:mod:`api.throttle`). Each request draws from the key's rate limit.
 * **Roles** are the API's: a page admits the roles its API route admits (:func:`web_roles`).
-* **CSRF**: a double-submit token. Every rendered page carries the ``cc_csrf`` cookie's random value in
-  a hidden ``csrf`` field; a POST whose field does not equal the cookie is refused (403). A cross-site
-  form can neither read the cookie nor, SameSite=Strict, send the session cookie with its POST.
+* **CSRF**: each session has its own token, rendered in every form's hidden ``csrf`` field (and copied to
+  the ``cc_csrf`` cookie); a POST whose field is not its session's token is refused (403), whatever the
+  cookie says. Before sign-in, the sign-in form itself uses a double-submit ``cc_csrf`` cookie.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from api import throttle
 from api.deps import Principal, StateDep
 from api.errors import ApiError
 from api.state import AppState
 from api.web.i18n import LANG_COOKIE, LANGS, lang_of, pick, translator
-from capconnect.db import keys as keys_db
+from capconnect.db import sessions as sessions_db
 from matching.domain import vocab
 from matching.errors import FieldError, MatchingError
 
@@ -36,9 +39,8 @@ TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 STATIC_DIR = HERE / "static"
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-KEY_COOKIE = "cc_key"
+SESSION_COOKIE = "cc_session"
 CSRF_COOKIE = "cc_csrf"
-SESSION_SECONDS = 12 * 3600
 HOME = {"investor": "/web/investor", "enterprise": "/web/enterprise", "operator": "/web/operator",
         "admin": "/web/operator", "data_scientist": "/web/models"}
 #: Navigation per role: (text key, path).
@@ -106,7 +108,10 @@ def current_principal(request: Request, state: StateDep) -> Principal:
     """The signed-in principal (the same key check as the API), or :class:`SignInNeeded`."""
     who = getattr(request.state, "authenticated", None)  # a form post: checked before its body (api.gate)
     if not isinstance(who, Principal):
-        who = session_principal(request, state)
+        try:
+            who = session_principal(request, state)
+        except ApiError as exc:  # a throttled address
+            raise PageError.of(exc) from exc
     request.state.principal = who  # the access log names the key by its prefix
     if state.limiter.acquire(who.key_id) > 0:
         raise PageError(429, None, "请求过于频繁，请稍后重试", "Too many requests; retry in a moment")
@@ -120,13 +125,20 @@ def session_principal(request: Request, state: AppState) -> Principal:
     before their body is read, :class:`api.gate.AuthGate`.
     """
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    presented = (request.cookies.get(KEY_COOKIE) or "").strip()
+    presented = (request.cookies.get(SESSION_COOKIE) or "").strip()
     if not presented:
         raise SignInNeeded(here)
+    address = throttle.client_address(request)
+    throttle.check(state, address)
     with state.pool.connection() as conn:
-        key = keys_db.verify_key(conn, presented)
-    if key is None or key.revoked:
+        idle = timedelta(minutes=state.settings.session_idle_minutes)
+        session, known = sessions_db.lookup(conn, presented, idle=idle)
+    if session is None:
+        if not known:  # a token that never named a session: a guess
+            throttle.failed(state, address)
         raise SignInNeeded(here, "session_expired")
+    request.state.csrf = session.csrf  # forms of this request are checked against this session's token
+    key = session.key
     return Principal(key.id, key.shown, key.role, key.investor_id, key.enterprise_id)
 
 
@@ -142,10 +154,17 @@ def web_roles(*roles: str) -> Callable[..., Principal]:
 
 
 def check_csrf(request: Request, token: str | None) -> None:
-    """Refuse (403) a form whose ``csrf`` field does not equal the ``cc_csrf`` cookie."""
-    cookie = request.cookies.get(CSRF_COOKIE) or ""
-    if not cookie or not token or not hmac.compare_digest(cookie.encode(), token.encode()):
+    """Refuse (403) a form whose ``csrf`` field is not its session's token (before sign-in: the ``cc_csrf``
+    cookie's)."""
+    expected = getattr(request.state, "csrf", None) or request.cookies.get(CSRF_COOKIE) or ""
+    if not expected or not token or not hmac.compare_digest(expected.encode(), token.encode()):
         raise PageError(403, "csrf_failed")
+
+
+def secure_cookies(request: Request) -> bool:
+    """Whether cookies set now are ``Secure``: the ``cookie_secure`` setting, or a request seen over HTTPS."""
+    state = getattr(request.app.state, "capconnect", None)
+    return request.url.scheme == "https" or bool(state and state.settings.secure_cookies)
 
 
 def wants_json(request: Request) -> bool:
@@ -157,14 +176,14 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, *
            who: Principal | None = None) -> HTMLResponse:
     """Render a template with the language, the CSRF token, the navigation and ``context``."""
     lang = lang_of(request)
-    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+    token = getattr(request.state, "csrf", None) or request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
     nav = NAV.get(who.role, ()) if who else ()
     ctx = {"t": translator(lang), "lang": lang, "csrf": token, "who": who, "nav": nav, "path": request.url.path,
            "lang_url": _lang_url(request, "en" if lang == "zh" else "zh"), "pick": lambda zh, en: pick(lang, zh, en),
            "money": lambda v: money(v, lang), "local": local_time, "label": lambda v, code: label(v, code, lang),
            **(context or {})}
     response = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
-    secure = request.url.scheme == "https"
+    secure = secure_cookies(request)
     if request.cookies.get(CSRF_COOKIE) != token:
         response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/web")
     if request.query_params.get("lang") in LANGS:
@@ -220,7 +239,7 @@ def signin_redirect(request: Request, exc: Exception) -> Response:
                              "signin": target}, status_code=401)
     response = RedirectResponse(target, status_code=303)
     if exc.reason:
-        response.delete_cookie(KEY_COOKIE, path="/")
+        response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 

@@ -132,12 +132,17 @@ def list_keys(conn: psycopg.Connection, *, include_revoked: bool = True) -> list
 
 
 def revoke_key(conn: psycopg.Connection, ref: str) -> ApiKey | None:
-    """Revoke a key named by its id, prefix or full key; ``None`` when none matches. Idempotent."""
+    """Revoke a key named by its id, prefix or full key, and end its console sessions; ``None`` when none matches.
+    Idempotent."""
+    from capconnect.db.sessions import revoke_for_key  # sessions build on keys
+
     prefix = split_key(ref) or ref.removeprefix(f"{KEY_SCHEME}_").rstrip("_…")
     with conn.transaction():
         row = conn.cursor(row_factory=dict_row).execute(
             f"UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
             f"WHERE (id::text = %s OR prefix = %s) RETURNING {_COLUMNS}", (ref, prefix)).fetchone()
+        if row:
+            revoke_for_key(conn, row["id"])
     return ApiKey(**row) if row else None
 
 
