@@ -59,6 +59,16 @@ def test_the_cookie_holds_a_session_never_the_key(api: ApiEnv) -> None:
     assert signed_out(raw)
 
 
+def test_signing_in_again_replaces_the_session(api: ApiEnv) -> None:
+    client = browser(api, fresh_key(api))
+    first = client.cookies[SESSION]
+    r = client.post("/web/signin", data={"api_key": fresh_key(api), "csrf": client.cookies["cc_csrf"]})
+    assert r.status_code == 303 and client.cookies[SESSION] != first
+    old = TestClient(api.client.app, follow_redirects=False)
+    old.cookies.set(SESSION, first)
+    assert signed_out(old)
+
+
 def test_sign_out_ends_the_session_on_the_server(api: ApiEnv) -> None:
     client = browser(api, fresh_key(api))
     stolen = client.cookies[SESSION]

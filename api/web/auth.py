@@ -74,9 +74,12 @@ def signin(request: Request, state: StateDep, api_key: Annotated[str, Form(max_l
                       status=429)
         page.headers.update(exc.headers)
         return page
+    previous = (request.cookies.get(SESSION_COOKIE) or "").strip()
     with state.pool.connection() as conn:
         key = keys_db.verify_key(conn, presented) if presented else None
         if key is not None and not key.revoked:
+            if previous:  # a new sign-in replaces the browser's session (never adopts a planted one)
+                sessions_db.revoke(conn, keys_db.hash_key(previous))
             lifetime = timedelta(hours=state.settings.session_max_hours)
             token, session = sessions_db.create(conn, key, lifetime=lifetime)
     if key is None or key.revoked:
