@@ -31,7 +31,7 @@ import numpy as np
 from matching.candidates import PairRules
 from matching.collaborative import CollaborativeModel
 from matching.constraints import OLD_SHARES, eligible_enterprises, eligible_needs
-from matching.features import FEATURE_NAMES, FEATURES, History, compute_features, investor_vectors
+from matching.features import FEATURE_NAMES, FEATURES, History, compute_features
 from matching.snapshot import MarketSnapshot, to_days
 
 logger = logging.getLogger(__name__)
@@ -254,8 +254,6 @@ class _Period:
              rng: np.random.Generator, hard_fraction: float) -> dict[str, np.ndarray] | None:
         """One direction's rows: per query its positives and sampled negatives, with features."""
         snap, elig = self.snap, self.elig
-        hist, collab = self.history(ent_vecs)
-        man_vecs = investor_vectors(snap, man_vecs, hist)  # investors without text: their portfolio as of t0
         p_inv, p_ent, p_y, p_need, p_time = self.p_inv, self.p_ent, self.p_y, self.p_need, self.p_time
         query_of = p_inv if direction == "investor" else p_ent
         order = np.argsort(query_of, kind="stable")  # rows of a query stay in their original order
@@ -315,6 +313,7 @@ class _Period:
             return None
         a_inv, a_ent, a_need, a_y, a_time, a_query = (np.concatenate(c) for c in zip(*rows, strict=True))
         a_inv, a_ent, a_need = a_inv.astype(np.int64), a_ent.astype(np.int64), a_need.astype(np.int64)
+        hist, collab = self.history(ent_vecs)
         sim = np.einsum("ij,ij->i", man_vecs[a_inv], ent_vecs[a_ent])
         X = compute_features(snap, hist, a_inv, a_ent, a_need, sim=sim, collab=collab.score(a_inv, a_ent))
         return {"X": X, "y": a_y, "query": a_query.astype(np.int64), "inv": a_inv, "ent": a_ent, "need": a_need,

@@ -280,3 +280,29 @@ def test_cli_refuses_a_bad_cut(cli, tmp_path: Path) -> None:  # type: ignore[no-
     result = cli("benchmark", "investment-events", str(path), "--cut", "2013-13-01")
     assert result.exit_code == 1
     assert "--cut: '2013-13-01' is not a date; use YYYY-MM-DD" in result.output
+
+
+CRUNCHBASE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "crunchbase-2013"
+
+
+@pytest.mark.skipif(not CRUNCHBASE.exists(), reason="the shared CrunchBase export is not beside the checkout")
+@pytest.mark.parametrize(("since", "max_investors"), [(date(2011, 1, 1), 60), (date(2011, 1, 1), 25)])
+def test_on_thin_crunchbase_slices_the_served_scorer_is_no_worse_than_the_best_baseline(
+        encoder, since: date, max_investors: int) -> None:  # type: ignore[no-untyped-def]
+    """Two years of history and at most 60 (then 25) investors: too little for a ranker to be sure of
+    itself. Whatever training chose on validation must not lose to the best baseline on the test window
+    beyond the paired interval, on the served task: new pairs (on all pairs of enterprise → investor,
+    ``incumbents_then_affinity`` wins by naming the company's own investors, which it already knows)."""
+    from matching.benchmark.thin import thin_events
+    from matching.embeddings import embed
+    from matching.ingest.crunchbase import read_crunchbase
+    from training.benchmark import CRUNCHBASE_CUTS, benchmark_config
+
+    parsed = thin_events(read_crunchbase(CRUNCHBASE), since=since, max_investors=max_investors)
+    snap = build_snapshot(parsed.enterprises, parsed.investors, events=parsed.events)
+    inputs = Inputs(snap, embed(encoder, snap.ent_text, kind="passage"), embed(encoder, snap.man_text, kind="query"),
+                    encoder)
+    result = run_cut(inputs, CRUNCHBASE_CUTS[1], benchmark_config())
+    for name, d in result["directions"].items():
+        p = d["paired_vs_best_baseline"]["new_pairs"]
+        assert p["hi"] >= 0.0, (name, d["served_scorer"], p)

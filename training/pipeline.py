@@ -42,7 +42,16 @@ from matching.dataset import DIRECTIONS, Impression, RankingData, build_ranking_
 from matching.embeddings import EmbeddingCache, embed
 from matching.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
 from matching.errors import ArtifactError, MatchingError
-from matching.evaluation import BASELINES, EvalSet, baseline_scores, build_eval_sets, evaluate_scores, rules_fit
+from matching.evaluation import (
+    BASELINES,
+    POSITIVE_GRADE,
+    EvalSet,
+    baseline_scores,
+    build_eval_sets,
+    evaluate_scores,
+    rules_fit,
+    subset,
+)
 from matching.features import FEATURE_INDEX
 from matching.index import IndexConfig, VectorIndex
 from matching.ranker import LambdaRanker
@@ -78,6 +87,9 @@ class TrainConfig:
     train_days: float | None = 365.0
     #: Features masked as missing in training and evaluation (ablations; empty in production).
     drop_features: tuple[str, ...] = ()
+    #: Train on new pairs only: rows of pairs that reached a deal before their period are left out (the
+    #: served task is an introduction; follow-ons are then ranked by what the features say of them).
+    new_pairs_only: bool = False
 
 
 @dataclass
@@ -196,8 +208,22 @@ def build_training_data(inputs: Inputs, config: TrainConfig, wins: dict[str, tup
             part = concat([rows, logged]) if len(logged) else rows
             part.logged_rows = len(logged)  # type: ignore[attr-defined]
             part.recomputed_rows = len(rows)  # type: ignore[attr-defined]
+            if config.new_pairs_only:
+                part = _new_pairs(part)
             out[direction][name] = part
             mask_features(part.X, config.drop_features)
+    return out
+
+
+def _new_pairs(data: RankingData) -> RankingData:
+    """The rows of pairs that had not reached a deal (grade >= 3) before their period."""
+    prior = np.nan_to_num(data.column("pair_prior_engagement").astype(np.float64), nan=0.0) >= POSITIVE_GRADE
+    if not prior.any():
+        return data
+    out = subset(data, ~prior)
+    for attr in ("logged_rows", "recomputed_rows"):
+        if hasattr(data, attr):
+            setattr(out, attr, getattr(data, attr))
     return out
 
 

@@ -190,6 +190,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "version": ("版本", "Version"),
     "status": ("状态", "Status"),
     "created_at": ("创建时间", "Created"),
+    "served_investor": ("机构端项目清单所用评分", "Investor deal lists rank by"),
+    "served_enterprise": ("企业端机构清单所用评分", "Enterprise investor lists rank by"),
     "metrics": ("评估指标", "Metrics"),
     "plots": ("评估图表", "Plots"),
     "promote": ("启用此版本", "Promote"),

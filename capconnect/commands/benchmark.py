@@ -44,6 +44,7 @@ from training.benchmark import (
     config_hash,
     run_cut,
 )
+from training.benchmark_report import write_readme
 from training.pipeline import TrainingError, embed_inputs
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ def crunchbase(
     ablations: bool = typer.Option(False, "--ablations", help="Also retrain without text, collaborative, history."),
     before: str = typer.Option(None, "--history-from", help="Thin data: drop events before this day (YYYY-MM-DD)."),
     max_investors: int = typer.Option(0, "--max-investors", help="Thin data: keep the N most active investors."),
+    readme: Path = typer.Option(None, "--readme", dir_okay=False,
+                                help="Write the report between the bench:crunchbase markers of this README."),
 ) -> None:
     """The CrunchBase 2013 protocol: validation cut (2012, tuning only) and test cut (2013-01-01 … 10-01)."""
     cuts = {c.name: c for c in CRUNCHBASE_CUTS}
@@ -111,11 +114,11 @@ def crunchbase(
                              max_investors=max_investors or None)
     chosen = list(CRUNCHBASE_CUTS) if cut == "all" else [cuts[cut]]
     _run(parsed, chosen, json_out=json_out, keep=keep, seed=seed, ablations=ablations, benchmark="crunchbase-2013",
-         source=str(directory), attribution=ATTRIBUTION)
+         source=str(directory), attribution=ATTRIBUTION, readme=readme)
 
 
 def _run(parsed: InvestmentEvents, cuts: list[Cut], *, json_out: Path | None, keep: bool, seed: int,
-         ablations: bool, benchmark: str, source: str, attribution: str | None) -> None:
+         ablations: bool, benchmark: str, source: str, attribution: str | None, readme: Path | None = None) -> None:
     if parsed.errors:
         for e in parsed.errors[:MAX_SHOWN_PROBLEMS]:
             err_console.print(f"  row {e.row}: {e.field} = '{e.value}': {e.reason}", markup=False)
@@ -157,9 +160,13 @@ def _run(parsed: InvestmentEvents, cuts: list[Cut], *, json_out: Path | None, ke
     console.print(f"benchmark finished in {total:.0f} s (config {report['config_hash']})")
     if attribution:
         console.print(attribution, highlight=False)
+    report = json_safe(report)
     if json_out:
-        json_out.write_text(json.dumps(json_safe(report), indent=2, ensure_ascii=False), encoding="utf-8")
+        json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
         console.print(f"metrics written to {json_out}")
+    if readme:
+        write_readme(report, readme)
+        console.print(f"report written into {readme} (between the bench:crunchbase markers)")
 
 
 def _import_and_read(parsed: InvestmentEvents, *, keep: bool) -> MarketSnapshot:
