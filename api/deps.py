@@ -107,8 +107,8 @@ def authenticate(state: AppState, presented: str, address: str) -> Principal:
     if not presented:
         raise ApiError(401, "unauthorized", "缺少 API 密钥", "An API key is required: send 'Authorization: Bearer "
                        "<key>' (create one with `capconnect keys create`)", headers=_CHALLENGE)
-    throttle.check(state, address)
     with state.pool.connection() as conn:
+        throttle.check(state, address, conn)
         key = keys_db.verify_key(conn, presented)
     if key is None or key.revoked:
         throttle.failed(state, address)

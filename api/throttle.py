@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+import psycopg
 from starlette.requests import HTTPConnection
 
 from api.errors import ApiError, field_detail
@@ -29,14 +30,17 @@ def _window(state: AppState) -> timedelta:
     return timedelta(seconds=state.settings.auth_failure_window_seconds)
 
 
-def check(state: AppState, address: str) -> None:
-    """Refuse an address that failed too often.
+def check(state: AppState, address: str, conn: psycopg.Connection | None = None) -> None:
+    """Refuse an address that failed too often (on ``conn`` when given: the caller's connection, else a pooled one).
 
     Raises:
         ApiError: 429 ``rate_limited`` with ``Retry-After`` (the seconds until its oldest failure expires).
     """
     limit, window = state.settings.auth_max_failures, state.settings.auth_failure_window_seconds
-    with state.pool.connection() as conn:
+    if conn is None:
+        with state.pool.connection() as pooled:
+            count, wait = throttle_db.failures(pooled, address, window=_window(state))
+    else:
         count, wait = throttle_db.failures(conn, address, window=_window(state))
     if count >= limit:
         raise ApiError(429, "rate_limited",

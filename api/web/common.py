@@ -129,8 +129,8 @@ def session_principal(request: Request, state: AppState) -> Principal:
     if not presented:
         raise SignInNeeded(here)
     address = throttle.client_address(request)
-    throttle.check(state, address)
     with state.pool.connection() as conn:
+        throttle.check(state, address, conn)
         idle = timedelta(minutes=state.settings.session_idle_minutes)
         session, known = sessions_db.lookup(conn, presented, idle=idle)
     if session is None:
