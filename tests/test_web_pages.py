@@ -206,3 +206,14 @@ def test_model_plots_are_served_only_when_the_manifest_lists_them(api: ApiEnv, t
     assert refused.status_code == 403 and 'role="alert"' in refused.text
     assert "只有管理员可以越过质量门槛" in refused.text
     assert api.sql("SELECT status FROM model_versions WHERE version = 'vweb'")[0][0] != "active"
+
+
+def test_the_models_page_says_which_scorer_serves_and_why(api: ApiEnv, tmp_path: Path) -> None:
+    served = {"investor": {"name": "blend(affinity, 0.5)", "why": "validation NDCG@10 on new_pairs: 0.1065"},
+              "enterprise": {"name": "affinity", "why": "validation NDCG@10 on new_pairs: 0.0974"}}
+    with api.db.connect(autocommit=True) as conn:
+        registry.register(conn, "vserved", str(tmp_path), {"files": {}}, {"primary": 0.1, "served": served})
+    page = browser(api, "ds").get("/web/models").text
+    card = page.split('id="model-vserved"')[1].split("</section>")[0]
+    assert "机构端项目清单所用评分: <b>blend(affinity, 0.5)</b>" in card
+    assert "企业端机构清单所用评分: <b>affinity</b>" in card and "validation NDCG@10 on new_pairs: 0.0974" in card

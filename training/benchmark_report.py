@@ -91,11 +91,16 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write_readme(report: dict[str, Any], readme: Path) -> None:
-    """Replace the section between the markers of ``readme`` (appended at the end when missing)."""
+    """Replace the benchmark's section of ``readme`` with :func:`markdown` of ``report``."""
+    replace_section(readme, START, END, markdown(report))
+
+
+def replace_section(readme: Path, start: str, end: str, md: str) -> None:
+    """Replace the text between the markers ``start`` and ``end`` of ``readme`` (appended when missing)."""
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    block = f"{START}\n{markdown(report)}\n{END}"
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _m: block, text, flags=re.S)
+    block = f"{start}\n{md.rstrip()}\n{end}"
+    if start in text and end in text:
+        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _m: block, text, flags=re.S)
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     readme.write_text(text, encoding="utf-8")
