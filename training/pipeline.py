@@ -19,14 +19,10 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 import shutil
-import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -34,36 +30,34 @@ import numpy as np
 import psycopg
 
 from capconnect.db import registry
-from capconnect.db.impressions import read_impressions
-from capconnect.db.market_read import read_market
-from matching.bundle import METRICS, ModelBundle, json_safe, write_manifest
+from matching.bundle import METRICS, json_safe, write_manifest
 from matching.config import Settings
-from matching.dataset import DIRECTIONS, Impression, RankingData, build_ranking_sets, concat, impression_data
-from matching.embeddings import EmbeddingCache, embed
-from matching.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
-from matching.errors import ArtifactError, MatchingError
-from matching.evaluation import (
-    BASELINES,
-    POSITIVE_GRADE,
-    EvalSet,
-    baseline_scores,
-    build_eval_sets,
-    evaluate_scores,
-    rules_fit,
-    subset,
-)
+from matching.dataset import DIRECTIONS, RankingData, build_ranking_sets, concat, impression_data
+from matching.encoder.encoder import TextEncoder
+from matching.evaluation import BASELINES, POSITIVE_GRADE, EvalSet, rules_fit, subset
 from matching.features import FEATURE_INDEX
 from matching.index import IndexConfig, VectorIndex
 from matching.ranker import LambdaRanker
-from matching.selection import SELECTION_SUBSET, select, served_scores
+from matching.selection import select
 from matching.snapshot import EPOCH, MarketSnapshot
 from matching.twosided import TwoSidedScorer
+from training.holdout import EVAL_THREADS, EvalBuilder, eval_sets, evaluate, model_scores, primary_of
+from training.inputs import (
+    Inputs,
+    Progress,
+    TrainingError,
+    embed_inputs,
+    inputs_from_market,
+    load_inputs,
+    say,
+)
+from training.provenance import active_scorer, code_version, library_versions, new_version_name
 
+#: Re-exported: callers (notebooks, tests, the benchmark) import these from the pipeline.
+__all__ = ["EVAL_THREADS", "EvalBuilder", "Fitted", "Inputs", "Progress", "TrainConfig", "TrainResult",
+           "TrainingError", "embed_inputs", "eval_sets", "evaluate", "fit_and_evaluate", "fit_scorer",
+           "inputs_from_market", "load_inputs", "model_scores", "primary_of", "train", "windows", "windows_at"]
 logger = logging.getLogger(__name__)
-Progress = Callable[[str], None]
-#: Threads for scoring the holdout's millions of candidate rows (offline; serving predicts on one).
-EVAL_THREADS = 2
-LIBRARIES = ("lightgbm", "numpy", "faiss-cpu", "sentence-transformers", "torch", "scikit-learn", "psycopg")
 
 
 @dataclass(frozen=True)
@@ -100,52 +94,6 @@ class TrainResult:
     folder: Path
     metrics: dict[str, Any]
     manifest: dict[str, Any]
-
-
-@dataclass
-class Inputs:
-    """What training reads, loaded once."""
-
-    snap: MarketSnapshot
-    ent_vecs: np.ndarray
-    man_vecs: np.ndarray
-    encoder: TextEncoder
-    impressions: list[Impression] = field(default_factory=list)
-
-
-class TrainingError(MatchingError):
-    """The data cannot train a model (too little history, an empty window)."""
-
-
-def _say(progress: Progress | None, message: str) -> None:
-    if progress is not None:
-        progress(message)
-    else:
-        logger.info(message)
-
-
-def load_inputs(settings: Settings, conn: psycopg.Connection, *, encoder: TextEncoder | None = None,
-                show_progress: bool = False, progress: Progress | None = None) -> Inputs:
-    """Read the market and the impression log; embed every profile and mandate (cached)."""
-    _say(progress, "reading the market from PostgreSQL")
-    stored = read_market(conn)
-    snap = stored.snapshot()
-    impressions = read_impressions(conn)
-    if encoder is None:
-        _say(progress, "loading the encoder")
-        encoder = load_encoder(ensure_default_encoder(settings))
-    _say(progress, f"embedding {snap.n_enterprises:,} profiles and {snap.n_investors:,} mandates (cached)")
-    return embed_inputs(settings, snap, encoder, show_progress=show_progress, impressions=impressions)
-
-
-def embed_inputs(settings: Settings, snap: MarketSnapshot, encoder: TextEncoder, *, show_progress: bool = False,
-                 impressions: list[Impression] | None = None) -> Inputs:
-    """:class:`Inputs` of a snapshot: profiles and mandates embedded through the on-disk cache."""
-    cache = EmbeddingCache(settings.embedding_cache_dir)
-    bs = settings.encoder_batch_size
-    ent_vecs = embed(encoder, snap.ent_text, kind="passage", cache=cache, batch_size=bs, show_progress=show_progress)
-    man_vecs = embed(encoder, snap.man_text, kind="query", cache=cache, batch_size=bs, show_progress=show_progress)
-    return Inputs(snap, ent_vecs, man_vecs, encoder, impressions or [])
 
 
 def windows(snap: MarketSnapshot, config: TrainConfig) -> dict[str, tuple[float, float]]:
@@ -234,127 +182,9 @@ def mask_features(X: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     return X
 
 
-def eval_sets(inputs: Inputs, window: tuple[float, float], seed: int = 0) -> dict[str, EvalSet]:
-    """Full-candidate evaluation sets of both directions on one window."""
-    return build_eval_sets(inputs.snap, DIRECTIONS, *window, ent_vecs=inputs.ent_vecs, man_vecs=inputs.man_vecs,
-                           seed=seed)
-
-
-#: Builds a window's full-candidate evaluation sets of both directions (default :func:`eval_sets`; the
-#: real-data benchmark passes its protocol's candidate sets, :mod:`matching.benchmark.adapter`).
-EvalBuilder = Callable[[Inputs, tuple[float, float], int], dict[str, EvalSet]]
-
-
-def model_scores(scorer: TwoSidedScorer, ev: EvalSet, *, snap: MarketSnapshot | None = None
-                 ) -> dict[str, np.ndarray]:
-    """The model's own-direction score, the two-sided score and the served scorer's, of each row."""
-    direction = ev.data.direction
-    threads = EVAL_THREADS if len(ev) >= 100_000 else 1
-    own, two_sided = scorer.model_scores(direction, ev.data.X, num_threads=threads)
-    choice = scorer.choices[direction]
-    fit = rules_fit(snap, ev.data) if snap is not None and choice.baseline == "rules" else None
-    served = served_scores(choice, direction, ev.data.X, lambda d, x: (own, two_sided), fit=fit)
-    return {"model": own, "two_sided": two_sided, "served": served}
-
-
-def primary_of(result: dict[str, Any], scorer: str) -> float:
-    """A scorer's NDCG@10 on new pairs (else all pairs) of one direction's results: the served task."""
-    entry = result[scorer]
-    return float(entry.get(SELECTION_SUBSET, entry["all"])["ndcg@10"])
-
-
-def evaluate(scorers: dict[str, TwoSidedScorer], inputs: Inputs, sets: dict[str, EvalSet], *, seed: int = 0,
-             keep_scores: dict[str, dict[str, np.ndarray]] | None = None) -> dict[str, Any]:
-    """Metrics per direction for the given models and every baseline, on the same rows.
-
-    ``keep_scores``, when given, receives each direction's scores by scorer name (the report reuses them).
-
-    Returns ``{direction: {scorer name: {subset: metrics}, "_served_scorer": name}, "primary": {name: value}}``
-    where ``primary`` (mean NDCG@10 on new pairs over both directions, of each scorer and of
-    ``served``, the served scorer) decides promotion.
-    """
-    out: dict[str, Any] = {}
-    primary: dict[str, list[float]] = {}
-    for direction, ev in sets.items():
-        if len(ev) == 0:
-            raise TrainingError(f"the {direction} evaluation window has no query with a positive event")
-        scores: dict[str, np.ndarray] = {}
-        served_name = ""
-        for name, scorer in scorers.items():
-            ms = model_scores(scorer, ev, snap=inputs.snap)
-            if name == "model":
-                scores["model"], scores["two_sided"] = ms["model"], ms["two_sided"]
-                served_name = scorer.choices[direction].name
-                scores["served"] = ms["served"]
-            else:
-                scores[name] = ms["served"]
-        scores.update(baseline_scores(inputs.snap, ev.data, seed=seed))
-        if served_name and served_name not in scores:
-            scores[served_name] = scores["served"]
-        out[direction] = evaluate_scores(ev, scores, seed=seed)
-        out[direction]["_served_scorer"] = served_name
-        if keep_scores is not None:
-            keep_scores[direction] = scores
-        out[direction]["_rows"] = {"queries": int(ev.data.n_queries), "rows": len(ev),
-                                   "positives": int((ev.data.y >= 3).sum()), "cold_rows": int(ev.cold.sum())}
-        for name in scores:
-            if out[direction][name]:
-                primary.setdefault(name, []).append(primary_of(out[direction], name))
-    out["primary"] = {name: float(np.mean(v)) for name, v in primary.items() if len(v) == len(sets)}
-    return out
-
-
 def _counts(data: RankingData) -> dict[str, int]:
     return {"rows": len(data), "queries": int(data.n_queries), "positives": int((data.y >= 3).sum()),
             "logged_rows": getattr(data, "logged_rows", 0), "recomputed_rows": getattr(data, "recomputed_rows", 0)}
-
-
-def code_version() -> str:
-    """The git commit of the running code (``+dirty`` with local changes), else the package version."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        try:
-            return "capconnect " + version("capconnect")
-        except PackageNotFoundError:
-            return "unknown"
-
-
-def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries a model depends on."""
-    out = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def new_version_name(models_dir: Path, conn: psycopg.Connection | None = None) -> str:
-    """``m<UTC timestamp>``, suffixed when taken on disk or in the registry."""
-    base = "m" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    name, n = base, 1
-    while (models_dir / name).exists() or (conn is not None and registry.get_version(conn, name) is not None):
-        n += 1
-        name = f"{base}-{n}"
-    return name
-
-
-def active_scorer(conn: psycopg.Connection, encoder_id: str) -> tuple[str | None, TwoSidedScorer | None, str]:
-    """The active version's scorer, or why it cannot be compared (another encoder or feature set)."""
-    active = registry.active_version(conn)
-    if active is None:
-        return None, None, "no active version"
-    try:
-        return active.version, ModelBundle.load(Path(active.path), encoder_id=encoder_id).scorer, ""
-    except ArtifactError as exc:
-        return active.version, None, str(exc)
 
 
 @dataclass
@@ -392,17 +222,6 @@ class Fitted:
         }
 
 
-def inputs_from_market(settings: Settings, market: Any, *, encoder: TextEncoder | None = None,
-                       show_progress: bool = False) -> Inputs:
-    """:class:`Inputs` from in-memory records (a generated ``Market``): no database (notebooks)."""
-    from matching.snapshot import build_snapshot
-
-    snap = build_snapshot(market.enterprises, market.investors, market.mandates, market.needs, market.secondaries,
-                          market.events)
-    encoder = encoder or load_encoder(ensure_default_encoder(settings))
-    return embed_inputs(settings, snap, encoder, show_progress=show_progress)
-
-
 def fit_scorer(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float, float]], *,
                eval_builder: EvalBuilder | None = None, progress: Progress | None = None
                ) -> tuple[dict[str, dict[str, RankingData]], dict[str, LambdaRanker], TwoSidedScorer, dict[str, Any],
@@ -419,7 +238,7 @@ def fit_scorer(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float,
         TrainingError: no rows in the training or validation window.
     """
     build = eval_builder or eval_sets
-    _say(progress, "building point-in-time training data (both directions)")
+    say(progress, "building point-in-time training data (both directions)")
     data = build_training_data(inputs, config, wins)
     rankers: dict[str, LambdaRanker] = {}
     fit_seconds: dict[str, float] = {}
@@ -427,14 +246,14 @@ def fit_scorer(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float,
         d = data[direction]
         if len(d["train"]) == 0 or len(d["valid"]) == 0:
             raise TrainingError(f"no {direction} training or validation rows: the market needs more funnel history")
-        _say(progress, f"fitting the {direction} ranker on {len(d['train']):,} rows ({d['train'].n_queries:,} queries)")
+        say(progress, f"fitting the {direction} ranker on {len(d['train']):,} rows ({d['train'].n_queries:,} queries)")
         t0 = time.perf_counter()
         rankers[direction] = LambdaRanker(seed=config.seed).fit(d["train"], d["valid"],
                                                                 num_boost_round=config.num_boost_round)
         fit_seconds[direction] = round(time.perf_counter() - t0, 2)
     scorer = TwoSidedScorer.fit_calibrators(rankers["investor"], rankers["enterprise"], data["investor"]["valid"],
                                             data["enterprise"]["valid"])
-    _say(progress, "calibrating and choosing the served scorer on the validation window's full candidate lists")
+    say(progress, "calibrating and choosing the served scorer on the validation window's full candidate lists")
     valid = {d: ev for d, ev in build(inputs, wins["valid"], config.seed).items() if len(ev)}
     calibration: dict[str, Any] = {"on": "validation window, sampled negatives", "weights_tried": {}}
     try:
@@ -447,7 +266,7 @@ def fit_scorer(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float,
     for direction, ev in valid.items():
         scorer.choices[direction] = select(ev, scorer.model_scores, fit=rules_fit(inputs.snap, ev.data),
                                            seed=config.seed)
-        _say(progress, f"{direction}: serving {scorer.choices[direction].name} ({scorer.choices[direction].why})")
+        say(progress, f"{direction}: serving {scorer.choices[direction].name} ({scorer.choices[direction].why})")
     return data, rankers, scorer, calibration, fit_seconds
 
 
@@ -481,12 +300,12 @@ def fit_and_evaluate(inputs: Inputs, config: TrainConfig | None = None, *, activ
     config = config or TrainConfig()
     wins = wins or windows(inputs.snap, config)
     build = _masked(eval_builder or eval_sets, config.drop_features)
-    _say(progress, "windows: " + ", ".join(f"{k} {_day(a)} … {_day(b)}" for k, (a, b) in wins.items()))
+    say(progress, "windows: " + ", ".join(f"{k} {_day(a)} … {_day(b)}" for k, (a, b) in wins.items()))
     data, rankers, scorer, calibration, fit_seconds = fit_scorer(inputs, config, wins, eval_builder=build,
                                                                  progress=progress)
-    _say(progress, "building the holdout evaluation sets (every eligible candidate of each query)")
+    say(progress, "building the holdout evaluation sets (every eligible candidate of each query)")
     sets = build(inputs, wins["holdout"], config.seed)
-    _say(progress, "evaluating on the holdout window over the full candidate set, beside the baselines")
+    say(progress, "evaluating on the holdout window over the full candidate set, beside the baselines")
     scorers = {"model": scorer} | ({"active": active} if active is not None else {})
     scores: dict[str, dict[str, np.ndarray]] = {}
     results = evaluate(scorers, inputs, sets, seed=config.seed, keep_scores=scores)
@@ -535,7 +354,7 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        _say(progress, f"writing {models_dir / name}")
+        say(progress, f"writing {models_dir / name}")
         data_window = {k: [_day(a), _day(b)] for k, (a, b) in wins.items()}
         for direction in DIRECTIONS:
             rankers[direction].save(tmp, direction=direction, encoder_id=enc.encoder_id, data_window=data_window,
@@ -547,7 +366,7 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
         (tmp / METRICS).write_text(json.dumps(json_safe(metrics), indent=2, ensure_ascii=False), encoding="utf-8")
         from training.report import write_report  # matplotlib only when a report is written
 
-        _say(progress, "writing the report")
+        say(progress, "writing the report")
 
         write_report(tmp, metrics, inputs=inputs, sets=sets, scorer=scorer, rankers=rankers, seed=config.seed,
                      scores=fitted.scores)
@@ -576,7 +395,7 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
         except BaseException:
             shutil.rmtree(final, ignore_errors=True)
             raise
-    _say(progress, f"version {name}: primary {metrics['primary']:.4f} "
+    say(progress, f"version {name}: primary {metrics['primary']:.4f} "
                    f"(affinity {results['primary'].get('affinity', float('nan')):.4f}, "
                    f"active {results['primary'].get('active', float('nan')):.4f})")
     return TrainResult(name, final, metrics, manifest)

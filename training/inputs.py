@@ -1,0 +1,84 @@
+"""What training reads: the market snapshot, its embeddings and the impression log, loaded once.
+
+:func:`load_inputs` reads PostgreSQL (``capconnect train``); :func:`inputs_from_market` takes in-memory
+records (notebooks, the synthetic benchmark); both embed through the on-disk cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from capconnect.db.impressions import read_impressions
+from capconnect.db.market_read import read_market
+from matching.config import Settings
+from matching.dataset import Impression
+from matching.embeddings import EmbeddingCache, embed
+from matching.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
+from matching.errors import MatchingError
+from matching.snapshot import MarketSnapshot
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Inputs:
+    """What training reads, loaded once."""
+
+    snap: MarketSnapshot
+    ent_vecs: np.ndarray
+    man_vecs: np.ndarray
+    encoder: TextEncoder
+    impressions: list[Impression] = field(default_factory=list)
+
+
+class TrainingError(MatchingError):
+    """The data cannot train a model (too little history, an empty window)."""
+
+
+def say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+    else:
+        logger.info(message)
+
+
+def load_inputs(settings: Settings, conn: psycopg.Connection, *, encoder: TextEncoder | None = None,
+                show_progress: bool = False, progress: Progress | None = None) -> Inputs:
+    """Read the market and the impression log; embed every profile and mandate (cached)."""
+    say(progress, "reading the market from PostgreSQL")
+    stored = read_market(conn)
+    snap = stored.snapshot()
+    impressions = read_impressions(conn)
+    if encoder is None:
+        say(progress, "loading the encoder")
+        encoder = load_encoder(ensure_default_encoder(settings))
+    say(progress, f"embedding {snap.n_enterprises:,} profiles and {snap.n_investors:,} mandates (cached)")
+    return embed_inputs(settings, snap, encoder, show_progress=show_progress, impressions=impressions)
+
+
+def embed_inputs(settings: Settings, snap: MarketSnapshot, encoder: TextEncoder, *, show_progress: bool = False,
+                 impressions: list[Impression] | None = None) -> Inputs:
+    """:class:`Inputs` of a snapshot: profiles and mandates embedded through the on-disk cache."""
+    cache = EmbeddingCache(settings.embedding_cache_dir)
+    bs = settings.encoder_batch_size
+    ent_vecs = embed(encoder, snap.ent_text, kind="passage", cache=cache, batch_size=bs, show_progress=show_progress)
+    man_vecs = embed(encoder, snap.man_text, kind="query", cache=cache, batch_size=bs, show_progress=show_progress)
+    return Inputs(snap, ent_vecs, man_vecs, encoder, impressions or [])
+
+
+def inputs_from_market(settings: Settings, market: Any, *, encoder: TextEncoder | None = None,
+                       show_progress: bool = False) -> Inputs:
+    """:class:`Inputs` from in-memory records (a generated ``Market``): no database (notebooks)."""
+    from matching.snapshot import build_snapshot
+
+    snap = build_snapshot(market.enterprises, market.investors, market.mandates, market.needs, market.secondaries,
+                          market.events)
+    encoder = encoder or load_encoder(ensure_default_encoder(settings))
+    return embed_inputs(settings, snap, encoder, show_progress=show_progress)
