@@ -130,8 +130,10 @@ def select(ev: EvalSet, model: ModelScores, *, fit: np.ndarray | None = None, se
     direction = ev.data.direction
     X = ev.data.X
     own, two_sided = model(direction, X)
-    if not per_query_ndcg(ev, own, subset_name, seed=seed).size:
+    n_queries = per_query_ndcg(ev, own, subset_name, seed=seed).size
+    if not n_queries:
         subset_name = "all"
+        n_queries = per_query_ndcg(ev, own, subset_name, seed=seed).size
     score = lambda s: float(np.mean(per_query_ndcg(ev, s, subset_name, seed=seed)))  # noqa: E731
     base = {b: feature_baseline(b, X, direction, fit=fit) for b in SERVABLE_BASELINES}
     values: dict[str, float] = {b: score(s) for b, s in base.items()}
@@ -159,7 +161,7 @@ def select(ev: EvalSet, model: ModelScores, *, fit: np.ndarray | None = None, se
     for v, c in options[1:]:
         if v > top + 1e-12:
             top, pick = v, c
-    why = (f"validation NDCG@10 on {subset_name} ({ev.data.n_queries} queries): {pick.name} {top:.4f}; "
+    why = (f"validation NDCG@10 on {subset_name} ({n_queries} queries): {pick.name} {top:.4f}; "
            f"model {values['model']:.4f}, two_sided {values['two_sided']:.4f}, best baseline {best_base} "
            f"{values[best_base]:.4f}, best blend {best_blend:.4f}")
     return Choice(pick.kind, pick.baseline, pick.weight, pick.center, pick.scale, why,
