@@ -162,3 +162,15 @@ def test_operators_only_and_bad_parameters(api: ApiEnv) -> None:
     last = date.fromisoformat(default["period_to"])
     assert date.fromisoformat(default["period_from"]) == last - timedelta(days=29)
     assert abs((last - datetime.now(timezone(timedelta(hours=8))).date()).days) <= 1
+
+
+@pytest.mark.parametrize(("params", "field"), [({"to": "0001-01-01"}, "to"), ({"from": "0001-01-01"}, "from"),
+                                               ({"to": "9999-12-31"}, "to")])
+def test_dates_at_the_ends_of_the_calendar_are_a_422_not_a_500(api: ApiEnv, params: dict[str, str],
+                                                                field: str) -> None:
+    """Found by schemathesis: ``to=0001-01-01`` overflowed the date arithmetic (a 500)."""
+    r = api.client.get("/v1/reports/outcomes", params=params, headers=api.auth("admin"))
+    assert r.status_code == 422, r.text
+    err = error_of(r)
+    assert err["fields"][0]["field"] == field and err["fields"][0]["value"] == params[field]
+    assert "2000-01-01" in err["message"] and "2999-12-31" in err["message"]

@@ -23,6 +23,8 @@ from matching.domain import vocab
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+#: The days a report may name: the calendar's ends would overflow the period's arithmetic.
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 Dimension = Literal["district", "board", "tier", "investor_type"]
 
 DIMENSION_ZH = {"district": "区县", "board": "特色板块", "tier": "层级", "investor_type": "机构类型"}
@@ -44,6 +46,10 @@ def outcomes(conn: ConnDep, who: StaffOnly,
              format: Annotated[Literal["json", "csv"], Query(description="json, or csv (UTF-8 with BOM)")  # noqa: A002
                                ] = "json") -> Any:
     """The period's outcomes by ``group_by``, with a total row."""
+    for field, day in (("from", period_from), ("to", period_to)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise invalid(field, day.isoformat(), f"日期须在 {EARLIEST} 至 {LATEST} 之间",
+                          f"{field} must lie between {EARLIEST} and {LATEST}", [f"{EARLIEST} … {LATEST}"])
     last = period_to or datetime.now(CHINA).date()
     first = period_from or last - timedelta(days=29)
     if first > last:
