@@ -213,4 +213,4 @@ def _print_cut(cut: Cut, result: dict[str, Any]) -> None:
                 ci = m.get("ci95", {}).get("ndcg@10", [float("nan")] * 2)
                 table.add_row(scorer, *(f"{m[k]:.3f}" for k, _ in _COLUMNS), f"{ci[0]:.3f}–{ci[1]:.3f}",
                               f"{m['queries']:,}", style="bold" if scorer == d["served_scorer"] else None)
-            console.print(table)
+            console.print(table, width=160)
