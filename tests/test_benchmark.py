@@ -259,6 +259,16 @@ def test_cli_runs_the_protocol_on_an_investment_events_file(cli_with_encoder, db
     before = _scratch_databases(db.url)
     result = cli_with_encoder("benchmark", "investment-events", str(path), "--cut", "2013-01-01", "--end",
                               "2013-07-01", "--json", str(out))
+    from training.benchmark_report import markdown, write_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- bench:crunchbase:start -->\nOLD-SECTION\n<!-- bench:crunchbase:end -->\ntail\n",
+                      encoding="utf-8")
+    write_readme(json.loads(out.read_text(encoding="utf-8")), readme)
+    text = readme.read_text(encoding="utf-8")
+    assert "OLD-SECTION" not in text and text.endswith("<!-- bench:crunchbase:end -->\ntail\n")
+    assert "#### enterprise → investor: serves" in text and "*new pairs*" in text and "95% CI" in text
+    assert markdown(json.loads(out.read_text(encoding="utf-8"))) in text
     assert result.exit_code == 0, result.output
     assert "test · enterprise → investor · new_pairs · serving" in result.output
     report = json.loads(out.read_text(encoding="utf-8"))

@@ -45,8 +45,9 @@ def _table(direction: dict[str, Any], subset: str) -> list[str]:
     return lines
 
 
-def markdown(report: dict[str, Any]) -> str:
-    """The whole benchmark section: every cut, direction and subset, buckets, ablations, how it was made."""
+def markdown(report: dict[str, Any], *, tables: bool = True) -> str:
+    """The whole benchmark section: every cut, direction and subset (``tables``), buckets, ablations, how
+    it was made."""
     out = [f"Produced by `capconnect benchmark crunchbase ../shared/data/crunchbase-2013 --readme README.md` "
            f"(configuration `{report['config_hash']}`, encoder `{report.get('encoder_id')}`; "
            f"{report['timings']['total']:.0f} s in all, embedding {report['timings']['embedding']:.0f} s).", ""]
@@ -59,7 +60,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{n['enterprise_queries']:,} companies with a deal ({n['cold_enterprise_queries']:,} never funded "
                 f"before); {n['positive_pairs_enterprise_direction']:,} positive pairs, "
                 f"{n['positive_pairs_follow_on']:,} of them follow-ons.", ""]
-        for dname, d in cut["directions"].items():
+        for dname, d in (cut["directions"] if tables else {}).items():
             ch = d["choice"]
             out += [f"#### {dname.replace('_to_', ' → ')}: serves `{d['served_scorer']}`", "",
                     f"Chosen on the validation window before the cut: {ch['why']}.", ""]
@@ -90,9 +91,10 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def write_readme(report: dict[str, Any], readme: Path) -> None:
-    """Replace the benchmark's section of ``readme`` with :func:`markdown` of ``report``."""
-    replace_section(readme, START, END, markdown(report))
+def write_readme(report: dict[str, Any], readme: Path, section: str = "crunchbase") -> None:
+    """Replace the section ``bench:<section>`` of ``readme`` with :func:`markdown` of ``report``."""
+    replace_section(readme, f"<!-- bench:{section}:start -->", f"<!-- bench:{section}:end -->",
+                    markdown(report, tables=not report.get("ablations")))
 
 
 def replace_section(readme: Path, start: str, end: str, md: str) -> None:

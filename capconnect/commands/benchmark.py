@@ -97,7 +97,8 @@ def crunchbase(
     before: str = typer.Option(None, "--history-from", help="Thin data: drop events before this day (YYYY-MM-DD)."),
     max_investors: int = typer.Option(0, "--max-investors", help="Thin data: keep the N most active investors."),
     readme: Path = typer.Option(None, "--readme", dir_okay=False,
-                                help="Write the report between the bench:crunchbase markers of this README."),
+                                help="Write the report between the bench:<section> markers of this README."),
+    section: str = typer.Option("crunchbase", "--readme-section", help="The README section's marker name."),
 ) -> None:
     """The CrunchBase 2013 protocol: validation cut (2012, tuning only) and test cut (2013-01-01 … 10-01)."""
     cuts = {c.name: c for c in CRUNCHBASE_CUTS}
@@ -114,11 +115,12 @@ def crunchbase(
                              max_investors=max_investors or None)
     chosen = list(CRUNCHBASE_CUTS) if cut == "all" else [cuts[cut]]
     _run(parsed, chosen, json_out=json_out, keep=keep, seed=seed, ablations=ablations, benchmark="crunchbase-2013",
-         source=str(directory), attribution=ATTRIBUTION, readme=readme)
+         source=str(directory), attribution=ATTRIBUTION, readme=readme, section=section)
 
 
 def _run(parsed: InvestmentEvents, cuts: list[Cut], *, json_out: Path | None, keep: bool, seed: int,
-         ablations: bool, benchmark: str, source: str, attribution: str | None, readme: Path | None = None) -> None:
+         ablations: bool, benchmark: str, source: str, attribution: str | None, readme: Path | None = None,
+         section: str = "crunchbase") -> None:
     if parsed.errors:
         for e in parsed.errors[:MAX_SHOWN_PROBLEMS]:
             err_console.print(f"  row {e.row}: {e.field} = '{e.value}': {e.reason}", markup=False)
@@ -165,8 +167,8 @@ def _run(parsed: InvestmentEvents, cuts: list[Cut], *, json_out: Path | None, ke
         json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
         console.print(f"metrics written to {json_out}")
     if readme:
-        write_readme(report, readme)
-        console.print(f"report written into {readme} (between the bench:crunchbase markers)")
+        write_readme(report, readme, section)
+        console.print(f"report written into {readme} (between the bench:{section} markers)")
 
 
 def _import_and_read(parsed: InvestmentEvents, *, keep: bool) -> MarketSnapshot:
