@@ -33,8 +33,9 @@ logger = logging.getLogger(__name__)
 METHODS = ("platt", "isotonic")
 #: The served choices of both directions, next to the rankers.
 SERVED_FILE = "served_scorer.json"
-#: Two-sided weights (the investor side's) tried on validation.
-WEIGHT_GRID: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+#: Two-sided weights (the investor side's) tried on validation: never 0 or 1, where the "two-sided" score
+#: would be one side's alone under another name.
+WEIGHT_GRID: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 EPS = 1e-6
 
 

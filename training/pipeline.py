@@ -21,7 +21,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -264,8 +264,10 @@ def fit_scorer(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float,
         calibration["why_not_full_lists"] = str(exc)
     calibration["weight"] = scorer.weight
     for direction, ev in valid.items():
-        scorer.choices[direction] = select(ev, scorer.model_scores, fit=rules_fit(inputs.snap, ev.data),
-                                           seed=config.seed)
+        choice = select(ev, scorer.model_scores, fit=rules_fit(inputs.snap, ev.data), seed=config.seed)
+        if choice.kind == "two_sided":  # say how much each side counts
+            choice = replace(choice, why=f"{choice.why}; two-sided weight of the investor side {scorer.weight:g}")
+        scorer.choices[direction] = choice
         say(progress, f"{direction}: serving {scorer.choices[direction].name} ({scorer.choices[direction].why})")
     return data, rankers, scorer, calibration, fit_seconds
 
