@@ -166,9 +166,15 @@ def require_roles(*roles: str) -> Callable[[Principal], Principal]:
         raise ValueError(f"unknown roles {sorted(unknown)}; allowed: {ROLES}")
 
     def check(who: PrincipalDep) -> Principal:
-        if who.role not in roles:
-            raise forbidden(f"角色 {who.role} 无权访问；允许的角色：{', '.join(roles)}",
-                            f"Keys of role {who.role} may not call this; allowed roles: {', '.join(roles)}")
-        return who
+        return authorize(who, *roles)
 
     return check
+
+
+def authorize(who: Principal, *roles: str) -> Principal:
+    """``who`` when its role is one of ``roles``, else a 403 naming the roles that may (what
+    :func:`require_roles` checks; the service layer, :mod:`api.services`, checks it again itself)."""
+    if who.role not in roles:
+        raise forbidden(f"角色 {who.role} 无权访问；允许的角色：{', '.join(roles)}",
+                        f"Keys of role {who.role} may not call this; allowed roles: {', '.join(roles)}")
+    return who

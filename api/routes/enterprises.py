@@ -11,15 +11,13 @@ the mutual reveal, other enterprises the public profile, staff and data scientis
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from api import disclosure
 from api.data import claims as claims_db
 from api.data import resources as db
-from api.deps import ConnDep, Principal
+from api.deps import ConnDep
 from api.errors import MAX_ID, ApiError, field_detail, not_found
 from api.logs import request_id_var
 from api.routes.resource_common import (
@@ -34,9 +32,7 @@ from api.routes.resource_common import (
     codes,
     conflict,
     district_codes,
-    district_name,
     invalid,
-    label,
     own_enterprise,
     page,
     refused,
@@ -46,6 +42,7 @@ from api.routes.resource_common import (
 )
 from api.schemas.resources import ClaimDecisionIn, ClaimOut, EnterpriseCreate, EnterpriseOut, EnterpriseUpdate, Page
 from api.security import record_confidential_views
+from api.services import enterprises as service
 from matching.domain import industries, vocab
 
 router = APIRouter(prefix="/v1", tags=["enterprises"])
@@ -74,7 +71,7 @@ def create_enterprise(body: EnterpriseCreate, conn: ConnDep, who: StaffOnly) -> 
         raise conflict(exc, "企业", "enterprise") from exc
     except db.Invalid as exc:
         raise refused(exc) from exc
-    return _read(conn, who, new_id)
+    return service.profile(conn, who, new_id)
 
 
 @router.get("/enterprises", response_model=Page[EnterpriseOut], responses=READ_ERRORS,
@@ -88,9 +85,9 @@ def list_enterprises(conn: ConnDep, who: Anyone, district: QueryCodes = None, ti
         board=vocab_codes(board, vocab.BOARDS, "board"),
         industry=codes(industry, industries.parse_industry, "industry", [i.code for i in industries.INDUSTRIES]),
         status=vocab_codes(status, vocab.ENTERPRISE_STATUSES, "status"), q=q, limit=limit, offset=offset)
-    accepted = _accepted(conn, who, [r["id"] for r in rows])
+    accepted = service.accepted(conn, who, [r["id"] for r in rows])
     claims = claims_db.of_enterprises(conn, [r["id"] for r in rows])
-    views = [view(r, who, r["id"] in accepted, claims.get(r["id"], ())) for r in rows]
+    views = [service.view(r, who, r["id"] in accepted, claims.get(r["id"], ())) for r in rows]
     record_confidential_views(conn, who, views)  # audited before anything confidential is sent
     return page(views, total, limit, offset)
 
@@ -99,7 +96,7 @@ def list_enterprises(conn: ConnDep, who: Anyone, district: QueryCodes = None, ti
             summary="An enterprise, as far as the caller may see it")
 def get_enterprise(enterprise_id: EnterpriseId, conn: ConnDep, who: Anyone) -> dict[str, Any]:
     """The enterprise; ``withheld`` and ``disclosure`` say what is not shown, why, and how it can be."""
-    return _read(conn, who, enterprise_id)
+    return service.profile(conn, who, enterprise_id)
 
 
 @router.patch("/enterprises/{enterprise_id}", response_model=EnterpriseOut, responses=WRITE_ERRORS,
@@ -122,7 +119,7 @@ def update_enterprise(enterprise_id: EnterpriseId, body: EnterpriseUpdate, conn:
         current = db.get_enterprise(conn, enterprise_id) or {}  # needs no claim)
         claimed = {f: v for f, v in claimed.items() if _differs(current.get(f), v)}
         claims_db.submit(conn, enterprise_id=enterprise_id, claims=claimed, key_id=who.key_id)
-    return _read(conn, who, enterprise_id)
+    return service.profile(conn, who, enterprise_id)
 
 
 @router.get("/enterprises/{enterprise_id}/claims", response_model=Page[ClaimOut], responses=READ_ERRORS,
@@ -133,7 +130,7 @@ def list_claims(enterprise_id: EnterpriseId, conn: ConnDep, who: Anyone) -> dict
     if not db.exists(conn, table="enterprises", row_id=enterprise_id):
         raise not_found("企业", "enterprise", enterprise_id, "enterprise_id")
     rows = claims_db.of_enterprises(conn, [enterprise_id], pending_only=False).get(enterprise_id, [])
-    return page([claim_view(r, who) for r in rows], len(rows), max(len(rows), 1), 0)
+    return page([service.claim_view(r, who) for r in rows], len(rows), max(len(rows), 1), 0)
 
 
 @router.post("/enterprises/{enterprise_id}/claims/{claim_id}/decision", response_model=ClaimOut,
@@ -151,63 +148,16 @@ def decide_claim(enterprise_id: EnterpriseId, claim_id: ClaimId, body: ClaimDeci
                                    request_id=request_id_var.get())
     if decided is None:
         now = claims_db.get(conn, enterprise_id=enterprise_id, claim_id=claim_id) or claim
-        raise ApiError(409, "conflict", f"该申报已处理（{CLAIM_STATUS_ZH[now['status']]}），不能再次核验",
+        raise ApiError(409, "conflict", f"该申报已处理（{service.CLAIM_STATUS_ZH[now['status']]}），不能再次核验",
                        f"Claim {claim_id} is {now['status']}, not pending; only pending claims are decided "
                        "(the enterprise may submit a new claim)",
                        fields=[field_detail("claim_id", claim_id, f"already {now['status']}", ["pending"])])
-    return claim_view(decided, who)
+    return service.claim_view(decided, who)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
-def _read(conn: Any, who: Principal, enterprise_id: int) -> dict[str, Any]:
-    row = db.get_enterprise(conn, enterprise_id)
-    if row is None:
-        raise not_found("企业", "enterprise", enterprise_id, "enterprise_id")
-    claims = claims_db.of_enterprises(conn, [enterprise_id]).get(enterprise_id, [])
-    out = view(row, who, enterprise_id in _accepted(conn, who, [enterprise_id]), claims)
-    record_confidential_views(conn, who, [out])  # audited before anything confidential is sent
-    return out
-
-
 def _differs(current: Any, claimed: Any) -> bool:
     """Whether a claimed value says something new (lists compare as sets)."""
     if isinstance(claimed, list):
         return set(claimed) != set(current or ())
     return bool(claimed != current)
-
-
-def _accepted(conn: Any, who: Principal, enterprise_ids: list[int]) -> set[int]:
-    """Enterprises that accepted the calling investor's contact request (empty for other roles)."""
-    if who.role != "investor" or who.investor_id is None:
-        return set()
-    return db.contacts_accepted(conn, investor_id=who.investor_id, enterprise_ids=enterprise_ids)
-
-
-#: How each claim status is shown.
-CLAIM_STATUS_ZH = {"pending": "企业自报，待核验", "verified": "已核验", "rejected": "核验未通过",
-                   "superseded": "已由新的申报取代"}
-
-
-def claim_view(row: Mapping[str, Any], who: Principal) -> dict[str, Any]:
-    """A claim as ``who`` may see it: the keys that claimed and decided only for staff and the enterprise."""
-    insider = who.is_staff or who.enterprise_id == row["enterprise_id"]
-    return {**row, "status_zh": CLAIM_STATUS_ZH[row["status"]],
-            "claimed_by_key_id": row["claimed_by_key_id"] if insider else None,
-            "decided_by_key_id": row["decided_by_key_id"] if insider else None}
-
-
-def view(row: dict[str, Any], who: Principal, contact_accepted: bool,
-         claims: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
-    """An enterprise row as ``who`` may see it, with Chinese labels and its pending claims (not facts)."""
-    row = dict(row)
-    row["disclosure_choice"] = row.pop("disclosure")
-    decision = disclosure.decide(role=who.role, tier=row["tier"], disclosure=row["disclosure_choice"],
-                                 enterprise_id=row["id"], viewer_enterprise_id=who.enterprise_id,
-                                 contact_accepted=contact_accepted)
-    out = disclosure.redact(row, decision)
-    out["district_name"] = district_name(row["district"])
-    out["industry_zh"] = industries.industry(row["industry"]).zh if row["industry"] else None
-    out["tier_zh"] = label(vocab.TIERS, row["tier"])
-    out["boards_zh"] = [vocab.BOARDS.label(b) for b in row["boards"]]
-    out["claims"] = [claim_view(c, who) for c in claims]
-    return out

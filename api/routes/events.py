@@ -12,8 +12,8 @@ with other content is a 409 naming the fields that differ. A 201 is sent only af
 committed: an acknowledged event is never lost.
 
 The batch form takes 1 to ``MAX_BATCH`` (1,000) events, each checked exactly as the single route checks
-it (the same code, :func:`_validated`, over ids looked up once for the whole batch), and stores them
-all in one transaction or none: any invalid event is a 422 naming ``events[i].<field>``, any event of
+it (the same code, :func:`api.services.events.validated`, over ids looked up once for the whole batch),
+and stores them all in one transaction or none: any invalid event is a 422 naming ``events[i].<field>``, any event of
 another party a 403, an id stored with other content a 409 naming ``events[i]``; nothing is written
 then. An id stored with the same content is a duplicate, reported per event; the same id twice in one
 batch is stored once (with other content it is a 422). The answer is 201 when the batch stored at least
@@ -33,7 +33,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -41,21 +41,15 @@ from fastapi.responses import JSONResponse
 
 from api import event_visibility
 from api.data import events as events_db
-from api.data import lists as lists_db
 from api.deps import ConnDep, Principal, StateDep, require_roles
 from api.errors import MAX_ID, ApiError, field_detail, forbidden
-from api.impressions import Interrupted
 from api.schemas.common import error_responses
 from api.schemas.events import MAX_BATCH, EventAck, EventBatchIn, EventBatchOut, EventIn, EventOut, EventPage, EventType
-from matching.config import Settings
+from api.services import events as service
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
-Reporter = Annotated[Principal, Depends(require_roles("investor", "enterprise", "operator", "admin"))]
-Reader = Annotated[Principal, Depends(require_roles("investor", "enterprise", "operator", "admin", "data_scientist"))]
-
-
-def _invalid(field: str, value: object, zh: str, en: str) -> ApiError:
-    return ApiError(422, "validation_error", zh, en, fields=[field_detail(field, value, en)])
+Reporter = Annotated[Principal, Depends(require_roles(*service.REPORTERS))]
+Reader = Annotated[Principal, Depends(require_roles(*service.READERS))]
 
 
 @router.post("/events", status_code=201, response_model=EventOut,
@@ -63,19 +57,7 @@ def _invalid(field: str, value: object, zh: str, en: str) -> ApiError:
              | error_responses(401, 403, 409, 413, 422, 429, 503))
 def post_event(body: EventIn, state: StateDep, conn: ConnDep, who: Reporter) -> Any:
     """Record a funnel event (201), or return the identical stored one (200)."""
-    refs = _references(conn, [body], state.impressions)
-    ev = _validated(who, body, refs, datetime.now(UTC), state.settings)
-    row, created = events_db.insert_event(conn, ev)  # committed here, before the reply
-    if not created:
-        diff = events_db.differences(row, ev)
-        if diff:
-            state.metrics.events_ingested.labels(event_type=ev.event_type, outcome="conflict").inc()
-            raise ApiError(409, "conflict", f"事件 {body.event_id} 已存在且内容不同：{', '.join(diff)}",
-                           f"Event {body.event_id} exists with other content ({', '.join(diff)}); "
-                           "use a new event_id for a new event",
-                           fields=[field_detail(f, _json(getattr(ev, f)), f"stored: {_json(row[f])}") for f in diff])
-    state.metrics.events_ingested.labels(event_type=ev.event_type, outcome="created" if created else "duplicate").inc()
-    out = _out(row)
+    out, created = service.record_event(state, conn, who, body)
     return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)
 
 
@@ -87,7 +69,7 @@ def post_event(body: EventIn, state: StateDep, conn: ConnDep, who: Reporter) -> 
              | error_responses(401, 403, 409, 413, 422, 429, 503))
 def post_events_batch(body: EventBatchIn, state: StateDep, conn: ConnDep, who: Reporter) -> Any:
     """Record up to ``MAX_BATCH`` events in one transaction: 201 if any was new, 200 if all were stored."""
-    refs = _references(conn, body.events, state.impressions)
+    refs = service.references(conn, body.events, state.impressions)
     now = datetime.now(UTC)
     evs: list[events_db.NewEvent] = []
     first: dict[str, int] = {}  # event key → index of its first occurrence in the batch
@@ -95,7 +77,7 @@ def post_events_batch(body: EventBatchIn, state: StateDep, conn: ConnDep, who: R
     invalid: list[ApiError] = []
     for i, item in enumerate(body.events):
         try:
-            ev = _validated(who, item, refs, now, state.settings)
+            ev = service.validated(who, item, refs, now, state.settings)
         except ApiError as err:
             if err.status == 403:  # another party's event: the whole batch is refused as such
                 raise _at(i, err) from None
@@ -105,9 +87,9 @@ def post_events_batch(body: EventBatchIn, state: StateDep, conn: ConnDep, who: R
         if ev.event_key not in first:
             first[ev.event_key], unique[ev.event_key] = i, ev
         elif diff := events_db.content_differences(unique[ev.event_key], ev):
-            invalid.append(_invalid(f"events[{i}].event_id", item.event_id, "同一批次中的事件 ID 重复且内容不同",
-                                    f"repeats events[{first[ev.event_key]}] with other content "
-                                    f"({', '.join(diff)}); use a new event_id for a new event"))
+            invalid.append(service.invalid(f"events[{i}].event_id", item.event_id, "同一批次中的事件 ID 重复且内容不同",
+                                           f"repeats events[{first[ev.event_key]}] with other content "
+                                           f"({', '.join(diff)}); use a new event_id for a new event"))
     if invalid:
         raise _merged(invalid, len(body.events))
     outcome = events_db.insert_events(conn, list(unique.values()))  # committed here, before the reply
@@ -150,122 +132,8 @@ def get_events(conn: ConnDep, who: Reader,
                                  enterprise_id=scope.enterprise_id or enterprise_id,
                                  event_type=event_type.value if event_type else None, list_id=list_id,
                                  before=before, limit=limit, side=scope.side)
-    return EventPage(items=[_out(r) for r in rows], next_before=rows[-1]["id"] if len(rows) == limit else None)
-
-
-# -- helpers -------------------------------------------------------------------------------------------
-def _actor_and_scope(who: Principal, body: EventIn) -> tuple[str, str]:
-    """The acting side and the key namespace; 403 when a party reports for another."""
-    if who.role == "investor":
-        if body.investor_id != who.investor_id:
-            raise forbidden(f"该密钥只能为投资方 {who.investor_id} 上报事件",
-                            f"This key reports events of investor {who.investor_id} only, not {body.investor_id}")
-        return _party_actor(body, "investor"), f"i{who.investor_id}"
-    if who.role == "enterprise":
-        if body.enterprise_id != who.enterprise_id:
-            raise forbidden(f"该密钥只能为企业 {who.enterprise_id} 上报事件",
-                            f"This key reports events of enterprise {who.enterprise_id} only, not {body.enterprise_id}")
-        return _party_actor(body, "enterprise"), f"e{who.enterprise_id}"
-    return body.actor or "investor", "s"
-
-
-def _party_actor(body: EventIn, side: str) -> str:
-    if body.actor not in (None, side):
-        raise _invalid("actor", body.actor, f"{side} 密钥上报的事件由 {side} 发起",
-                       f"an {side} key reports its own actions: actor must be {side} or omitted")
-    return side
-
-
-#: A list served this long ago or less (its id carries the time) may still be queued in another worker's
-#: impression writer: quoting it before it is written is a 503 to retry, not a 422.
-LIST_GRACE_SECONDS = 10.0
-
-
-def _references(conn: Any, bodies: Sequence[EventIn], impressions: Any = None) -> events_db.References:
-    """Every id the events refer to, looked up at once (one query per kind of id).
-
-    Lists are written to the impression log behind the response (:mod:`api.impressions`). Nothing here
-    sleeps or waits for the writer thread: the lists this process still holds are written by this
-    request first (:meth:`~api.impressions.ImpressionWriter.write_now`), and a list quoted but not found
-    that may still be on its way (another worker served it less than :data:`LIST_GRACE_SECONDS` ago, so
-    its writer may not have run) is a 503 with ``Retry-After``; any other unknown list is a 422.
-    """
-    list_ids = {b.list_id for b in bodies if b.list_id is not None}
-    if impressions is not None and list_ids:
-        try:
-            impressions.write_now(conn, list_ids)
-        except Interrupted as exc:
-            raise exc.cause from exc  # the database is away: a 503 like any other
-    refs = events_db.references(
-        conn, investor_ids=[b.investor_id for b in bodies], enterprise_ids=[b.enterprise_id for b in bodies],
-        need_ids=[b.need_id for b in bodies if b.need_id is not None],
-        list_pairs=[(b.list_id, b.investor_id, b.enterprise_id) for b in bodies if b.list_id is not None])
-    if impressions is not None:
-        _not_written_yet(list_ids - set(refs.lists))
-    return refs
-
-
-def _not_written_yet(missing: set[uuid.UUID]) -> None:
-    """A 503 to retry when a quoted list may not be in the impression log yet (see :func:`_references`)."""
-    now, grace = datetime.now(UTC), timedelta(seconds=LIST_GRACE_SECONDS)
-    young = sorted(str(i) for i in missing
-                   if (at := lists_db.served_at(i)) is not None and timedelta(0) <= now - at <= grace)
-    if young:
-        raise ApiError(503, "unavailable", f"推荐列表 {young[0]} 刚刚生成，尚未写入日志，请 1 秒后重试",
-                       f"list {young[0]} was served moments ago and is not in the impression log yet; retry in a "
-                       "second", fields=[field_detail("list_id", i, "served moments ago; not logged yet")
-                                         for i in young], headers={"Retry-After": "1"})
-
-
-def _validated(who: Principal, body: EventIn, refs: events_db.References, now: datetime,
-               settings: Settings) -> events_db.NewEvent:
-    """The event to store, checked in one order for both routes; an ``ApiError`` naming the body's field."""
-    actor, scope = _actor_and_scope(who, body)
-    _check_date(who, body.occurred_at, now, settings)
-    for table, value, field, known in (("investors", body.investor_id, "investor_id", refs.investors),
-                                       ("enterprises", body.enterprise_id, "enterprise_id", refs.enterprises)):
-        if value not in known:
-            raise _invalid(field, value, f"{field} 不存在", f"no {table[:-1]} with id {value}")
-    if body.need_id is not None and refs.need_owners.get(body.need_id) != body.enterprise_id:
-        raise _invalid("need_id", body.need_id, "该融资需求不属于此企业",
-                       f"need {body.need_id} is not a financing need of enterprise {body.enterprise_id}")
-    if body.list_id is not None:
-        _check_list(who, body, refs)
-    return events_db.NewEvent(
-        event_key=events_db.event_key(scope, body.event_id), event_type=body.event_type.value,
-        investor_id=body.investor_id, enterprise_id=body.enterprise_id, actor=actor, list_id=body.list_id,
-        need_id=body.need_id, amount=body.amount, currency=body.currency.value if body.currency else None,
-        occurred_at=body.occurred_at, api_key_id=who.key_id)
-
-
-def _check_date(who: Principal, at: datetime | None, now: datetime, settings: Settings) -> None:
-    """``occurred_at`` not in the future (all keys) and, for party keys, not older than ``event_max_age_days``."""
-    if at is None:
-        return
-    if at > now + timedelta(seconds=settings.event_clock_skew_seconds):
-        raise _invalid("occurred_at", at.isoformat(), "发生时间不能晚于当前时间",
-                       f"occurred_at is in the future (server time {now.isoformat(timespec='seconds')}); "
-                       "send the time the event happened, with its time zone")
-    days = settings.event_max_age_days
-    if not who.is_staff and at < now - timedelta(days=days):
-        earliest = (now - timedelta(days=days)).isoformat(timespec="seconds")
-        raise _invalid("occurred_at", at.isoformat(), f"发生时间不能早于 {days:g} 天前（{earliest}）",
-                       f"occurred_at is more than {days:g} days in the past (the earliest allowed is {earliest}); "
-                       "report events as they happen, or ask the platform's staff to record older ones")
-
-
-def _check_list(who: Principal, body: EventIn, refs: events_db.References) -> None:
-    assert body.list_id is not None
-    served_to = refs.lists.get(body.list_id)
-    if served_to is None:
-        raise _invalid("list_id", str(body.list_id), "推荐列表不存在", f"no served list {body.list_id}")
-    if (who.role == "investor" and served_to[0] != who.investor_id) or (
-            who.role == "enterprise" and served_to[1] != who.enterprise_id):
-        raise forbidden("该推荐列表不属于此密钥", f"List {body.list_id} was not served to this key's {who.role}")
-    if (body.list_id, body.investor_id, body.enterprise_id) not in refs.pairs:
-        raise _invalid("list_id", str(body.list_id), "该推荐列表不包含此投资方与企业",
-                       f"list {body.list_id} does not contain investor {body.investor_id} with enterprise "
-                       f"{body.enterprise_id}")
+    return EventPage(items=[service.event_out(r) for r in rows],
+                     next_before=rows[-1]["id"] if len(rows) == limit else None)
 
 
 # -- batch helpers -------------------------------------------------------------------------------------
@@ -296,7 +164,8 @@ def _conflict(conflicts: dict[str, tuple[dict[str, Any], list[str]]], unique: di
     """The 409 for events stored before with other content, naming ``events[i]`` and the fields."""
     order = sorted(conflicts, key=lambda k: first[k])
     said = [f"events[{first[k]}] ({bodies[first[k]].event_id}: {', '.join(conflicts[k][1])})" for k in order]
-    fields = [field_detail(f"events[{first[k]}].{f}", _json(getattr(unique[k], f)), f"stored: {_json(row[f])}")
+    fields = [field_detail(f"events[{first[k]}].{f}", service.as_json(getattr(unique[k], f)),
+                           f"stored: {service.as_json(row[f])}")
               for k in order for row, diff in [conflicts[k]] for f in diff]
     listed = "; ".join(said[:5]) + (" …" if len(said) > 5 else "")
     return ApiError(409, "conflict", f"{len(said)} 个事件已存在且内容不同，本批次均未保存：{listed}",
@@ -307,19 +176,3 @@ def _conflict(conflicts: dict[str, tuple[dict[str, Any], list[str]]], unique: di
 def _count(state: Any, outcomes: Any) -> None:
     for (event_type, outcome), n in Counter(outcomes).items():
         state.metrics.events_ingested.labels(event_type=event_type, outcome=outcome).inc(n)
-
-
-def _json(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if value is None or isinstance(value, (int, float, str, bool)):
-        return value
-    return str(value)
-
-
-def _out(r: dict[str, Any]) -> EventOut:
-    return EventOut(event_id=events_db.client_id(r["event_key"]), event_type=r["event_type"],
-                    investor_id=r["investor_id"], enterprise_id=r["enterprise_id"], list_id=r["list_id"],
-                    need_id=r["need_id"], amount=None if r["amount"] is None else float(r["amount"]),
-                    currency=r["currency"], actor=r["actor"], source=r["source"], occurred_at=r["occurred_at"],
-                    recorded_at=r["recorded_at"])

@@ -6,160 +6,33 @@ impression log and held-out windows, and a list they looked at would be logged a
 nobody on the platform saw. Search: investors search enterprises, enterprises search investors,
 staff both.
 
-Every served list is logged (``served_lists`` + ``served_list_items``, with positions, scores,
-candidate sources and the feature values), batched behind the response by :mod:`api.impressions`;
-feedback quoting its ``list_id`` waits for it (``api.routes.events``).
+The operations, with their checks and the logging of every served list (``served_lists`` +
+``served_list_items``), are :mod:`api.services.matching`'s, shared with the web console.
 Handlers are plain ``def``: FastAPI runs them in its thread pool, which is where the
 CPU-bound matcher belongs (FAISS is pinned to one thread per call).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
-from api.data import lists as lists_db
 from api.deps import Principal, StateDep, require_roles
-from api.errors import ApiError, field_detail, forbidden
-from api.reasons import shown_reasons
 from api.schemas.common import error_responses
-from api.schemas.matching import MatchItemOut, MatchListOut, NeedOut, PartyOut, ReasonOut, SecondaryOut
-from api.state import CONTENT_RULES, AppState
-from matching.domain import vocab
-from matching.domain.vocab import split_list
-from matching.explain import Reason
-from matching.filters import Filters
-from matching.matcher import Matcher, MatchItem, MatchList
+from api.schemas.matching import MatchListOut
+from api.services import matching as service
+from api.services.matching import ENTERPRISE_SIDE, INVESTOR_SIDE, MAX_QUERY, ListParams
 
 router = APIRouter(prefix="/v1", tags=["matching"])
 ERRORS = error_responses(401, 403, 404, 422, 429, 503)
-
-def _many(values: list[str] | None) -> tuple[str, ...]:
-    return tuple(p for v in values or () for p in split_list(v))
-
-
-class ListParams:
-    """Filters and list length shared by the list routes (repeat a filter or separate values with commas).
-
-    Values may be codes or Chinese/English labels (``tier=成长层``, ``district=渝北区``); each only narrows
-    the hard constraints of the mandate, never loosens them.
-    """
-
-    def __init__(self, state: StateDep,
-                 board: Annotated[list[str] | None, Query(
-                     description=f"Boards (any of): {', '.join(vocab.BOARDS.codes)}")] = None,
-                 tier: Annotated[list[str] | None, Query(description=f"Tiers: {', '.join(vocab.TIERS.codes)}")] = None,
-                 district: Annotated[list[str] | None, Query(
-                     description="District codes or names (渝北区, 500112)")] = None,
-                 instrument: Annotated[list[str] | None, Query(
-                     description=f"Instruments: {', '.join(vocab.INSTRUMENTS.codes)}")] = None,
-                 investor_type: Annotated[list[str] | None, Query(
-                     description=f"Investor types (investor lists): {', '.join(vocab.INVESTOR_TYPES.codes)}")] = None,
-                 amount_min: Annotated[float | None, Query(ge=0, le=1e13, allow_inf_nan=False,
-                                                           description="Smallest need amount, yuan")] = None,
-                 amount_max: Annotated[float | None, Query(ge=0, le=1e13, allow_inf_nan=False,
-                                                           description="Largest need amount, yuan")] = None,
-                 k: Annotated[int, Query(ge=1, description="List length (at most the service's api_max_k)")] = 20,
-                 ) -> None:
-        if k > state.settings.api_max_k:
-            raise ApiError(422, "validation_error", f"k 不能超过 {state.settings.api_max_k}",
-                           f"k must be at most {state.settings.api_max_k}",
-                           fields=[field_detail("k", k, f"between 1 and {state.settings.api_max_k}")])
-        self.k = k
-        self.filters = Filters(boards=_many(board), tiers=_many(tier), districts=_many(district),
-                               instruments=_many(instrument), investor_types=_many(investor_type),
-                               amount_min=amount_min, amount_max=amount_max)
-        self.query: dict[str, Any] = {"k": k, "filters": {
-            "boards": list(self.filters.boards), "tiers": list(self.filters.tiers),
-            "districts": list(self.filters.districts), "instruments": list(self.filters.instruments),
-            "investor_types": list(self.filters.investor_types), "amount_min": amount_min, "amount_max": amount_max}}
-
-
 Params = Annotated[ListParams, Depends()]
 PartyId = Annotated[int, Path(gt=0)]
 
 
-@router.get("/investors/{investor_id}/deals", response_model=MatchListOut, responses=ERRORS,
-            summary="Deal list for an investor (ranked enterprises with the need matched)")
-def deals(investor_id: PartyId, state: StateDep, params: Params,
-          who: Annotated[Principal, Depends(require_roles("investor", "operator", "admin"))]) -> ListResponse:
-    """Enterprises with a need fitting the investor's mandate, best first, with reasons."""
-    _own_investor(who, investor_id)
-    if params.filters.investor_types:
-        _not_here("investor_type", params.filters.investor_types, "deal lists filter enterprises")
-    m = state.matcher
-    result = m.recommend_enterprises(investor_id, params.k, params.filters)
-    _count_exposure(m, result)
-    return _serve(state, m, who, result, "investor", investor_id, None, params.query)
-
-
-@router.get("/enterprises/{enterprise_id}/investors", response_model=MatchListOut, responses=ERRORS,
-            summary="Suggested investors and financing providers for an enterprise")
-def investors(enterprise_id: PartyId, state: StateDep, params: Params,
-              who: Annotated[Principal, Depends(require_roles("enterprise", "operator", "admin"))]) -> ListResponse:
-    """Investors whose mandate fits one of the enterprise's open needs, best first, with reasons."""
-    if not who.may_act_for_enterprise(enterprise_id):
-        raise forbidden(f"该密钥只能访问企业 {who.enterprise_id} 的数据",
-                        f"This key acts for enterprise {who.enterprise_id} only, not {enterprise_id}")
-    m = state.matcher
-    result = m.recommend_investors(enterprise_id, params.k, params.filters)
-    return _serve(state, m, who, result, "enterprise", None, enterprise_id, params.query)
-
-
-@router.get("/investors/{investor_id}/secondaries", response_model=MatchListOut, responses=ERRORS,
-            summary="Secondary opportunities (fund interests, old shares) for an S fund")
-def secondaries(investor_id: PartyId, state: StateDep,
-                who: Annotated[Principal, Depends(require_roles("investor", "operator", "admin"))],
-                k: Annotated[int, Query(ge=1)] = 20) -> ListResponse:
-    """Listings for an S fund (s_fund), by sector fit, discount, vintage and similarity."""
-    _own_investor(who, investor_id)
-    params = ListParams(state, k=k)
-    m = state.matcher
-    result = m.recommend_secondaries(investor_id, params.k)  # on a free encoder session (api.encoders)
-    return _serve(state, m, who, result, "secondary", investor_id, None, params.query)
-
-
-@router.get("/search", response_model=MatchListOut, responses=ERRORS, summary="Free-text search")
-def search(state: StateDep, params: Params,
-           who: Annotated[Principal, Depends(require_roles("investor", "enterprise", "operator", "admin"))],
-           q: Annotated[str, Query(min_length=1, max_length=200, description="Free text (中文 or English)")],
-           side: Annotated[Literal["enterprise", "investor"], Query(description="What to search")] = "enterprise",
-           ) -> ListResponse:
-    """Enterprises (investors and staff) or investors (enterprises and staff) matching a text."""
-    if (who.role == "investor" and side != "enterprise") or (who.role == "enterprise" and side != "investor"):
-        other = "enterprise" if who.role == "investor" else "investor"
-        raise forbidden(f"{who.role} 密钥只能检索 side={other}",
-                        f"A {who.role} key searches side={other} only")
-    m = state.matcher
-    result = m.search(q, side, params.k, params.filters)  # the query is embedded on a free encoder session
-    query = {**params.query, "q": q, "side": side}
-    return _serve(state, m, who, result, "search", who.investor_id, who.enterprise_id, query)
-
-
-# -- helpers -------------------------------------------------------------------------------------------
-def _own_investor(who: Principal, investor_id: int) -> None:
-    if not who.may_act_for_investor(investor_id):
-        raise forbidden(f"该密钥只能访问投资方 {who.investor_id} 的数据",
-                        f"This key acts for investor {who.investor_id} only, not {investor_id}")
-
-
-def _not_here(field: str, value: object, why: str) -> None:
-    raise ApiError(422, "validation_error", f"此列表不支持 {field} 筛选", f"{field} does not apply here: {why}",
-                   fields=[field_detail(field, list(value) if isinstance(value, tuple) else value, why)])
-
-
-def _count_exposure(m: Matcher, result: MatchList) -> None:
-    """Shown enterprises count toward the exposure cap (in memory; seeded from the log at start-up)."""
-    m.record_exposure([it.enterprise_id for it in result.items if it.enterprise_id is not None])
-
-
 class ListResponse(Response):
-    """A served list, serialised once from its validated model (FastAPI would dump and re-validate it).
-
-    ``model`` keeps the :class:`MatchListOut` for in-process callers (the web console's pages).
-    """
+    """A served list, serialised once from its validated model (FastAPI would dump and re-validate it)."""
 
     media_type = "application/json"
 
@@ -168,43 +41,36 @@ class ListResponse(Response):
         self.model = model
 
 
-def _serve(state: AppState, m: Matcher, who: Principal, result: MatchList, side: lists_db.Side,
-           investor_id: int | None, enterprise_id: int | None, query: dict[str, Any]) -> ListResponse:
-    """Log the list (queued for the impression log, or written now), count it, and shape the response."""
-    served = lists_db.served_list(result, side=side, investor_id=investor_id, enterprise_id=enterprise_id,
-                                  api_key_id=who.key_id, registered_model=result.model_version != CONTENT_RULES,
-                                  query={**query, "role": who.role})
-    if state.impressions is not None:
-        state.impressions.submit(served)  # written behind the response, within impression_flush_ms
-    else:
-        with state.pool.connection() as conn:
-            lists_db.write_lists(conn, [served])
-    list_id = served.id
-    state.metrics.lists_served.labels(side=side).inc()
-    view = {"investor": "investor", "enterprise": "enterprise"}.get(side)  # the lists with model reasons
-    reasons = shown_reasons(state.pool, m, who, result.items, view)  # disclosure covers what is derived
-    items = [_item(state, m, it, r) for it, r in zip(result.items, reasons, strict=True)]
-    return ListResponse(MatchListOut(list_id=list_id, model_version=result.model_version, as_of=result.as_of,
-                                     direction=result.direction, items=items))
+@router.get("/investors/{investor_id}/deals", response_model=MatchListOut, responses=ERRORS,
+            summary="Deal list for an investor (ranked enterprises with the need matched)")
+def deals(investor_id: PartyId, state: StateDep, params: Params,
+          who: Annotated[Principal, Depends(require_roles(*INVESTOR_SIDE))]) -> ListResponse:
+    """Enterprises with a need fitting the investor's mandate, best first, with reasons."""
+    return ListResponse(service.deal_list(state, who, investor_id, params))
 
 
-def _item(state: AppState, m: Matcher, it: MatchItem, reasons: list[Reason]) -> MatchItemOut:
-    snap = m.snap
-    ent = inv = need = sec = None
-    if it.enterprise_id is not None and (r := snap.enterprise_row.get(it.enterprise_id)) is not None:
-        ent = PartyOut(id=it.enterprise_id, name=snap.ent_name[r])
-    if it.investor_id is not None and (r := snap.investor_row.get(it.investor_id)) is not None:
-        inv = PartyOut(id=it.investor_id, name=snap.inv_name[r])
-    if it.need_id is not None and (r := snap.need_row.get(it.need_id)) is not None:
-        n = snap.need_record[r]
-        need = NeedOut(id=it.need_id, ref=n.ref, instrument=n.instrument, instrument_zh=vocab.INSTRUMENTS.label(
-            n.instrument), amount=n.amount, currency=n.currency, round=n.round, closes_on=n.closes_on)
-    if it.secondary_id is not None and (r := state.secondary_row(it.secondary_id)) is not None:
-        s = snap.sec_record[r]
-        sec = SecondaryOut(id=it.secondary_id, ref=s.ref, kind=s.kind, fund_name=s.fund_name,  # type: ignore[arg-type]
-                           seller_name=s.seller_name, asking_price=s.asking_price, nav=s.nav, currency=s.currency,
-                           vintage=s.vintage)
-    return MatchItemOut(position=it.position, score=it.score, enterprise=ent, investor=inv, need=need, secondary=sec,
-                        p_investor=it.p_investor, p_enterprise=it.p_enterprise,
-                        reasons=[ReasonOut(code=x.code, zh=x.zh, en=x.en, kind=x.kind, weight=x.weight)
-                                 for x in reasons], sources=it.sources)
+@router.get("/enterprises/{enterprise_id}/investors", response_model=MatchListOut, responses=ERRORS,
+            summary="Suggested investors and financing providers for an enterprise")
+def investors(enterprise_id: PartyId, state: StateDep, params: Params,
+              who: Annotated[Principal, Depends(require_roles(*ENTERPRISE_SIDE))]) -> ListResponse:
+    """Investors whose mandate fits one of the enterprise's open needs, best first, with reasons."""
+    return ListResponse(service.investor_list(state, who, enterprise_id, params))
+
+
+@router.get("/investors/{investor_id}/secondaries", response_model=MatchListOut, responses=ERRORS,
+            summary="Secondary opportunities (fund interests, old shares) for an S fund")
+def secondaries(investor_id: PartyId, state: StateDep,
+                who: Annotated[Principal, Depends(require_roles(*INVESTOR_SIDE))],
+                k: Annotated[int, Query(ge=1)] = 20) -> ListResponse:
+    """Listings for an S fund (s_fund), by sector fit, discount, vintage and similarity."""
+    return ListResponse(service.secondary_list(state, who, investor_id, k))
+
+
+@router.get("/search", response_model=MatchListOut, responses=ERRORS, summary="Free-text search")
+def search(state: StateDep, params: Params,
+           who: Annotated[Principal, Depends(require_roles("investor", "enterprise", "operator", "admin"))],
+           q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY, description="Free text (中文 or English)")],
+           side: Annotated[Literal["enterprise", "investor"], Query(description="What to search")] = "enterprise",
+           ) -> ListResponse:
+    """Enterprises (investors and staff) or investors (enterprises and staff) matching a text."""
+    return ListResponse(service.search_list(state, who, q, side, params))

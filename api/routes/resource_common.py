@@ -2,6 +2,8 @@
 
 Not a router: :mod:`api.routes.enterprises`, :mod:`api.routes.investors`, :mod:`api.routes.listings`
 and :mod:`api.routes.uploads` use these helpers; :mod:`api.routes.resources` joins their routers.
+``invalid``, ``label`` and ``district_name`` live in :mod:`api.services.checks` (the service layer uses
+them too) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from api.data.resources import Duplicate, Invalid
 from api.deps import ROLES, STAFF, Principal, require_roles
 from api.errors import ApiError, field_detail, forbidden
 from api.schemas.common import error_responses
+from api.services.checks import district_name as district_name
+from api.services.checks import invalid as invalid
+from api.services.checks import label as label
 from matching.domain import regions, vocab
 from matching.errors import FieldError
 
@@ -28,11 +33,6 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200)"
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip (the previous page's next_offset)")]
 Text = Annotated[str | None, Query(max_length=200, description="Text contained in names or descriptions")]
 QueryCodes = Annotated[list[str] | None, Query(description="Codes or labels; repeat or separate with commas")]
-
-
-def invalid(field: str, value: object, zh: str, en: str, allowed: Sequence[str] | None = None) -> ApiError:
-    """A 422 naming the field, the value and (when given or known) the allowed values."""
-    return ApiError(422, "validation_error", zh, en, fields=[field_detail(field, value, en, allowed)])
 
 
 def codes(values: Sequence[str] | None, parse: Callable[[str], str | None], field: str,
@@ -104,16 +104,6 @@ def refused(exc: Invalid) -> ApiError:
     return ApiError(422, "validation_error", "数据不满足约束条件", f"The values break a rule of the market's data: "
                     f"{exc.message} ({exc.constraint or 'constraint'})",
                     fields=[field_detail(exc.constraint or "body", None, exc.message)])
-
-
-def label(vocabulary: vocab.Vocabulary, code: str | None) -> str | None:
-    """The Chinese label of a code (``None`` stays ``None``)."""
-    return vocabulary.label(code) if code is not None and code in vocabulary else None
-
-
-def district_name(code: str | None) -> str | None:
-    """The Chinese name of a district code."""
-    return regions.district(code).zh if code else None
 
 
 def own_investor(who: Principal, investor_id: int) -> None:

@@ -1,10 +1,10 @@
 """The parties' pages: an investor's deal list and an enterprise's profile; an enterprise's suggested funds
 and its incoming contact requests.
 
-Every list goes through the API's own route functions (:func:`api.routes.matching.deals`,
-:func:`~api.routes.matching.investors`), so it is logged in the impression log with its list id and
-model version exactly as an API call is; every button posts a funnel event through
-:func:`api.routes.events.post_event` (same validation, same idempotency by event id: the id is drawn
+Every list goes through the service layer the API's routes call (:func:`api.services.matching.deal_list`,
+:func:`~api.services.matching.investor_list`), so it is checked and logged in the impression log with its
+list id and model version exactly as an API call is; every button records a funnel event through
+:func:`api.services.events.record_event` (same checks, same idempotency by event id: the id is drawn
 when the page is rendered, so a button pressed twice records one event).
 """
 
@@ -19,10 +19,10 @@ from pydantic import ValidationError
 
 from api.data import events as events_db
 from api.deps import Principal, StateDep
-from api.routes import enterprises as enterprise_routes
-from api.routes import events as event_routes
-from api.routes import matching as matching_routes
 from api.schemas.events import EventIn
+from api.services import enterprises as enterprise_service
+from api.services import events as event_service
+from api.services import matching as matching_service
 from api.state import AppState
 from api.web.common import (
     EXPECTED,
@@ -86,11 +86,11 @@ def investor_page(request: Request, state: StateDep, who: InvestorPage) -> Respo
         return render(request, "investor.html", ctx, who=who)
     ctx["investor_name"] = party_name(state, "investor", investor_id)
     try:
-        params = matching_routes.ListParams(
+        params = matching_service.ListParams(
             state, **{f: [chosen[f]] if chosen[f] else None for f in FILTERS},
             amount_min=_amount(chosen["amount_min"], "amount_min"),
             amount_max=_amount(chosen["amount_max"], "amount_max"), k=20)
-        deals = matching_routes.deals(investor_id, state, params, who).model
+        deals = matching_service.deal_list(state, who, investor_id, params)
     except PageError as exc:
         ctx["error"] = exc.message(lang)
         return render(request, "investor.html", ctx, status=exc.status, who=who)
@@ -153,17 +153,16 @@ def _post_event(request: Request, state: StateDep, who: Principal, body: dict[st
     try:
         event = EventIn(**body)
         with state.pool.connection() as conn:
-            stored = event_routes.post_event(event, state, conn, who)
+            _, created = event_service.record_event(state, conn, who, event)
     except ValidationError as exc:
         fields = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
         return error_page(request, PageError(422, None, "表单内容不合法", "The form is invalid", fields), who)
     except EXPECTED as exc:
         return error_page(request, PageError.of(exc), who)
-    created = stored.status_code == 201
     if wants_json(request):
         return JSONResponse({"ok": True, "created": created, "event_type": event.event_type.value,
                              "message": t(event.event_type.value) if created else t("already_recorded")},
-                            status_code=stored.status_code)
+                            status_code=201 if created else 200)
     return RedirectResponse(back, status_code=303)
 
 
@@ -173,7 +172,7 @@ def enterprise_profile(request: Request, enterprise_id: int, state: StateDep, wh
     """An enterprise as far as disclosure allows, saying what is withheld and why."""
     try:
         with state.pool.connection() as conn:
-            ent = enterprise_routes.get_enterprise(enterprise_id, conn, who)
+            ent = enterprise_service.profile(conn, who, enterprise_id)
     except EXPECTED as exc:
         return error_page(request, PageError.of(exc), who)
     lang = lang_of(request)
@@ -201,8 +200,8 @@ def enterprise_page(request: Request, state: StateDep, who: EnterprisePage) -> R
     with state.pool.connection() as conn:
         ctx["requests"] = _open_requests(state, conn, enterprise_id=enterprise_id)
     try:
-        ctx["funds"] = matching_routes.investors(enterprise_id, state, matching_routes.ListParams(state, k=20),
-                                                 who).model
+        ctx["funds"] = matching_service.investor_list(state, who, enterprise_id,
+                                                      matching_service.ListParams(state, k=20))
     except EXPECTED as exc:
         err = PageError.of(exc)
         ctx["error"] = err.message(lang)
