@@ -129,7 +129,7 @@ class TextHygieneMiddleware:
     """Refuse (422) a request whose path, query string, JSON or form body holds text PostgreSQL cannot store.
 
     JSON and form bodies are read here (within the body limit enforced outside) and handed on unchanged;
-    other bodies (uploads) stream through untouched: the upload route checks the file's cells.
+    other bodies (uploads) stream through untouched: the upload (:mod:`api.services.imports`) checks the file's cells.
     """
 
     def __init__(self, app: ASGIApp) -> None:

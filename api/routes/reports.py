@@ -3,36 +3,24 @@
 Lists served, contacts (requested, accepted), meetings, investments and amounts by district, board,
 tier or investor type over a period of days in China time (``from`` and ``to`` inclusive; default:
 the last 30 days). CSV is UTF-8 with a BOM and CRLF line ends, with Chinese headers and labels, so
-Excel on Chinese Windows opens it as it is. Admin and operator keys only.
+Excel on Chinese Windows opens it as it is. Admin and operator keys only. The report is
+:mod:`api.services.reports`'s, shared with the web console.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
-from api.data import reports as reports_db
 from api.deps import ConnDep
-from api.routes.resource_common import READ_ERRORS, StaffOnly, invalid
+from api.routes.resource_common import READ_ERRORS, StaffOnly
 from api.schemas.reports import OutcomeReport
-from matching.domain import vocab
+from api.services import reports as service
+from api.services.reports import Dimension
 
 router = APIRouter(prefix="/v1", tags=["reports"])
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-#: The days a report may name: the calendar's ends would overflow the period's arithmetic.
-EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
-Dimension = Literal["district", "board", "tier", "investor_type"]
-
-DIMENSION_ZH = {"district": "区县", "board": "特色板块", "tier": "层级", "investor_type": "机构类型"}
-NO_VALUE_ZH = {"district": "重庆市外或未填", "board": "未入特色板块", "tier": "未知", "investor_type": "未知"}
-_VOCABS = {"board": vocab.BOARDS, "tier": vocab.TIERS, "investor_type": vocab.INVESTOR_TYPES}
-CSV_COLUMNS = (("lists_served", "推荐列表数"), ("impressions", "曝光次数"), ("contacts_requested", "请求联系"),
-               ("contacts_accepted", "同意联系"), ("meetings", "会面"), ("investments", "投资笔数"),
-               ("enterprises_funded", "获投企业数"), ("amount_invested", "投资金额（元）"))
 
 
 @router.get("/reports/outcomes", response_model=OutcomeReport, responses=READ_ERRORS,
@@ -46,48 +34,5 @@ def outcomes(conn: ConnDep, who: StaffOnly,
              format: Annotated[Literal["json", "csv"], Query(description="json, or csv (UTF-8 with BOM)")  # noqa: A002
                                ] = "json") -> Any:
     """The period's outcomes by ``group_by``, with a total row."""
-    for field, day in (("from", period_from), ("to", period_to)):
-        if day is not None and not EARLIEST <= day <= LATEST:
-            raise invalid(field, day.isoformat(), f"日期须在 {EARLIEST} 至 {LATEST} 之间",
-                          f"{field} must lie between {EARLIEST} and {LATEST}", [f"{EARLIEST} … {LATEST}"])
-    last = period_to or datetime.now(CHINA).date()
-    first = period_from or last - timedelta(days=29)
-    if first > last:
-        raise invalid("from", first.isoformat(), "开始日期不能晚于结束日期", f"from {first} is after to {last}")
-    start = datetime.combine(first, time.min, CHINA)
-    end = datetime.combine(last + timedelta(days=1), time.min, CHINA)
-    groups = reports_db.outcomes(conn, start=start, end=end, group_by=group_by)
-    totals = reports_db.outcomes(conn, start=start, end=end, group_by=None).get(None, {})
-    labels = reports_db.district_names(conn) if group_by == "district" else {
-        t.code: t.zh for t in _VOCABS[group_by]}
-    rows = [_row(code, name, groups.get(code, {})) for code, name in labels.items()]
-    rows += [_row(str(k), str(k), v) for k, v in groups.items() if k is not None and k not in labels]
-    if None in groups:
-        rows.append(_row(None, NO_VALUE_ZH[group_by], groups[None]))
-    report = {"group_by": group_by, "group_by_zh": DIMENSION_ZH[group_by], "period_from": first,
-              "period_to": last, "currency": "CNY", "rows": rows, "total": _row(None, "合计", totals)}
-    if format == "csv":
-        name = f"outcomes_{group_by}_{first.isoformat()}_{last.isoformat()}.csv"
-        return Response(to_csv(report), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return report
-
-
-def _row(key: str | None, label: str, metrics: dict[str, float]) -> dict[str, Any]:
-    values: dict[str, Any] = {m: metrics.get(m, 0) for m in reports_db.METRICS}
-    values["amount_invested"] = float(values["amount_invested"])
-    return {"key": key, "label": label, **values}
-
-
-def to_csv(report: dict[str, Any]) -> bytes:
-    """The report as CSV bytes: UTF-8 with BOM, CRLF, Chinese headers, the total as the last row."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(["代码", report["group_by_zh"], *(zh for _, zh in CSV_COLUMNS)])
-    for row in [*report["rows"], report["total"]]:
-        writer.writerow([row["key"] or "", row["label"], *(_number(row[m]) for m, _ in CSV_COLUMNS)])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
-
-
-def _number(value: float) -> str:
-    return f"{value:.2f}" if isinstance(value, float) else str(value)
+    report = service.outcome_report(conn, who, period_from, period_to, group_by)
+    return service.csv_response(report) if format == "csv" else report

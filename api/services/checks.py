@@ -10,20 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from api.deps import authorize
-from api.errors import MAX_ID, ApiError, field_detail
+from api.errors import ApiError, field_detail
 from matching.domain import regions, vocab
 
 __all__ = ["authorize", "district_name", "invalid", "label", "party_id"]
 
 
 def party_id(field: str, value: int) -> int:
-    """``value`` when it is a valid id (1 to :data:`~api.errors.MAX_ID`), else a 422 naming ``field``."""
-    if not 0 < value <= MAX_ID:
-        raise ApiError(422, "validation_error", f"{field} 须为 1 至 {MAX_ID} 之间的整数",
-                       f"{field} must be an integer between 1 and {MAX_ID}",
-                       fields=[field_detail(field, value, f"between 1 and {MAX_ID}")])
-    return value
+    """``value`` when it is a positive id (the routes' ``Path(gt=0)``), else a 422 naming ``field``.
 
+    No upper bound, as on the routes: an id beyond the database's range names no record (a 404 there).
+    """
+    if value <= 0:
+        raise invalid(field, value, f"{field} 须为正整数", f"{field} must be greater than 0", ["> 0"])
+    return value
 
 
 def invalid(field: str, value: object, zh: str, en: str, allowed: Sequence[str] | None = None) -> ApiError:

@@ -1,25 +1,25 @@
 """Platform staff's pages: the outcome report with charts and bulk import (operators, admins); model
 versions with metrics and plots, promotion and rollback (data scientists, admins).
 
-Each reuses the API's route function (:func:`api.routes.reports.outcomes`,
-:func:`api.routes.uploads.upload`, :func:`api.routes.models.promote_model` and ``rollback_model``), so
-the rules, the import path and the swap of the serving model are the API's.
+Each calls the service layer the API's routes call (:func:`api.services.reports.outcome_report`,
+:func:`api.services.imports.upload`, :func:`api.services.models.promote_version` and ``roll_back``), so
+the checks, the import path and the swap of the serving model are the API's.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from api.deps import Principal, StateDep
-from api.routes import models as model_routes
-from api.routes import reports as report_routes
-from api.routes import uploads as upload_routes
 from api.schemas.models import PromoteIn, RollbackIn
+from api.services import imports as import_service
+from api.services import models as model_service
+from api.services import reports as report_service
 from api.web.charts import bar_chart
 from api.web.common import EXPECTED, PageError, check_csrf, error_page, render, web_roles
 from api.web.i18n import lang_of, translator
@@ -32,7 +32,7 @@ ScientistPage = Annotated[Principal, Depends(web_roles("data_scientist", "admin"
 DIMENSIONS = ("district", "board", "tier", "investor_type")
 METRICS = ("lists_served", "impressions", "contacts_requested", "contacts_accepted", "meetings", "investments",
            "enterprises_funded", "amount_invested")
-ENTITIES = get_args(upload_routes.Entity)
+ENTITIES = import_service.ENTITIES
 VERSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 #: The notices the models page shows after a redirect (``?done=``); any other value shows none.
 NOTICES = ("promoted", "rolled_back")
@@ -56,7 +56,7 @@ def operator_import(request: Request, state: StateDep, who: OperatorPage,
         return error_page(request, PageError(422, None, f"不支持的数据类型：{entity}",
                                              f"entity must be one of {', '.join(ENTITIES)}"), who)
     try:
-        result: dict[str, Any] = upload_routes.upload(entity, state, who, file, skip_invalid, None)  # type: ignore[arg-type]
+        result = import_service.upload(state, who, entity, file.filename, file.file, skip_invalid)
         outcome = {"ok": True, **result}
     except EXPECTED as exc:
         err = PageError.of(exc)
@@ -69,12 +69,14 @@ def operator_import(request: Request, state: StateDep, who: OperatorPage,
 def operator_csv(request: Request, state: StateDep, who: OperatorPage) -> Response:
     """The report as the API's CSV (UTF-8 with BOM, Chinese headers), for Excel."""
     q = request.query_params
-    group_by = q.get("group_by") if q.get("group_by") in DIMENSIONS else "district"
+    group_by = q.get("group_by", "district")
+    group_by = group_by if group_by in DIMENSIONS else "district"
     try:
         first = date.fromisoformat(q["from"]) if q.get("from") else None
         last = date.fromisoformat(q["to"]) if q.get("to") else None
         with state.pool.connection() as conn:
-            return report_routes.outcomes(conn, who, first, last, group_by, "csv")  # type: ignore[arg-type, no-any-return]
+            report = report_service.outcome_report(conn, who, first, last, group_by)
+        return report_service.csv_response(report)
     except EXPECTED as exc:
         return error_page(request, PageError.of(exc), who)
 
@@ -90,7 +92,7 @@ def _operator(request: Request, state: StateDep, who: Principal, imported: dict[
         first = date.fromisoformat(ctx["from"]) if ctx["from"] else None
         last = date.fromisoformat(ctx["to"]) if ctx["to"] else None
         with state.pool.connection() as conn:
-            reports = {d: report_routes.outcomes(conn, who, first, last, d, "json") for d in DIMENSIONS}  # type: ignore[arg-type]
+            reports = {d: report_service.outcome_report(conn, who, first, last, d) for d in DIMENSIONS}
     except EXPECTED as exc:
         err = PageError.of(exc)
         ctx["error"] = err.message(lang)
@@ -167,7 +169,8 @@ def promote(request: Request, version: str, state: StateDep, who: ScientistPage,
     check_csrf(request, csrf)
     try:
         with state.pool.connection() as conn:
-            out = model_routes.promote_model(version, state, conn, who, PromoteIn(force=force, reason=reason or None))
+            out = model_service.promote_version(state, conn, who, version,
+                                                PromoteIn(force=force, reason=reason or None))
     except EXPECTED as exc:
         err = PageError.of(exc)
         return _models(request, state, who, error=err.message(lang_of(request)), status=err.status)
@@ -181,7 +184,7 @@ def rollback(request: Request, state: StateDep, who: ScientistPage,
     check_csrf(request, csrf)
     try:
         with state.pool.connection() as conn:
-            out = model_routes.rollback_model(state, conn, who, RollbackIn())
+            out = model_service.roll_back(state, conn, who, RollbackIn())
     except EXPECTED as exc:
         err = PageError.of(exc)
         return _models(request, state, who, error=err.message(lang_of(request)), status=err.status)
