@@ -2,7 +2,9 @@
 
 Served by the API's own app under ``/web`` (static files under ``/web/static``, all local), signed in
 with the same API keys and roles. Chinese by default, English with ``?lang=en``. Pages translate HTTP
-to the API's route functions and the core; they hold no business rules of their own.
+to the service layer the API's routes call (:mod:`api.services`, which checks the principal itself) and
+the core; they hold no business rules of their own and never import a route module
+(``tests/test_layering.py``).
 
 * ``/web/signin``, ``/web/signout``: :mod:`api.web.auth`
 * ``/web/investor``, ``/web/enterprises/{id}``, ``/web/enterprise``: :mod:`api.web.parties`
