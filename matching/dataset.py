@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 import numpy as np
 
+from matching.asof import snapshot_at, vectors_at
 from matching.candidates import PairRules
 from matching.collaborative import CollaborativeModel
 from matching.constraints import OLD_SHARES, eligible_enterprises, eligible_needs
@@ -211,6 +212,7 @@ class _Period:
 
     @classmethod
     def build(cls, snap: MarketSnapshot, t0: float, t1: float, eligible_only: bool) -> _Period | None:
+        snap = snapshot_at(snap, t0)  # the mandates valid at the period's start, not today's
         lo, hi = np.searchsorted(snap.ev_time, [t0, t1], side="left")
         ev = slice(int(lo), int(hi))
         inv, ent = snap.ev_inv[ev], snap.ev_ent[ev]
@@ -254,6 +256,7 @@ class _Period:
              rng: np.random.Generator, hard_fraction: float) -> dict[str, np.ndarray] | None:
         """One direction's rows: per query its positives and sampled negatives, with features."""
         snap, elig = self.snap, self.elig
+        man_vecs = vectors_at(snap, man_vecs)  # the embeddings of the mandates valid then
         p_inv, p_ent, p_y, p_need, p_time = self.p_inv, self.p_ent, self.p_y, self.p_need, self.p_time
         query_of = p_inv if direction == "investor" else p_ent
         order = np.argsort(query_of, kind="stable")  # rows of a query stay in their original order
@@ -385,21 +388,35 @@ class _StaticRules:
         cached: _StaticRules | None = getattr(snap, "_static_rules", None)
         if cached is None or cached.source is not snap:  # a copy (e.g. a period's view) gets its own
             cached = cls(snap)
+            source = snap.__dict__.get("_asof_source")  # a past market: only its revised mandates' rows differ
+            if source is not None:
+                cached.base, cached.rows = cls.of(source), snap.__dict__["_asof_rows"]
             snap._static_rules = cached  # type: ignore[attr-defined]
         return cached
+
+    base: _StaticRules | None = None
+    rows: np.ndarray | None = None
+
+    def _matrix(self, name: str, rule: Callable[[int], np.ndarray], width: int) -> np.ndarray:
+        if self.base is not None and self.rows is not None:  # the source's matrix, revised rows recomputed
+            out = getattr(self.base, name)().copy()
+            for r in self.rows.tolist():
+                out[r] = rule(r)
+            return out
+        rows = [rule(i) for i in range(self.view.n_investors)]
+        return np.stack(rows) if rows else np.zeros((0, width), dtype=bool)
 
     def needs(self) -> np.ndarray:
         """Bool ``(n_investors, n_needs)``."""
         if self._needs is None:
-            rows = [eligible_needs(self.view, i, as_of=-np.inf) for i in range(self.view.n_investors)]
-            self._needs = np.stack(rows) if rows else np.zeros((0, len(self.view.need_id)), dtype=bool)
+            self._needs = self._matrix("needs", lambda i: eligible_needs(self.view, i, as_of=-np.inf),
+                                       len(self.view.need_id))
         return self._needs
 
     def ents(self) -> np.ndarray:
         """Bool ``(n_investors, n_enterprises)`` (enterprise-level rules, for pairs without a need)."""
         if self._ents is None:
-            rows = [eligible_enterprises(self.view, i) for i in range(self.view.n_investors)]
-            self._ents = np.stack(rows) if rows else np.zeros((0, self.view.n_enterprises), dtype=bool)
+            self._ents = self._matrix("ents", lambda i: eligible_enterprises(self.view, i), self.view.n_enterprises)
         return self._ents
 
     def ranked(self, inv: int, ent_vecs: np.ndarray, man_vecs: np.ndarray

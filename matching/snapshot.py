@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 
@@ -172,6 +173,9 @@ class MarketSnapshot:
     #: per investor: has a written mandate or description; the others are described by their portfolio
     #: (empty: every investor is described)
     inv_described: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: every mandate version (by version number) of investors whose mandate changed or started at a known
+    #: time: training reads the one valid at each period (:func:`matching.asof.snapshot_at`)
+    man_versions: dict[int, list[Mandate]] = field(default_factory=dict)
     enterprise_row: dict[int, int] = field(default_factory=dict)
     investor_row: dict[int, int] = field(default_factory=dict)
     need_row: dict[int, int] = field(default_factory=dict)
@@ -236,6 +240,35 @@ def _current_mandates(mandates: Sequence[Mandate], as_of: float) -> dict[str, Ma
     return best
 
 
+def mandate_columns(sectors: SectorCodes, investors: Sequence[Investor], man: Sequence[Mandate | None]
+                    ) -> dict[str, Any]:
+    """The snapshot's mandate columns (``man_*``, ``inv_described``) of investors and their mandates."""
+    from matching.profiles import described, mandate_text  # local: profiles imports snapshot helpers
+
+    man_sectors = [frozenset(sectors.index[s] for s in (m.sectors if m else []) if s in sectors.index)
+                   | frozenset(sectors.code(None, s) for s in (m.sectors_raw if m else [])) for m in man]
+    return dict(
+        man_sectors=man_sectors,
+        man_clusters=[frozenset(sectors.cluster[s] for s in ss if sectors.cluster[s] >= 0) for ss in man_sectors],
+        man_excluded_sectors=[frozenset(sectors.index[s] for s in (m.excluded_sectors if m else [])
+                                        if s in sectors.index) for m in man],
+        man_excluded_ents=[frozenset(m.excluded_enterprises) if m else frozenset() for m in man],
+        man_stages=np.array([mask_of(m.stages, ROUND) if m else 0 for m in man], dtype=np.int64),
+        man_tiers=np.array([mask_of(m.tiers, TIER) if m else 0 for m in man], dtype=np.int64),
+        man_boards=np.array([mask_of(m.boards, BOARD) if m else 0 for m in man], dtype=np.int64),
+        man_instr=np.array([(mask_of(m.instruments, INSTR) if m else 0) or EQUITY_MASK for m in man], dtype=np.int64),
+        man_regions=np.array([mask_of(m.regions, REGION) if m else 0 for m in man], dtype=np.int64),
+        man_districts=[frozenset(m.districts) if m else frozenset() for m in man],
+        man_ticket_min=np.array([_cny(m, m.ticket_min) if m else np.nan for m in man], dtype=np.float64),
+        man_ticket_max=np.array([_cny(m, m.ticket_max) if m else np.nan for m in man], dtype=np.float64),
+        man_reinvest=np.array([np.nan if not m or m.local_reinvest_ratio is None else m.local_reinvest_ratio
+                               for m in man], dtype=np.float64),
+        man_text=[mandate_text(i, m) for i, m in zip(investors, man, strict=True)],
+        man_record=list(man),
+        inv_described=np.array([described(i, m) for i, m in zip(investors, man, strict=True)], dtype=bool),
+    )
+
+
 def build_snapshot(
     enterprises: Sequence[Enterprise],
     investors: Sequence[Investor],
@@ -258,7 +291,7 @@ def build_snapshot(
         as_of: the snapshot's "now": mandates valid then, events strictly before it. Default:
             after the last event (everything known).
     """
-    from matching.profiles import described, enterprise_text, mandate_text  # local: profiles imports snapshot helpers
+    from matching.profiles import enterprise_text  # local: profiles imports snapshot helpers
 
     sectors = SectorCodes()
     evs = sorted(events, key=lambda e: (to_days(e.occurred_at), e.event_key))
@@ -273,8 +306,9 @@ def build_snapshot(
     inv_key = [i.key for i in investors]
     inv_key_row = {k: i for i, k in enumerate(inv_key)}
     man = [cur.get(k) for k in inv_key]
-    man_sectors = [frozenset(sectors.index[s] for s in (m.sectors if m else []) if s in sectors.index)
-                   | frozenset(sectors.code(None, s) for s in (m.sectors_raw if m else [])) for m in man]
+    for m in mandates:  # every version's raw sectors get their codes now (as-of views reuse these codes)
+        for raw in m.sectors_raw:
+            sectors.code(None, raw)
     need_list = list(needs)
     sec_list = list(secondaries)
     snap = MarketSnapshot(
@@ -321,24 +355,7 @@ def build_snapshot(
         inv_district=[i.district_code for i in investors],
         inv_aum=np.array([np.nan if i.aum is None else i.aum for i in investors], dtype=np.float64),
         inv_record=list(investors),
-        man_sectors=man_sectors,
-        man_clusters=[frozenset(sectors.cluster[s] for s in ss if sectors.cluster[s] >= 0) for ss in man_sectors],
-        man_excluded_sectors=[frozenset(sectors.index[s] for s in (m.excluded_sectors if m else [])
-                                        if s in sectors.index) for m in man],
-        man_excluded_ents=[frozenset(m.excluded_enterprises) if m else frozenset() for m in man],
-        man_stages=np.array([mask_of(m.stages, ROUND) if m else 0 for m in man], dtype=np.int64),
-        man_tiers=np.array([mask_of(m.tiers, TIER) if m else 0 for m in man], dtype=np.int64),
-        man_boards=np.array([mask_of(m.boards, BOARD) if m else 0 for m in man], dtype=np.int64),
-        man_instr=np.array([(mask_of(m.instruments, INSTR) if m else 0) or EQUITY_MASK for m in man], dtype=np.int64),
-        man_regions=np.array([mask_of(m.regions, REGION) if m else 0 for m in man], dtype=np.int64),
-        man_districts=[frozenset(m.districts) if m else frozenset() for m in man],
-        man_ticket_min=np.array([_cny(m, m.ticket_min) if m else np.nan for m in man], dtype=np.float64),
-        man_ticket_max=np.array([_cny(m, m.ticket_max) if m else np.nan for m in man], dtype=np.float64),
-        man_reinvest=np.array([np.nan if not m or m.local_reinvest_ratio is None else m.local_reinvest_ratio
-                               for m in man], dtype=np.float64),
-        man_text=[mandate_text(i, m) for i, m in zip(investors, man, strict=True)],
-        man_record=man,
-        inv_described=np.array([described(i, m) for i, m in zip(investors, man, strict=True)], dtype=bool),
+        **mandate_columns(sectors, investors, man),
         sec_id=np.asarray(secondary_ids if secondary_ids is not None else np.arange(len(sec_list)), dtype=np.int64),
         sec_record=sec_list,
         sec_ent=np.array([ent_key_row.get(s.enterprise_key or "", -1) for s in sec_list], dtype=np.int64),
@@ -352,6 +369,12 @@ def build_snapshot(
         ev_round=np.array([ROUND.get(e.round or "", -1) for e in evs], dtype=np.int8),
         as_of=now,
     )
+    versions: dict[int, list[Mandate]] = {}
+    for m in mandates:
+        if m.investor_key in inv_key_row:
+            versions.setdefault(inv_key_row[m.investor_key], []).append(m)
+    snap.man_versions = {r: sorted(vs, key=lambda m: m.version) for r, vs in versions.items()
+                         if len(vs) > 1 or vs[0].valid_from is not None}
     need_ref_row = {r: i for i, r in enumerate(snap.need_ref)}
     snap.ev_need = np.array([need_ref_row.get(e.need_ref or "", -1) for e in evs], dtype=np.int64)
     own_round = snap.ev_round < 0

@@ -24,7 +24,7 @@ def api(pg_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathF
     with api_service(pg_admin_url, tmp_path_factory.mktemp("api_reasons")) as env:
         with env.db.connect(autocommit=True) as conn:
             pipeline.train(env.settings, conn, seed=0, version="v1", encoder=env.encoder, show_progress=False)
-        promoted = env.post("/v1/models/v1/promote", "ds", {"force": True})
+        promoted = env.post("/v1/models/v1/promote", "admin", {"force": True, "reason": "test: serve it"})
         assert promoted.status_code == 200, promoted.text
         deadline = time.monotonic() + 60
         while env.state.matcher.model_version != "v1" and time.monotonic() < deadline:

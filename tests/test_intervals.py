@@ -47,15 +47,18 @@ def test_paired_bootstrap_sees_a_small_consistent_gain_that_unpaired_intervals_m
         paired_bootstrap(np.zeros(3), np.zeros(2))
 
 
-def _version(primary: float | None, best: float | None) -> ModelVersion:
-    metrics = {"primary": primary, "best_baseline": {"name": "affinity", "primary": best}}
+def _version(diff: float, lo: float, hi: float) -> ModelVersion:
+    paired = {"subset": "new_pairs", "best_baseline": "affinity", "diff": diff, "lo": lo, "hi": hi}
+    metrics = {"primary": 0.1, "best_baseline": {"name": "affinity", "primary": 0.12,
+                                                 "directions": {"enterprise": paired}}}
     return ModelVersion("v9", "/nowhere", "candidate", datetime.now(UTC), None, {}, metrics)
 
 
-def test_promotion_gate_refuses_a_served_scorer_below_the_best_baseline() -> None:
-    refused = baseline_gate(_version(0.10, 0.12))
+def test_promotion_gate_refuses_a_served_scorer_worse_than_a_baseline_beyond_the_interval() -> None:
+    refused = baseline_gate(_version(-0.02, -0.03, -0.01))
     assert not refused["ok"]
-    assert refused["reason"] == ("version v9 serves a scorer below the best baseline affinity on the holdout window "
-                                 "(NDCG@10 on new pairs 0.1 vs 0.1200)")
-    assert baseline_gate(_version(0.12, 0.12))["ok"]  # serving the baseline itself passes
-    assert baseline_gate(_version(0.2, None))["ok"]
+    assert refused["reason"] == ("version v9 serves a scorer worse than a baseline on the holdout window: enterprise: "
+                                 "affinity by 0.0200 NDCG@10 on new_pairs (paired 95% interval of served minus "
+                                 "baseline [-0.0300, -0.0100])")
+    assert baseline_gate(_version(-0.003, -0.01, 0.004))["ok"]  # within the interval: noise, not worse
+    assert baseline_gate(_version(0.0, 0.0, 0.0))["ok"]  # serving the baseline itself passes

@@ -23,7 +23,8 @@ def test_train_promote_refuse_force_rollback(cli_with_encoder, db, tmp_path: Pat
     rows = json.loads(listed.stdout)
     assert [(r["version"], r["status"]) for r in rows] == [("c1", "candidate")]
 
-    assert "promoted c1 (was none" in cli("models", "promote", "c1").stdout
+    promoted = cli("models", "promote", "c1")
+    assert "promoted c1 (was none" in promoted.stdout, promoted.stderr
     second = cli("train", "--seed", "1", "--version", "c2")
     assert second.exit_code == 0
     refused = cli("models", "promote", "c2")

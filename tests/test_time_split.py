@@ -97,3 +97,38 @@ def test_impressions_use_served_features_and_later_grades(market) -> None:  # ty
     assert np.isnan(data.X[1, FEATURE_NAMES.index("sector_exact")])  # not logged: missing, not invented
     # a list whose horizon reaches past the window's end is not used (its label is not known yet)
     assert impression_data(snap, "investor", imps, horizon_days=30, end=t + 10).n_queries == 0
+
+
+def test_a_mandate_revised_later_changes_no_earlier_training_row(market) -> None:  # type: ignore[no-untyped-def]
+    """Training reads the mandate version valid at each period's start: a revision dated after the
+    window changes nothing in it, and before its date the earlier version's text and rules are read."""
+    from matching.asof import set_version_vectors, snapshot_at, valid_at, version_texts
+    from matching.domain.records import Mandate
+
+    snap = _snap(market, market.events)
+    start, end = float(snap.ev_time[0]) + 30, float(snap.ev_time[0]) + 150
+    # a new version of every mandate, valid from after the window: sectors and stages swapped for others
+    later = EPOCH + timedelta(days=end + 10)
+    revised = [dataclasses.replace(m, version=m.version + 10, valid_from=later, sectors=["biomedicine"],
+                                   stages=["pre_ipo"], thesis="全新的投资方向") for m in market.mandates]
+    snap2 = build_snapshot(market.enterprises, market.investors, [*market.mandates, *revised], market.needs,
+                           market.secondaries, market.events, as_of=later + timedelta(days=1))
+    assert all(isinstance(m, Mandate) and m.version > 10 for m in snap2.man_record if m is not None)
+    past = snapshot_at(snap2, start)
+    assert all(m is None or m.version < 10 for m in past.man_record)
+    assert past.man_text == snapshot_at(snap, start).man_text
+    assert valid_at(snap2.man_versions[0], start) is past.man_record[0]
+    enc = HashingEncoder()
+    ent_vecs, man_vecs = enc.encode_passages(snap.ent_text), enc.encode_queries(snap.man_text)
+    for s in (snap, snap2):  # what training's embedding step does (training.inputs.embed_inputs)
+        earlier = version_texts(s)
+        set_version_vectors(s, dict(zip(earlier, enc.encode_queries(list(earlier.values())), strict=True)))
+    man_vecs2 = enc.encode_queries(snap2.man_text)  # today's (revised) texts: never read for the window
+    assert not np.array_equal(man_vecs, man_vecs2)
+    for direction in ("investor", "enterprise"):
+        a = build_ranking_data(snap, direction, start, end, ent_vecs=ent_vecs, man_vecs=man_vecs, seed=1)
+        b = build_ranking_data(snap2, direction, start, end, ent_vecs=ent_vecs, man_vecs=man_vecs2, seed=1)
+        assert len(a) > 100
+        np.testing.assert_array_equal(a.X, b.X)
+        np.testing.assert_array_equal(a.y, b.y)
+        np.testing.assert_array_equal(a.inv, b.inv)

@@ -12,7 +12,16 @@ from typing import Any
 import numpy as np
 
 from matching.dataset import DIRECTIONS
-from matching.evaluation import EvalSet, baseline_scores, build_eval_sets, evaluate_scores, rules_fit
+from matching.evaluation import (
+    BASELINES,
+    EvalSet,
+    baseline_scores,
+    build_eval_sets,
+    evaluate_scores,
+    per_query_ndcg,
+    rules_fit,
+)
+from matching.intervals import paired_bootstrap
 from matching.selection import SELECTION_SUBSET, served_scores
 from matching.snapshot import MarketSnapshot
 from matching.twosided import TwoSidedScorer
@@ -89,4 +98,22 @@ def evaluate(scorers: dict[str, TwoSidedScorer], inputs: Inputs, sets: dict[str,
             if out[direction][name]:
                 primary.setdefault(name, []).append(primary_of(out[direction], name))
     out["primary"] = {name: float(np.mean(v)) for name, v in primary.items() if len(v) == len(sets)}
+    return out
+
+
+def versus_best_baseline(results: dict[str, Any], sets: dict[str, EvalSet], scores: dict[str, dict[str, np.ndarray]],
+                         *, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Per direction: the served scorer against that direction's best baseline on new pairs (else all
+    pairs), a paired bootstrap over the same queries (what promotion's baseline gate reads)."""
+    out: dict[str, dict[str, Any]] = {}
+    for d, ev in sets.items():
+        res, sc = results[d], scores.get(d, {})
+        sub = SELECTION_SUBSET if SELECTION_SUBSET in res.get("served", {}) else "all"
+        names = [b for b in BASELINES if b != "random" and sub in res.get(b, {}) and b in sc]
+        if "served" not in sc or not names:
+            continue
+        best = max(names, key=lambda b: res[b][sub]["ndcg@10"])
+        out[d] = {"subset": sub, "best_baseline": best,
+                  **paired_bootstrap(per_query_ndcg(ev, sc["served"], sub, seed=seed),
+                                     per_query_ndcg(ev, sc[best], sub, seed=seed), seed=seed)}
     return out

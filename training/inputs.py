@@ -16,6 +16,7 @@ import psycopg
 
 from capconnect.db.impressions import read_impressions
 from capconnect.db.market_read import read_market
+from matching.asof import set_version_vectors, version_texts
 from matching.config import Settings
 from matching.dataset import Impression
 from matching.embeddings import EmbeddingCache, embed
@@ -70,6 +71,10 @@ def embed_inputs(settings: Settings, snap: MarketSnapshot, encoder: TextEncoder,
     bs = settings.encoder_batch_size
     ent_vecs = embed(encoder, snap.ent_text, kind="passage", cache=cache, batch_size=bs, show_progress=show_progress)
     man_vecs = embed(encoder, snap.man_text, kind="query", cache=cache, batch_size=bs, show_progress=show_progress)
+    earlier = version_texts(snap)  # earlier mandate versions: training periods read the one valid then
+    if earlier:
+        vecs = embed(encoder, list(earlier.values()), kind="query", cache=cache, batch_size=bs)
+        set_version_vectors(snap, dict(zip(earlier, vecs, strict=True)))
     return Inputs(snap, ent_vecs, man_vecs, encoder, impressions or [])
 
 

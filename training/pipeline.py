@@ -41,7 +41,15 @@ from matching.ranker import LambdaRanker
 from matching.selection import select
 from matching.snapshot import EPOCH, MarketSnapshot
 from matching.twosided import TwoSidedScorer
-from training.holdout import EVAL_THREADS, EvalBuilder, eval_sets, evaluate, model_scores, primary_of
+from training.holdout import (
+    EVAL_THREADS,
+    EvalBuilder,
+    eval_sets,
+    evaluate,
+    model_scores,
+    primary_of,
+    versus_best_baseline,
+)
 from training.inputs import (
     Inputs,
     Progress,
@@ -214,7 +222,8 @@ class Fitted:
             "served": {d: {**self.scorer.choices[d].to_dict()} for d in DIRECTIONS},
             "directions": {d: r[d] for d in DIRECTIONS},
             "baselines_primary": baselines,
-            "best_baseline": {"name": best, "primary": baselines.get(best) if best else None},
+            "best_baseline": {"name": best, "primary": baselines.get(best) if best else None,
+                              "directions": versus_best_baseline(r, self.sets, self.scores, seed=self.config.seed)},
             "calibration": self.calibration,
             "compare": {"active_version": active_version, "active_primary": r["primary"].get("active"),
                         "comparable": "active" in r["primary"], "reason": why},

@@ -1,9 +1,9 @@
 """Promotion and rollback of model versions: ``capconnect models promote|rollback``.
 
 A version is promoted only when it loads cleanly (checksums, features, encoder), its served scorer
-is no worse than the best baseline (:func:`baseline_gate`) and it beats the active version on the
-primary metric measured on the *same* holdout rows; ``force`` skips the
-comparison, never the artifact check. Rollback re-activates an earlier version (by default the one
+is no worse than the best baseline beyond the paired interval (:func:`baseline_gate`) and it beats
+the active version on the primary metric measured on the *same* holdout rows; ``force`` skips the
+comparisons, never the artifact check. Rollback re-activates an earlier version (by default the one
 active before the current), after the same artifact check. The service polls the active version
 and swaps models without a restart.
 """
@@ -64,20 +64,20 @@ def comparison(candidate: ModelVersion, active: ModelVersion | None) -> dict[str
 
 
 def baseline_gate(candidate: ModelVersion) -> dict[str, Any]:
-    """Whether the candidate's served scorer is at least as good as the best baseline on its holdout.
+    """Whether the candidate's served scorer is no worse than the best baseline on its holdout, beyond
+    the paired bootstrap interval, in each direction (a version serving a baseline passes by itself).
 
-    A version whose served scorer *is* a baseline (thin data) passes when that baseline is the best
-    one; a ranker that a baseline beats never serves.
+    A point comparison would refuse a version for noise on a small holdout; a served scorer whose
+    paired interval against the best baseline lies wholly below zero is worse, and never serves.
     """
     best = candidate.metrics.get("best_baseline") or {}
-    new, base = candidate.metrics.get("primary"), best.get("primary")
-    if base is None:
-        return {"ok": True, "reason": "no baseline measured", "best_baseline": None}
-    ok = new is not None and new >= base - 1e-12
-    reason = "" if ok else (
-        f"version {candidate.version} serves a scorer below the best baseline {best.get('name')} on the holdout "
-        f"window (NDCG@10 on new pairs {new if new is None else round(new, 4)} vs {base:.4f})")
-    return {"ok": bool(ok), "reason": reason, "best_baseline": best.get("name")}
+    worse = {d: v for d, v in (best.get("directions") or {}).items() if v.get("hi") is not None and v["hi"] < 0}
+    if not worse:
+        return {"ok": True, "reason": "", "best_baseline": best.get("name")}
+    parts = "; ".join(f"{d}: {v['best_baseline']} by {-v['diff']:.4f} NDCG@10 on {v['subset']} (paired 95% interval "
+                      f"of served minus baseline [{v['lo']:+.4f}, {v['hi']:+.4f}])" for d, v in sorted(worse.items()))
+    return {"ok": False, "reason": f"version {candidate.version} serves a scorer worse than a baseline on the holdout "
+                                   f"window: {parts}", "best_baseline": best.get("name")}
 
 
 def promote(conn: psycopg.Connection, settings: Settings, version: str, *, force: bool = False,

@@ -1,0 +1,93 @@
+"""The market as it stood at a past moment, for training: the mandate version valid then.
+
+A snapshot holds each investor's mandate as of its own "now". An investor that revised its mandate
+(sectors shift, the ticket is rescaled) had another one during earlier training periods; features
+and hard constraints of those periods must read that one, not today's (today's tells which sectors
+it moved into: the future). :func:`snapshot_at` returns a shallow view of the snapshot whose mandate
+columns are those valid at ``t`` (the newest version started by then, as
+:func:`matching.snapshot.build_snapshot` chooses), sharing everything else. Views are cached by the
+set of versions they hold, so periods with the same mandates share one view and its cached tables.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from matching.domain.records import Mandate
+from matching.snapshot import MarketSnapshot, mandate_columns, to_days
+
+#: Cached tables that depend on the mandates (rebuilt for a view, never shared with its source).
+_MANDATE_CACHES = ("_pair_tables", "_static_rules", "_asof_views")
+
+
+def valid_at(versions: list[Mandate], t: float) -> Mandate | None:
+    """The newest version started by ``t`` (days), ``None`` before the first."""
+    started = [m for m in versions if (to_days(m.valid_from) if m.valid_from else -np.inf) <= t]
+    return max(started, key=lambda m: m.version) if started else None
+
+
+def snapshot_at(snap: MarketSnapshot, t: float) -> MarketSnapshot:
+    """``snap`` with the mandates valid at ``t`` (``snap`` itself when they are today's)."""
+    if not snap.man_versions:
+        return snap
+    changed = {}
+    for row, versions in snap.man_versions.items():
+        m = valid_at(versions, t)
+        if m is not snap.man_record[row]:
+            changed[row] = m
+    if not changed:
+        return snap
+    key = tuple(sorted((r, m.version if m else 0) for r, m in changed.items()))
+    views: dict[tuple[tuple[int, int], ...], MarketSnapshot] = snap.__dict__.setdefault("_asof_views", {})
+    if key not in views:
+        view = copy.copy(snap)
+        for name in _MANDATE_CACHES:
+            view.__dict__.pop(name, None)
+        rows = sorted(changed)
+        cols = mandate_columns(snap.sectors, [snap.inv_record[r] for r in rows], [changed[r] for r in rows])
+        for name, values in cols.items():
+            current = getattr(snap, name)
+            if isinstance(current, np.ndarray):
+                updated = current.copy()
+                updated[rows] = values
+            else:
+                updated = list(current)
+                for r, v in zip(rows, values, strict=True):
+                    updated[r] = v
+            setattr(view, name, updated)
+        view.__dict__["_asof_rows"] = np.asarray(rows, dtype=np.int64)
+        view.__dict__["_asof_source"] = snap
+        views[key] = view
+    return views[key]
+
+
+def vectors_at(view: MarketSnapshot, man_vecs: np.ndarray) -> np.ndarray:
+    """Mandate vectors of a :func:`snapshot_at` view: the rows whose mandate differs from today's take the
+    embedding of the version valid then (:func:`version_texts`, embedded by training at the edge), or
+    zeros when it was not embedded (never today's text, which would tell the future)."""
+    rows = view.__dict__.get("_asof_rows")
+    if rows is None or not len(rows):
+        return man_vecs
+    source = view.__dict__["_asof_source"]
+    embedded: dict[tuple[int, int], np.ndarray] = source.__dict__.get("_version_vecs", {})
+    out = np.array(man_vecs, copy=True)
+    for r in rows.tolist():
+        m = view.man_record[r]
+        vec = embedded.get((r, m.version)) if m is not None else None
+        out[r] = vec if vec is not None else 0.0
+    return out
+
+
+def version_texts(snap: MarketSnapshot) -> dict[tuple[int, int], str]:
+    """The mandate text of every earlier version, by ``(investor row, version)`` (to embed them)."""
+    from matching.profiles import mandate_text  # local: profiles imports snapshot helpers
+
+    return {(r, m.version): mandate_text(snap.inv_record[r], m) for r, versions in snap.man_versions.items()
+            for m in versions if m is not snap.man_record[r]}
+
+
+def set_version_vectors(snap: MarketSnapshot, vectors: dict[tuple[int, int], np.ndarray]) -> None:
+    """Attach the embeddings of :func:`version_texts` to the snapshot (read by :func:`vectors_at`)."""
+    snap.__dict__["_version_vecs"] = vectors
