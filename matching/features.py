@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from matching.history import POSITIVE_GRADE, History, PairTables, lookup_sorted, pair_tables
-from matching.snapshot import QUAL, MarketSnapshot
+from matching.snapshot import QUAL, MarketSnapshot, financials_at
 
 logger = logging.getLogger(__name__)
 
@@ -215,11 +215,12 @@ def compute_features(snap: MarketSnapshot, hist: History, inv_rows: np.ndarray, 
     put("ent_tier", snap.ent_tier[ent])
     put("ent_qualifications", t.ent_nquals[ent])
     put("ent_little_giant", _bit(snap.ent_quals[ent], np.full(n, LITTLE_GIANT)))
+    revenue, growth, rd, patents = financials_at(snap, now)  # as reported by then, not today
     with np.errstate(invalid="ignore"):
-        put("ent_log_revenue", np.log10(1.0 + np.maximum(snap.ent_revenue[ent], 0.0)))
-        put("ent_growth", np.clip(snap.ent_growth[ent], -1.0, 10.0))
-        put("ent_rd_ratio", snap.ent_rd[ent])
-        put("ent_log_patents", np.log1p(np.maximum(snap.ent_patents[ent], 0.0)))
+        put("ent_log_revenue", np.log10(1.0 + np.maximum(revenue[ent], 0.0)))
+        put("ent_growth", np.clip(growth[ent], -1.0, 10.0))
+        put("ent_rd_ratio", rd[ent])
+        put("ent_log_patents", np.log1p(np.maximum(patents[ent], 0.0)))
         put("inv_log_aum", np.log10(1.0 + np.maximum(snap.inv_aum[inv], 0.0)))
     # history: affinity shares, activity, capacity, exposure
     npos = hist.inv_npos[inv].astype(np.float64)

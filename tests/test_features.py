@@ -277,3 +277,25 @@ def test_pair_arrays_must_align(snap: MarketSnapshot) -> None:
             np.array([-1]),
             sim=np.array([0.1]),
         )
+
+
+def test_financials_are_read_as_reported_by_the_features_moment() -> None:
+    """A year's figures are known once the year has ended: a feature computed in mid-2021 reads 2020's
+    revenue, one computed in 2022 reads 2021's (never today's latest year, which would be the future)."""
+    from matching.features import FEATURE_INDEX, History, compute_features
+
+    ent = Enterprise(name="重庆测试科技有限公司", source="test", external_id="e1", industry_code="C39",
+                     financials=[Financials(2020, revenue=1e6, patents=3), Financials(2021, revenue=9e6, patents=8)])
+    inv = Investor(name="测试创投", investor_type="vc", source="test", external_id="i1")
+    snap = build_snapshot([ent], [inv], as_of=datetime(2023, 1, 1, tzinfo=UTC))
+    assert snap.ent_revenue[0] == 9e6  # the profile's latest figures (what the page shows)
+    for when, revenue, patents in ((datetime(2021, 6, 1, tzinfo=UTC), 1e6, 3),
+                                   (datetime(2022, 1, 2, tzinfo=UTC), 9e6, 8),
+                                   (datetime(2020, 6, 1, tzinfo=UTC), None, None)):
+        hist = History.build(snap, to_days(when))
+        X = compute_features(snap, hist, np.array([0]), np.array([0]), np.array([-1]), sim=np.array([0.0]))
+        got = X[0, FEATURE_INDEX["ent_log_revenue"]], X[0, FEATURE_INDEX["ent_log_patents"]]
+        if revenue is None:
+            assert np.isnan(got[0]) and np.isnan(got[1])
+        else:
+            assert got[0] == pytest.approx(math.log10(1 + revenue)) and got[1] == pytest.approx(math.log1p(patents))
