@@ -57,6 +57,8 @@ def serve(database_url: str, data_dir: Path, *, hashing_encoder: bool = True, lo
     environ = {**os.environ, "CAPCONNECT_DATABASE_URL": database_url, "CAPCONNECT_DATA_DIR": str(data_dir),
                "CAPCONNECT_MODELS_DIR": str(data_dir / "models"), "CAPCONNECT_API_RATE_PER_SECOND": "100000",
                "CAPCONNECT_API_RATE_BURST": "100000", "CAPCONNECT_MARKET_REFRESH_SECONDS": "0",
+               # the load and the fuzzer send invalid keys on purpose from one address: no sign-in throttle
+               "CAPCONNECT_AUTH_MAX_FAILURES": "100000",
                "CAPCONNECT_DB_TIMEOUT_SECONDS": "2", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **env}
     code = _LAUNCH.format(tests=str(ROOT / "tests"), hashing=hashing_encoder, port=port)
     out = log.open("wb") if log else subprocess.DEVNULL
@@ -106,6 +108,7 @@ class Figures:
     statuses: Counter[int] = field(default_factory=Counter)
     transport_errors: int = 0
     acknowledged: set[tuple[int, str]] = field(default_factory=set)  # (investor id, event id)
+    served_lists: set[str] = field(default_factory=set)  # list ids of deal lists answered 200
     retries: int = 0
     first_503: float | None = None
     last_503: float | None = None
@@ -189,6 +192,8 @@ class Load:
                     time.sleep(0.05)
                     continue
                 deal = r.json()
+                with self._lock:
+                    self.figures.served_lists.add(str(deal["list_id"]))
                 item = rng.choice(deal["items"])
                 body = {"event_id": f"load-{uuid.uuid4().hex}", "event_type": rng.choice(["viewed", "saved"]),
                         "investor_id": party.investor_id, "enterprise_id": item["enterprise"]["id"],
@@ -220,3 +225,15 @@ def stored_counts(conn: object, acknowledged: set[tuple[int, str]]) -> Counter[i
         "SELECT k, count(f.id) FROM unnest(%s::text[]) AS k LEFT JOIN funnel_events f ON f.event_key = k GROUP BY k",
         (keys,)).fetchall()
     return Counter(int(n) for _, n in rows)
+
+
+def list_counts(conn: object, list_ids: set[str]) -> dict[str, int]:
+    """Of the lists the clients were served: how many the impression log holds, how many were set aside
+    as dead letters (refused by the database, counted apart), and how many are lost (neither)."""
+    ids = sorted(list_ids)
+    stored = conn.execute("SELECT count(*) FROM served_lists WHERE id = ANY(%s::uuid[])",  # type: ignore[attr-defined]
+                          (ids,)).fetchone()[0]
+    dead = conn.execute("SELECT count(DISTINCT list_id) FROM impression_dead_letters "  # type: ignore[attr-defined]
+                        "WHERE list_id = ANY(%s::uuid[])", (ids,)).fetchone()[0]
+    return {"served": len(ids), "stored": int(stored), "dead_letters": int(dead),
+            "lost": len(ids) - int(stored) - int(dead)}

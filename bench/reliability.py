@@ -39,7 +39,7 @@ import httpx
 import psycopg
 
 from bench import schema_fuzz as sf
-from bench.live_server import ROOT, Figures, Load, Party, serve, stored_counts
+from bench.live_server import ROOT, Figures, Load, Party, list_counts, serve, stored_counts
 from capconnect.db.embedded import EmbeddedPostgres
 
 
@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> bool:
             load, faults = _load_with_faults(base, parties, server, total * (1 - args.fuzz_share), args)
         with psycopg.connect(url, autocommit=True) as conn:
             stored = stored_counts(conn, load.acknowledged)
-        return _report(fuzz, load, faults, stored)
+            lists = list_counts(conn, load.served_lists)
+        return _report(fuzz, load, faults, stored, lists)
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -176,7 +177,8 @@ def _serves_again(base: str, party: Party, deadline: float) -> bool:
     return False
 
 
-def _report(fuzz: sf.Outcome, f: Figures, faults: dict[str, int], stored: Counter[int]) -> bool:
+def _report(fuzz: sf.Outcome, f: Figures, faults: dict[str, int], stored: Counter[int], lists: dict[str, int]
+            ) -> bool:
     once = stored.get(1, 0)
     more = sum(n for times, n in stored.items() if times > 1)
     lost = stored.get(0, 0)
@@ -190,8 +192,10 @@ def _report(fuzz: sf.Outcome, f: Figures, faults: dict[str, int], stored: Counte
           f"deliberate retries: {f.retries:,}")
     print(f"events: {len(f.acknowledged):,} acknowledged, {once:,} stored exactly once, "
           f"{lost} lost, {more} duplicated")
+    print(f"impression log: {lists['served']:,} deal lists served, {lists['stored']:,} stored, "
+          f"{lists['dead_letters']} dead letters, {lists['lost']} lost")
     print(f"faults: {faults['injected']} PostgreSQL restarts injected, {faults['recovered']} recovered by themselves")
-    return (not fuzz.failures and fuzz.server_errors == 0 and f.server_errors == 0
+    return (not fuzz.failures and fuzz.server_errors == 0 and f.server_errors == 0 and lists["lost"] == 0
             and lost == 0 and more == 0 and faults["injected"] == faults["recovered"])
 
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import TEMPLATE, _with_db
 from helpers_live import investor_parties, load_market
 
-from bench.live_server import Load, serve, stored_counts
+from bench.live_server import Load, list_counts, serve, stored_counts
 
 LOAD_SECONDS = 10
 
@@ -45,6 +45,8 @@ def test_concurrent_clients_with_retries_lose_and_duplicate_nothing(live_db: str
     with psycopg.connect(live_db, autocommit=True) as conn:
         stored = stored_counts(conn, figures.acknowledged)
         after = conn.execute("SELECT count(*) FROM funnel_events").fetchone()[0]
+        lists = list_counts(conn, figures.served_lists)
+    assert lists["served"] > 50 and lists["lost"] == 0 and lists["dead_letters"] == 0, lists  # the impression log
     print(f"\nrequests {figures.requests}, statuses {dict(figures.statuses)}, transport errors "
           f"{figures.transport_errors}, retries {figures.retries}, acknowledged {len(figures.acknowledged)}, "
           f"stored once {stored.get(1, 0)}, events added {after - before}")
