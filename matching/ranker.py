@@ -53,11 +53,13 @@ class _EarlyStopping:
     def __init__(self, patience: int, min_rounds: int) -> None:
         self.patience, self.min_rounds = patience, min_rounds
         self.best_score, self.best_iter, self.best_eval = -np.inf, 0, None
+        self.curve: list[float] = []  # the watched metric after each round
 
     def __call__(self, env: Any) -> None:
         if not env.evaluation_result_list:
             return
         score = env.evaluation_result_list[0][2]
+        self.curve.append(float(score))
         it = env.iteration + 1
         if score > self.best_score:
             self.best_score, self.best_iter, self.best_eval = score, it, env.evaluation_result_list
@@ -114,6 +116,8 @@ class LambdaRanker:
         # the best round on valid, also when the rounds ran out before the patience did
         self.best_iteration = int(stopper.best_iter if stopper and stopper.best_iter
                                   else self.booster.current_iteration())
+        #: LightGBM's validation NDCG@10 after each round (what early stopping watched)
+        self.valid_curve: list[float] = stopper.curve if stopper else []
         logger.info("trained %s ranker: %d rows, %d queries, best iteration %d", train.direction, len(train),
                     train.n_queries, self.best_iteration)
         return self

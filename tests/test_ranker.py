@@ -279,6 +279,12 @@ def test_early_stopping_keeps_the_best_round_on_the_later_window(market: SimpleN
     valid = market.data["valid"]
     booster = ranker.booster
     assert booster is not None and ranker.best_iteration <= booster.current_iteration()
+    # early stopping keeps the round where the metric it watched (LightGBM's NDCG@10) peaked
+    watched = ranker.valid_curve  # every round run (the booster keeps those up to the best)
+    assert len(watched) >= booster.current_iteration() >= ranker.best_iteration
+    assert ranker.best_iteration == watched.index(max(watched)) + 1
+    # and that round is within a hair of the best by the evaluation's own NDCG@10, which breaks ties and
+    # counts queries without a positive differently from LightGBM's
     curve = [ndcg_at_k(valid.y, booster.predict(valid.X, num_iteration=it), valid.group)
              for it in range(1, booster.current_iteration() + 1)]
-    assert curve[ranker.best_iteration - 1] == pytest.approx(max(curve))
+    assert curve[ranker.best_iteration - 1] >= max(curve) - 0.005
