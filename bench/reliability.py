@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--fault-every", type=float, default=25.0, help="Seconds between PostgreSQL restarts.")
     parser.add_argument("--down", type=float, default=4.0, help="Seconds PostgreSQL stays down each time.")
     parser.add_argument("--fuzz-share", type=float, default=0.6, help="Share of the time spent fuzzing.")
+    parser.add_argument("--keep-log", type=Path, default=None, help="Copy the service's log here afterwards.")
     parser.add_argument("--fuzz-clients", type=int, default=3, help="Fuzzing processes at once.")
     parser.add_argument("--enterprises", type=int, default=500)
     parser.add_argument("--real-encoder", action="store_true", help="Serve with the configured encoder.")
@@ -88,6 +89,8 @@ def run(args: argparse.Namespace) -> bool:
         return _report(fuzz, load, faults, stored, lists)
     finally:
         server.stop()
+        if args.keep_log and (root / "server.log").exists():  # the service's own log: tracebacks of any 5xx
+            shutil.copy(root / "server.log", args.keep_log)
         shutil.rmtree(root, ignore_errors=True)
 
 

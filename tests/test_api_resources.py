@@ -568,3 +568,14 @@ def test_upload_access_and_file_errors(api: ApiEnv) -> None:
     broken = upload(api, "enterprises", b'{"name": ', name="e.jsonl")
     assert broken.status_code == 422 and error_of(broken)["fields"][0]["field"] == "file"
     assert api.sql("SELECT count(*) FROM enterprises WHERE name = '权限测试公司'") == [(0,)]
+
+
+def test_an_empty_mandate_patch_on_an_investor_without_one_is_no_server_error(api: ApiEnv) -> None:
+    """Found by schemathesis in bench.reliability: ``PATCH …/mandate {}`` on an investor with no mandate built
+    ``INSERT INTO mandates (…, valid_from, ) VALUES …`` (a 500). It stores a first version of defaults."""
+    created = api.post("/v1/investors", "admin", {"name": "尚无授权的机构", "investor_type": "vc"})
+    assert created.status_code == 201, created.text
+    inv = created.json()["id"]
+    r = api.client.patch(f"/v1/investors/{inv}/mandate", json={}, headers=api.auth("admin"))
+    assert r.status_code == 201, r.text
+    assert r.json()["version"] == 1 and r.json()["sectors"] == []

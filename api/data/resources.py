@@ -204,10 +204,10 @@ def _add_mandate(cur: psycopg.Cursor[Any], investor_id: int, mandate: Mapping[st
     assert start is not None
     cur.execute("UPDATE mandates SET valid_to = %s WHERE investor_id = %s AND valid_to IS NULL",
                 (start["t"], investor_id))
-    fields = list(mandate)
+    fields = list(mandate)  # may be empty: a first version of defaults
+    columns = ", ".join(["investor_id", "version", "valid_from", *fields])
     row = cur.execute(
-        f"INSERT INTO mandates (investor_id, version, valid_from, {', '.join(fields)}) "
-        f"VALUES (%s, %s, %s{', %s' * len(fields)}) RETURNING {_MANDATE_SELECT}",
+        f"INSERT INTO mandates ({columns}) VALUES (%s, %s, %s{', %s' * len(fields)}) RETURNING {_MANDATE_SELECT}",
         (investor_id, start["v"], start["t"], *(mandate[f] for f in fields))).fetchone()
     assert row is not None
     return plain(row)
