@@ -126,22 +126,18 @@ def explain_pair(snap: MarketSnapshot, inv: int, need: int, *, view: View = "inv
         features: the pair's feature row (values quoted by model reasons).
         max_model: most model-contribution reasons.
     """
-    who = _who(view)
-    if need < 0:  # a market without financing needs (imported deals): the enterprise's own facts only
-        out = _sector(snap, inv, int(ent), who) + _place(snap, inv, int(ent), who)  # type: ignore[arg-type]
-        out += model_reasons(contributions, features, max_model) if contributions is not None else []
-        return sorted((r for r in out if r.kind == "fit"), key=_strength) + [r for r in out if r.kind != "fit"]
-    ent = int(snap.need_ent[need])
-    out = _sector(snap, inv, ent, who) + _ticket(snap, inv, need, who)
-    rnd, stages = int(snap.need_round[need]), int(snap.man_stages[inv])
+    who, has_need = _who(view), need >= 0  # no need: a market without financing needs (imported deals)
+    ent = int(snap.need_ent[need]) if has_need else int(ent)  # type: ignore[arg-type]
+    out = _sector(snap, inv, ent, who) + (_ticket(snap, inv, need, who) if has_need else [])
+    rnd, stages = int(snap.need_round[need]) if has_need else -1, int(snap.man_stages[inv])
     if rnd >= 0 and stages and (stages >> rnd) & 1:
         code = vocab.ROUNDS.codes[rnd]
         out.append(_r("stage", f"融资轮次{vocab.ROUNDS.label(code)}符合{who[0]}投资阶段",
                       f"The {vocab.ROUNDS.label(code, 'en')} round is one of {who[1]} stages", 0.15,
                       round=code))
     out += _place(snap, inv, ent, who) + _listing(snap, inv, ent, who)
-    instr = int(snap.need_instr[need])
-    if (DEBT_MASK >> instr) & 1:
+    instr = int(snap.need_instr[need]) if has_need else 0
+    if has_need and (DEBT_MASK >> instr) & 1:
         code = vocab.INSTRUMENTS.codes[instr]
         label = vocab.INSTRUMENTS.label(code)
         out.append(_r("instrument", f"融资工具：{label}，在{who[0]}可提供的工具范围内",
