@@ -1,4 +1,4 @@
-"""The market as it stood at a past moment, for training: the mandate version valid then.
+"""The market as it stood at a past moment: the mandate version valid then, the financials reported by then.
 
 A snapshot holds each investor's mandate as of its own "now". An investor that revised its mandate
 (sectors shift, the ticket is rescaled) had another one during earlier training periods; features
@@ -12,11 +12,12 @@ set of versions they hold, so periods with the same mandates share one view and 
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 
 import numpy as np
 
 from matching.domain.records import Mandate
-from matching.snapshot import MarketSnapshot, mandate_columns, to_days
+from matching.snapshot import EPOCH, MarketSnapshot, mandate_columns, to_days
 
 #: Cached tables that depend on the mandates (rebuilt for a view, never shared with its source).
 _MANDATE_CACHES = ("_pair_tables", "_static_rules", "_asof_views")
@@ -91,3 +92,22 @@ def version_texts(snap: MarketSnapshot) -> dict[tuple[int, int], str]:
 def set_version_vectors(snap: MarketSnapshot, vectors: dict[tuple[int, int], np.ndarray]) -> None:
     """Attach the embeddings of :func:`version_texts` to the snapshot (read by :func:`vectors_at`)."""
     snap.__dict__["_version_vecs"] = vectors
+
+
+def financials_at(snap: MarketSnapshot, when: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(revenue, growth, R&D ratio, patents)`` per enterprise as reported by ``when`` (days): the
+    latest financial year that had ended by then (a year's figures are reported after it ends), NaN
+    without one. A snapshot without the history (built elsewhere) gives its latest columns."""
+    if not len(snap.fin_hist):
+        return snap.ent_revenue, snap.ent_growth, snap.ent_rd, snap.ent_patents
+    year = (EPOCH + timedelta(days=float(when))).year if np.isfinite(when) else 10**6
+    cache: dict[int, np.ndarray] = snap.__dict__.setdefault("_fin_at", {})
+    if year not in cache:
+        rows = snap.fin_hist[snap.fin_hist[:, 1] < year]
+        out = np.full((snap.n_enterprises, 4), np.nan)
+        if len(rows):
+            last = np.r_[rows[1:, 0] != rows[:-1, 0], True]  # sorted by (enterprise, year): its latest year
+            out[rows[last, 0].astype(np.int64)] = rows[last, 2:6]
+        cache[year] = out
+    out = cache[year]
+    return out[:, 0], out[:, 1], out[:, 2], out[:, 3]

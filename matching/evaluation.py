@@ -102,15 +102,6 @@ def subset(data: RankingData, rows: np.ndarray) -> RankingData:
                        data.need[rows], data.as_of[rows], data.event_time[rows], data.window, data.feature_names)
 
 
-def _col(data: RankingData, name: str) -> np.ndarray:
-    return np.nan_to_num(data.column(name).astype(np.float64), nan=0.0)
-
-
-def affinity_scores(data: RankingData) -> np.ndarray:
-    """The affinity baseline: the ``affinity`` feature (:func:`matching.features.affinity_value`)."""
-    return feature_baseline("affinity", data.X, data.direction)
-
-
 def feature_baseline(name: str, X: np.ndarray, direction: str, *, fit: np.ndarray | None = None) -> np.ndarray:
     """One servable baseline's score from feature rows: the one definition used by evaluation, model
     selection and serving (:class:`matching.selection.ServedScorer`).

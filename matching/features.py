@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matching.asof import financials_at
 from matching.history import POSITIVE_GRADE, History, PairTables, lookup_sorted, pair_tables
-from matching.snapshot import QUAL, MarketSnapshot, financials_at
+from matching.snapshot import QUAL, MarketSnapshot
 
 logger = logging.getLogger(__name__)
 

@@ -41,6 +41,7 @@ from matching.domain import vocab
 from matching.embeddings import EmbeddingCache, embed
 from matching.encoder.encoder import TextEncoder
 from matching.errors import FieldError, MatchingError
+from matching.evaluation import feature_baseline
 from matching.explain import Reason, explain_pair, explain_search, search_terms
 from matching.features import History, compute_features, feature_values, investor_vectors
 from matching.filters import Filters
@@ -381,6 +382,9 @@ class Matcher:
         p_inv = p_ent = None
         score = np.zeros(len(inv))  # a model with nothing to score (no candidate) ranks nothing
         view = "investor" if direction == "enterprises_for_investor" else "enterprise"
+        no_need = need < 0
+        if no_need.any():  # pairs without a need: the structured fit evaluation scores them by (`rules`)
+            fit[no_need] = feature_baseline("rules", X[no_need], view)
         choice = self.scorer.choices[view] if self.scorer is not None else None
         if self.scorer is not None and len(inv):
             _, p_inv, p_ent = self.scorer.score(X, X)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -177,7 +177,7 @@ class MarketSnapshot:
     #: time: training reads the one valid at each period (:func:`matching.asof.snapshot_at`)
     man_versions: dict[int, list[Mandate]] = field(default_factory=dict)
     #: every reported financial year: rows ``(enterprise row, year, revenue, growth, R&D ratio, patents)``
-    #: sorted by enterprise and year (features read the years reported by their moment, :func:`financials_at`)
+    #: sorted by enterprise and year (features read the years reported by then: matching.asof.financials_at)
     fin_hist: np.ndarray = field(default_factory=lambda: np.zeros((0, 6)))
     enterprise_row: dict[int, int] = field(default_factory=dict)
     investor_row: dict[int, int] = field(default_factory=dict)
@@ -218,12 +218,15 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 FX_TO_CNY = {"CNY": 1.0, "USD": 7.1, "HKD": 0.91, "EUR": 7.7}
 
 
+def _num(v: float | int | None) -> float:
+    return np.nan if v is None else float(v)
+
+
 def _latest_fin(e: Enterprise) -> tuple[float, float, float, float, float]:
     if not e.financials:
         return (np.nan,) * 5  # type: ignore[return-value]
     f = max(e.financials, key=lambda x: x.year)
-    val = lambda v: np.nan if v is None else float(v)  # noqa: E731
-    return val(f.revenue), val(f.revenue_growth), val(f.rd_ratio), val(f.patents), val(f.employees)
+    return _num(f.revenue), _num(f.revenue_growth), _num(f.rd_ratio), _num(f.patents), _num(f.employees)
 
 
 def _cny(m: Mandate, amount: float | None) -> float:
@@ -372,8 +375,7 @@ def build_snapshot(
         ev_round=np.array([ROUND.get(e.round or "", -1) for e in evs], dtype=np.int8),
         as_of=now,
     )
-    val = lambda v: np.nan if v is None else float(v)  # noqa: E731
-    hist = [(r, f.year, val(f.revenue), val(f.revenue_growth), val(f.rd_ratio), val(f.patents))
+    hist = [(r, f.year, _num(f.revenue), _num(f.revenue_growth), _num(f.rd_ratio), _num(f.patents))
             for r, e in enumerate(enterprises) for f in e.financials]
     snap.fin_hist = np.array(sorted(hist, key=lambda h: (h[0], h[1])), dtype=np.float64).reshape(-1, 6)
     versions: dict[int, list[Mandate]] = {}
@@ -412,21 +414,3 @@ def slim_for_serving(snap: MarketSnapshot) -> None:
     snap.ent_text = NotKept("ent_text", snap.n_enterprises)  # type: ignore[assignment]
     snap.man_text = NotKept("man_text", snap.n_investors)  # type: ignore[assignment]
 
-
-def financials_at(snap: MarketSnapshot, when: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(revenue, growth, R&D ratio, patents)`` per enterprise as reported by ``when`` (days): the
-    latest financial year that had ended by then (a year's figures are reported after it ends), NaN
-    without one. A snapshot without the history (built elsewhere) gives its latest columns."""
-    if not len(snap.fin_hist):
-        return snap.ent_revenue, snap.ent_growth, snap.ent_rd, snap.ent_patents
-    year = (EPOCH + timedelta(days=float(when))).year if np.isfinite(when) else 10**6
-    cache: dict[int, np.ndarray] = snap.__dict__.setdefault("_fin_at", {})
-    if year not in cache:
-        rows = snap.fin_hist[snap.fin_hist[:, 1] < year]
-        out = np.full((snap.n_enterprises, 4), np.nan)
-        if len(rows):
-            last = np.r_[rows[1:, 0] != rows[:-1, 0], True]  # sorted by (enterprise, year): its latest year
-            out[rows[last, 0].astype(np.int64)] = rows[last, 2:6]
-        cache[year] = out
-    out = cache[year]
-    return out[:, 0], out[:, 1], out[:, 2], out[:, 3]

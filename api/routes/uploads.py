@@ -1,16 +1,7 @@
 """Bulk import by upload: ``POST /v1/imports/{entity}`` with a CSV, XLSX or JSONL file (admin, operator).
 
-The same path as ``capconnect import`` (:func:`capconnect.importing.import_file`): the encoding is
-detected (UTF-8, UTF-8 with BOM, GB18030/GBK, Mac Roman) or given with ``?encoding=``, headers and
-enumerations in Chinese or English, every row validated, and everything loaded in one transaction by
-natural key (re-uploading a file changes nothing). A file with a bad row imports nothing: 422 with one
-entry per problem (``row``, ``field``, ``value``, ``reason``). With ``?skip_invalid=true`` the good
-rows import and the response lists the rejected ones.
-
-The service's snapshot is not reloaded here: imported records are served by the matcher after the
-next snapshot reload (a restart), as ``UnknownPartyError`` responses say.
-
-The import, with its checks, is :mod:`api.services.imports`'s, shared with the web console.
+HTTP only: the import itself, its rules and its answers are :mod:`api.services.imports`' (shared with
+the console's operator page).
 """
 
 from __future__ import annotations
