@@ -3,7 +3,7 @@
 Start-up (the lifespan), in order: the database (the configured URL, or the embedded server, started
 here and stopped at shutdown if this process started it; migrated), a psycopg connection pool, the
 encoder, the market snapshot, the active model bundle (or the content + rules score without one), and
-the :class:`~matching.matcher.Matcher` built once over them. A daemon thread then polls the registry's
+the :class:`~matching.serving.matcher.Matcher` built once over them. A daemon thread then polls the registry's
 active version every ``model_poll_seconds`` and swaps the model when it changes (:mod:`api.state`).
 
 Run it with ``capconnect serve`` (README), or ``uvicorn --factory api.app:create_app``.
@@ -28,8 +28,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors, web
-from api.data.lists import exposure_counts
-from api.data.ratelimits import PostgresStorage
 from api.encoders import EncoderPool, serving_pool
 from api.gate import AuthGate
 from api.hygiene import TextHygieneMiddleware
@@ -41,17 +39,19 @@ from api.ratelimit import RateLimiter
 from api.routes import events, matching, models, ops, reports, resources
 from api.security import SecurityHeadersMiddleware, cors_options
 from api.state import CONTENT_RULES, AppState, ModelPoller, ModelStatus, QueryCache
-from capconnect.db import registry
-from capconnect.db.database import open_database
-from capconnect.db.market_read import market_fingerprint, read_market
-from matching.bundle import ModelBundle
 from matching.config import Settings, get_settings
-from matching.constraints import S_FUND
-from matching.embeddings import EmbeddingCache
-from matching.encoder.encoder import TextEncoder, load_serving_encoder
 from matching.errors import ArtifactError, MatchingError
-from matching.matcher import Matcher
-from matching.snapshot import MarketSnapshot, slim_for_serving
+from matching.learning.bundle import ModelBundle
+from matching.retrieval.embeddings import EmbeddingCache
+from matching.retrieval.encoder.encoder import TextEncoder, load_serving_encoder
+from matching.rules.constraints import S_FUND
+from matching.serving.matcher import Matcher
+from matching.snapshot.core import MarketSnapshot, slim_for_serving
+from store import registry
+from store.database import open_database
+from store.lists import exposure_counts
+from store.market_read import market_fingerprint, read_market
+from store.ratelimits import PostgresStorage
 
 logger = logging.getLogger(__name__)
 

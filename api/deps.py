@@ -6,7 +6,7 @@ Use the ``Annotated`` aliases in route signatures::
     def thing(state: StateDep, conn: ConnDep, who: Annotated[Principal, Depends(require_roles("admin"))]): ...
 
 A key is read from ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; it is hashed and compared in
-constant time (:func:`capconnect.db.keys.verify_key`), a revoked key is refused, and each key draws
+constant time (:func:`store.keys.verify_key`), a revoked key is refused, and each key draws
 from its own token bucket (429 with ``Retry-After`` when empty).
 """
 
@@ -24,8 +24,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from api import throttle
 from api.errors import ApiError, forbidden
 from api.state import AppState
-from capconnect.db import keys as keys_db
 from matching.domain import vocab
+from store import keys as keys_db
 
 ROLES = vocab.ROLES.codes
 STAFF = ("admin", "operator")

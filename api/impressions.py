@@ -3,7 +3,7 @@
 Writing a served list (header and 20 items) costs 2–3 ms of database time, a fifth of a deal
 list's latency at 100,000 enterprises. :class:`ImpressionWriter` takes the rows (the list id is
 made in the request, so the response carries it), and a daemon thread writes every list queued
-in the last ``flush_ms`` in one transaction (:func:`api.data.lists.write_lists`).
+in the last ``flush_ms`` in one transaction (:func:`store.lists.write_lists`).
 
 What a caller can rely on:
 
@@ -11,7 +11,7 @@ What a caller can rely on:
   writer is stopped, every queued list is written);
 * a list the database refuses (a character it cannot store, a party deleted meanwhile) never holds
   up the others: the batch is retried list by list, the refused one moves to ``impression_dead_letters``
-  with the error (:func:`api.data.lists.write_dead_letter`) and is counted in
+  with the error (:func:`store.lists.write_dead_letter`) and is counted in
   ``capconnect_impression_dead_letters``; the lists still queued are ``capconnect_impression_backlog``;
 * nobody waits for the thread: an event quoting a list this process still holds writes that list
   itself, on its own connection (:meth:`write_now`): a queued list is taken from the queue, and one the
@@ -34,9 +34,9 @@ from collections.abc import Collection, Sequence
 import psycopg
 import psycopg_pool
 
-from api.data.lists import ServedList, write_dead_letter, write_lists, write_lists_if_absent
 from api.hygiene import escaped
 from api.metrics import Metrics
+from store.lists import ServedList, write_dead_letter, write_lists, write_lists_if_absent
 
 logger = logging.getLogger(__name__)
 

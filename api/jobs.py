@@ -1,7 +1,7 @@
 """Background retraining jobs: one at a time across every worker, each a row of ``model_jobs``.
 
 ``POST /v1/models/retrain`` calls :meth:`JobRunner.submit`: on a connection of its own it takes the job lock
-(:mod:`capconnect.db.jobs`; another worker's running job holds it, and the request is refused with
+(:mod:`store.jobs`; another worker's running job holds it, and the request is refused with
 :class:`JobBusy`), marks failed the jobs a stopped process left queued or running, writes the new row and
 hands the connection to a thread that runs the job (training takes minutes; the pool is for requests). The
 lock goes when the job ends or its process dies, so a crash never blocks retraining for good. The row,
@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
-from capconnect.db import jobs as jobs_db
+from store import jobs as jobs_db
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class JobRunner:
 
     def stop(self, timeout: float = 1.0) -> None:
         """Wait briefly for running jobs (a training is not interrupted; a process that exits leaves its row to
-        :func:`capconnect.db.jobs.abandon_orphans`)."""
+        :func:`store.jobs.abandon_orphans`)."""
         for thread in self._threads:
             thread.join(timeout=timeout)
 

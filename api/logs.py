@@ -52,5 +52,5 @@ def configure_logging(level: int = logging.INFO) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # the middleware writes one line per request
-    for noisy in ("alembic", "httpx", "sentence_transformers", "faiss", "matching.embeddings"):
+    for noisy in ("alembic", "httpx", "sentence_transformers", "faiss", "matching.retrieval.embeddings"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,7 +1,7 @@
 """Per-key rate limit, one limit for every worker: ``limits``' fixed window over shared storage.
 
 A key may send ``burst`` requests per window of ``burst / rate`` seconds (the defaults: 100 per 5 s,
-20 per second on average). The counts live in PostgreSQL (:class:`api.data.ratelimits.PostgresStorage`),
+20 per second on average). The counts live in PostgreSQL (:class:`store.ratelimits.PostgresStorage`),
 so ``capconnect serve --workers N`` (or several hosts over one database) allow the rate once, not N
 times. A fixed window may let up to ``2 × burst`` through around a window's edge; the limit protects
 the service, it is not a quota that bills. Without a storage (tests, tools) the counts stay in memory.

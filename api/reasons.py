@@ -23,11 +23,11 @@ import numpy as np
 from psycopg_pool import ConnectionPool
 
 from api import disclosure
-from api.data import resources as db
 from api.deps import Principal
-from matching.explain import Reason, model_reasons, with_model_reasons
-from matching.features import FEATURE_NAMES
-from matching.matcher import Matcher, MatchItem
+from matching.explain.reasons import Reason, model_reasons, with_model_reasons
+from matching.ranking.features import FEATURE_NAMES
+from matching.serving.matcher import Matcher, MatchItem
+from store import resources as db
 
 logger = logging.getLogger(__name__)
 

@@ -24,13 +24,13 @@ import psycopg_pool
 from api.encoders import EncoderPool
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
-from capconnect.db import registry
-from capconnect.db.registry import ModelVersion
-from matching.bundle import ModelBundle
 from matching.config import Settings
-from matching.embeddings import EmbeddingCache
 from matching.errors import ArtifactError
-from matching.matcher import Matcher
+from matching.learning.bundle import ModelBundle
+from matching.retrieval.embeddings import EmbeddingCache
+from matching.serving.matcher import Matcher
+from store import registry
+from store.registry import ModelVersion
 
 logger = logging.getLogger(__name__)
 CONTENT_RULES = "content-rules"
@@ -172,7 +172,7 @@ class AppState:
         The new matcher keeps the serving model; profiles are embedded through the on-disk cache,
         so only new or changed texts are encoded. Returns whether it was rebuilt.
         """
-        from capconnect.db.market_read import market_fingerprint
+        from store.market_read import market_fingerprint
 
         with self.pool.connection() as conn:
             fingerprint = market_fingerprint(conn)

@@ -1,4 +1,4 @@
-"""Sign-in and invalid-key throttling per client address, shared by every worker (:mod:`capconnect.db.throttle`).
+"""Sign-in and invalid-key throttling per client address, shared by every worker (:mod:`store.throttle`).
 
 A failed console sign-in, and an API key or console session token that names nothing valid, counts one failure
 against the client's address. An address with ``auth_max_failures`` failures within
@@ -18,7 +18,7 @@ from starlette.requests import HTTPConnection
 
 from api.errors import ApiError, field_detail
 from api.state import AppState
-from capconnect.db import throttle as throttle_db
+from store import throttle as throttle_db
 
 
 def client_address(request: HTTPConnection) -> str:

@@ -28,9 +28,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from capconnect.db import keys as keys_db
-from capconnect.db.database import open_database
 from matching.config import Settings
+from store import keys as keys_db
+from store.database import open_database
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,11 +16,11 @@ import time
 import numpy as np
 
 from matching.config import Settings
-from matching.embeddings import EmbeddingCache, embed
-from matching.encoder.encoder import ensure_default_encoder, load_encoder
-from matching.index import IndexConfig, VectorIndex
-from matching.market.generator import generate_market
-from matching.profiles import enterprise_text, mandate_text
+from matching.retrieval.embeddings import EmbeddingCache, embed
+from matching.retrieval.encoder.encoder import ensure_default_encoder, load_encoder
+from matching.retrieval.index import IndexConfig, VectorIndex
+from matching.retrieval.profiles import enterprise_text, mandate_text
+from matching.synth.generator import generate_market
 
 
 def main() -> None:

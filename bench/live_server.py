@@ -218,7 +218,7 @@ class Load:
 
 def stored_counts(conn: object, acknowledged: set[tuple[int, str]]) -> Counter[int]:
     """How often each acknowledged event is stored: ``{times stored: events}`` (all should be ``{1: n}``)."""
-    from api.data.events import event_key
+    from store.events import event_key
 
     keys = [event_key(f"i{inv}", eid) for inv, eid in acknowledged]
     rows = conn.execute(  # type: ignore[attr-defined]

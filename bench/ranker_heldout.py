@@ -15,12 +15,12 @@ import time
 import numpy as np
 
 from matching.config import Settings
-from matching.dataset import build_ranking_data, last_days_split
-from matching.embeddings import EmbeddingCache, embed
-from matching.encoder.encoder import ensure_default_encoder, load_encoder
-from matching.market.generator import generate_market
-from matching.ranker import LambdaRanker, ndcg_at_k
-from matching.snapshot import build_snapshot
+from matching.learning.dataset import build_ranking_data, last_days_split
+from matching.ranking.ranker import LambdaRanker, ndcg_at_k
+from matching.retrieval.embeddings import EmbeddingCache, embed
+from matching.retrieval.encoder.encoder import ensure_default_encoder, load_encoder
+from matching.snapshot.core import build_snapshot
+from matching.synth.generator import generate_market
 
 
 def main() -> None:

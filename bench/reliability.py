@@ -40,7 +40,7 @@ import psycopg
 
 from bench import schema_fuzz as sf
 from bench.live_server import ROOT, Figures, Load, Party, list_counts, serve, stored_counts
-from capconnect.db.embedded import EmbeddedPostgres
+from store.embedded import EmbeddedPostgres
 
 
 def main() -> None:
@@ -62,9 +62,9 @@ def run(args: argparse.Namespace) -> bool:
     sys.path.insert(0, str(ROOT / "tests"))
     from helpers_live import load_market
 
-    from capconnect.db import keys as keys_db
-    from capconnect.db.database import upgrade
-    from capconnect.db.embedded import free_port
+    from store import keys as keys_db
+    from store.database import upgrade
+    from store.embedded import free_port
 
     total = args.minutes * 60
     root = Path(tempfile.mkdtemp(prefix="capconnect-reliability-"))

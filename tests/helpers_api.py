@@ -23,11 +23,11 @@ from helpers_encoder import HashingEncoder
 
 from api.app import create_app
 from api.state import AppState
-from capconnect.db import keys as keys_db
-from capconnect.db.batch import MarketBatch, save_batch
-from capconnect.db.database import Database
 from matching.config import Settings
-from matching.market.generator import generate_market
+from matching.synth.generator import generate_market
+from store import keys as keys_db
+from store.batch import MarketBatch, save_batch
+from store.database import Database
 
 MARKET = (500, 70, 10, 3)  # enterprises, investors, months, seed
 

@@ -1,4 +1,4 @@
-"""A tiny deterministic :class:`~matching.encoder.encoder.TextEncoder` for fast tests.
+"""A tiny deterministic :class:`~matching.retrieval.encoder.encoder.TextEncoder` for fast tests.
 
 Character uni- and bigrams hashed (CRC32) into a small vector, L2-normalised: texts sharing words
 get higher cosines, with no model to load. A test double only; one test uses the real encoder.

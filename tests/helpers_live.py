@@ -5,10 +5,10 @@ from __future__ import annotations
 import psycopg
 
 from bench.live_server import Party
-from capconnect.db import keys as keys_db
-from capconnect.db.batch import MarketBatch, save_batch
-from capconnect.db.database import Database
-from matching.market.generator import generate_market
+from matching.synth.generator import generate_market
+from store import keys as keys_db
+from store.batch import MarketBatch, save_batch
+from store.database import Database
 
 
 def load_market(url: str, enterprises: int = 200, investors: int = 40, seed: int = 5) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from matching.domain import vocab
-from matching.market.generator import Market
+from matching.synth.generator import Market
 
 
 def plant_edge_cases(m: Market, seed: int) -> Market:

@@ -11,7 +11,7 @@ from helpers_api import ApiEnv, api_service, error_of
 from typer.testing import CliRunner
 
 from api.ratelimit import RateLimiter
-from capconnect.cli import app as cli_app
+from cli.main import app as cli_app
 from matching.config import get_settings
 
 

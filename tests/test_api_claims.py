@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from helpers_api import ApiEnv, api_service, error_of
 
-from matching.snapshot import QUAL
+from matching.snapshot.core import QUAL
 
 PENDING_ZH = "企业自报，待核验"
 

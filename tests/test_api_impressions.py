@@ -14,9 +14,9 @@ import pytest
 from helpers_api import ApiEnv, api_service, error_of
 
 from api import impressions as impressions_mod
-from api.data import lists as lists_db
-from api.data.lists import ServedList
 from api.metrics import Metrics
+from store import lists as lists_db
+from store.lists import ServedList
 
 
 @pytest.fixture(scope="module")

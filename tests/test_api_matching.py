@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from helpers_api import ApiEnv, api_service, error_of
 
-from matching.constraints import violations
 from matching.domain import vocab
-from matching.features import FEATURE_NAMES
-from matching.snapshot import TIER
+from matching.ranking.features import FEATURE_NAMES
+from matching.rules.constraints import violations
+from matching.snapshot.core import TIER
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers_api import ApiEnv, api_service, error_of
 
-from capconnect.db import registry
+from store import registry
 from training import pipeline
 
 

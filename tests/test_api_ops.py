@@ -160,8 +160,8 @@ def test_serve_command_refuses_an_empty_database_and_hints_keys(db, api: ApiEnv,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from capconnect.cli import app as cli_app
-    from capconnect.commands import serve as serve_cmd
+    from cli.commands import serve as serve_cmd
+    from cli.main import app as cli_app
     from matching.config import get_settings
 
     calls: list[tuple[object, dict]] = []

@@ -13,9 +13,9 @@ import pytest
 from helpers_api import ApiEnv, api_service, error_of
 
 from api import disclosure
-from capconnect.db import keys as keys_db
 from matching.domain import regions, vocab
 from matching.domain.credit_code import make_credit_code
+from store import keys as keys_db
 
 _serial = itertools.count(1)
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from capconnect.db.database import current_revision, head_revision, upgrade
+from store.database import current_revision, head_revision, upgrade
 
 AUDIT_ROLE = "capconnect_audit"
 ROW = ("INSERT INTO audit_log (api_key_id, key_prefix, role, enterprise_id, fields, basis) "

@@ -294,7 +294,7 @@ def test_undisclosed_financials_follow_the_mutual_reveal(api: ApiEnv) -> None:
         "credit_code": make_credit_code("9", "1", "500112", f"MX{next(_serial):07d}"), "name": "矩阵披露测试企业",
         "tier": "basic", "registered_capital": "5000万",
         "financials": [{"year": 2024, "revenue": "1.2亿", "net_profit": "300万", "employees": 80}]}).json()
-    from capconnect.db import keys as keys_db
+    from store import keys as keys_db
 
     with api.db.connect(autocommit=True) as conn:
         api.keys["basic_own"] = keys_db.create_key(conn, role="enterprise", enterprise_id=ent["id"]).secret

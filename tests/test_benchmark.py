@@ -11,19 +11,19 @@ import numpy as np
 import psycopg
 import pytest
 
-import matching.benchmark.adapter as adapter
-import matching.dataset as dataset
+import matching.learning.benchmark.adapter as adapter
+import matching.learning.dataset as dataset
 import training.benchmark as tb
 import training.pipeline as pipeline
-from capconnect.db.scratch import PREFIX
-from matching.benchmark.adapter import protocol_sets
-from matching.dataset import RankingData
-from matching.evaluation import SERVABLE_BASELINES, EvalSet, subset_masks
-from matching.features import FEATURE_INDEX, FEATURE_NAMES, History
 from matching.ingest.investment_events import parse_investment_events, write_investment_events_csv
 from matching.ingest.reader import read_table
-from matching.selection import Choice, select, served_scores
-from matching.snapshot import MarketSnapshot, build_snapshot
+from matching.learning.benchmark.adapter import protocol_sets
+from matching.learning.dataset import RankingData
+from matching.learning.evaluation import SERVABLE_BASELINES, EvalSet, subset_masks
+from matching.ranking.features import FEATURE_INDEX, FEATURE_NAMES, History
+from matching.ranking.selection import Choice, select, served_scores
+from matching.snapshot.core import MarketSnapshot, build_snapshot
+from store.scratch import PREFIX
 from training.benchmark import Cut, run_cut
 from training.pipeline import Inputs, TrainConfig
 
@@ -250,7 +250,7 @@ def _scratch_databases(url: str) -> list[str]:
 
 def test_cli_runs_the_protocol_on_an_investment_events_file(cli_with_encoder, db, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import capconnect.commands.benchmark as bench
+    import cli.commands.benchmark as bench
 
     monkeypatch.setattr(bench, "benchmark_config", lambda: FAST)
     path = tmp_path / "deals.csv"
@@ -303,9 +303,9 @@ def test_on_thin_crunchbase_slices_the_served_scorer_is_no_worse_than_the_best_b
     itself. Whatever training chose on validation must not lose to the best baseline on the test window
     beyond the paired interval, on the served task: new pairs (on all pairs of enterprise → investor,
     ``incumbents_then_affinity`` wins by naming the company's own investors, which it already knows)."""
-    from matching.benchmark.thin import thin_events
-    from matching.embeddings import embed
     from matching.ingest.crunchbase import read_crunchbase
+    from matching.learning.benchmark.thin import thin_events
+    from matching.retrieval.embeddings import embed
     from training.benchmark import CRUNCHBASE_CUTS, benchmark_config
 
     parsed = thin_events(read_crunchbase(CRUNCHBASE), since=since, max_investors=max_investors)

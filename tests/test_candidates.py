@@ -9,7 +9,10 @@ from helpers_market import plant_edge_cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.candidates import (
+from matching.ranking.collaborative import CollaborativeModel
+from matching.ranking.diversity import DiversityConfig, rerank
+from matching.ranking.features import History
+from matching.retrieval.candidates import (
     CandidateQuery,
     CandidateSource,
     CollaborativeSource,
@@ -20,14 +23,11 @@ from matching.candidates import (
     SemanticSource,
     merge_candidates,
 )
-from matching.collaborative import CollaborativeModel
-from matching.constraints import eligible_needs, violations
-from matching.diversity import DiversityConfig, rerank
-from matching.embeddings import embed
-from matching.features import History
-from matching.index import VectorIndex
-from matching.market.generator import generate_market
-from matching.snapshot import MarketSnapshot, build_snapshot
+from matching.retrieval.embeddings import embed
+from matching.retrieval.index import VectorIndex
+from matching.rules.constraints import eligible_needs, violations
+from matching.snapshot.core import MarketSnapshot, build_snapshot
+from matching.synth.generator import generate_market
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ import pytest
 from helpers_encoder import HashingEncoder
 from helpers_market import plant_edge_cases
 
-from matching.constraints import DEBT_ONLY, S_FUND, violations
 from matching.domain import regions, vocab
-from matching.market.generator import generate_market
-from matching.matcher import Filters, Matcher
-from matching.secondaries import eligible_secondaries
-from matching.snapshot import DEBT_MASK, INSTR, MarketSnapshot, build_snapshot
+from matching.rules.constraints import DEBT_ONLY, S_FUND, violations
+from matching.serving.matcher import Filters, Matcher
+from matching.serving.secondaries import eligible_secondaries
+from matching.snapshot.core import DEBT_MASK, INSTR, MarketSnapshot, build_snapshot
+from matching.synth.generator import generate_market
 
 SEEDS = range(24)
 ENCODER = HashingEncoder(32)

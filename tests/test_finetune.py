@@ -11,22 +11,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from capconnect.db.batch import MarketBatch, save_batch
-from capconnect.db.database import Database
-from capconnect.db.market_read import read_market
 from matching.config import Settings
 from matching.domain.records import Event
-from matching.embeddings import EmbeddingCache, embed
-from matching.encoder.encoder import (
+from matching.errors import ArtifactError
+from matching.retrieval.embeddings import EmbeddingCache, embed
+from matching.retrieval.encoder.encoder import (
     ACTIVE_POINTER,
     SentenceTransformerEncoder,
     active_encoder_dir,
     ensure_default_encoder,
     load_encoder,
 )
-from matching.errors import ArtifactError
-from matching.market.generator import Market, generate_market
-from matching.snapshot import EPOCH, MarketSnapshot, build_snapshot
+from matching.snapshot.core import EPOCH, MarketSnapshot, build_snapshot
+from matching.synth.generator import Market, generate_market
+from store.batch import MarketBatch, save_batch
+from store.database import Database
+from store.market_read import read_market
 from training.finetune import (
     FitConfig,
     TrainingPairs,

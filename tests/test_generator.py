@@ -35,9 +35,9 @@ from matching.domain.vocab import (
     TIERS,
 )
 from matching.errors import FieldError
-from matching.market import CST, Market, generate_market
-from matching.market.generator import add_months
-from matching.market.lexicon import PROFILES
+from matching.synth import CST, Market, generate_market
+from matching.synth.generator import add_months
+from matching.synth.lexicon import PROFILES
 
 SMALL = dict(n_enterprises=300, n_investors=40, months=6)
 STAGE = {"viewed": 0, "saved": 1, "dismissed": 1, "contact_requested": 2, "contact_accepted": 3, "meeting": 4,

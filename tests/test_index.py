@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from matching.errors import ArtifactError
-from matching.index import IdMap, IndexConfig, VectorIndex
+from matching.retrieval.index import IdMap, IndexConfig, VectorIndex
 
 
 def _unit(rng: np.random.Generator, n: int, d: int = 32) -> np.ndarray:
@@ -154,7 +154,7 @@ def test_wrong_dimension_is_refused() -> None:
 
 
 def test_build_or_load_builds_once_and_loads_with_the_callers_vectors(tmp_path) -> None:
-    from matching.indexstore import build_or_load
+    from matching.retrieval.indexstore import build_or_load
 
     rng = np.random.default_rng(8)
     vecs = _unit(rng, 2000)

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from capconnect.db.registry import ModelVersion
-from matching.intervals import bootstrap_ci, paired_bootstrap
-from matching.metrics import ndcg_at_k, ndcg_per_query
+from matching.learning.intervals import bootstrap_ci, paired_bootstrap
+from matching.learning.metrics import ndcg_at_k, ndcg_per_query
+from store.registry import ModelVersion
 from training.registry import baseline_gate
 
 

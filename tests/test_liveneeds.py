@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from helpers_market import plant_edge_cases
 
-from matching.candidates import PairRules
-from matching.constraints import eligible_needs
-from matching.liveneeds import LiveNeeds, best_per_target
-from matching.market.generator import generate_market
-from matching.snapshot import build_snapshot
+from matching.retrieval.candidates import PairRules
+from matching.rules.constraints import eligible_needs
+from matching.rules.liveneeds import LiveNeeds, best_per_target
+from matching.snapshot.core import build_snapshot
+from matching.synth.generator import generate_market
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 from helpers_encoder import HashingEncoder
 
-from matching.constraints import S_FUND, violations
-from matching.diversity import DiversityConfig
 from matching.domain import industries, vocab
 from matching.domain.records import Enterprise, Investor, Mandate, Need
-from matching.embeddings import EmbeddingCache
 from matching.errors import FieldError
-from matching.explain import RECENT_DEALS
-from matching.market.generator import Market, generate_market
-from matching.matcher import Filters, Matcher, UnknownPartyError
-from matching.profiles import yuan
-from matching.snapshot import MarketSnapshot, build_snapshot
+from matching.explain.reasons import RECENT_DEALS
+from matching.ranking.diversity import DiversityConfig
+from matching.retrieval.embeddings import EmbeddingCache
+from matching.retrieval.profiles import yuan
+from matching.rules.constraints import S_FUND, violations
+from matching.serving.matcher import Filters, Matcher, UnknownPartyError
+from matching.snapshot.core import MarketSnapshot, build_snapshot
+from matching.synth.generator import Market, generate_market
 
 AS_OF = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -401,9 +401,9 @@ def test_search_both_sides(gen: tuple[MarketSnapshot, Matcher]) -> None:
 
 # -- with a trained two-sided model ------------------------------------------------------------------
 def test_with_a_trained_scorer_items_carry_probabilities_and_model_reasons(market: Market) -> None:
-    from matching.dataset import build_ranking_data, last_days_split
-    from matching.ranker import LambdaRanker
-    from matching.twosided import TwoSidedScorer, combine
+    from matching.learning.dataset import build_ranking_data, last_days_split
+    from matching.ranking.ranker import LambdaRanker
+    from matching.ranking.twosided import TwoSidedScorer, combine
 
     snap = _snapshot(market)
     plain = Matcher.build(snap, HashingEncoder())
@@ -431,7 +431,7 @@ def test_with_a_trained_scorer_items_carry_probabilities_and_model_reasons(marke
 
 # -- the embedding cache -----------------------------------------------------------------------------
 def test_embedding_cache_encodes_only_changed_texts_and_persists(tmp_path: Path) -> None:
-    from matching.embeddings import embed
+    from matching.retrieval.embeddings import embed
 
     enc = HashingEncoder()
     texts = ["重庆生物医药", "软件信息服务", "重庆生物医药", "先进材料"]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from matching.metrics import (
+from matching.learning.metrics import (
     auc,
     coverage,
     evaluate,

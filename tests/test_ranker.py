@@ -14,15 +14,15 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from matching.collaborative import CollaborativeModel
-from matching.constraints import eligible_needs
-from matching.dataset import build_ranking_data, last_days_split, time_split
 from matching.domain.records import Event, Investor
 from matching.errors import ArtifactError
-from matching.features import FEATURE_NAMES, History, compute_features
-from matching.market.generator import generate_market
-from matching.ranker import LambdaRanker, ndcg_at_k
-from matching.snapshot import MarketSnapshot, build_snapshot
+from matching.learning.dataset import build_ranking_data, last_days_split, time_split
+from matching.ranking.collaborative import CollaborativeModel
+from matching.ranking.features import FEATURE_NAMES, History, compute_features
+from matching.ranking.ranker import LambdaRanker, ndcg_at_k
+from matching.rules.constraints import eligible_needs
+from matching.snapshot.core import MarketSnapshot, build_snapshot
+from matching.synth.generator import generate_market
 
 ENCODER = "tfidf-svd-test"
 

@@ -54,7 +54,7 @@ def test_two_workers_over_one_database_share_one_limit(api: ApiEnv) -> None:
 
 
 def test_concurrent_hits_are_counted_exactly_once_each(pool: psycopg_pool.ConnectionPool) -> None:
-    from api.data.ratelimits import PostgresStorage
+    from store.ratelimits import PostgresStorage
 
     storage = PostgresStorage(pool)
     storage.clear("test/atomic")
@@ -66,7 +66,7 @@ def test_concurrent_hits_are_counted_exactly_once_each(pool: psycopg_pool.Connec
 
 
 def test_an_expired_window_starts_again(pool: psycopg_pool.ConnectionPool) -> None:
-    from api.data.ratelimits import PostgresStorage
+    from store.ratelimits import PostgresStorage
 
     storage = PostgresStorage(pool)
     storage.clear("test/expiry")

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from capconnect.db import keys as keys_db
-from capconnect.db.batch import MarketBatch, save_batch
-from matching.benchmark.thin import thin_events
 from matching.config import get_settings
 from matching.ingest.crunchbase import read_crunchbase
+from matching.learning.benchmark.thin import thin_events
+from store import keys as keys_db
+from store.batch import MarketBatch, save_batch
 
 CRUNCHBASE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "crunchbase-2013"
 

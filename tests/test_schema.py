@@ -7,8 +7,8 @@ import importlib.util
 import psycopg
 import pytest
 
-from capconnect.db.database import MIGRATIONS, current_revision, downgrade, head_revision, upgrade
 from matching.domain import industries, regions, vocab
+from store.database import MIGRATIONS, current_revision, downgrade, head_revision, upgrade
 
 
 def _migration_module():

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from matching.domain.credit_code import make_credit_code
 from matching.domain.records import Enterprise, Investor, Mandate, Secondary
-from matching.secondaries import eligible_secondaries
-from matching.snapshot import build_snapshot
+from matching.serving.secondaries import eligible_secondaries
+from matching.snapshot.core import build_snapshot
 
 
 def _ent(i: int, **kw) -> Enterprise:  # type: ignore[no-untyped-def]

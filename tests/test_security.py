@@ -22,9 +22,9 @@ from pydantic import ValidationError
 
 from api.app import create_app
 from api.logs import JsonFormatter, RequestIdFilter
-from capconnect.db import keys as keys_db
 from matching.config import Settings
 from matching.domain.credit_code import make_credit_code
+from store import keys as keys_db
 
 ROOT = Path(__file__).resolve().parents[1]
 

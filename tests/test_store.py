@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from capconnect.db.batch import MarketBatch, save_batch
-from capconnect.db.exports import fetch
 from matching.domain.credit_code import make_credit_code
 from matching.domain.records import Enterprise, Event, Financials, Investor, Mandate, Need, Secondary
+from store.batch import MarketBatch, save_batch
+from store.exports import fetch
 
 
 def _ent(i: int, **kw) -> Enterprise:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from helpers_encoder import HashingEncoder
 
-from matching.dataset import Impression, build_ranking_data, impression_data
-from matching.evaluation import build_eval_set
-from matching.features import FEATURE_NAMES
-from matching.market.generator import generate_market
-from matching.snapshot import EPOCH, build_snapshot
+from matching.learning.dataset import Impression, build_ranking_data, impression_data
+from matching.learning.evaluation import build_eval_set
+from matching.ranking.features import FEATURE_NAMES
+from matching.snapshot.core import EPOCH, build_snapshot
+from matching.synth.generator import generate_market
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +102,8 @@ def test_impressions_use_served_features_and_later_grades(market) -> None:  # ty
 def test_a_mandate_revised_later_changes_no_earlier_training_row(market) -> None:  # type: ignore[no-untyped-def]
     """Training reads the mandate version valid at each period's start: a revision dated after the
     window changes nothing in it, and before its date the earlier version's text and rules are read."""
-    from matching.asof import set_version_vectors, snapshot_at, valid_at, version_texts
     from matching.domain.records import Mandate
+    from matching.snapshot.asof import set_version_vectors, snapshot_at, valid_at, version_texts
 
     snap = _snap(market, market.events)
     start, end = float(snap.ev_time[0]) + 30, float(snap.ev_time[0]) + 150

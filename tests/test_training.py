@@ -17,14 +17,14 @@ import pytest
 from conftest import TEMPLATE, _with_db
 from helpers_encoder import HashingEncoder
 
-from capconnect.db import registry
-from capconnect.db.batch import MarketBatch, save_batch
-from capconnect.db.database import Database
-from matching.bundle import ModelBundle
 from matching.config import Settings
 from matching.errors import ArtifactError
-from matching.market.generator import generate_market
-from matching.selection import Choice
+from matching.learning.bundle import ModelBundle
+from matching.ranking.selection import Choice
+from matching.synth.generator import generate_market
+from store import registry
+from store.batch import MarketBatch, save_batch
+from store.database import Database
 from training import pipeline
 from training.registry import PromotionRefused, promote, rollback
 
@@ -204,8 +204,8 @@ def test_rollback_without_history_is_refused(template_url: str, pg_admin_url: st
 
 
 def test_eval_set_has_every_eligible_candidate(env: dict) -> None:
-    from matching.constraints import eligible_needs
-    from matching.evaluation import build_eval_set
+    from matching.learning.evaluation import build_eval_set
+    from matching.rules.constraints import eligible_needs
 
     inputs = env["inputs"]
     snap = inputs.snap

@@ -11,12 +11,12 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from matching.dataset import build_ranking_data, last_days_split
 from matching.errors import ArtifactError
-from matching.market.generator import generate_market
-from matching.ranker import LambdaRanker
-from matching.snapshot import build_snapshot
-from matching.twosided import Calibrator, TwoSidedScorer, combine
+from matching.learning.dataset import build_ranking_data, last_days_split
+from matching.ranking.ranker import LambdaRanker
+from matching.ranking.twosided import Calibrator, TwoSidedScorer, combine
+from matching.snapshot.core import build_snapshot
+from matching.synth.generator import generate_market
 
 
 def test_one_sided_pair_ranks_below_a_mutual_fit() -> None:

@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 from helpers_api import ApiEnv, api_service
 
-from capconnect.db import keys as keys_db
+from store import keys as keys_db
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"

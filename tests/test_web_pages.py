@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from helpers_api import ApiEnv, api_service
 
-from capconnect.db import keys as keys_db
-from capconnect.db import registry
+from store import keys as keys_db
+from store import registry
 
 
 @pytest.fixture(scope="module")

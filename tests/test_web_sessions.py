@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from helpers_api import ApiEnv, api_service, error_of
 
-from capconnect.db import keys as keys_db
 from matching.config import Settings
+from store import keys as keys_db
 
 SESSION = "cc_session"
 

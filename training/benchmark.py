@@ -4,7 +4,7 @@ For a cut ``[start, end)``, :func:`run_cut` calls :func:`training.pipeline.fit_a
 ``capconnect train`` runs: point-in-time training data, both LambdaRank rankers, calibration and the
 two-sided weight on the validation window's full lists, the served-scorer choice) with validation
 the ``valid_days`` before the cut and the protocol's candidate sets
-(:func:`matching.benchmark.adapter.protocol_sets`) as evaluation sets. The result follows the JSON
+(:func:`matching.learning.benchmark.adapter.protocol_sets`) as evaluation sets. The result follows the JSON
 contract: per direction ``served_scorer`` and ``metrics.<subset>.<scorer>`` with a bootstrap 95 %
 interval of NDCG@10, a paired bootstrap of the served scorer against the best baseline, buckets by
 investor activity and by the company's earlier investors, and optional ablations.
@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from matching.benchmark.adapter import MIN_PORTFOLIO, counts, protocol_sets
-from matching.evaluation import BASELINES, SUBSETS, EvalSet, per_query_ndcg, subset
-from matching.features import features_hash
-from matching.intervals import bootstrap_ci, paired_bootstrap
-from matching.metrics import ndcg_at_k
-from matching.snapshot import to_days
+from matching.learning.benchmark.adapter import MIN_PORTFOLIO, counts, protocol_sets
+from matching.learning.evaluation import BASELINES, SUBSETS, EvalSet, per_query_ndcg, subset
+from matching.learning.intervals import bootstrap_ci, paired_bootstrap
+from matching.learning.metrics import ndcg_at_k
+from matching.ranking.features import features_hash
+from matching.snapshot.core import to_days
 from training.pipeline import Inputs, TrainConfig, fit_and_evaluate, windows_at
 
 

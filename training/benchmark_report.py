@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from matching.evaluation import BASELINES, SUBSETS
+from matching.learning.evaluation import BASELINES, SUBSETS
 
 START, END = "<!-- bench:crunchbase:start -->", "<!-- bench:crunchbase:end -->"
 COLUMNS: tuple[tuple[str, str], ...] = (("recall@10", "R@10"), ("recall@20", "R@20"), ("recall@50", "R@50"),

@@ -8,10 +8,10 @@ from typing import Any
 
 import psycopg
 
-from capconnect.db import registry
-from matching.bundle import ModelBundle
 from matching.config import Settings
-from matching.encoder.encoder import TextEncoder
+from matching.learning.bundle import ModelBundle
+from matching.retrieval.encoder.encoder import TextEncoder
+from store import registry
 from training.pipeline import Inputs, Progress, eval_sets, evaluate, load_inputs
 from training.registry import PromotionRefused
 

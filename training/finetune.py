@@ -12,7 +12,7 @@ Stages:
    10–21 minutes there; ``FitConfig.max_seconds`` stops the loop (and says so) if it runs longer.
 3. **Fit** with sentence-transformers' ``MultipleNegativesRankingLoss``: the mandate text with the
    folder's ``"query"`` prompt against the profile text with its ``"passage"`` prompt (the prompts
-   :class:`~matching.encoder.encoder.SentenceTransformerEncoder` applies), the other profiles of the
+   :class:`~matching.retrieval.encoder.encoder.SentenceTransformerEncoder` applies), the other profiles of the
    batch as negatives. A batch never holds one investor or one enterprise twice (that would turn a
    true pair into a negative). Only the top ``train_layers`` transformer layers learn: the
    250k-row word embedding table is 80 % of the weights, and freezing it and the lower layers
@@ -29,7 +29,7 @@ Stages:
 5. **Decide**: keep only when recall@50 improves by more than ``min_gain``. A kept encoder is the
    folder ``data_dir/encoders/<base>-ft-<UTC time>`` (manifest ``capconnect_encoder.json`` with its
    own ``encoder_id``, the base id, pairs, windows, seed and metrics), and the ``ACTIVE`` pointer
-   beside it makes it the encoder of later commands (:func:`~matching.encoder.encoder.ensure_default_encoder`).
+   beside it makes it the encoder of later commands (``ensure_default_encoder``).
    Model versions trained with the previous encoder then refuse it, by design. Not kept: nothing on
    disk changes. Deleting ``data_dir/encoders/ACTIVE`` returns to the default encoder.
 """
@@ -52,15 +52,15 @@ import numpy as np
 import psycopg
 
 from matching.config import Settings
-from matching.embeddings import EmbeddingCache, Kind, embed, text_key
-from matching.encoder.convert import MANIFEST_NAME, _fix_tokenizer_class, _make_world_readable
-from matching.encoder.encoder import (
+from matching.retrieval.embeddings import EmbeddingCache, Kind, embed, text_key
+from matching.retrieval.encoder.convert import MANIFEST_NAME, _fix_tokenizer_class, _make_world_readable
+from matching.retrieval.encoder.encoder import (
     SentenceTransformerEncoder,
     ensure_default_encoder,
     load_encoder,
     set_active_encoder,
 )
-from matching.encoder.pairs import (
+from matching.retrieval.encoder.pairs import (
     POSITIVE_GRADE,
     RetrievalQueries,
     TrainingPairs,
@@ -68,7 +68,7 @@ from matching.encoder.pairs import (
     training_pairs,
     validation_queries,
 )
-from matching.snapshot import EPOCH, MarketSnapshot
+from matching.snapshot.core import EPOCH, MarketSnapshot
 from training.pipeline import TrainConfig, TrainingError, library_versions, load_inputs, windows
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ DEFAULT_MAX_PAIRS = 1024  # 10–21 min for one epoch on a busy 2-core machine (
 DECIDING = "recall@50"
 
 
-# the pure parts (pairs, queries, recall) live in the core: matching.encoder.pairs
+# the pure parts (pairs, queries, recall) live in the core: matching.retrieval.encoder.pairs
 
 
 @dataclass(frozen=True)
@@ -313,7 +313,7 @@ def finetune_encoder(settings: Settings, conn: psycopg.Connection, *, seed: int 
         epochs, batch_size: passes over the pairs and pairs per step (override ``fit``).
         max_pairs: cap on the training pairs (bounds the time; see :data:`DEFAULT_MAX_PAIRS`).
         encoder_path: the encoder folder to start from (default: the active one,
-            :func:`~matching.encoder.encoder.ensure_default_encoder`).
+            :func:`~matching.retrieval.encoder.encoder.ensure_default_encoder`).
         encoder: that encoder already loaded (tests, notebooks); it is left unchanged (training
             works on a copy), whereas one loaded here is trained in place to save memory.
         config: the windows (the same as ``capconnect train`` uses; default :class:`TrainConfig`).

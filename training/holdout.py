@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from matching.dataset import DIRECTIONS
-from matching.evaluation import (
+from matching.learning.dataset import DIRECTIONS
+from matching.learning.evaluation import (
     BASELINES,
     EvalSet,
     baseline_scores,
@@ -21,10 +21,10 @@ from matching.evaluation import (
     per_query_ndcg,
     rules_fit,
 )
-from matching.intervals import paired_bootstrap
-from matching.selection import SELECTION_SUBSET, served_scores
-from matching.snapshot import MarketSnapshot
-from matching.twosided import TwoSidedScorer
+from matching.learning.intervals import paired_bootstrap
+from matching.ranking.selection import SELECTION_SUBSET, served_scores
+from matching.ranking.twosided import TwoSidedScorer
+from matching.snapshot.core import MarketSnapshot
 from training.inputs import Inputs, TrainingError
 
 #: Threads for scoring the holdout's millions of candidate rows (offline; serving predicts on one).
@@ -38,7 +38,7 @@ def eval_sets(inputs: Inputs, window: tuple[float, float], seed: int = 0) -> dic
 
 
 #: Builds a window's full-candidate evaluation sets of both directions (default :func:`eval_sets`; the
-#: real-data benchmark passes its protocol's candidate sets, :mod:`matching.benchmark.adapter`).
+#: real-data benchmark passes its protocol's candidate sets, :mod:`matching.learning.benchmark.adapter`).
 EvalBuilder = Callable[[Inputs, tuple[float, float], int], dict[str, EvalSet]]
 
 

@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from capconnect.db.impressions import read_impressions
-from capconnect.db.market_read import read_market
-from matching.asof import set_version_vectors, version_texts
 from matching.config import Settings
-from matching.dataset import Impression
-from matching.embeddings import EmbeddingCache, embed
-from matching.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
 from matching.errors import MatchingError
-from matching.snapshot import MarketSnapshot
+from matching.learning.dataset import Impression
+from matching.retrieval.embeddings import EmbeddingCache, embed
+from matching.retrieval.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
+from matching.snapshot.asof import set_version_vectors, version_texts
+from matching.snapshot.core import MarketSnapshot
+from store.impressions import read_impressions
+from store.market_read import read_market
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -81,7 +81,7 @@ def embed_inputs(settings: Settings, snap: MarketSnapshot, encoder: TextEncoder,
 def inputs_from_market(settings: Settings, market: Any, *, encoder: TextEncoder | None = None,
                        show_progress: bool = False) -> Inputs:
     """:class:`Inputs` from in-memory records (a generated ``Market``): no database (notebooks)."""
-    from matching.snapshot import build_snapshot
+    from matching.snapshot.core import build_snapshot
 
     snap = build_snapshot(market.enterprises, market.investors, market.mandates, market.needs, market.secondaries,
                           market.events)

@@ -29,18 +29,18 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from capconnect.db import registry
-from matching.bundle import METRICS, json_safe, write_manifest
 from matching.config import Settings
-from matching.dataset import DIRECTIONS, RankingData, build_ranking_sets, concat, impression_data
-from matching.encoder.encoder import TextEncoder
-from matching.evaluation import BASELINES, POSITIVE_GRADE, EvalSet, rules_fit, subset
-from matching.features import FEATURE_INDEX
-from matching.index import IndexConfig, VectorIndex
-from matching.ranker import LambdaRanker
-from matching.selection import select
-from matching.snapshot import EPOCH, MarketSnapshot
-from matching.twosided import TwoSidedScorer
+from matching.learning.bundle import METRICS, json_safe, write_manifest
+from matching.learning.dataset import DIRECTIONS, RankingData, build_ranking_sets, concat, impression_data
+from matching.learning.evaluation import BASELINES, POSITIVE_GRADE, EvalSet, rules_fit, subset
+from matching.ranking.features import FEATURE_INDEX
+from matching.ranking.ranker import LambdaRanker
+from matching.ranking.selection import select
+from matching.ranking.twosided import TwoSidedScorer
+from matching.retrieval.encoder.encoder import TextEncoder
+from matching.retrieval.index import IndexConfig, VectorIndex
+from matching.snapshot.core import EPOCH, MarketSnapshot
+from store import registry
 from training.holdout import (
     EVAL_THREADS,
     EvalBuilder,
@@ -237,7 +237,7 @@ def fit_scorer(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float,
                           dict[str, float]]:
     """Build the point-in-time training data, fit both rankers, calibrate them on the validation
     window's full candidate lists, tune the two-sided weight and choose each direction's served
-    scorer there (:func:`matching.selection.select`). ``capconnect train`` and the real-data
+    scorer there (:func:`matching.ranking.selection.select`). ``capconnect train`` and the real-data
     benchmark both call this.
 
     Returns:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import psycopg
 
-from capconnect.db import registry
-from matching.bundle import ModelBundle
 from matching.errors import ArtifactError
-from matching.twosided import TwoSidedScorer
+from matching.learning.bundle import ModelBundle
+from matching.ranking.twosided import TwoSidedScorer
+from store import registry
 
 LIBRARIES = ("lightgbm", "numpy", "faiss-cpu", "sentence-transformers", "torch", "scikit-learn", "psycopg")
 

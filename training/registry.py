@@ -16,11 +16,11 @@ from typing import Any
 
 import psycopg
 
-from capconnect.db import registry
-from capconnect.db.registry import ModelVersion
-from matching.bundle import ModelBundle
 from matching.config import Settings
 from matching.errors import ArtifactError, MatchingError
+from matching.learning.bundle import ModelBundle
+from store import registry
+from store.registry import ModelVersion
 
 logger = logging.getLogger(__name__)
 

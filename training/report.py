@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from matching import metrics as M
-from matching.dataset import DIRECTIONS
-from matching.evaluation import BASELINE_MEANING, KS, EvalSet, baseline_scores, exposure_counts, ndcg_by
-from matching.ranker import LambdaRanker
-from matching.twosided import TwoSidedScorer
+from matching.learning import metrics as M
+from matching.learning.dataset import DIRECTIONS
+from matching.learning.evaluation import BASELINE_MEANING, KS, EvalSet, baseline_scores, exposure_counts, ndcg_by
+from matching.ranking.ranker import LambdaRanker
+from matching.ranking.twosided import TwoSidedScorer
 
 TITLE = {"investor": "investor → enterprises (deal lists)", "enterprise": "enterprise → investors (suggested funds)"}
 COLUMNS = ("ndcg@10", "recall@10", "recall@20", "recall@50", "recall@100", "mrr", "auc", "mutual@10",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from matching.config import Settings
-from matching.market.generator import generate_market
+from matching.synth.generator import generate_market
 from training.benchmark import ABLATIONS
 from training.benchmark_report import replace_section
 from training.pipeline import TrainConfig, fit_and_evaluate, inputs_from_market

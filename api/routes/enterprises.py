@@ -15,8 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from api.data import claims as claims_db
-from api.data import resources as db
 from api.deps import ConnDep
 from api.errors import MAX_ID, ApiError, field_detail, not_found
 from api.logs import request_id_var
@@ -44,6 +42,8 @@ from api.schemas.resources import ClaimDecisionIn, ClaimOut, EnterpriseCreate, E
 from api.security import record_confidential_views
 from api.services import enterprises as service
 from matching.domain import industries, vocab
+from store import claims as claims_db
+from store import resources as db
 
 router = APIRouter(prefix="/v1", tags=["enterprises"])
 EnterpriseId = Annotated[int, Path(gt=0)]
@@ -52,7 +52,7 @@ ClaimId = Annotated[int, Path(gt=0, le=MAX_ID)]
 REQUIRED = ("name", "country", "tier", "listing_target", "disclosure", "status", "financials")
 CLEAR = {"boards": [], "qualifications": [], "excluded_investors": [], "excluded_investor_types": [],
          "description": ""}
-STAFF_FIELDS = ("status",)  # tier, boards, qualifications from an enterprise's key: claims (api.data.claims)
+STAFF_FIELDS = ("status",)  # tier, boards, qualifications from an enterprise's key: claims (store.claims)
 
 
 @router.post("/enterprises", status_code=201, response_model=EnterpriseOut, responses=WRITE_ERRORS,

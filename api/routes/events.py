@@ -19,7 +19,7 @@ then. An id stored with the same content is a duplicate, reported per event; the
 batch is stored once (with other content it is a 422). The answer is 201 when the batch stored at least
 one event, 200 when every event was already stored, and is sent after the commit.
 
-Reading (:mod:`api.event_visibility`, the one statement of the rule): investor and enterprise keys see
+Reading (:mod:`matching.rules.event_visibility`, the one statement of the rule): investor and enterprise keys see
 their own events, without the other side's private actions (viewed, saved, dismissed); staff and data
 scientists see all (data scientists analyse the funnel), optionally narrowed by party, type or list.
 
@@ -39,13 +39,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from api import event_visibility
-from api.data import events as events_db
 from api.deps import ConnDep, Principal, StateDep, require_roles
 from api.errors import MAX_ID, ApiError, field_detail, forbidden
 from api.schemas.common import error_responses
 from api.schemas.events import MAX_BATCH, EventAck, EventBatchIn, EventBatchOut, EventIn, EventOut, EventPage, EventType
 from api.services import events as service
+from matching.rules import event_visibility
+from store import events as events_db
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 Reporter = Annotated[Principal, Depends(require_roles(*service.REPORTERS))]
@@ -119,7 +119,7 @@ def get_events(conn: ConnDep, who: Reader,
                                                    description="Cursor: the previous page's next_before")
                                  ] = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> EventPage:
-    """Events, newest first, as :mod:`api.event_visibility` allows: a party's own events without the other
+    """Events, newest first, as :mod:`matching.rules.event_visibility` allows: a party's own events without the other
     side's private actions (viewed, saved, dismissed); every event for staff and data scientists."""
     if who.role == "investor" and investor_id not in (None, who.investor_id):
         raise forbidden(f"该密钥只能查看投资方 {who.investor_id} 的事件",

@@ -19,7 +19,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
-from api.data import resources as db
 from api.deps import ConnDep, Principal, require_roles
 from api.errors import forbidden, not_found
 from api.routes.resource_common import (
@@ -54,6 +53,7 @@ from api.schemas.resources import (
     Page,
 )
 from matching.domain import vocab
+from store import resources as db
 
 router = APIRouter(prefix="/v1", tags=["investors"])
 InvestorId = Annotated[int, Path(gt=0)]

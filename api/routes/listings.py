@@ -6,7 +6,7 @@ live ones (open, in negotiation: a need is what the platform shows investors; a 
 one is a 404 for them). Secondary listings: admin and operator do anything; data scientists read; an
 investor key creates and updates its own (the seller: a fund that is exiting) and reads its own, and an
 S fund (the buyer) also reads others' live listings (open, under offer); enterprise keys get 403.
-The rules are stated once, in :mod:`api.listing_visibility`.
+The rules are stated once, in :mod:`matching.rules.listing_visibility`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from api import listing_visibility as visibility
-from api.data import resources as db
 from api.deps import ConnDep, Principal, require_roles
 from api.errors import MAX_ID, forbidden, not_found
 from api.routes.resource_common import (
@@ -48,6 +46,8 @@ from api.schemas.resources import (
     SecondaryUpdate,
 )
 from matching.domain import vocab
+from matching.rules import listing_visibility as visibility
+from store import resources as db
 
 router = APIRouter(prefix="/v1", tags=["needs and secondaries"])
 RowId = Annotated[int, Path(gt=0)]
@@ -163,7 +163,7 @@ def list_secondaries(conn: ConnDep, who: SecondaryReaders, kind: QueryCodes = No
                      enterprise_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
                      seller_investor_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None, q: Text = None,
                      limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
-    """Listings in id order, as :mod:`api.listing_visibility` allows; filters take codes or labels (``kind=老股``)."""
+    """Listings in id order, as the listing visibility rules allow; filters take codes or labels (``kind=老股``)."""
     scope = _secondary_scope(conn, who)
     statuses = vocab_codes(status, vocab.SECONDARY_STATUSES, "status")
     if scope.statuses and seller_investor_id != who.investor_id:  # a buyer: others' listings while live only

@@ -18,7 +18,7 @@ from api.jobs import JobBusy
 from api.schemas.common import error_responses
 from api.schemas.models import JobOut, ModelListOut, ModelVersionOut, PromoteIn, RetrainIn, RollbackIn, SwapOut
 from api.services import models as service
-from capconnect.db import registry
+from store import registry
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 Scientist = Annotated[Principal, Depends(require_roles(*service.SCIENTISTS))]

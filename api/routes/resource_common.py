@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
-from api.data.resources import Duplicate, Invalid
 from api.deps import ROLES, STAFF, Principal, require_roles
 from api.errors import ApiError, field_detail, forbidden
 from api.schemas.common import error_responses
@@ -23,6 +22,7 @@ from api.services.checks import invalid as invalid
 from api.services.checks import label as label
 from matching.domain import regions, vocab
 from matching.errors import FieldError
+from store.resources import Duplicate, Invalid
 
 Anyone = Annotated[Principal, Depends(require_roles(*ROLES))]
 StaffOnly = Annotated[Principal, Depends(require_roles(*STAFF))]

@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from api import disclosure
-from api.data import claims as claims_db
-from api.data import resources as db
 from api.deps import ROLES, Principal
 from api.errors import not_found
 from api.security import record_confidential_views
 from api.services.checks import authorize, district_name, label, party_id
 from matching.domain import industries, vocab
+from store import claims as claims_db
+from store import resources as db
 
 
 def profile(conn: Any, who: Principal, enterprise_id: int) -> dict[str, Any]:

@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api.data import events as events_db
-from api.data import lists as lists_db
 from api.deps import Principal
 from api.errors import ApiError, field_detail, forbidden
 from api.impressions import Interrupted
@@ -28,6 +26,8 @@ from api.schemas.events import EventIn, EventOut
 from api.services.checks import authorize
 from api.state import AppState
 from matching.config import Settings
+from store import events as events_db
+from store import lists as lists_db
 
 #: The roles that report events, and that read them.
 REPORTERS = ("investor", "enterprise", "operator", "admin")

@@ -1,7 +1,7 @@
 """Bulk import of an uploaded CSV, XLSX or JSONL file (admin, operator), for ``POST /v1/imports/{entity}``
 (:mod:`api.routes.uploads`) and the console's operator page.
 
-The same path as ``capconnect import`` (:func:`capconnect.importing.import_file`): the encoding is
+The same path as ``capconnect import`` (:func:`store.importing.import_file`): the encoding is
 detected (UTF-8, UTF-8 with BOM, GB18030/GBK, Mac Roman) or given with ``?encoding=``, headers and
 enumerations in Chinese or English, every row validated, and everything loaded in one transaction by
 natural key (re-uploading a file changes nothing). A file with a bad row imports nothing: 422 with one
@@ -25,10 +25,10 @@ from api.deps import STAFF, Principal
 from api.errors import ApiError, field_detail
 from api.services.checks import authorize, invalid
 from api.state import AppState
-from capconnect.db.database import Database
-from capconnect.importing import ImportReport, RowProblem, import_file
 from matching.errors import FieldError
 from matching.ingest.reader import iter_table
+from store.database import Database
+from store.importing import ImportReport, RowProblem, import_file
 
 logger = logging.getLogger(__name__)
 

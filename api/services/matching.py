@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Query
 
-from api.data import lists as lists_db
 from api.deps import Principal, StateDep
 from api.errors import ApiError, field_detail, forbidden
 from api.reasons import shown_reasons
@@ -24,9 +23,10 @@ from api.services.checks import authorize, party_id
 from api.state import CONTENT_RULES, AppState
 from matching.domain import vocab
 from matching.domain.vocab import split_list
-from matching.explain import Reason
-from matching.filters import Filters
-from matching.matcher import Matcher, MatchItem, MatchList
+from matching.explain.reasons import Reason
+from matching.rules.filters import Filters
+from matching.serving.matcher import Matcher, MatchItem, MatchList
+from store import lists as lists_db
 
 #: The roles that read an investor's lists, and an enterprise's.
 INVESTOR_SIDE = ("investor", "operator", "admin")

@@ -18,9 +18,9 @@ from api.logs import request_id_var
 from api.schemas.models import ModelListOut, ModelVersionOut, PromoteIn, RollbackIn, SwapOut
 from api.services.checks import authorize, invalid
 from api.state import AppState
-from capconnect.db import audit, registry
-from capconnect.db.registry import ModelVersion
 from matching.errors import ArtifactError
+from store import audit, registry
+from store.registry import ModelVersion
 from training.registry import PromotionRefused, promote, rollback
 
 #: The roles that see and change model versions.

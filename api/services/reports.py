@@ -16,10 +16,10 @@ from typing import Any, Literal, get_args
 
 from fastapi import Response
 
-from api.data import reports as reports_db
 from api.deps import STAFF, Principal
 from api.services.checks import authorize, invalid
 from matching.domain import vocab
+from store import reports as reports_db
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 #: The days a report may name: the calendar's ends would overflow the period's arithmetic.

@@ -23,8 +23,8 @@ from api.web.common import (
     secure_cookies,
 )
 from api.web.i18n import lang_of, pick
-from capconnect.db import keys as keys_db
-from capconnect.db import sessions as sessions_db
+from store import keys as keys_db
+from store import sessions as sessions_db
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 

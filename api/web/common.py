@@ -1,6 +1,6 @@
 """What every page shares: the signed-in principal, role checks, CSRF, rendering and the error pages.
 
-* **Sign-in** starts a server-side session (:mod:`capconnect.db.sessions`): the ``cc_session`` cookie
+* **Sign-in** starts a server-side session (:mod:`store.sessions`): the ``cc_session`` cookie
   (HttpOnly, SameSite=Strict, ``Secure`` by the ``cookie_secure`` setting) holds a random token, never the
   API key. A session ends after ``session_idle_minutes`` without a request, ``session_max_hours`` after
   sign-in, on sign-out, and when its key is revoked. Failed sign-ins and unknown session tokens count
@@ -30,9 +30,9 @@ from api.deps import Principal, StateDep
 from api.errors import ApiError
 from api.state import AppState
 from api.web.i18n import LANG_COOKIE, LANGS, lang_of, pick, translator
-from capconnect.db import sessions as sessions_db
 from matching.domain import vocab
 from matching.errors import FieldError, MatchingError
+from store import sessions as sessions_db
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.data import events as events_db
 from api.deps import Principal, StateDep
 from api.schemas.events import EventIn
 from api.services import enterprises as enterprise_service
@@ -37,6 +36,7 @@ from api.web.common import (
 )
 from api.web.i18n import lang_of, translator
 from matching.domain import regions, vocab
+from store import events as events_db
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 InvestorPage = Annotated[Principal, Depends(web_roles("investor", "operator", "admin"))]

@@ -23,8 +23,8 @@ from api.services import reports as report_service
 from api.web.charts import bar_chart
 from api.web.common import EXPECTED, PageError, check_csrf, error_page, render, web_roles
 from api.web.i18n import lang_of, translator
-from capconnect.db import registry
 from matching.domain import regions, vocab
+from store import registry
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 OperatorPage = Annotated[Principal, Depends(web_roles("operator", "admin"))]

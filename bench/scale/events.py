@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from api.data.events import event_key
+from store.events import event_key
 
 #: An investor key, its investor id, and enterprises to report events on.
 PartySpec = tuple[str, int, Sequence[int]]
@@ -121,7 +121,7 @@ def _stored(database: psycopg.Connection | str | None, keys: list[str]) -> int |
 
 def parties_of(conn: psycopg.Connection, n: int = 8, enterprises: int = 50) -> list[PartySpec]:
     """Keys for ``n`` active investors, each with ``enterprises`` active enterprise ids to report on."""
-    from capconnect.db import keys as keys_db
+    from store import keys as keys_db
 
     ents = [int(r[0]) for r in conn.execute(
         "SELECT id FROM enterprises WHERE status = 'active' ORDER BY id LIMIT %s", (enterprises,))]
@@ -143,8 +143,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     from helpers_live import load_market
 
     from bench.live_server import serve
-    from capconnect.db.database import upgrade
-    from capconnect.db.embedded import EmbeddedPostgres, free_port
+    from store.database import upgrade
+    from store.embedded import EmbeddedPostgres, free_port
 
     root = Path(tempfile.mkdtemp(prefix="capconnect-events-"))
     root.chmod(0o755)

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from matching.features import compute_features
-from matching.index import VectorIndex
-from matching.matcher import Matcher
+from matching.ranking.features import compute_features
+from matching.retrieval.index import VectorIndex
+from matching.serving.matcher import Matcher
 
 
 def _pcts(ms: list[float]) -> dict[str, float]:

@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from capconnect.db.batch import MarketBatch, save_batch
-from capconnect.db.database import Database, upgrade
-from capconnect.db.market_read import read_market
-from capconnect.db.scratch import with_database
-from matching.embeddings import EmbeddingCache, text_key
-from matching.market.generator import generate_market
-from matching.snapshot import MarketSnapshot
+from matching.retrieval.embeddings import EmbeddingCache, text_key
+from matching.snapshot.core import MarketSnapshot
+from matching.synth.generator import generate_market
+from store.batch import MarketBatch, save_batch
+from store.database import Database, upgrade
+from store.market_read import read_market
+from store.scratch import with_database
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def synthetic_vectors(snapshot: MarketSnapshot, dimension: int, seed: int = 0) -
 
 def fill_cache(folder: Path, encoder_id: str, snapshot: MarketSnapshot, dimension: int) -> int:
     """Write synthetic vectors for every profile, listing and mandate text the cache lacks; returns how many."""
-    from matching.secondaries import secondary_text
+    from matching.serving.secondaries import secondary_text
 
     cache = EmbeddingCache(folder)
     ent, man = synthetic_vectors(snapshot, dimension)

@@ -1,12 +1,12 @@
 """Two throughput measures, each beside a naive baseline measured in the same run.
 
 :func:`bulk_import` times the user-facing import path (``capconnect import enterprises FILE``, i.e.
-:func:`capconnect.importing.import_file`: read with encoding detection → validate → COPY and
+:func:`store.importing.import_file`: read with encoding detection → validate → COPY and
 upsert) on a generated CSV, once UTF-8 and once GB18030, each into a fresh scratch database, and
 checks that every row landed. The baseline inserts the same enterprises one ``INSERT`` per row with
 a commit each, as a naive importer would.
 
-:func:`encoder_throughput` times the real encoder through :func:`matching.embeddings.embed`: a full
+:func:`encoder_throughput` times the real encoder through :func:`matching.retrieval.embeddings.embed`: a full
 build on an empty cache, then an incremental re-embedding after a share of the texts changed (only
 those are encoded). The baseline is re-embedding everything without the cache.
 
@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from capconnect.db.database import Database
-from capconnect.db.scratch import scratch_database
-from capconnect.importing import import_file
 from matching.domain.records import Enterprise
-from matching.embeddings import EmbeddingCache, embed
-from matching.encoder.encoder import TextEncoder
 from matching.ingest.export import export_records
-from matching.market.generator import generate_market
+from matching.retrieval.embeddings import EmbeddingCache, embed
+from matching.retrieval.encoder.encoder import TextEncoder
+from matching.synth.generator import generate_market
+from store.database import Database
+from store.importing import import_file
+from store.scratch import scratch_database
 
 #: Called with one line of text per step of a measure.
 Report = Callable[[str], None]
@@ -215,7 +215,7 @@ class _Counting:
 
 def profile_texts(n: int = 512, *, seed: int = 3) -> list[str]:
     """``n`` enterprise profile texts of a generated market, as the service embeds them."""
-    from matching.snapshot import build_snapshot
+    from matching.snapshot.core import build_snapshot
 
     market = generate_market(max(n, 2000), max(10, max(n, 2000) * 12 // 100), months=1, seed=seed)
     snapshot = build_snapshot(market.enterprises, market.investors, market.mandates, market.needs)

@@ -35,19 +35,19 @@ import psycopg
 from api.app import release_memory
 from bench.scale import http, inprocess, report
 from bench.scale.market import Prepared, fill_cache, prepare, shape_for
-from capconnect.db import keys as keys_db
-from capconnect.db import registry
-from capconnect.db.database import open_database
-from matching.bundle import ModelBundle
-from matching.collaborative import CollaborativeModel
 from matching.config import Settings
-from matching.embeddings import EmbeddingCache, embed
-from matching.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
-from matching.features import History
-from matching.index import IndexConfig
-from matching.indexstore import build_or_load
-from matching.matcher import Matcher
-from matching.snapshot import ITYPE
+from matching.learning.bundle import ModelBundle
+from matching.ranking.collaborative import CollaborativeModel
+from matching.ranking.features import History
+from matching.retrieval.embeddings import EmbeddingCache, embed
+from matching.retrieval.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
+from matching.retrieval.index import IndexConfig
+from matching.retrieval.indexstore import build_or_load
+from matching.serving.matcher import Matcher
+from matching.snapshot.core import ITYPE
+from store import keys as keys_db
+from store import registry
+from store.database import open_database
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]

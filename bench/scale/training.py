@@ -22,7 +22,7 @@ import psycopg
 
 from bench.scale.market import Shape, bench_url, fill_cache, prepare
 from matching.config import Settings
-from matching.encoder.encoder import TextEncoder
+from matching.retrieval.encoder.encoder import TextEncoder
 from training.pipeline import TrainConfig, train
 
 #: The training bench market: 20,000 enterprises, 2,400 investors, 48 months (~1M funnel events).
@@ -131,8 +131,8 @@ def main() -> None:
     import json
     import logging
 
-    from capconnect.db.database import open_database
-    from matching.encoder.encoder import ensure_default_encoder, load_encoder
+    from matching.retrieval.encoder.encoder import ensure_default_encoder, load_encoder
+    from store.database import open_database
 
     logging.basicConfig(level=logging.WARNING)
     settings = Settings(embeddings_dir=Path(".capconnect/bench/embeddings-train"),

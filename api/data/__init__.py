@@ -1,1 +1,0 @@
-"""The service's SQL (everything else in ``api/`` speaks Python objects)."""

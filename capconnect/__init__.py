@@ -1,1 +1,0 @@
-"""The application shell: settings, database, imports and the `capconnect` command line (I/O at the edges)."""

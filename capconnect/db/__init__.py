@@ -1,1 +1,0 @@
-"""The data-access edge: the embedded PostgreSQL server, migrations and every SQL statement."""

@@ -1,0 +1,1 @@
+"""The ``capconnect`` command: the top floor, which may import every other package."""

@@ -1,0 +1,109 @@
+"""``capconnect serve [--demo]``: README's main command, the HTTP service.
+
+With ``--demo`` on an empty database it first generates the demo market (5,000 enterprises, 600
+investors, 24 months), embeds every profile and mandate into the on-disk cache, trains a first model
+and promotes it (when none is active), and creates a demo investor key. A second start reuses all
+of it (market in PostgreSQL, embeddings on disk, the active model in ``models/``) and is up in seconds.
+
+The embedded PostgreSQL server, when used, is started here and stays up while the service runs;
+with ``--workers N`` every worker loads its own matcher and shares that server.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+import uvicorn
+
+from cli.commands import data
+from cli.commands.common import console, database, fail, settings
+from cli.commands.encoder import ensure_encoder
+from matching.errors import MatchingError
+from store import keys as keys_db
+from store import registry
+from store.database import Database
+
+logger = logging.getLogger(__name__)
+
+
+def serve(
+    demo: bool = typer.Option(False, "--demo", help="Build the demo market, embeddings and a first model if missing."),
+    host: str = typer.Option(None, "--host", help="Interface to listen on (default CAPCONNECT_API_HOST, 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", help="Port (default CAPCONNECT_API_PORT, 8000)."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes (each loads the matcher)."),
+) -> None:
+    """Serve the matching API (interactive docs at http://HOST:PORT/docs)."""
+    from api.logs import configure_logging
+
+    s = settings()
+    host, port = host or s.api_host, port or s.api_port
+    with database() as db:
+        if demo:
+            _prepare_demo(db)
+        with db.connect() as conn:
+            if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM enterprises)").fetchone()[0]:
+                fail("the database holds no market: start with `capconnect serve --demo`, or import one "
+                     "(`capconnect import enterprises FILE`, …)")
+            active = registry.active_version(conn)
+        console.print(f"model: {active.version if active else 'none active: lists ranked by content + rules'}")
+        _print_key_hint(db, demo, f"http://{host}:{port}")
+        console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs); Ctrl-C stops")
+        configure_logging()
+        if workers == 1:
+            from api.app import create_app
+
+            uvicorn.run(create_app(s, show_progress=True), host=host, port=port, log_config=None)
+        else:  # each worker builds the app from the same environment
+            uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
+
+
+def _prepare_demo(db: Database) -> None:
+    with db.connect() as conn:
+        empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM enterprises)").fetchone()[0]
+    if empty:
+        console.print("empty database: generating the demo market (5,000 enterprises, 600 investors, 24 months)")
+        data.generate(enterprises=5000, investors=600, months=24, seed=7)
+    else:
+        console.print("database already holds a market: reusing it")
+    with db.connect(autocommit=True) as conn:
+        if registry.active_version(conn) is not None:
+            return  # the service embeds through the on-disk cache at start-up (with progress bars)
+    s = settings()
+    from matching.retrieval.encoder.encoder import load_encoder
+
+    encoder = load_encoder(ensure_encoder())
+    from training.pipeline import load_inputs, train
+    from training.registry import promote
+
+    console.print("no active model: embedding every profile and mandate (cached on disk: a later start encodes only "
+                  "new or changed texts), then training the first one")
+    with db.connect(autocommit=True) as conn:
+        try:
+            inputs = load_inputs(s, conn, encoder=encoder, show_progress=True,
+                                 progress=lambda m: console.print(f"  {m}"))
+            result = train(s, conn, inputs=inputs, progress=lambda m: console.print(f"  {m}"))
+            promote(conn, s, result.version, encoder_id=encoder.encoder_id)
+        except (MatchingError, ValueError) as exc:
+            console.print(f"[yellow]no model trained ({exc}); lists are ranked by content + rules[/]")
+            return
+    console.print(f"model {result.version} trained and promoted")
+
+
+def _print_key_hint(db: Database, demo: bool, base: str) -> None:
+    with db.connect(autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT i.id, i.name FROM investors i JOIN mandates m ON m.investor_id = i.id AND m.valid_to IS NULL "
+            "WHERE i.investor_type = 'vc' AND i.status <> 'inactive' AND cardinality(m.sectors) > 0 "
+            "ORDER BY i.id LIMIT 1").fetchone()
+        if row is None:
+            return
+        investor_id, name = row
+        if not demo:
+            console.print(f"keys: `capconnect keys create --role investor --for {investor_id}` (e.g. {name}), "
+                          "`capconnect keys create --role admin`")
+            return
+        created = keys_db.create_key(conn, role="investor", investor_id=investor_id, label="demo (capconnect serve)")
+    console.print(f"demo investor key for {name} (investor {investor_id}), shown once:\n  {created.secret}")
+    console.print(f"try: curl -H 'Authorization: Bearer {created.secret}' "
+                  f"'{base}/v1/investors/{investor_id}/deals?k=5'")

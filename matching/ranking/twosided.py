@@ -1,0 +1,244 @@
+"""Two-sided ranking: a match needs both sides to want it.
+
+Each direction's ranker scores are mapped to probabilities by a :class:`Calibrator` fitted on that
+direction's validation window (positive = the pair reached ``positive_grade``, by default contact
+or meeting). :func:`combine` takes their weighted harmonic mean, which is dominated by the weaker
+side: a pair one side loves and the other ignores (0.95, 0.05 → 0.095) ranks far below a mutual fit
+(0.6, 0.6 → 0.6), where an arithmetic mean would tie them.
+
+The probabilities are relative to the training sample (positives against sampled negatives),
+not market-wide rates; both directions are sampled alike, so their combination is still fair.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from matching.errors import ArtifactError
+from matching.learning import metrics
+from matching.learning.dataset import RankingData
+from matching.learning.evaluation import EvalSet
+from matching.ranking.ranker import RETRAIN, LambdaRanker
+from matching.ranking.selection import Choice, served_scores
+
+logger = logging.getLogger(__name__)
+METHODS = ("platt", "isotonic")
+#: The served choices of both directions, next to the rankers.
+SERVED_FILE = "served_scorer.json"
+#: Two-sided weights (the investor side's) tried on validation: never 0 or 1, where the "two-sided" score
+#: would be one side's alone under another name.
+WEIGHT_GRID: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+EPS = 1e-6
+
+
+class Calibrator:
+    """Monotone map from ranker scores to P(positive).
+
+    Args:
+        method: ``platt`` (logistic on the score: smooth, strictly increasing) or ``isotonic``.
+        positive_grade: labels at or above it count as positive.
+    """
+
+    def __init__(self, method: str = "platt", positive_grade: int = 3) -> None:
+        if method not in METHODS:
+            raise ValueError(f"method: {method!r}: allowed: {', '.join(METHODS)}")
+        self.method, self.positive_grade = method, positive_grade
+        self.coef, self.intercept = 1.0, 0.0
+        self.x_knots = np.zeros(0)
+        self.y_knots = np.zeros(0)
+        self.fitted = False
+
+    def fit(self, scores: np.ndarray, labels: np.ndarray) -> Calibrator:
+        """Fit on validation scores and graded labels (both outcomes must occur)."""
+        s = np.asarray(scores, dtype=np.float64)
+        pos = np.asarray(labels) >= self.positive_grade
+        if pos.all() or not pos.any():
+            raise ValueError(f"calibration needs both outcomes; {int(pos.sum())} of {len(pos)} labels are "
+                             f">= {self.positive_grade}")
+        if self.method == "platt":
+            lr = LogisticRegression(C=1e4).fit(s[:, None], pos)
+            self.coef, self.intercept = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+            if self.coef <= 0:
+                logger.warning("scores do not rise with positives on this window (slope %.3g)", self.coef)
+        else:
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=EPS, y_max=1 - EPS).fit(s, pos.astype(float))
+            self.x_knots, self.y_knots = iso.X_thresholds_.astype(float), iso.y_thresholds_.astype(float)
+        self.fitted = True
+        return self
+
+    def predict(self, scores: np.ndarray) -> np.ndarray:
+        """P(positive) for each score."""
+        if not self.fitted:
+            raise RuntimeError("Calibrator used before fit() or load()")
+        s = np.asarray(scores, dtype=np.float64)
+        if self.method == "platt":
+            return 1.0 / (1.0 + np.exp(-(self.coef * s + self.intercept)))
+        return np.interp(s, self.x_knots, self.y_knots)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly state."""
+        return {"method": self.method, "positive_grade": self.positive_grade, "coef": self.coef,
+                "intercept": self.intercept, "x_knots": self.x_knots.tolist(),
+                "y_knots": self.y_knots.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Calibrator:
+        """Inverse of :meth:`to_dict`."""
+        self = cls(d["method"], int(d["positive_grade"]))
+        self.coef, self.intercept = float(d["coef"]), float(d["intercept"])
+        self.x_knots = np.asarray(d["x_knots"], dtype=float)
+        self.y_knots = np.asarray(d["y_knots"], dtype=float)
+        self.fitted = True
+        return self
+
+    def save(self, path: Path) -> None:
+        """Write as JSON."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Calibrator:
+        """Read a saved calibrator.
+
+        Raises:
+            ArtifactError: a missing or corrupt file.
+        """
+        if not path.exists():
+            raise ArtifactError(f"no calibrator at {path}: {RETRAIN}")
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ArtifactError(f"{path} is corrupt ({exc}): {RETRAIN}") from exc
+
+
+def combine(p_investor: np.ndarray, p_enterprise: np.ndarray, weight: float = 0.5) -> np.ndarray:
+    """Weighted harmonic mean ``1 / (w / p_inv + (1 − w) / p_ent)``; ``weight`` is the investor side's.
+
+    ``weight=1`` ranks by the investor side alone, ``0`` by the enterprise side alone.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must lie in [0, 1], got {weight}")
+    pi = np.clip(np.asarray(p_investor, dtype=np.float64), EPS, 1.0)
+    pe = np.clip(np.asarray(p_enterprise, dtype=np.float64), EPS, 1.0)
+    return 1.0 / (weight / pi + (1.0 - weight) / pe)
+
+
+class TwoSidedScorer:
+    """Both directions' rankers and calibrators, combined per pair.
+
+    Args:
+        investor_ranker, enterprise_ranker: the two :class:`LambdaRanker` models.
+        investor_calibrator, enterprise_calibrator: their fitted calibrators.
+        weight: the investor side's weight in :func:`combine`.
+    """
+
+    def __init__(self, investor_ranker: LambdaRanker, enterprise_ranker: LambdaRanker,
+                 investor_calibrator: Calibrator, enterprise_calibrator: Calibrator, weight: float = 0.5,
+                 choices: Mapping[str, Choice] | None = None) -> None:
+        self.rankers = {"investor": investor_ranker, "enterprise": enterprise_ranker}
+        self.calibrators = {"investor": investor_calibrator, "enterprise": enterprise_calibrator}
+        self.weight = weight
+        #: the scorer each direction serves (:mod:`matching.ranking.selection`); default the two-sided score
+        self.choices: dict[str, Choice] = dict(choices or {"investor": Choice(), "enterprise": Choice()})
+
+    def model_scores(self, direction: str, X: np.ndarray, *, num_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``(own-direction ranker score, two-sided score)`` of feature rows seen from ``direction``."""
+        own = self.rankers[direction].predict(X, num_threads=num_threads)
+        other = self.rankers["enterprise" if direction == "investor" else "investor"].predict(X,
+                                                                                             num_threads=num_threads)
+        s_inv, s_ent = (own, other) if direction == "investor" else (other, own)
+        return own, self.combine_scores(s_inv, s_ent)[0]
+
+    def served_scores(self, direction: str, X: np.ndarray, *, fit: np.ndarray | None = None,
+                      num_threads: int = 1) -> np.ndarray:
+        """The scores ``direction`` serves: its :class:`~matching.ranking.selection.Choice` applied to ``X``."""
+        return served_scores(self.choices[direction], direction, X,
+                             lambda d, x: self.model_scores(d, x, num_threads=num_threads), fit=fit)
+
+    def calibrate_on(self, sets: Mapping[str, EvalSet], *, method: str = "platt", positive_grade: int = 3,
+                     weights: Sequence[float] = WEIGHT_GRID, seed: int = 0) -> dict[str, float]:
+        """Refit both calibrators on full validation candidate lists (not sampled negatives), then tune
+        the two-sided weight on them by mean mutual-match@10 over the directions.
+
+        Returns:
+            mutual@10 of each weight tried (the chosen one is :attr:`weight`).
+        """
+        for direction, ev in sets.items():
+            self.calibrators[direction] = Calibrator(method, positive_grade).fit(
+                self.rankers[direction].predict(ev.data.X), ev.data.y)
+        own = {d: self.rankers[d].predict(ev.data.X) for d, ev in sets.items()}
+        other = {d: self.rankers["enterprise" if d == "investor" else "investor"].predict(ev.data.X)
+                 for d, ev in sets.items()}
+        tried: dict[str, float] = {}
+        best = (-1.0, self.weight)
+        for w in weights:
+            rates = []
+            for d, ev in sets.items():
+                s_inv, s_ent = (own[d], other[d]) if d == "investor" else (other[d], own[d])
+                p_inv = self.calibrators["investor"].predict(s_inv)
+                p_ent = self.calibrators["enterprise"].predict(s_ent)
+                rates.append(metrics.mutual_match_rate(ev.mutual, combine(p_inv, p_ent, w), ev.data.group, 10,
+                                                       seed=seed))
+            tried[f"{w:g}"] = float(np.nanmean(rates)) if rates else float("nan")
+            if tried[f"{w:g}"] > best[0] + 1e-12:
+                best = (tried[f"{w:g}"], w)
+        self.weight = best[1]
+        return tried
+
+    @classmethod
+    def fit_calibrators(cls, investor_ranker: LambdaRanker, enterprise_ranker: LambdaRanker,
+                        valid_investor: RankingData, valid_enterprise: RankingData, *, method: str = "platt",
+                        positive_grade: int = 3, weight: float = 0.5) -> TwoSidedScorer:
+        """Calibrate each ranker on its direction's validation window."""
+        cal_i = Calibrator(method, positive_grade).fit(investor_ranker.predict(valid_investor.X),
+                                                       valid_investor.y)
+        cal_e = Calibrator(method, positive_grade).fit(enterprise_ranker.predict(valid_enterprise.X),
+                                                       valid_enterprise.y)
+        return cls(investor_ranker, enterprise_ranker, cal_i, cal_e, weight)
+
+    def probabilities(self, direction: str, X: np.ndarray) -> np.ndarray:
+        """Calibrated P(positive) of one direction."""
+        return self.calibrators[direction].predict(self.rankers[direction].predict(X))
+
+    def score(self, X_inv_dir: np.ndarray, X_ent_dir: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(combined, p_investor, p_enterprise)`` for the same pairs seen from each direction."""
+        return self.combine_scores(self.rankers["investor"].predict(X_inv_dir),
+                                   self.rankers["enterprise"].predict(X_ent_dir))
+
+    def combine_scores(self, s_investor: np.ndarray, s_enterprise: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`score` from raw ranker scores: calibrate each side, then :func:`combine`."""
+        p_inv = self.calibrators["investor"].predict(s_investor)
+        p_ent = self.calibrators["enterprise"].predict(s_enterprise)
+        return combine(p_inv, p_ent, self.weight), p_inv, p_ent
+
+    def save_calibrators(self, folder: Path) -> None:
+        """Write ``calibrator_<direction>.json`` and the served choices (``served_scorer.json``)."""
+        for direction, cal in self.calibrators.items():
+            cal.save(folder / f"calibrator_{direction}.json")
+        (folder / SERVED_FILE).write_text(json.dumps({d: c.to_dict() for d, c in self.choices.items()}, indent=2,
+                                                     ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, *, encoder_id: str | None = None, weight: float = 0.5) -> TwoSidedScorer:
+        """Load both rankers (checked against the code and encoder) and both calibrators."""
+        path = folder / SERVED_FILE
+        if not path.exists():
+            raise ArtifactError(f"no {SERVED_FILE} in {folder} (which scorer serves is unknown): {RETRAIN}")
+        try:
+            choices = {d: Choice.from_dict(c) for d, c in json.loads(path.read_text(encoding="utf-8")).items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ArtifactError(f"{path} is corrupt ({exc}): {RETRAIN}") from exc
+        return cls(LambdaRanker.load(folder, "investor", encoder_id=encoder_id),
+                   LambdaRanker.load(folder, "enterprise", encoder_id=encoder_id),
+                   Calibrator.load(folder / "calibrator_investor.json"),
+                   Calibrator.load(folder / "calibrator_enterprise.json"), weight, choices)

@@ -1,0 +1,1 @@
+"""From texts to candidates: profile texts, the encoder, embeddings, the FAISS index and candidate sources."""

@@ -1,0 +1,402 @@
+"""Candidate generation: several sources, one interface, merged with their source tags.
+
+Every list starts from a :class:`CandidateQuery` that already holds the hard-constraint mask
+(``allow``) over the *target* rows (enterprises for an investor, investors for an enterprise), the
+best eligible financing need of each allowed target and its structured-fit score. Each source
+searches *inside* that mask (constraints apply in the search, not after it):
+
+* :class:`SemanticSource`: nearest profiles in the FAISS index, restricted to the allow-list;
+* :class:`RulesSource`: best structured mandate fit (:class:`PairRules`, vectorised over pairs);
+* :class:`CollaborativeSource`: investors alike by portfolio and funnel history;
+* :class:`ExplorationSource`: new or under-exposed targets, a configurable share, seeded.
+
+:func:`merge_candidates` unions the results and tags each candidate with the sources that found it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from matching.domain import industries
+from matching.retrieval.index import VectorIndex
+from matching.rules.constraints import DEBT_ONLY, OLD_SHARES, S_FUND
+from matching.snapshot.core import DEBT_MASK, ITYPE, QUAL, MarketSnapshot, to_days
+
+logger = logging.getLogger(__name__)
+
+Target = Literal["enterprise", "investor"]
+
+
+#: Weights of the structured-fit components (they sum to 1, so fit lies in [0, 1]).
+FIT_WEIGHTS = {"sector": 0.40, "stage": 0.15, "ticket": 0.15, "district": 0.10, "reinvest": 0.05,
+               "tier": 0.05, "quals": 0.10}
+_QUAL_VALUE = {"little_giant": 1.0, "srdi_municipal": 0.6, "high_tech": 0.6, "ipo_reserve": 0.6,
+               "tech_sme": 0.3}
+_STATE_FUND = ITYPE["state_fund"]
+
+
+def ticket_fit(amount: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
+    """Ticket component of the structured fit: 0.7 inside ``[lo, hi]`` plus 0.3 for closeness to the
+    range's geometric centre (0.5 where a bound is open)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inside = ~(amount < lo) & ~(amount > hi)
+        span = np.log(np.where(hi > lo, hi / lo, 2.0))
+        centre = 1.0 - np.minimum(1.0, np.abs(np.log(amount / np.sqrt(lo * hi))) / np.maximum(span, 1e-9))
+    centre = np.where(np.isnan(centre), 0.5, centre)
+    return 0.7 * inside + 0.3 * centre
+
+
+class PairRules:
+    """Structured facts of (investor, need) pairs as dense arrays, built once per snapshot.
+
+    Gives the structured mandate fit of any pairs (:meth:`fit`) and, for one need, the mask of
+    investors that may see it (:meth:`investors_for_need`, the same rules as
+    :func:`matching.rules.constraints.violations`, vectorised over investors).
+    """
+
+    def __init__(self, snap: MarketSnapshot) -> None:
+        self.snap = snap
+        n_inv, n_sec, n_cl = snap.n_investors, len(snap.sectors.names), len(industries.CLUSTERS)
+        self.sector = np.zeros((n_inv, n_sec + 1), dtype=bool)  # last column: unknown sector (-1)
+        self.cluster = np.zeros((n_inv, n_cl + 1), dtype=bool)
+        self.excl_sector = np.zeros((n_inv, n_sec + 1), dtype=bool)
+        for i in range(n_inv):
+            self.sector[i, list(snap.man_sectors[i])] = True
+            self.cluster[i, list(snap.man_clusters[i])] = True
+            self.excl_sector[i, list(snap.man_excluded_sectors[i])] = True
+        self.any_sector = ~self.sector.any(axis=1)
+        codes = sorted({d for d in snap.ent_district if d} | {d for s in snap.man_districts for d in s}
+                       | {d for d in snap.inv_district if d})
+        idx = {c: j for j, c in enumerate(codes)}
+        self.ent_district = np.array([idx[d] if d else len(codes) for d in snap.ent_district], dtype=np.int64)
+        self.inv_home = np.array([idx[d] if d else -1 for d in snap.inv_district], dtype=np.int64)
+        self.pref_district = np.zeros((n_inv, len(codes) + 1), dtype=bool)
+        for i, ds in enumerate(snap.man_districts):
+            self.pref_district[i, [idx[d] for d in ds]] = True
+        self.has_pref = self.pref_district.any(axis=1)
+        qv = np.zeros(snap.n_enterprises)
+        for code, value in _QUAL_VALUE.items():
+            qv = np.maximum(qv, ((snap.ent_quals >> QUAL[code]) & 1) * value)
+        self.ent_quals_value = qv
+        self.excluded_by_mandate: dict[int, list[int]] = {}
+        self.excluded_by_enterprise: dict[int, list[int]] = {}
+        for i, keys in enumerate(snap.man_excluded_ents):
+            for key in keys:
+                if key in snap.ent_key_row:
+                    self.excluded_by_mandate.setdefault(snap.ent_key_row[key], []).append(i)
+        for e, keys in enumerate(snap.ent_excl_investors):
+            rows = [snap.inv_key_row[k] for k in keys if k in snap.inv_key_row]
+            if rows:
+                self.excluded_by_enterprise[e] = rows
+
+    def fit(self, inv: np.ndarray, need: np.ndarray) -> np.ndarray:
+        """Structured fit in [0, 1] of pairs ``(inv[i], need[i])`` (weights: :data:`FIT_WEIGHTS`)."""
+        s = self.snap
+        inv = np.asarray(inv, dtype=np.int64)
+        need = np.asarray(need, dtype=np.int64)
+        ent = s.need_ent[need]
+        sec = s.ent_sector[ent].astype(np.int64)
+        cl = s.ent_cluster[ent].astype(np.int64)
+        near = np.where((cl >= 0) & self.cluster[inv, cl], 0.5, np.where(self.any_sector[inv], 0.4, 0.0))
+        sector = np.where(self.sector[inv, sec], 1.0, near)
+        stages = s.man_stages[inv]
+        rnd = s.need_round[need].astype(np.int64)
+        in_stage = ((stages >> np.maximum(rnd, 0)) & 1).astype(bool) & (rnd >= 0)
+        stage = np.where(in_stage, 1.0, np.where((stages == 0) | (rnd < 0), 0.5, 0.25))
+        amount = s.need_amount[need]
+        lo, hi = s.man_ticket_min[inv], s.man_ticket_max[inv]
+        ticket = ticket_fit(amount, lo, hi)
+        pref = self.pref_district[inv, self.ent_district[ent]]
+        district = np.where(pref, 1.0, np.where(self.has_pref[inv], 0.0, 0.5))
+        reinvest = ((s.inv_type[inv] == _STATE_FUND) & ~np.isnan(s.man_reinvest[inv])
+                    & (self.inv_home[inv] == self.ent_district[ent])).astype(float)
+        tier = s.ent_tier[ent] / 2.0
+        w = FIT_WEIGHTS
+        return (w["sector"] * sector + w["stage"] * stage + w["ticket"] * ticket + w["district"] * district
+                + w["reinvest"] * reinvest + w["tier"] * tier + w["quals"] * self.ent_quals_value[ent])
+
+    def investors_for_need(self, need: int, *, tolerance: float, as_of: float | None = None) -> np.ndarray:
+        """Bool mask over investors: who may be shown ``need`` (hard constraints only)."""
+        s = self.snap
+        now = s.as_of if as_of is None else as_of
+        ent, instr = int(s.need_ent[need]), int(s.need_instr[need])
+        out = s.inv_active & (s.inv_type != S_FUND)
+        if ent < 0 or not s.ent_active[ent] or not s.need_open[need] or s.need_closes[need] < now \
+                or instr == OLD_SHARES:
+            return np.zeros(s.n_investors, dtype=bool)
+        is_debt = bool((DEBT_MASK >> instr) & 1)
+        out &= ((s.man_instr >> instr) & 1).astype(bool)
+        if not is_debt:
+            out &= ~np.isin(s.inv_type, DEBT_ONLY)
+        rnd = int(s.need_round[need])
+        if rnd >= 0 and not is_debt:
+            out &= (s.man_stages == 0) | ((s.man_stages >> rnd) & 1).astype(bool)
+        amount = s.need_amount[need]
+        out &= ~(amount < s.man_ticket_min * (1 - tolerance)) & ~(amount > s.man_ticket_max * (1 + tolerance))
+        out &= (s.man_regions == 0) | ((s.man_regions & int(s.ent_region_mask[ent])) != 0)
+        out &= (s.man_tiers == 0) | ((s.man_tiers >> int(s.ent_tier[ent])) & 1).astype(bool)
+        out &= (s.man_boards == 0) | ((s.man_boards & int(s.ent_boards[ent])) != 0)
+        out &= ~self.excl_sector[:, int(s.ent_sector[ent])]
+        out &= ((int(s.ent_excl_types[ent]) >> s.inv_type.astype(np.int64)) & 1) == 0
+        for rows in (self.excluded_by_mandate.get(ent, ()), self.excluded_by_enterprise.get(ent, ())):
+            out[list(rows)] = False
+        return out
+
+
+@dataclass
+class CandidateQuery:
+    """One list request, with the hard constraints already applied.
+
+    Attributes:
+        target: the kind of rows wanted: ``"enterprise"`` or ``"investor"``.
+        row: the asking party's row (an investor row when ``target`` is enterprise, and back).
+        allow: bool mask over target rows: the only rows any source may return.
+        best_need: per target row, the eligible need row with the best structured fit (-1: none).
+        fit: per target row, that need's structured-fit score in [0, 1] (``nan`` where not allowed).
+        vector: the asking party's embedding (for semantic search), if any.
+        exposure: per target row, shows in the current period (``None``: unknown).
+    """
+
+    target: Target
+    row: int
+    allow: np.ndarray
+    best_need: np.ndarray
+    fit: np.ndarray
+    vector: np.ndarray | None = None
+    exposure: np.ndarray | None = None
+
+
+@dataclass
+class Found:
+    """What one source returned: target rows and the source's own scores, best first."""
+
+    source: str
+    rows: np.ndarray
+    scores: np.ndarray
+
+
+@runtime_checkable
+class CandidateSource(Protocol):
+    """One way of finding candidates. Implementations never return a row outside ``query.allow``."""
+
+    name: str
+
+    def candidates(self, query: CandidateQuery, k: int) -> Found:
+        """Up to ``k`` target rows for ``query``, best first."""
+        ...
+
+
+def _top(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` by score, ties broken by row (deterministic).
+
+    Long inputs are cut first to the scores at or above the ``k``-th best (a linear partition), so
+    only those are sorted; the result equals a full sort's head, ties at the cut included.
+    """
+    if k <= 0:
+        return rows[:0], scores[:0]
+    if len(scores) > 4 * k:
+        kth = np.partition(np.nan_to_num(scores, nan=-np.inf), len(scores) - k)[len(scores) - k]
+        keep = ~(scores < kth)  # NaN scores sort last in lexsort: drop them unless they are needed
+        if np.count_nonzero(keep & ~np.isnan(scores)) >= k:
+            keep &= ~np.isnan(scores)
+        rows, scores = rows[keep], scores[keep]
+    order = np.lexsort((rows, -scores))[:k]
+    return rows[order], scores[order]
+
+
+def _empty(name: str) -> Found:
+    return Found(name, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+
+
+class SemanticSource:
+    """Nearest neighbours of the query vector in a :class:`VectorIndex`, inside the allow-list.
+
+    Args:
+        index: the index of the target side's vectors, keyed by the snapshot's external ids.
+        ids: external ids of the target rows (``snap.ent_id`` or ``snap.inv_id``).
+        target: which side the index holds.
+    """
+
+    name = "semantic"
+
+    def __init__(self, index: VectorIndex, ids: np.ndarray, target: Target) -> None:
+        self.index = index
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.target = target
+        self._row = {int(x): i for i, x in enumerate(self.ids)}
+        self._aligned = index.id_map.built and np.array_equal(index.id_map.ids(), self.ids)
+
+    def candidates(self, query: CandidateQuery, k: int) -> Found:
+        """Allowed rows nearest to ``query.vector`` (cosine), best first."""
+        if query.target != self.target or query.vector is None or not query.allow.any() or k <= 0:
+            return _empty(self.name)
+        if self._aligned:  # the index's rows are the target rows: pass the mask as it is
+            ids, scores = self.index.search_rows(query.vector[None, :], k, allow=query.allow)
+        else:
+            ids, scores = self.index.search(query.vector[None, :], k, allow=self.ids[query.allow])
+        keep = ids[0] >= 0
+        rows = np.array([self._row[int(x)] for x in ids[0][keep]], dtype=np.int64)
+        return Found(self.name, rows, scores[0][keep].astype(np.float64))
+
+
+class RulesSource:
+    """Allowed rows with the best structured mandate fit (``query.fit``)."""
+
+    name = "rules"
+
+    def candidates(self, query: CandidateQuery, k: int) -> Found:
+        """Top ``k`` allowed rows by structured fit."""
+        rows = np.flatnonzero(query.allow)
+        if len(rows) == 0 or k <= 0:
+            return _empty(self.name)
+        top, scores = _top(rows, query.fit[rows], k)
+        return Found(self.name, top, scores)
+
+
+class CollaborativeSource:
+    """Investors alike by portfolio and funnel history (wraps a fitted ``CollaborativeModel``).
+
+    For an investor the model proposes enterprises (``model.candidates``); for an enterprise it
+    scores every allowed investor (``model.score``).
+    """
+
+    name = "collaborative"
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def candidates(self, query: CandidateQuery, k: int) -> Found:
+        """Up to ``k`` allowed rows the collaborative model likes best."""
+        if self.model is None or not query.allow.any() or k <= 0:
+            return _empty(self.name)
+        if query.target == "enterprise":
+            rows, scores = self.model.candidates(query.row, k, query.allow)
+            rows = np.asarray(rows, dtype=np.int64)
+            scores = np.asarray(scores, dtype=np.float64)
+        else:
+            rows = np.flatnonzero(query.allow)
+            scores = np.asarray(self.model.score(rows, np.full(len(rows), query.row, dtype=np.int64)),
+                                dtype=np.float64)
+            rows, scores = _top(rows, scores, k)
+        ok = np.isfinite(scores) & (scores > 0)  # no evidence is no candidate
+        rows, scores = rows[ok], scores[ok]
+        inside = query.allow[rows]
+        if not inside.all():  # the model must respect the mask; never pass a violation on
+            logger.error("collaborative model returned %d rows outside the allow-list", int((~inside).sum()))
+        return Found(self.name, rows[inside], scores[inside])
+
+
+class ExplorationSource:
+    """New or under-exposed allowed targets, so that small and new firms get seen.
+
+    Args:
+        snap: the market (for creation dates and funnel history).
+        share: fraction of a list of ``k`` this source provides (at least one when > 0).
+        new_days: a party created within this many days of the snapshot is *new*.
+        max_events: a party with at most this many funnel events (or, when exposure counts are
+            given, shows this period) is *under-exposed*.
+        seed: makes the draw reproducible; the draw also depends on the asking row.
+    """
+
+    name = "exploration"
+
+    def __init__(self, snap: MarketSnapshot, *, share: float = 0.1, new_days: float = 90.0,
+                 max_events: int = 2, seed: int = 0) -> None:
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"share must be in [0, 1], got {share}")
+        self.share = share
+        self.max_events = max_events
+        self.seed = seed
+        live = snap.ev_time < snap.as_of
+        self._counts = {
+            "enterprise": np.bincount(snap.ev_ent[live & (snap.ev_ent >= 0)], minlength=snap.n_enterprises),
+            "investor": np.bincount(snap.ev_inv[live & (snap.ev_inv >= 0)], minlength=snap.n_investors),
+        }
+        inv_created = np.array([to_days(i.created_at) for i in snap.inv_record], dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            self._new = {"enterprise": snap.as_of - snap.ent_created <= new_days,
+                         "investor": snap.as_of - inv_created <= new_days}
+
+    def size(self, k: int) -> int:
+        """How many of a list of ``k`` this source fills."""
+        return 0 if self.share <= 0 or k <= 0 else max(1, math.ceil(self.share * k))
+
+    def pool(self, query: CandidateQuery) -> np.ndarray:
+        """Bool mask of allowed targets that are new or under-exposed."""
+        counts = self._counts[query.target]
+        seen = counts if query.exposure is None else np.asarray(query.exposure)
+        return query.allow & (self._new[query.target] | (counts == 0) | (seen <= self.max_events))
+
+    def candidates(self, query: CandidateQuery, k: int) -> Found:
+        """``size(k)`` pool members: the best-fitting, with seeded jitter to rotate near-ties."""
+        n = self.size(k)
+        rows = np.flatnonzero(self.pool(query))
+        if n == 0 or len(rows) == 0:
+            return _empty(self.name)
+        side = 0 if query.target == "enterprise" else 1
+        jitter = _hash_uniform(rows, self.seed * 2 + side, query.row)  # per row: stable under pool changes
+        top, scores = _top(rows, np.nan_to_num(query.fit[rows]) + 0.25 * jitter, n)
+        return Found(self.name, top, scores)
+
+
+def _hash_uniform(rows: np.ndarray, seed: int, salt: int) -> np.ndarray:
+    """Deterministic uniforms in [0, 1) per row (splitmix64 of row, seed and salt): no RNG state."""
+    with np.errstate(over="ignore"):
+        x = rows.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(seed * 1_000_003 + salt + 1)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+@dataclass
+class Candidates:
+    """Merged candidates: target rows, their chosen needs and the sources that found each."""
+
+    rows: np.ndarray
+    needs: np.ndarray
+    sources: list[list[str]]
+    scores: dict[str, np.ndarray] = field(default_factory=dict)  # per source, nan where absent
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def merge_candidates(query: CandidateQuery, found: list[Found]) -> Candidates:
+    """Union of the sources' rows (in row order), each tagged with the sources that found it.
+
+    Rows outside ``query.allow`` are dropped and logged as errors: a source that breaks the mask
+    is a bug, and no list may ever show a pair that breaks a hard constraint.
+    """
+    rows = np.unique(np.concatenate([np.asarray(f.rows, dtype=np.int64) for f in found])) if found else \
+        np.zeros(0, dtype=np.int64)
+    if len(rows):
+        bad = ~query.allow[rows]
+        if bad.any():
+            logger.error("dropping %d candidates outside the hard-constraint mask", int(bad.sum()))
+            rows = rows[~bad]
+    member = np.zeros(len(rows), dtype=np.int64)  # bit j: found by source j
+    scores: dict[str, np.ndarray] = {}
+    names: list[str] = []
+    for f in found:
+        if f.source not in names:
+            names.append(f.source)
+        bit = names.index(f.source)
+        frows = np.asarray(f.rows, dtype=np.int64)
+        pos = np.searchsorted(rows, frows)
+        ok = pos < len(rows)
+        ok[ok] = rows[pos[ok]] == frows[ok]
+        member[pos[ok]] |= 1 << bit
+        arr = scores.setdefault(f.source, np.full(len(rows), np.nan))
+        fs = np.asarray(f.scores, dtype=np.float64)[ok]
+        p = pos[ok]
+        fresh = ~np.isfinite(arr[p]) & np.isfinite(fs)
+        arr[p[fresh][::-1]] = fs[fresh][::-1]  # the first score a source gave a row wins
+    tags = {code: [n for j, n in enumerate(names) if code >> j & 1] for code in np.unique(member).tolist()}
+    return Candidates(rows=rows, needs=query.best_need[rows] if len(rows) else rows.copy(),
+                      sources=[list(tags[c]) for c in member.tolist()], scores=scores)

@@ -1,0 +1,1 @@
+"""Lists as served: the matcher over one market, need-less markets and S-fund secondaries."""

@@ -1,0 +1,46 @@
+"""Serving a market without financing needs (imported investment events): pairs are (investor, enterprise).
+
+A platform market ranks (investor, need) pairs: an enterprise is shown for a need it raises. Real deal
+records (CrunchBase, investment-event files) have no needs; their enterprises are ranked as they
+are, under the enterprise-level hard constraints (:func:`matching.rules.constraints.eligible_enterprises`:
+an active party, investor type, exclusions, region/tier/board scopes of a mandate where one
+exists), the same rule training applies to such data (:mod:`matching.learning.dataset`). A pair then
+carries need ``-1``: need-based features are missing, reasons quote the enterprise's own facts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matching.rules.constraints import eligible_enterprises
+from matching.snapshot.core import MarketSnapshot
+
+
+def needless(snap: MarketSnapshot) -> bool:
+    """Whether the market has no financing needs at all (pairs are then enterprise-level)."""
+    return len(snap.need_id) == 0
+
+
+class EnterpriseRules:
+    """Enterprise-level eligibility of every (investor, enterprise) pair, built once on first use."""
+
+    def __init__(self, snap: MarketSnapshot) -> None:
+        self.snap = snap
+        self._ok: np.ndarray | None = None
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Bool ``(n_investors, n_enterprises)``: may the investor be shown the enterprise."""
+        if self._ok is None:
+            s = self.snap
+            rows = [eligible_enterprises(s, i) & s.ent_active for i in range(s.n_investors)]
+            self._ok = np.stack(rows) if rows else np.zeros((0, s.n_enterprises), dtype=bool)
+        return self._ok
+
+    def enterprises_for(self, inv: int) -> np.ndarray:
+        """Enterprise rows an investor may be shown."""
+        return np.flatnonzero(self.ok[inv])
+
+    def investors_for(self, ent: int) -> np.ndarray:
+        """Investor rows an enterprise may be shown."""
+        return np.flatnonzero(self.ok[:, ent])

@@ -1,0 +1,112 @@
+"""SQL for the model registry (``model_versions``): register, list, read, activate.
+
+At most one version is ``active`` (a partial unique index enforces it). Activation retires the
+active version and activates the new one in one transaction, so a reader sees either the old or
+the new version, never none and never two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from matching.learning.bundle import json_safe
+
+_COLUMNS = "version, path, status, created_at, activated_at, manifest, metrics"
+
+
+@dataclass
+class ModelVersion:
+    """One registered model version."""
+
+    version: str
+    path: str
+    status: str  # candidate | active | retired | rejected
+    created_at: datetime
+    activated_at: datetime | None
+    manifest: dict[str, Any]
+    metrics: dict[str, Any]
+
+
+def _row(r: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(r["version"], r["path"], r["status"], r["created_at"], r["activated_at"],
+                        r["manifest"] or {}, r["metrics"] or {})
+
+
+def _json(value: dict[str, Any]) -> Jsonb:
+    return Jsonb(json_safe(value))
+
+
+def register(conn: psycopg.Connection, version: str, path: str, manifest: dict[str, Any],
+             metrics: dict[str, Any]) -> ModelVersion:
+    """Insert a new ``candidate`` version (committed by the caller's transaction).
+
+    Raises:
+        psycopg.errors.UniqueViolation: the version name is taken.
+    """
+    row = conn.cursor(row_factory=dict_row).execute(
+        f"INSERT INTO model_versions (version, path, manifest, metrics) VALUES (%s, %s, %s, %s) "
+        f"RETURNING {_COLUMNS}", (version, path, _json(manifest), _json(metrics))).fetchone()
+    return _row(row)
+
+
+def list_versions(conn: psycopg.Connection) -> list[ModelVersion]:
+    """All versions, newest first."""
+    rows = conn.cursor(row_factory=dict_row).execute(
+        f"SELECT {_COLUMNS} FROM model_versions ORDER BY created_at DESC, version DESC").fetchall()
+    return [_row(r) for r in rows]
+
+
+def get_version(conn: psycopg.Connection, version: str) -> ModelVersion | None:
+    """One version, or ``None``."""
+    row = conn.cursor(row_factory=dict_row).execute(
+        f"SELECT {_COLUMNS} FROM model_versions WHERE version = %s", (version,)).fetchone()
+    return _row(row) if row else None
+
+
+def active_version(conn: psycopg.Connection) -> ModelVersion | None:
+    """The active version, or ``None`` before the first promotion."""
+    row = conn.cursor(row_factory=dict_row).execute(
+        f"SELECT {_COLUMNS} FROM model_versions WHERE status = 'active'").fetchone()
+    return _row(row) if row else None
+
+
+def activation_history(conn: psycopg.Connection) -> list[ModelVersion]:
+    """Versions that were ever active, most recently activated first."""
+    rows = conn.cursor(row_factory=dict_row).execute(
+        f"SELECT {_COLUMNS} FROM model_versions WHERE activated_at IS NOT NULL "
+        f"ORDER BY activated_at DESC").fetchall()
+    return [_row(r) for r in rows]
+
+
+def activate(conn: psycopg.Connection, version: str) -> ModelVersion:
+    """Retire the active version and activate ``version`` in one transaction.
+
+    Raises:
+        KeyError: no such version.
+    """
+    with conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        cur.execute("LOCK TABLE model_versions IN SHARE ROW EXCLUSIVE MODE")
+        if cur.execute("SELECT 1 FROM model_versions WHERE version = %s", (version,)).fetchone() is None:
+            raise KeyError(version)
+        cur.execute("UPDATE model_versions SET status = 'retired' WHERE status = 'active' AND version <> %s",
+                    (version,))
+        row = cur.execute(
+            f"UPDATE model_versions SET status = 'active', activated_at = now() WHERE version = %s "
+            f"RETURNING {_COLUMNS}", (version,)).fetchone()
+    return _row(row)
+
+
+def set_status(conn: psycopg.Connection, version: str, status: str, metrics: dict[str, Any] | None = None) -> None:
+    """Mark a version ``rejected`` / ``candidate`` (optionally storing comparison metrics)."""
+    if metrics is None:
+        conn.execute("UPDATE model_versions SET status = %s WHERE version = %s", (status, version))
+    else:
+        conn.execute("UPDATE model_versions SET status = %s, metrics = %s WHERE version = %s",
+                     (status, _json(metrics), version))
