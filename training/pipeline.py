@@ -30,9 +30,10 @@ import numpy as np
 import psycopg
 
 from matching.config import Settings
+from matching.domain.sides import POSITIVE_GRADE
 from matching.learning.bundle import METRICS, json_safe, write_manifest
 from matching.learning.dataset import DIRECTIONS, RankingData, build_ranking_sets, concat, impression_data
-from matching.learning.evaluation import BASELINES, POSITIVE_GRADE, EvalSet, rules_fit, subset
+from matching.learning.evaluation import BASELINES, EvalSet, rules_fit, subset
 from matching.ranking.features import FEATURE_INDEX
 from matching.ranking.ranker import LambdaRanker
 from matching.ranking.selection import select

@@ -27,7 +27,7 @@ from matching.config import Settings
 from matching.domain import vocab
 from matching.errors import FieldError, MatchingError
 from matching.explain.reasons import Reason, explain_pair, explain_search, search_terms
-from matching.learning.evaluation import feature_baseline
+from matching.ranking.baselines import content_rules_score, feature_baseline
 from matching.ranking.collaborative import CollaborativeModel
 from matching.ranking.diversity import DiversityConfig, rerank
 from matching.ranking.features import History, compute_features, feature_values, investor_vectors
@@ -442,17 +442,3 @@ class Matcher:
                 top.remove(next(t for t in reversed(top) if "exploration" not in src[t]))
                 top.append(j)
         return np.asarray(top, dtype=np.int64)
-
-
-def content_rules_score(sim: np.ndarray, fit: np.ndarray, sim_weight: float = 0.35) -> np.ndarray:
-    """The transparent score without a model: similarity *rank* among the candidates plus structured fit.
-
-    Embedding cosines are compressed (related and unrelated texts differ by a few hundredths), so the
-    similarity enters as its percentile within the list, never as an absolute value.
-    """
-    n = len(sim)
-    if n == 0:
-        return np.zeros(0)
-    ranks = np.argsort(np.argsort(sim, kind="stable"), kind="stable")
-    pct = ranks / max(n - 1, 1)
-    return sim_weight * pct + (1.0 - sim_weight) * np.asarray(fit, dtype=np.float64)
