@@ -86,7 +86,7 @@ def two_sided() -> SimpleNamespace:
 
 def test_end_to_end_mutual_fit_beats_one_sided_pair(two_sided: SimpleNamespace) -> None:
     X = np.vstack([two_sided.data["investor", "test"].X, two_sided.data["enterprise", "test"].X])
-    combined, p_inv, p_ent = two_sided.scorer.score(X, X)
+    combined, p_inv, p_ent = two_sided.scorer.pair_probabilities(X, X)
     assert ((combined > 0) & (combined <= 1)).all()
     mutual = int(np.argmax(np.minimum(p_inv, p_ent)))  # the best fit for both sides
     weak = p_ent < np.minimum(p_inv, p_ent)[mutual] / 2  # the enterprise side cares little
@@ -127,7 +127,7 @@ def test_scorer_round_trips_through_its_folder(two_sided: SimpleNamespace, tmp_p
     two_sided.scorer.save_calibrators(tmp_path)
     loaded = TwoSidedScorer.load(tmp_path, encoder_id="tfidf-svd-test")
     X = two_sided.data["investor", "test"].X[:200]
-    for got, want in zip(loaded.score(X, X), two_sided.scorer.score(X, X), strict=True):
+    for got, want in zip(loaded.pair_probabilities(X, X), two_sided.scorer.pair_probabilities(X, X), strict=True):
         np.testing.assert_allclose(got, want)
     with pytest.raises(ArtifactError, match="retrain"):
         TwoSidedScorer.load(tmp_path, encoder_id="another-encoder")

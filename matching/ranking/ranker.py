@@ -1,7 +1,7 @@
-"""The learned ranker: LightGBM LambdaRank on graded funnel labels, one model per direction.
+"""The learned ranker: LightGBM LambdaRank on graded funnel labels, one model per asking side.
 
-The artifact is LightGBM's text model ``ranker_<direction>.txt`` plus a manifest
-``ranker_<direction>.json`` (ordered feature names, a hash of the feature declaration, encoder id,
+A :class:`~matching.ranking.scorer.Scorer`. The artifact is LightGBM's text model ``ranker_<side>.txt``
+plus a manifest ``ranker_<side>.json`` (ordered feature names, a hash of the feature declaration, encoder id,
 data window, library versions, parameters, best iteration, metrics). :meth:`LambdaRanker.load`
 refuses a model whose features or encoder differ from the running code, and says to retrain.
 """
@@ -17,6 +17,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
+from matching.domain.sides import Side
 from matching.errors import ArtifactError
 from matching.explain.treepaths import PathExplainer
 from matching.learning import metrics
@@ -83,6 +84,8 @@ class LambdaRanker:
         self.booster: lgb.Booster | None = None
         self.best_iteration = 0
         self.manifest: dict[str, Any] = {}
+        #: the asking side whose lists this ranker orders (known once fitted or loaded)
+        self.side: Side | None = None
         self._paths: PathExplainer | None = None  # built on first use, from the fitted or loaded booster
 
     def fit(self, train: RankingData, valid: RankingData | None = None, *, num_boost_round: int = 400,
@@ -111,6 +114,7 @@ class LambdaRanker:
             stopper = _EarlyStopping(early_stopping_rounds, min_boost_round)
             callbacks.append(stopper)
         self._paths = None
+        self.side = Side.parse(train.direction)
         self.booster = lgb.train(params, dtrain, num_boost_round=num_boost_round, valid_sets=valid_sets,
                                  valid_names=["valid"][:len(valid_sets)], callbacks=callbacks)
         # the best round on valid, also when the rounds ran out before the patience did
@@ -144,6 +148,18 @@ class LambdaRanker:
             return np.zeros(0, dtype=np.float64)
         return np.asarray(self._model().predict(X, num_iteration=self.best_iteration, num_threads=num_threads))
 
+    def score(self, X: np.ndarray, side: Side, *, fit: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`predict` of one list asked by ``side`` (``fit`` is a feature already; unused).
+
+        Raises:
+            ValueError: ``side`` is not the side this ranker was trained for.
+        """
+        side = Side.parse(side)
+        if self.side is not None and side != self.side:
+            raise ValueError(f"this ranker orders the {self.side} side's lists, not the {side} side's: "
+                             f"load ranker_{side}")
+        return self.predict(X)
+
     def contributions(self, X: np.ndarray, *, method: str = "path") -> np.ndarray:
         """Per-feature contributions, ``(n, len(FEATURES) + 1)``; the last one is the bias. They sum to the score.
 
@@ -165,11 +181,25 @@ class LambdaRanker:
         gain = self._model().feature_importance(importance_type="gain", iteration=self.best_iteration)
         return {n: float(g) for n, g in zip(FEATURE_NAMES, gain, strict=True)}
 
-    def save(self, folder: Path, *, direction: str, encoder_id: str, data_window: dict[str, Any],
-             metrics: dict[str, Any]) -> Path:
-        """Write ``ranker_<direction>.txt`` and its manifest into ``folder``; return the manifest path."""
-        folder.mkdir(parents=True, exist_ok=True)
+    def save(self, folder: Path, *, direction: str | None = None, encoder_id: str | None = None,
+             data_window: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None) -> Path:
+        """Write ``ranker_<direction>.txt`` and its manifest into ``folder``; return the manifest path.
+
+        Arguments left out keep what the ranker knows: its side, and the encoder, data window and
+        metrics of the manifest it was loaded with (else empty).
+
+        Raises:
+            ValueError: no ``direction`` for a ranker that was neither fitted nor loaded.
+        """
         model = self._model()
+        direction = direction or self.side
+        if direction is None:
+            raise ValueError("save: pass direction='investor' or 'enterprise' (the ranker's side is unknown)")
+        known = self.manifest
+        encoder_id = known.get("encoder_id", "") if encoder_id is None else encoder_id
+        data_window = dict(known.get("data_window", {})) if data_window is None else data_window
+        metrics = dict(known.get("metrics", {})) if metrics is None else metrics
+        folder.mkdir(parents=True, exist_ok=True)
         model.save_model(str(folder / f"ranker_{direction}.txt"), num_iteration=self.best_iteration)
         self.manifest = {
             "format": FORMAT_VERSION, "direction": direction, "features": list(FEATURE_NAMES),
@@ -184,12 +214,23 @@ class LambdaRanker:
         return path
 
     @classmethod
-    def load(cls, folder: Path, direction: str, *, encoder_id: str | None = None) -> LambdaRanker:
+    def load(cls, folder: Path, direction: str | None = None, *, encoder_id: str | None = None) -> LambdaRanker:
         """Load a saved ranker, checking it against the running code.
+
+        Args:
+            folder: where :meth:`save` wrote it.
+            direction: the side to load; may be left out when ``folder`` holds one ranker only.
+            encoder_id: the active encoder, which the ranker must have been trained with (unchecked if ``None``).
 
         Raises:
             ArtifactError: missing or corrupt files, another feature list, or another encoder.
         """
+        if direction is None:
+            saved = sorted(p.name[len("ranker_"):-len(".json")] for p in folder.glob("ranker_*.json"))
+            if len(saved) != 1:
+                raise ArtifactError(f"{folder} holds {len(saved)} rankers ({', '.join(saved) or 'none'}): "
+                                    f"name the side to load, or {RETRAIN}")
+            direction = saved[0]
         model_path, man_path = folder / f"ranker_{direction}.txt", folder / f"ranker_{direction}.json"
         for path in (model_path, man_path):
             if not path.exists():
@@ -221,4 +262,5 @@ class LambdaRanker:
             raise ArtifactError(f"{model_path} does not hold the features its manifest lists: {RETRAIN}")
         self = cls(params=m.get("params"), seed=int(m.get("seed", 0)))
         self.booster, self.best_iteration, self.manifest = booster, int(booster.current_iteration()), m
+        self.side = Side.parse(str(m.get("direction", direction)))
         return self

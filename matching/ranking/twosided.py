@@ -8,6 +8,9 @@ side: a pair one side loves and the other ignores (0.95, 0.05 → 0.095) ranks f
 
 The probabilities are relative to the training sample (positives against sampled negatives),
 not market-wide rates; both directions are sampled alike, so their combination is still fair.
+
+:class:`TwoSidedScorer` is a :class:`~matching.ranking.scorer.Scorer`: its :meth:`~TwoSidedScorer.score`
+serves each side's :class:`~matching.ranking.selection.Choice` (a model version serves it as saved).
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+from matching.domain.sides import POSITIVE_GRADE, Side
 from matching.errors import ArtifactError
 from matching.learning import metrics
 from matching.learning.dataset import RankingData
 from matching.learning.evaluation import EvalSet
 from matching.ranking.ranker import RETRAIN, LambdaRanker
+from matching.ranking.scorer import MANIFEST, read_manifest, write_manifest
 from matching.ranking.selection import Choice, served_scores
 
 logger = logging.getLogger(__name__)
@@ -47,7 +52,7 @@ class Calibrator:
         positive_grade: labels at or above it count as positive.
     """
 
-    def __init__(self, method: str = "platt", positive_grade: int = 3) -> None:
+    def __init__(self, method: str = "platt", positive_grade: int = POSITIVE_GRADE) -> None:
         if method not in METHODS:
             raise ValueError(f"method: {method!r}: allowed: {', '.join(METHODS)}")
         self.method, self.positive_grade = method, positive_grade
@@ -140,6 +145,8 @@ class TwoSidedScorer:
         weight: the investor side's weight in :func:`combine`.
     """
 
+    kind = "two_sided"
+
     def __init__(self, investor_ranker: LambdaRanker, enterprise_ranker: LambdaRanker,
                  investor_calibrator: Calibrator, enterprise_calibrator: Calibrator, weight: float = 0.5,
                  choices: Mapping[str, Choice] | None = None) -> None:
@@ -157,13 +164,14 @@ class TwoSidedScorer:
         s_inv, s_ent = (own, other) if direction == "investor" else (other, own)
         return own, self.combine_scores(s_inv, s_ent)[0]
 
-    def served_scores(self, direction: str, X: np.ndarray, *, fit: np.ndarray | None = None,
-                      num_threads: int = 1) -> np.ndarray:
-        """The scores ``direction`` serves: its :class:`~matching.ranking.selection.Choice` applied to ``X``."""
-        return served_scores(self.choices[direction], direction, X,
+    def score(self, X: np.ndarray, side: Side, *, fit: np.ndarray | None = None,
+              num_threads: int = 1) -> np.ndarray:
+        """The scores ``side`` serves: its :class:`~matching.ranking.selection.Choice` applied to ``X``."""
+        side = Side.parse(side)
+        return served_scores(self.choices[side], side, X,
                              lambda d, x: self.model_scores(d, x, num_threads=num_threads), fit=fit)
 
-    def calibrate_on(self, sets: Mapping[str, EvalSet], *, method: str = "platt", positive_grade: int = 3,
+    def calibrate_on(self, sets: Mapping[str, EvalSet], *, method: str = "platt", positive_grade: int = POSITIVE_GRADE,
                      weights: Sequence[float] = WEIGHT_GRID, seed: int = 0) -> dict[str, float]:
         """Refit both calibrators on full validation candidate lists (not sampled negatives), then tune
         the two-sided weight on them by mean mutual-match@10 over the directions.
@@ -196,7 +204,7 @@ class TwoSidedScorer:
     @classmethod
     def fit_calibrators(cls, investor_ranker: LambdaRanker, enterprise_ranker: LambdaRanker,
                         valid_investor: RankingData, valid_enterprise: RankingData, *, method: str = "platt",
-                        positive_grade: int = 3, weight: float = 0.5) -> TwoSidedScorer:
+                        positive_grade: int = POSITIVE_GRADE, weight: float = 0.5) -> TwoSidedScorer:
         """Calibrate each ranker on its direction's validation window."""
         cal_i = Calibrator(method, positive_grade).fit(investor_ranker.predict(valid_investor.X),
                                                        valid_investor.y)
@@ -208,15 +216,15 @@ class TwoSidedScorer:
         """Calibrated P(positive) of one direction."""
         return self.calibrators[direction].predict(self.rankers[direction].predict(X))
 
-    def score(self, X_inv_dir: np.ndarray, X_ent_dir: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def pair_probabilities(self, X_inv_dir: np.ndarray, X_ent_dir: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(combined, p_investor, p_enterprise)`` for the same pairs seen from each direction."""
         return self.combine_scores(self.rankers["investor"].predict(X_inv_dir),
                                    self.rankers["enterprise"].predict(X_ent_dir))
 
     def combine_scores(self, s_investor: np.ndarray, s_enterprise: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`score` from raw ranker scores: calibrate each side, then :func:`combine`."""
+        """:meth:`pair_probabilities` from raw ranker scores: calibrate each side, then :func:`combine`."""
         p_inv = self.calibrators["investor"].predict(s_investor)
         p_ent = self.calibrators["enterprise"].predict(s_enterprise)
         return combine(p_inv, p_ent, self.weight), p_inv, p_ent
@@ -228,9 +236,23 @@ class TwoSidedScorer:
         (folder / SERVED_FILE).write_text(json.dumps({d: c.to_dict() for d, c in self.choices.items()}, indent=2,
                                                      ensure_ascii=False), encoding="utf-8")
 
+    def save(self, folder: Path) -> Path:
+        """Write both rankers (their manifests keep the encoder, window and metrics they carry), both
+        calibrators, the served choices and :data:`~matching.ranking.scorer.MANIFEST` (the weight);
+        return the manifest's path. (A model version records the weight in its own manifest.)"""
+        for side, ranker in self.rankers.items():
+            ranker.save(folder, direction=side)
+        self.save_calibrators(folder)
+        return write_manifest(folder, self.kind, weight=self.weight)
+
     @classmethod
-    def load(cls, folder: Path, *, encoder_id: str | None = None, weight: float = 0.5) -> TwoSidedScorer:
-        """Load both rankers (checked against the code and encoder) and both calibrators."""
+    def load(cls, folder: Path, *, encoder_id: str | None = None, weight: float | None = None) -> TwoSidedScorer:
+        """Load both rankers (checked against the code and encoder) and both calibrators.
+
+        ``weight`` defaults to the one :meth:`save` wrote, else 0.5.
+        """
+        if weight is None:
+            weight = float(read_manifest(folder, cls.kind).get("weight", 0.5)) if (folder / MANIFEST).exists() else 0.5
         path = folder / SERVED_FILE
         if not path.exists():
             raise ArtifactError(f"no {SERVED_FILE} in {folder} (which scorer serves is unknown): {RETRAIN}")
@@ -238,6 +260,9 @@ class TwoSidedScorer:
             choices = {d: Choice.from_dict(c) for d, c in json.loads(path.read_text(encoding="utf-8")).items()}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ArtifactError(f"{path} is corrupt ({exc}): {RETRAIN}") from exc
+        if set(choices) != set(Side):
+            raise ArtifactError(f"{path} names the served scorer of {sorted(choices) or 'no side'}, not of both "
+                                f"sides ({', '.join(Side)}): {RETRAIN}")
         return cls(LambdaRanker.load(folder, "investor", encoder_id=encoder_id),
                    LambdaRanker.load(folder, "enterprise", encoder_id=encoder_id),
                    Calibrator.load(folder / "calibrator_investor.json"),

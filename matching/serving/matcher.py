@@ -387,8 +387,8 @@ class Matcher:
             fit[no_need] = feature_baseline("rules", X[no_need], view)
         choice = self.scorer.choices[view] if self.scorer is not None else None
         if self.scorer is not None and len(inv):
-            _, p_inv, p_ent = self.scorer.score(X, X)
-            score = self.scorer.served_scores(view, X, fit=fit)  # the scorer chosen on validation
+            _, p_inv, p_ent = self.scorer.pair_probabilities(X, X)
+            score = self.scorer.score(X, view, fit=fit)  # the scorer chosen on validation
         out, start = [], 0
         for p in pend:
             sl = slice(start, start + len(p.cands))
