@@ -57,7 +57,7 @@ class QueryCache(EmbeddingCache):
     def store(self, encoder_id: str, kind: Any, keys: Any, vectors: Any) -> None:  # noqa: D102
         with self._lock:
             if self.size(encoder_id, kind) >= self.max_items:
-                self._tables.clear()  # cheaper than LRU bookkeeping; a miss costs one encoder call
+                self.clear()  # cheaper than LRU bookkeeping; a miss costs one encoder call
             super().store(encoder_id, kind, keys, vectors)
 
 

@@ -55,7 +55,17 @@ class ServedList:
 
 def served_list(result: MatchList, *, side: Side, investor_id: int | None, enterprise_id: int | None,
                 api_key_id: int | None, registered_model: bool, query: dict[str, Any]) -> ServedList:
-    """The rows of a served list, with a new list id (see :func:`log_list` for the arguments)."""
+    """The rows of a served list, with a new list id.
+
+    Args:
+        result: the list served.
+        side: ``investor`` (a deal list), ``enterprise`` (suggested investors), ``secondary``, ``search``.
+        investor_id, enterprise_id: who the list was for.
+        api_key_id: the key that asked.
+        registered_model: whether ``result.model_version`` is a row of ``model_versions`` (the content +
+            rules score is not; its name is kept in ``query``).
+        query: what was asked (filters, k, text, caller's role), stored as jsonb.
+    """
     list_id = new_list_id()
     items = [(list_id, it.position, it.enterprise_id, it.investor_id, it.need_id, it.secondary_id, float(it.score),
               list(it.sources), json.dumps(_finite(it.features))) for it in result.items]
@@ -109,27 +119,6 @@ def write_dead_letter(conn: psycopg.Connection, served: ServedList, error: str) 
                  (served.id, payload, error))
 
 
-def log_list(conn: psycopg.Connection, result: MatchList, *, side: Side, investor_id: int | None,
-             enterprise_id: int | None, api_key_id: int | None, registered_model: bool,
-             query: dict[str, Any]) -> uuid.UUID:
-    """Insert a served list and its items in one transaction now; return the new list id.
-
-    Args:
-        conn: an autocommit connection (the transaction is opened here).
-        result: the list served.
-        side: ``investor`` (a deal list), ``enterprise`` (suggested investors), ``secondary``, ``search``.
-        investor_id, enterprise_id: who the list was for.
-        api_key_id: the key that asked.
-        registered_model: whether ``result.model_version`` is a row of ``model_versions`` (the content +
-            rules score is not; its name is kept in ``query``).
-        query: what was asked (filters, k, text, caller's role), stored as jsonb.
-    """
-    sl = served_list(result, side=side, investor_id=investor_id, enterprise_id=enterprise_id, api_key_id=api_key_id,
-                     registered_model=registered_model, query=query)
-    write_lists(conn, [sl])
-    return sl.id
-
-
 def exposure_counts(conn: psycopg.Connection, now: datetime, days: int = 30) -> dict[int, int]:
     """How often each enterprise was shown in the last ``days`` (feeds the matcher's exposure cap)."""
     rows = conn.execute(
@@ -137,8 +126,3 @@ def exposure_counts(conn: psycopg.Connection, now: datetime, days: int = 30) -> 
         "WHERE l.created_at >= %s AND i.enterprise_id IS NOT NULL GROUP BY i.enterprise_id",
         (now - timedelta(days=days),)).fetchall()
     return {int(e): int(n) for e, n in rows}
-
-
-def is_registered(conn: psycopg.Connection, version: str) -> bool:
-    """Whether a model version is in the registry."""
-    return conn.execute("SELECT 1 FROM model_versions WHERE version = %s", (version,)).fetchone() is not None

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from matching.domain.sides import POSITIVE_GRADE
 from matching.learning.benchmark.adapter import MIN_PORTFOLIO, counts, protocol_sets
 from matching.learning.evaluation import BASELINES, SUBSETS, EvalSet, per_query_ndcg, subset
 from matching.learning.intervals import bootstrap_ci, paired_bootstrap
@@ -110,7 +111,7 @@ def _buckets(ev: EvalSet, scores: dict[str, np.ndarray], names: list[str], seed:
     out: dict[str, Any] = {"by": what}
     for label, lo, hi in spec:
         m = (value >= lo) & (value < hi)
-        if not (m & (data.y >= 3)).any():
+        if not (m & (data.y >= POSITIVE_GRADE)).any():
             continue
         part = subset(data, m)
         out[label] = {n: ndcg_at_k(part.y, scores[n][m], part.group, 10, seed=seed) for n in names} | {

@@ -52,8 +52,9 @@ import numpy as np
 import psycopg
 
 from matching.config import Settings
+from matching.domain.sides import POSITIVE_GRADE
 from matching.retrieval.embeddings import EmbeddingCache, Kind, embed, text_key
-from matching.retrieval.encoder.convert import MANIFEST_NAME, _fix_tokenizer_class, _make_world_readable
+from matching.retrieval.encoder.convert import MANIFEST_NAME, make_world_readable, pin_tokenizer_class
 from matching.retrieval.encoder.encoder import (
     SentenceTransformerEncoder,
     ensure_default_encoder,
@@ -61,7 +62,6 @@ from matching.retrieval.encoder.encoder import (
     set_active_encoder,
 )
 from matching.retrieval.encoder.pairs import (
-    POSITIVE_GRADE,
     RetrievalQueries,
     TrainingPairs,
     retrieval_recall,
@@ -69,7 +69,8 @@ from matching.retrieval.encoder.pairs import (
     validation_queries,
 )
 from matching.snapshot.core import EPOCH, MarketSnapshot
-from training.pipeline import TrainConfig, TrainingError, library_versions, load_inputs, windows
+from training.pipeline import TrainConfig, TrainingError, load_inputs, windows
+from training.provenance import library_versions
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -410,10 +411,10 @@ def _save(model: Any, root: Path, name: str, manifest: dict[str, Any]) -> Path:
     try:
         model.save(str(staging))
         _lossless_fp16(staging)
-        _fix_tokenizer_class(staging)
+        pin_tokenizer_class(staging)
         (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
-        _make_world_readable(staging)
+        make_world_readable(staging)
         staging.rename(final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

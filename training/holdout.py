@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from matching.domain.sides import POSITIVE_GRADE
 from matching.learning.dataset import DIRECTIONS
 from matching.learning.evaluation import (
     BASELINES,
@@ -93,7 +94,8 @@ def evaluate(scorers: dict[str, TwoSidedScorer], inputs: Inputs, sets: dict[str,
         if keep_scores is not None:
             keep_scores[direction] = scores
         out[direction]["_rows"] = {"queries": int(ev.data.n_queries), "rows": len(ev),
-                                   "positives": int((ev.data.y >= 3).sum()), "cold_rows": int(ev.cold.sum())}
+                                   "positives": int((ev.data.y >= POSITIVE_GRADE).sum()),
+                                   "cold_rows": int(ev.cold.sum())}
         for name in scores:
             if out[direction][name]:
                 primary.setdefault(name, []).append(primary_of(out[direction], name))

@@ -23,7 +23,7 @@ from matching.learning import metrics
 from matching.learning.dataset import RankingData, build_ranking_sets
 from matching.learning.intervals import bootstrap_ci
 from matching.ranking.baselines import SERVABLE_BASELINES, feature_baseline
-from matching.retrieval.candidates import PairRules
+from matching.rules.eligibility import pair_fit
 from matching.snapshot.core import EVENT, MarketSnapshot
 
 #: Event types that need both sides (an accepted contact or deeper): a "mutual match".
@@ -98,13 +98,13 @@ def subset(data: RankingData, rows: np.ndarray) -> RankingData:
 
 
 def rules_fit(snap: MarketSnapshot, data: RankingData) -> np.ndarray | None:
-    """The structured fit of each row (:meth:`PairRules.fit` by need; rows without a need: the mean of
+    """The structured fit of each row (:func:`~matching.rules.eligibility.pair_fit` by need; rows without a need: the mean of
     the fit features), or ``None`` when no row has a need (``feature_baseline`` then computes it)."""
     has_need = data.need >= 0
     if not has_need.any():
         return None
     fit = feature_baseline("rules", data.X, data.direction)
-    fit[has_need] = PairRules(snap).fit(data.inv[has_need], data.need[has_need])
+    fit[has_need] = pair_fit(snap, data.inv[has_need], data.need[has_need])
     return fit
 
 
@@ -210,9 +210,3 @@ def ndcg_by(snap: MarketSnapshot, ev: EvalSet, scores: np.ndarray, attribute: st
         part = subset(data, rows)
         out[str(value)] = metrics.ndcg_at_k(part.y, np.asarray(scores)[rows], part.group, k, seed=seed)
     return out
-
-
-def summary_row(result: Mapping[str, Any]) -> dict[str, float]:
-    """The headline numbers of one scorer's ``all`` metrics."""
-    allm = result["all"]
-    return {k: allm[k] for k in ("ndcg@10", "recall@10", "recall@20", "recall@100", "mrr", "auc") if k in allm}

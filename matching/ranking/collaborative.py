@@ -70,10 +70,9 @@ class CollaborativeModel:
         mandate = tables.man_sector.astype(np.float32)
         desc = sp.hstack([tfidf, self.profile_weight * sp.csr_matrix(normalize(share)),
                           self.mandate_weight * sp.csr_matrix(normalize(mandate))]).tocsr()
-        self._desc = normalize(desc)
+        desc = normalize(desc)
         k = min(self.n_neighbors + 1, n_inv)
-        self._nn = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(self._desc)
-        dist, idx = self._nn.kneighbors(self._desc)
+        dist, idx = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(desc).kneighbors(desc)
         sims = 1.0 - dist
         rows = np.repeat(np.arange(n_inv), k)
         keep = (idx.ravel() != rows) & (sims.ravel() > 1e-9)
@@ -105,24 +104,6 @@ class CollaborativeModel:
         ent_part = lookup_sorted(self._keys, self._ent_part.data, inv * self._n_ent + ent)
         sec_part = self._sec_part[inv, self._ent_sector[ent]]
         return (1.0 - self.sector_weight) * ent_part + self.sector_weight * sec_part
-
-    def scores_for(self, inv_row: int) -> np.ndarray:
-        """Scores of one investor against every enterprise (dense)."""
-        self._check()
-        dense = np.zeros(self._n_ent, dtype=np.float64)
-        row = self._ent_part[inv_row]
-        dense[row.indices] = row.data
-        sector_part = self._sec_part[inv_row, self._ent_sector]
-        return (1.0 - self.sector_weight) * dense + self.sector_weight * sector_part
-
-    def similar_investors(self, inv_row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` investors most alike ``inv_row`` (itself excluded): ``(rows, cosine)``, best first."""
-        self._check()
-        kk = min(k + 1, self._desc.shape[0])
-        dist, idx = self._nn.kneighbors(self._desc[inv_row], n_neighbors=kk)
-        rows, sims = idx.ravel(), 1.0 - dist.ravel()
-        keep = (rows != inv_row) & (sims > 1e-9)
-        return rows[keep][:k].astype(np.int64), sims[keep][:k]
 
     def candidates(self, inv_row: int, k: int, allow_mask: np.ndarray | None = None, *,
                    exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -22,18 +22,22 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matching.ranking.history import POSITIVE_GRADE, History, PairTables, lookup_sorted, pair_tables
+from matching.ranking.history import History, PairTables, lookup_sorted, pair_tables
 from matching.snapshot.asof import financials_at
 from matching.snapshot.core import QUAL, MarketSnapshot
+
+if TYPE_CHECKING:  # the collaborative model reads History from here
+    from matching.ranking.collaborative import CollaborativeModel
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["AFFINITY_SMOOTHING", "FEATURES", "affinity_value", "investor_vectors",
-           "FEATURE_NAMES", "FEATURE_INDEX", "POSITIVE_GRADE", "Feature", "History", "PairTables",
-           "compute_features", "feature_values", "features_hash", "lookup_sorted", "pair_tables"]
+           "FEATURE_NAMES", "FEATURE_INDEX", "Feature", "History", "PairTables",
+           "compute_features", "feature_values", "pair_features", "features_hash", "lookup_sorted", "pair_tables"]
 
 #: Bumped when a feature's computation changes without a change of name or meaning.
 FEATURES_VERSION = 3  # 2: stage_share uses event rounds (ev_round); 3: affinity, portfolio-described investors
@@ -245,6 +249,24 @@ def compute_features(snap: MarketSnapshot, hist: History, inv_rows: np.ndarray, 
     put("affinity", affinity_value(npos, out[:, col["sector_share"]], out[:, col["region_share"]],
                                    out[:, col["stage_share"]]))
     return out
+
+
+def pair_features(snap: MarketSnapshot, hist: History, inv: np.ndarray, ent: np.ndarray, need: np.ndarray, *,
+                  man_vecs: np.ndarray, ent_vecs: np.ndarray, collab: CollaborativeModel | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows of pairs ``(inv, ent, need)`` and their embeddings' cosine: the one path from vectors
+    and history to features, for training rows, served lists and the benchmark.
+
+    Args:
+        man_vecs, ent_vecs: investor and enterprise vectors (row-aligned, L2-normalised).
+        collab: the collaborative model of ``hist`` (``None``: the feature is missing).
+
+    Returns:
+        ``(X, sim)``: :func:`compute_features` rows and the cosine of each pair's vectors.
+    """
+    sim = np.einsum("ij,ij->i", man_vecs[inv], ent_vecs[ent]).astype(np.float64)
+    scores = collab.score(inv, ent) if collab is not None and len(inv) else None
+    return compute_features(snap, hist, inv, ent, need, sim=sim, collab=scores), sim
 
 
 def investor_vectors(snap: MarketSnapshot, man_vecs: np.ndarray, hist: History) -> np.ndarray:

@@ -13,15 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from matching.domain.sides import POSITIVE_GRADE
 from matching.snapshot.core import EVENT, ROUND, MarketSnapshot
 from matching.snapshot.derived import derived
 
 logger = logging.getLogger(__name__)
 INVESTED = EVENT["invested"]
-
-
-#: A pair is a past "deal" (portfolio entry) once it reached contact/meeting or beyond.
-POSITIVE_GRADE = 3
 
 
 @dataclass

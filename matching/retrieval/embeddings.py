@@ -134,9 +134,14 @@ class EmbeddingCache:
             self._write_shard(self._dir(encoder_id, kind), new_keys, vecs)
 
     def release(self) -> None:
-        """Forget the tables loaded in memory (a persistent cache reloads them from disk when next used)."""
+        """Forget the tables loaded in memory if they are kept on disk too (they reload when next used)."""
         if self.folder is not None:
-            self._tables.clear()
+            self.clear()
+
+    def clear(self) -> None:
+        """Forget every table held in memory: an in-memory cache starts empty, a persistent one reloads
+        from disk when next used (a bounded cache calls this when full)."""
+        self._tables.clear()
 
     def size(self, encoder_id: str, kind: Kind) -> int:
         """Number of cached vectors of one encoder and kind."""

