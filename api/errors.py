@@ -8,9 +8,11 @@
            "request_id": "4f1c…"}}
 ```
 
-Core exceptions (:mod:`matching.errors`) are mapped to statuses here and only here: a
-:class:`~matching.errors.FieldError` is a 422 naming the field, an unknown party a 404, a database that
-cannot be reached a 503. Anything else is a bug: logged with its traceback and answered 500.
+Core exceptions (:mod:`matching.errors`) and the store's (:mod:`store.tables`) are mapped to statuses
+here and only here: a :class:`~matching.errors.FieldError` is a 422 naming the field, an unknown party a
+404, a unique key already taken (:class:`~store.tables.Duplicate`) a 409 naming the key and the record
+that holds it, a value a database constraint refused (:class:`~store.tables.Invalid`) a 422, a database
+that cannot be reached a 503. Anything else is a bug: logged with its traceback and answered 500.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from matching.domain import regions, vocab
 from matching.errors import ArtifactError, FieldError, MatchingError
 from matching.serving.matcher import UnknownPartyError
+from store.tables import Duplicate, Invalid
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +183,32 @@ def _unknown_party(request: Request, exc: Exception) -> JSONResponse:
                    f"{exc.args[0] if exc.args else exc} (new records are served after the next snapshot reload)")
 
 
+#: Table → how a 409 names one of its records (Chinese, English).
+RECORD_NAMES: dict[str, tuple[str, str]] = {
+    "enterprises": ("企业", "enterprise"), "investors": ("投资机构", "investor"),
+    "financing_needs": ("融资需求", "financing need"), "secondary_listings": ("转让项目", "secondary listing"),
+}
+
+
+def _duplicate(request: Request, exc: Exception) -> JSONResponse:
+    """A 409 naming the key fields, their values and the record that holds them."""
+    assert isinstance(exc, Duplicate)
+    what_zh, what_en = RECORD_NAMES.get(exc.table, ("记录", "record"))
+    holder = f" (id {exc.existing_id})" if exc.existing_id is not None else ""
+    names = ", ".join(exc.fields)
+    return respond(request, 409, "conflict", f"{what_zh}已存在：{names}{holder}",
+                   f"A {what_en} with this {names} already exists{holder}; update it instead (PATCH)",
+                   [field_detail(f, v, f"already used{holder}") for f, v in zip(exc.fields, exc.values, strict=False)])
+
+
+def _refused(request: Request, exc: Exception) -> JSONResponse:
+    """A 422 for a value a database constraint refused (a check the API did not make first)."""
+    assert isinstance(exc, Invalid)
+    return respond(request, 422, "validation_error", "数据不满足约束条件",
+                   f"The values break a rule of the market's data: {exc.message} ({exc.constraint or 'constraint'})",
+                   [field_detail(exc.constraint or "body", None, exc.message)])
+
+
 def _artifact_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("artifact error: %s", exc)
     return respond(request, 503, "unavailable", "模型文件不可用", str(exc))
@@ -240,6 +269,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(FieldError, _field_error)
     app.add_exception_handler(ArtifactError, _artifact_error)
     app.add_exception_handler(MatchingError, _matching_error)
+    app.add_exception_handler(Duplicate, _duplicate)
+    app.add_exception_handler(Invalid, _refused)
     app.add_exception_handler(psycopg.errors.NumericValueOutOfRange, _out_of_range)
     for exc in (psycopg.OperationalError, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed):
         app.add_exception_handler(exc, database_down)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Path, Query, UploadFile
 
 from api.deps import StateDep
 from api.routes.resource_common import WRITE_ERRORS, StaffOnly
-from api.schemas.resources import ImportOut
+from api.schemas.imports import ImportOut
 from api.services import imports as service
 from api.services.imports import Entity
 

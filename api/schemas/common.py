@@ -1,10 +1,13 @@
-"""Shapes shared by every route: the error body (for the OpenAPI docs)."""
+"""Shapes shared by every route: the error body (for the OpenAPI docs), the page of a list, the base of
+request bodies."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
 
 
 class FieldProblem(BaseModel):
@@ -34,3 +37,19 @@ class ErrorOut(BaseModel):
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: the listed statuses documented with :class:`ErrorOut`."""
     return {s: {"model": ErrorOut} for s in statuses}
+
+
+class BodyIn(BaseModel):
+    """A request body: unknown fields refused (text PostgreSQL cannot store never gets this far: :mod:`api.hygiene`)."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list: ``total`` matches the filters; pass ``next_offset`` as ``offset`` for the next page."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None

@@ -9,34 +9,36 @@ caller's party; the same id and content again is a duplicate, the same id with o
 Dating: ``occurred_at`` may lie at most ``event_clock_skew_seconds`` in the future for anyone, and at
 most ``event_max_age_days`` in the past for investor and enterprise keys.
 
-The batch route checks each of its events with the same code (:func:`references`, :func:`validated`).
+The batch form (:func:`record_batch`) checks each of its events with the same code (:func:`references`,
+:func:`validated`) and stores them all in one transaction or none: the invalid events are merged into one
+422 naming ``events[i].<field>``, an event of another party is a 403 for the batch, the same id twice
+with other content a 422, an id stored before with other content a 409 naming ``events[i]``.
+
+Reading (:func:`page`): :mod:`matching.rules.event_visibility` states who sees which events.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.deps import Principal
 from api.errors import ApiError, field_detail, forbidden
 from api.impressions import Interrupted
-from api.schemas.events import EventIn, EventOut
-from api.services.checks import authorize
+from api.schemas.events import EventAck, EventBatchOut, EventIn, EventOut, EventPage
+from api.services.checks import authorize, invalid
 from api.state import AppState
 from matching.config import Settings
+from matching.rules import event_visibility
 from store import events as events_db
 from store import lists as lists_db
 
 #: The roles that report events, and that read them.
 REPORTERS = ("investor", "enterprise", "operator", "admin")
 READERS = ("investor", "enterprise", "operator", "admin", "data_scientist")
-
-
-def invalid(field: str, value: object, zh: str, en: str) -> ApiError:
-    """A 422 naming one field of the event."""
-    return ApiError(422, "validation_error", zh, en, fields=[field_detail(field, value, en)])
 
 
 def record_event(state: AppState, conn: Any, who: Principal, body: EventIn) -> tuple[EventOut, bool]:
@@ -58,6 +60,107 @@ def record_event(state: AppState, conn: Any, who: Principal, body: EventIn) -> t
     state.metrics.events_ingested.labels(event_type=ev.event_type, outcome="created" if created else "duplicate").inc()
     return event_out(row), created
 
+
+def record_batch(state: AppState, conn: Any, who: Principal, bodies: Sequence[EventIn]) -> EventBatchOut:
+    """Record a batch of events in one transaction, all or none (committed before it returns): the
+    items in request order, each ``created`` or ``duplicate``."""
+    authorize(who, *REPORTERS)
+    refs = references(conn, bodies, state.impressions)
+    now = datetime.now(UTC)
+    evs: list[events_db.NewEvent] = []
+    first: dict[str, int] = {}  # event key → index of its first occurrence in the batch
+    unique: dict[str, events_db.NewEvent] = {}  # event key → that first occurrence (stored; repeats are not)
+    errors: list[ApiError] = []
+    for i, item in enumerate(bodies):
+        try:
+            ev = validated(who, item, refs, now, state.settings)
+        except ApiError as err:
+            if err.status == 403:  # another party's event: the whole batch is refused as such
+                raise _at(i, err) from None
+            errors.append(_at(i, err))
+            continue
+        evs.append(ev)
+        if ev.event_key not in first:
+            first[ev.event_key], unique[ev.event_key] = i, ev
+        elif diff := events_db.content_differences(unique[ev.event_key], ev):
+            errors.append(invalid(f"events[{i}].event_id", item.event_id, "同一批次中的事件 ID 重复且内容不同",
+                                  f"repeats events[{first[ev.event_key]}] with other content "
+                                  f"({', '.join(diff)}); use a new event_id for a new event"))
+    if errors:
+        raise _merged(errors, len(bodies))
+    outcome = events_db.insert_events(conn, list(unique.values()))  # committed here, before the reply
+    if outcome.conflicts:
+        _count(state, ((unique[k].event_type, "conflict") for k in outcome.conflicts))
+        raise _conflict(outcome.conflicts, unique, first, bodies)
+    items: list[EventAck] = []
+    for i, ev in enumerate(evs):
+        row_id, created = outcome.ids[ev.event_key]
+        new = created and first[ev.event_key] == i
+        items.append(EventAck(event_id=bodies[i].event_id, id=row_id, status="created" if new else "duplicate"))
+    _count(state, ((ev.event_type, a.status) for ev, a in zip(evs, items, strict=True)))
+    created_n = sum(a.status == "created" for a in items)
+    return EventBatchOut(created=created_n, duplicates=len(items) - created_n, items=items)
+
+
+def page(conn: Any, who: Principal, *, investor_id: int | None = None, enterprise_id: int | None = None,
+         event_type: str | None = None, list_id: uuid.UUID | None = None, before: int | None = None,
+         limit: int = 50) -> EventPage:
+    """Events, newest first, as :mod:`matching.rules.event_visibility` allows: a party's own events without the
+    other side's private actions (viewed, saved, dismissed); every event for staff and data scientists."""
+    authorize(who, *READERS)
+    if who.role == "investor" and investor_id not in (None, who.investor_id):
+        raise forbidden(f"该密钥只能查看投资方 {who.investor_id} 的事件",
+                        f"This key reads the events of investor {who.investor_id} only")
+    if who.role == "enterprise" and enterprise_id not in (None, who.enterprise_id):
+        raise forbidden(f"该密钥只能查看企业 {who.enterprise_id} 的事件",
+                        f"This key reads the events of enterprise {who.enterprise_id} only")
+    scope = event_visibility.scope(who.role, investor_id=who.investor_id, enterprise_id=who.enterprise_id)
+    rows = events_db.list_events(conn, investor_id=scope.investor_id or investor_id,
+                                 enterprise_id=scope.enterprise_id or enterprise_id, event_type=event_type,
+                                 list_id=list_id, before=before, limit=limit, side=scope.side)
+    return EventPage(items=[event_out(r) for r in rows], next_before=rows[-1]["id"] if len(rows) == limit else None)
+
+
+# -- batch errors --------------------------------------------------------------------------------------
+#: The most per-field details one batch error lists (the message gives the total).
+_MAX_DETAILS = 20
+
+
+def _at(i: int, err: ApiError) -> ApiError:
+    """``err`` of one event, as the batch's: fields named ``events[i].<field>``, messages prefixed."""
+    fields = [{**f, "field": f"events[{i}].{f['field']}"} for f in err.fields]
+    return ApiError(err.status, err.code, f"events[{i}]：{err.zh}", f"events[{i}]: {err.en}", fields=fields,
+                    headers=err.headers)
+
+
+def _merged(errors: Sequence[ApiError], total: int) -> ApiError:
+    """One 422 for every invalid event of a batch (the first few named in the message)."""
+    if len(errors) == 1:
+        return errors[0]
+    fields = [f for e in errors for f in e.fields]
+    names = ", ".join(str(f["field"]) for f in fields[:5]) + (" …" if len(fields) > 5 else "")
+    return ApiError(422, "validation_error", f"{total} 个事件中有 {len(errors)} 个不合法，均未保存：{names}",
+                    f"{len(errors)} of {total} events are invalid, none was stored: {names}; "
+                    f"the first: {errors[0].en}", fields=fields[:_MAX_DETAILS])
+
+
+def _conflict(conflicts: dict[str, tuple[dict[str, Any], list[str]]], unique: dict[str, events_db.NewEvent],
+              first: dict[str, int], bodies: Sequence[EventIn]) -> ApiError:
+    """The 409 for events stored before with other content, naming ``events[i]`` and the fields."""
+    order = sorted(conflicts, key=lambda k: first[k])
+    said = [f"events[{first[k]}] ({bodies[first[k]].event_id}: {', '.join(conflicts[k][1])})" for k in order]
+    fields = [field_detail(f"events[{first[k]}].{f}", as_json(getattr(unique[k], f)), f"stored: {as_json(row[f])}")
+              for k in order for row, diff in [conflicts[k]] for f in diff]
+    listed = "; ".join(said[:5]) + (" …" if len(said) > 5 else "")
+    return ApiError(409, "conflict", f"{len(said)} 个事件已存在且内容不同，本批次均未保存：{listed}",
+                    f"{len(said)} event(s) exist with other content, none of this batch was stored: {listed}; "
+                    "use a new event_id for a new event", fields=fields[:_MAX_DETAILS])
+
+
+def _count(state: AppState, outcomes: Iterable[tuple[str, str]]) -> None:
+    """Count ingested events by type and outcome (``created``, ``duplicate``, ``conflict``)."""
+    for (event_type, outcome), n in Counter(outcomes).items():
+        state.metrics.events_ingested.labels(event_type=event_type, outcome=outcome).inc(n)
 
 
 # -- checks ---------------------------------------------------------------------------------------------

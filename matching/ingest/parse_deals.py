@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from typing import Any
 
+from matching.domain import crossfield
 from matching.domain.records import Event, Need, Secondary
 from matching.domain.vocab import (
     CURRENCIES,
@@ -138,23 +139,21 @@ def parse_events(table: TableLike) -> ParseResult[Event]:
 
 def _build_need(values: dict[str, Any]) -> Need:
     opened, closes = values.get("opened_on"), values.get("closes_on")
-    if opened and closes and closes < opened:
+    if crossfield.need(opened_on=opened, closes_on=closes):
         check([FieldError("closes_on", closes, f"must not be before opened_on ({opened})")])
     return Need(**values)
 
 
 def _build_secondary(values: dict[str, Any]) -> Secondary:
     problems: list[FieldError] = []
-    if values.get("kind") == "old_shares" and not values.get("enterprise_key"):
-        problems.append(
-            FieldError(
-                "enterprise_key", "", "required for old shares (老股): the enterprise whose shares are sold"
-            )
-        )
-    if values.get("kind") == "fund_interest" and not values.get("fund_name"):
-        problems.append(
-            FieldError("fund_name", "", "required for a fund interest (基金份额): the fund's name")
-        )
+    for rule in crossfield.secondary(
+        kind=values.get("kind"), has_enterprise=bool(values.get("enterprise_key")), fund_name=values.get("fund_name")
+    ):
+        if rule is crossfield.Rule.OLD_SHARES_ENTERPRISE:
+            reason = "required for old shares (老股): the enterprise whose shares are sold"
+            problems.append(FieldError("enterprise_key", "", reason))
+        else:  # a fund interest without its fund
+            problems.append(FieldError("fund_name", "", "required for a fund interest (基金份额): the fund's name"))
     if values.get("nav") == 0:
         problems.append(FieldError("nav", 0, "must be > 0 (leave it empty when unknown)"))
     check(problems)

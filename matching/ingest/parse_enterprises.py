@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
+from matching.domain import crossfield
 from matching.domain.credit_code import normalize_credit_code
 from matching.domain.industries import parse_industry
 from matching.domain.records import Enterprise, Financials
@@ -147,7 +148,7 @@ def _build(values: dict[str, Any]) -> Enterprise:
         problems.append(
             FieldError("year", "", "a value is required when financial figures (revenue, …) are given")
         )
-    if not profile.get("credit_code") and not profile.get("external_id"):
+    if crossfield.enterprise(credit_code=profile.get("credit_code"), external_id=profile.get("external_id")):
         problems.append(
             FieldError(
                 "credit_code",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from matching.domain import crossfield
 from matching.domain.industries import parse_industry
 from matching.domain.records import Investor, Mandate
 from matching.domain.regions import parse_district
@@ -149,23 +150,15 @@ def _build_investor(values: dict[str, Any]) -> Investor:
                     "a value is required (the investor's id; or give amac_code, which then serves as the id)",
                 )
             )
-    is_state = values.get("investor_type") == "state_fund"
-    if is_state and not values.get("state_fund_level"):
-        problems.append(
-            FieldError(
-                "state_fund_level",
-                "",
-                "required for a state-owned / guidance fund: municipal (市级) or district (区县级)",
-            )
-        )
-    if not is_state and values.get("state_fund_level"):
-        problems.append(
-            FieldError(
-                "state_fund_level",
-                values["state_fund_level"],
-                "only for investor_type state_fund (国有/政府引导基金); leave it empty",
-            )
-        )
+    for rule in crossfield.investor(
+        investor_type=values.get("investor_type"), state_fund_level=values.get("state_fund_level")
+    ):
+        if rule is crossfield.Rule.STATE_FUND_LEVEL_MISSING:
+            reason = "required for a state-owned / guidance fund: municipal (市级) or district (区县级)"
+            problems.append(FieldError("state_fund_level", "", reason))
+        else:  # a level on an investor that is no state fund
+            reason = "only for investor_type state_fund (国有/政府引导基金); leave it empty"
+            problems.append(FieldError("state_fund_level", values["state_fund_level"], reason))
     if values.get("district_code") and values.get("province") not in (None, "重庆", "重庆市"):
         problems.append(
             FieldError(
@@ -180,6 +173,7 @@ def _build_investor(values: dict[str, Any]) -> Investor:
 
 def _build_mandate(values: dict[str, Any]) -> Mandate:
     low, high = values.get("ticket_min"), values.get("ticket_max")
-    if low is not None and high is not None and low > high:
+    if crossfield.mandate(ticket_min=low, ticket_max=high):
         check([FieldError("ticket_max", high, f"must be ≥ ticket_min ({number_text(low)})")])
     return Mandate(**values)
+
