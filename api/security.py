@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.disclosure import GROUPS
 from api.logs import request_id_var
+from store import audit
 
 #: Headers on every response.
 HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -99,9 +100,5 @@ def record_confidential_views(conn: psycopg.Connection, who: Any, views: Iterabl
         if shown:
             rows.append((who.key_id, who.key_shown, who.role, who.investor_id, who.enterprise_id, v["id"], shown,
                          v["disclosure"]["basis"], request_id_var.get()))
-    if rows:
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO audit_log (api_key_id, key_prefix, role, viewer_investor_id, viewer_enterprise_id, "
-                "enterprise_id, fields, basis, request_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+    audit.record_views(conn, rows)
     return len(rows)

@@ -1,4 +1,5 @@
-"""Audit rows that record decisions rather than views (views: :func:`api.security.record_confidential_views`).
+"""The audit log: who was shown confidential fields (:func:`record_views`, called by
+:func:`api.security.record_confidential_views`) and decisions (a promotion past the quality gate).
 
 ``audit_log`` is append-only (its trigger) and, where the migration could, owned by a role of its own that
 the service may only ``INSERT`` into and ``SELECT`` from (migration 0006).
@@ -6,9 +7,30 @@ the service may only ``INSERT`` into and ``SELECT`` from (migration 0006).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+
+#: One view row: api_key_id, key_prefix, role, viewer_investor_id, viewer_enterprise_id, enterprise_id,
+#: fields, basis, request_id.
+ViewRow = tuple[Any, ...]
+
+
+def record_views(conn: psycopg.Connection, rows: Sequence[ViewRow]) -> None:
+    """Append one ``audit_log`` row per confidential view (committed with the caller's transaction, or at
+    once in autocommit).
+
+    Args:
+        conn: an open connection.
+        rows: the rows, their values in the order of :data:`ViewRow`.
+    """
+    if not rows:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO audit_log (api_key_id, key_prefix, role, viewer_investor_id, viewer_enterprise_id, "
+            "enterprise_id, fields, basis, request_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
 
 
 def record_forced_promotion(conn: psycopg.Connection, who: Any, *, version: str, previous: str, reason: str,

@@ -110,3 +110,8 @@ def upgrade(url: str, revision: str = "head") -> bool:
 def downgrade(url: str, revision: str) -> None:
     """Revert migrations down to ``revision`` (``base`` empties the schema)."""
     command.downgrade(_alembic_config(url), revision)
+
+
+def ping(conn: psycopg.Connection) -> None:
+    """One round trip to the server (``SELECT 1``): raises what psycopg raises when it does not answer."""
+    conn.execute("SELECT 1").fetchone()

@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from api.deps import STAFF, BearerDep, HeaderKeyDep, OptionalPrincipalDep, StateDep, get_principal, require_roles
 from api.schemas.common import error_responses
 from api.state import AppState
+from store import database
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -78,7 +79,7 @@ def _database_latency_ms(state: AppState) -> float | None:
     t0 = time.perf_counter()
     try:
         with state.pool.connection(timeout=min(2.0, state.settings.db_timeout_seconds)) as conn:
-            conn.execute("SELECT 1").fetchone()
+            database.ping(conn)
     except Exception as exc:  # any failure means "down"
         logger.warning("readiness: the database is down: %s: %s", type(exc).__name__, exc)
         return None
