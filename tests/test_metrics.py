@@ -7,12 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from matching.learning.exposure import coverage, gini, lorenz
 from matching.learning.metrics import (
     auc,
-    coverage,
     evaluate,
-    gini,
-    lorenz,
     mrr,
     mutual_match_rate,
     ndcg_at_k,

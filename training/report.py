@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from matching.learning import metrics as M
 from matching.learning.dataset import DIRECTIONS
 from matching.learning.evaluation import BASELINE_MEANING, KS, EvalSet, baseline_scores, exposure_counts, ndcg_by
+from matching.learning.exposure import gini, lorenz
 from matching.ranking.ranker import LambdaRanker
 from matching.ranking.twosided import TwoSidedScorer
 
@@ -105,8 +105,8 @@ def _plot_lorenz(folder: Path, ev: EvalSet, scores: dict[str, np.ndarray], seed:
     ginis = {}
     for name, s in scores.items():
         counts = exposure_counts(ev, s, k=10, seed=seed)
-        x, y = M.lorenz(counts)
-        ginis[name] = M.gini(counts)
+        x, y = lorenz(counts)
+        ginis[name] = gini(counts)
         ax.plot(x, y, label=f"{name} (Gini {ginis[name]:.2f})", linewidth=2.5 if name == "model" else 1.2)
     ax.set_xlabel("share of enterprises (least exposed first)")
     ax.set_ylabel("share of top-10 slots")

@@ -19,7 +19,7 @@ import numpy as np
 
 from matching.domain import vocab
 from matching.domain.sides import POSITIVE_GRADE
-from matching.learning import metrics
+from matching.learning import exposure, metrics
 from matching.learning.dataset import RankingData, build_ranking_sets
 from matching.learning.intervals import bootstrap_ci
 from matching.ranking.baselines import SERVABLE_BASELINES, feature_baseline
@@ -137,12 +137,9 @@ def _one(data: RankingData, scores: np.ndarray, mutual: np.ndarray, *, seed: int
                                                   seed=seed))
     out[f"mutual@{k_list}"] = metrics.mutual_match_rate(mutual, scores, data.group, k_list, seed=seed)
     items = data.ent if data.direction == "investor" else data.inv
-    shown = metrics.top_k_items(items, scores, data.group, k_list, seed=seed)
-    catalogue = np.unique(items)
-    out[f"coverage@{k_list}"] = metrics.coverage(shown, len(catalogue))
-    counts = np.zeros(len(catalogue), dtype=np.int64)
-    np.add.at(counts, np.searchsorted(catalogue, shown), 1)
-    out[f"gini@{k_list}"] = metrics.gini(counts)
+    counts = exposure.item_exposure(items, scores, data.group, k_list, seed=seed)
+    out[f"coverage@{k_list}"] = exposure.coverage(np.flatnonzero(counts), len(counts))
+    out[f"gini@{k_list}"] = exposure.gini(counts)
     return out
 
 
@@ -184,11 +181,7 @@ def exposure_counts(ev: EvalSet, scores: np.ndarray, *, k: int = 10, seed: int =
     """How often each candidate item appears in a top-k list (items sorted by row id)."""
     data = ev.data
     items = data.ent if data.direction == "investor" else data.inv
-    shown = metrics.top_k_items(items, scores, data.group, k, seed=seed)
-    catalogue = np.unique(items)
-    counts = np.zeros(len(catalogue), dtype=np.int64)
-    np.add.at(counts, np.searchsorted(catalogue, shown), 1)
-    return counts
+    return exposure.item_exposure(items, scores, data.group, k, seed=seed)
 
 
 def ndcg_by(snap: MarketSnapshot, ev: EvalSet, scores: np.ndarray, attribute: str, *, k: int = 10,

@@ -19,64 +19,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = [
-    "auc",
-    "coverage",
-    "evaluate",
-    "gini",
-    "lorenz",
-    "mrr",
-    "mutual_match_rate",
-    "ndcg_at_k",
-    "rank_order",
-    "recall_at_k",
-    "top_k_items",
-]
+from matching.learning.checks import as_1d, check_group, check_k, check_same_length, check_scores
+
+__all__ = ["auc", "evaluate", "mrr", "mutual_match_rate", "ndcg_at_k", "ndcg_per_query", "rank_order", "recall_at_k",
+           "top_k_items"]
 
 
 # --------------------------------------------------------------------------------------------
 # validation and ranking helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _as_1d(name: str, values: np.ndarray) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    return arr
-
-
-def _check_scores(scores: np.ndarray) -> np.ndarray:
-    arr = _as_1d("scores", scores).astype(np.float64, copy=False)
-    if np.isnan(arr).any():
-        raise ValueError("scores contains NaN; give every row a number (use -inf for 'never recommend')")
-    return arr
-
-
-def _check_group(group: Sequence[int] | np.ndarray, n_rows: int) -> np.ndarray:
-    sizes = _as_1d("group", np.asarray(group))
-    if sizes.size and not np.issubdtype(sizes.dtype, np.integer):
-        raise ValueError(f"group must hold integer row counts per query, got dtype {sizes.dtype}")
-    sizes = sizes.astype(np.int64)
-    if sizes.size and sizes.min() < 1:
-        raise ValueError(f"group sizes must be >= 1, got {int(sizes.min())}")
-    total = int(sizes.sum())
-    if total != n_rows:
-        raise ValueError(
-            f"group sums to {total} but there are {n_rows} rows; group must give the rows per query, in order"
-        )
-    return sizes
-
-
-def _check_same_length(first: str, a: np.ndarray, second: str, b: np.ndarray) -> None:
-    if a.shape[0] != b.shape[0]:
-        raise ValueError(f"{first} has {a.shape[0]} rows but {second} has {b.shape[0]}; they must have the same length")
-
-
-def _check_k(k: int) -> int:
-    if int(k) != k or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    return int(k)
 
 
 def _query_ids(sizes: np.ndarray) -> np.ndarray:
@@ -101,7 +52,7 @@ def rank_order(scores: np.ndarray, *, seed: int = 0) -> np.ndarray:
     Raises:
         ValueError: ``scores`` is not one-dimensional or contains NaN.
     """
-    arr = _check_scores(scores)
+    arr = check_scores(scores)
     return _grouped_order(-arr, None, _tiebreak(arr.size, seed))
 
 
@@ -137,10 +88,10 @@ def _ranks(scores: np.ndarray, sizes: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _prepare(y: np.ndarray, scores: np.ndarray, group: Sequence[int] | np.ndarray) -> tuple[np.ndarray, ...]:
-    y_arr = _as_1d("y", y)
-    s_arr = _check_scores(scores)
-    _check_same_length("y", y_arr, "scores", s_arr)
-    sizes = _check_group(group, y_arr.shape[0])
+    y_arr = as_1d("y", y)
+    s_arr = check_scores(scores)
+    check_same_length("y", y_arr, "scores", s_arr)
+    sizes = check_group(group, y_arr.shape[0])
     return y_arr, s_arr, sizes
 
 
@@ -184,7 +135,7 @@ def ndcg_per_query(y: np.ndarray, scores: np.ndarray, group: Sequence[int] | np.
     """NDCG@k of each query whose ideal DCG is nonzero, in query order (their mean is :func:`ndcg_at_k`):
     the per-query values that bootstrap intervals resample (:mod:`matching.learning.intervals`)."""
     y_arr, s_arr, sizes = _prepare(y, scores, group)
-    return _ndcg_per_query(y_arr, _ranks(s_arr, sizes, seed), sizes, _query_ids(sizes), _check_k(k))
+    return _ndcg_per_query(y_arr, _ranks(s_arr, sizes, seed), sizes, _query_ids(sizes), check_k(k))
 
 
 def _mrr(pos: np.ndarray, ranks: np.ndarray, qid: np.ndarray, n_q: int) -> float:
@@ -241,7 +192,7 @@ def recall_at_k(
         ValueError: lengths disagree, ``group`` does not sum to the rows, or ``k < 1``.
     """
     y_arr, s_arr, sizes = _prepare(y, scores, group)
-    k = _check_k(k)
+    k = check_k(k)
     return _recall(y_arr >= positive, _ranks(s_arr, sizes, seed), _query_ids(sizes), sizes.size, k)
 
 
@@ -267,7 +218,7 @@ def ndcg_at_k(
         ValueError: lengths disagree, ``group`` does not sum to the rows, or ``k < 1``.
     """
     y_arr, s_arr, sizes = _prepare(y, scores, group)
-    k = _check_k(k)
+    k = check_k(k)
     return _ndcg(y_arr, _ranks(s_arr, sizes, seed), sizes, _query_ids(sizes), k)
 
 
@@ -341,7 +292,7 @@ def evaluate(
         ValueError: lengths disagree, ``group`` does not sum to the rows, or a ``k < 1``.
     """
     y_arr, s_arr, sizes = _prepare(y, scores, group)
-    ks = [_check_k(k) for k in ks]
+    ks = [check_k(k) for k in ks]
     qid = _query_ids(sizes)
     ranks = _ranks(s_arr, sizes, seed)
     pos = y_arr >= positive
@@ -371,11 +322,11 @@ def mutual_match_rate(
     Raises:
         ValueError: lengths disagree, ``group`` does not sum to the rows, or ``k < 1``.
     """
-    m_arr = _as_1d("mutual", mutual).astype(bool)
-    s_arr = _check_scores(scores)
-    _check_same_length("mutual", m_arr, "scores", s_arr)
-    sizes = _check_group(group, m_arr.shape[0])
-    k = _check_k(k)
+    m_arr = as_1d("mutual", mutual).astype(bool)
+    s_arr = check_scores(scores)
+    check_same_length("mutual", m_arr, "scores", s_arr)
+    sizes = check_group(group, m_arr.shape[0])
+    k = check_k(k)
     slots = int(np.minimum(sizes, k).sum())
     if slots == 0:
         return float("nan")
@@ -401,99 +352,12 @@ def top_k_items(
     Raises:
         ValueError: lengths disagree, ``group`` does not sum to the rows, or ``k < 1``.
     """
-    i_arr = _as_1d("items", items)
-    s_arr = _check_scores(scores)
-    _check_same_length("items", i_arr, "scores", s_arr)
-    sizes = _check_group(group, i_arr.shape[0])
-    k = _check_k(k)
+    i_arr = as_1d("items", items)
+    s_arr = check_scores(scores)
+    check_same_length("items", i_arr, "scores", s_arr)
+    sizes = check_group(group, i_arr.shape[0])
+    k = check_k(k)
     ranks = _ranks(s_arr, sizes, seed)
     keep = np.flatnonzero(ranks < k)
     order = np.lexsort((ranks[keep], _query_ids(sizes)[keep]))
     return i_arr[keep[order]]
-
-
-# --------------------------------------------------------------------------------------------
-# exposure and coverage
-# --------------------------------------------------------------------------------------------
-
-
-def _check_exposure(exposure: np.ndarray) -> np.ndarray:
-    arr = _as_1d("exposure", exposure).astype(np.float64)
-    if arr.size == 0:
-        raise ValueError("exposure is empty; give one count per item in the catalogue")
-    if np.isnan(arr).any() or (arr < 0).any():
-        raise ValueError("exposure must hold non-negative counts per item")
-    return arr
-
-
-def gini(exposure: np.ndarray) -> float:
-    """Gini coefficient of the exposure counts of ``n`` items.
-
-    Defined as the mean absolute difference over all ordered pairs divided by twice the mean,
-    ``sum_ij |x_i - x_j| / (2 n^2 mean)`` (no small-sample correction). Known answers: equal counts
-    give 0; ``[0, 0, 0, 4]`` gives 0.75; all exposure on one of ``n`` items gives ``(n - 1) / n``.
-
-    Args:
-        exposure: non-negative count per item (items never shown count 0).
-
-    Returns:
-        Gini in ``[0, 1)``; all zeros gives 0.0.
-
-    Raises:
-        ValueError: ``exposure`` is empty, negative or NaN.
-    """
-    arr = np.sort(_check_exposure(exposure))
-    total = arr.sum()
-    if total == 0:
-        return 0.0
-    n = arr.size
-    index = np.arange(1, n + 1, dtype=np.float64)
-    return float(2.0 * np.dot(index, arr) / (n * total) - (n + 1.0) / n)
-
-
-def lorenz(exposure: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lorenz curve of the exposure counts (least exposed items first).
-
-    Args:
-        exposure: non-negative count per item.
-
-    Returns:
-        ``(x, y)``, each of length ``n + 1``: the cumulative share of items and of exposure, both
-        from 0 to 1. All zeros gives the equality line ``y == x``.
-
-    Raises:
-        ValueError: ``exposure`` is empty, negative or NaN.
-    """
-    arr = np.sort(_check_exposure(exposure))
-    n = arr.size
-    x = np.arange(n + 1, dtype=np.float64) / n
-    total = arr.sum()
-    if total == 0:
-        return x, x.copy()
-    y = np.concatenate(([0.0], np.cumsum(arr) / total))
-    y[-1] = 1.0  # exact endpoint despite rounding
-    return x, y
-
-
-def coverage(recommended_ids: np.ndarray, catalogue_size: int) -> float:
-    """Share of the catalogue that was recommended at least once.
-
-    Args:
-        recommended_ids: ids shown (repeats allowed), e.g. from :func:`top_k_items`.
-        catalogue_size: number of items that could have been shown.
-
-    Returns:
-        ``distinct ids / catalogue_size``.
-
-    Raises:
-        ValueError: ``catalogue_size < 1`` or more distinct ids than the catalogue holds.
-    """
-    if catalogue_size < 1:
-        raise ValueError(f"catalogue_size must be >= 1, got {catalogue_size}")
-    distinct = np.unique(_as_1d("recommended_ids", recommended_ids)).size
-    if distinct > catalogue_size:
-        raise ValueError(
-            f"recommended_ids holds {distinct} distinct ids but catalogue_size is {catalogue_size}; "
-            "pass the size of the whole catalogue"
-        )
-    return distinct / catalogue_size
