@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from matching.errors import ArtifactError
-from matching.retrieval.index import IdMap, IndexConfig, VectorIndex
+from matching.retrieval.idmap import IdMap
+from matching.retrieval.index import IndexConfig, VectorIndex
 
 
 def _unit(rng: np.random.Generator, n: int, d: int = 32) -> np.ndarray:
