@@ -1,10 +1,7 @@
 """Request and response shapes of enterprises: their yearly financials, disclosure and credential claims.
 
-Enumerated fields take the code or the Chinese or English label (``"tier": "成长层"``, ``"boards":
-"科技创新板，专精特新板"``) and are stored and returned as codes, with Chinese labels beside them in
-responses. A value that is none of them is a 422 listing the allowed codes. Amounts are yuan and also
-take ``"5000万"`` or ``"1.2亿"``; districts take the code or the name (``渝北区``); industries the
-code or the Chinese name; unified social credit codes are checked (GB 32100-2015).
+Separate Create / Update / Out shapes; the field types (codes or labels, amounts, districts, credit
+codes) come from :mod:`api.schemas.fields`.
 """
 
 from __future__ import annotations
