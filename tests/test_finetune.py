@@ -22,20 +22,14 @@ from matching.retrieval.encoder.encoder import (
     ensure_default_encoder,
     load_encoder,
 )
+from matching.retrieval.encoder.pairs import TrainingPairs, retrieval_recall, training_pairs, validation_queries
+from matching.retrieval.encoder.tuning import FitConfig, contrastive_batches
 from matching.snapshot.core import EPOCH, MarketSnapshot, build_snapshot
 from matching.synth.generator import Market, generate_market
 from store.batch import MarketBatch, save_batch
 from store.database import Database
 from store.market_read import read_market
-from training.finetune import (
-    FitConfig,
-    TrainingPairs,
-    _batches,
-    finetune_encoder,
-    retrieval_recall,
-    training_pairs,
-    validation_queries,
-)
+from training.finetune import finetune_encoder
 from training.pipeline import TrainConfig, windows
 
 TINY = FitConfig(train_layers=1, max_seq_length=32)  # seconds, not minutes
@@ -111,7 +105,7 @@ def test_retrieval_recall_matches_hand_computed_values() -> None:
 
 def test_batches_never_hold_an_investor_or_an_enterprise_twice() -> None:
     pairs = TrainingPairs(np.array([0, 0, 0, 1, 1, 2, 3, 4]), np.array([5, 6, 7, 5, 8, 9, 9, 10]), 8)
-    batches = _batches(pairs, 4, np.random.default_rng(0))
+    batches = contrastive_batches(pairs, 4, np.random.default_rng(0))
     for b in batches:
         assert len(set(pairs.inv[b].tolist())) == len(b) == len(set(pairs.ent[b].tolist())) >= 2
     used = np.concatenate(batches)

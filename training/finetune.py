@@ -18,8 +18,7 @@ Stages:
    250k-row word embedding table is 80 % of the weights, and freezing it and the lower layers
    made a step ≈ 2× cheaper (no backward pass below layer 9, no optimiser state for 110M weights)
    and overfits less on a thousand pairs.
-   The loop is ours (≈ 30 lines) because ``SentenceTransformerTrainer`` and the legacy ``fit``
-   both need the ``datasets``/``accelerate`` packages, which the project does not install.
+   The batches and the loop are :mod:`matching.retrieval.encoder.tuning`.
 4. **Evaluate** (:func:`validation_queries`, :func:`retrieval_recall`): for each investor with a
    *new* positive in the validation window (a pair not already positive before it, so memorising
    training pairs earns nothing), rank every enterprise by the cosine of mandate and profile and
@@ -42,7 +41,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,136 +60,19 @@ from matching.retrieval.encoder.encoder import (
     load_encoder,
     set_active_encoder,
 )
-from matching.retrieval.encoder.pairs import (
-    RetrievalQueries,
-    TrainingPairs,
-    retrieval_recall,
-    training_pairs,
-    validation_queries,
-)
+from matching.retrieval.encoder.pairs import RetrievalQueries, retrieval_recall, training_pairs, validation_queries
+from matching.retrieval.encoder.tuning import FitConfig, fit_pairs, plan_batches
 from matching.snapshot.core import EPOCH, MarketSnapshot
-from training.pipeline import TrainConfig, TrainingError, load_inputs, windows
+from training.inputs import Progress, TrainingError, say
+from training.pipeline import TrainConfig, load_inputs, windows
 from training.provenance import library_versions
 
 logger = logging.getLogger(__name__)
-Progress = Callable[[str], None]
 
-__all__ = ["DEFAULT_MAX_PAIRS", "FinetuneOutcome", "FitConfig", "RetrievalQueries", "TrainingPairs", "finetune_encoder",
-           "retrieval_recall", "training_pairs", "validation_queries"]
+__all__ = ["DEFAULT_MAX_PAIRS", "FinetuneOutcome", "finetune_encoder"]
 
 DEFAULT_MAX_PAIRS = 1024  # 10–21 min for one epoch on a busy 2-core machine (see the module docstring)
 DECIDING = "recall@50"
-
-
-# the pure parts (pairs, queries, recall) live in the core: matching.retrieval.encoder.pairs
-
-
-@dataclass(frozen=True)
-class FitConfig:
-    """How the encoder is fine-tuned. Same data, config and machine: same weights."""
-
-    epochs: int = 1
-    batch_size: int = 16
-    learning_rate: float = 1e-4  # 3e-5 barely moved recall@50 on a 2,000-enterprise market (0.232 → 0.242)
-    warmup_share: float = 0.1
-    train_layers: int = 4
-    max_seq_length: int = 128  # training only; ≈ p90 of profile and mandate lengths in tokens
-    loss_scale: float = 20.0
-    max_seconds: float = 1800.0
-
-
-def _batches(pairs: TrainingPairs, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Shuffled batches of pair indices where no investor and no enterprise appears twice."""
-    pending = list(rng.permutation(len(pairs)))
-    out: list[np.ndarray] = []
-    while pending:
-        batch: list[int] = []
-        invs: set[int] = set()
-        ents: set[int] = set()
-        rest: list[int] = []
-        for i in pending:
-            inv, ent = int(pairs.inv[i]), int(pairs.ent[i])
-            if len(batch) < batch_size and inv not in invs and ent not in ents:
-                batch.append(i)
-                invs.add(inv)
-                ents.add(ent)
-            else:
-                rest.append(i)
-        if len(batch) >= 2:  # a batch of one has no negative
-            out.append(np.array(batch))
-        pending = rest if len(batch) >= 2 else []
-    return out
-
-
-def _trainable(model: Any, train_layers: int) -> list[Any]:
-    """Freeze everything but the top ``train_layers`` transformer layers; return their parameters."""
-    for p in model.parameters():
-        p.requires_grad_(False)
-    layers = getattr(getattr(getattr(model[0], "model", None), "encoder", None), "layer", None)
-    if layers is None or train_layers < 1:
-        raise ValueError(f"cannot fine-tune the top {train_layers} layers of {type(model[0]).__name__}: "
-                         "train_layers must be ≥ 1 and the model a BERT-like transformer")
-    params = [p for layer in list(layers)[-train_layers:] for p in layer.parameters()]
-    for p in params:
-        p.requires_grad_(True)
-    return params
-
-
-def _fit(model: Any, queries: list[str], passages: list[str], pairs: TrainingPairs, config: FitConfig,
-         seed: int, *, say: Progress, show_progress: bool) -> tuple[int, int, list[float]]:
-    """Fine-tune ``model`` in place; returns (steps done, steps planned, mean loss per tenth)."""
-    import torch
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-    from tqdm.auto import tqdm
-
-    rng = np.random.default_rng([seed, 11])
-    torch.manual_seed(seed)
-    epochs = [_batches(pairs, config.batch_size, rng) for _ in range(config.epochs)]
-    planned = sum(len(e) for e in epochs)
-    if planned == 0:
-        raise TrainingError("the training pairs make no batch of two distinct investors and enterprises")
-    params = _trainable(model, config.train_layers)
-    loss_fn = MultipleNegativesRankingLoss(model, scale=config.loss_scale)
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
-    warmup = max(1, int(config.warmup_share * planned))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (planned - s) / max(1, planned - warmup))))
-    prompts = getattr(model, "prompts", None) or {}
-    q_prompt, p_prompt = prompts.get("query") or None, prompts.get("passage") or None  # as the encoder does
-    original_length = model.max_seq_length
-    model.max_seq_length = min(original_length, config.max_seq_length)
-    losses: list[float] = []
-    started, step = time.perf_counter(), 0
-    model.train()
-    try:
-        with tqdm(total=planned, desc="fine-tuning", unit="step", disable=not show_progress) as bar:
-            for batches in epochs:
-                for batch in batches:
-                    if time.perf_counter() - started > config.max_seconds:
-                        say(f"time budget of {config.max_seconds:.0f} s reached after {step} of {planned} steps")
-                        return step, planned, _tenths(losses)
-                    q = model.preprocess([queries[i] for i in batch], prompt=q_prompt)
-                    p = model.preprocess([passages[i] for i in batch], prompt=p_prompt)
-                    loss = loss_fn([q, p], None)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(params, 1.0)
-                    optimizer.step()
-                    schedule.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    losses.append(float(loss.detach()))
-                    step += 1
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{losses[-1]:.3f}")
-                    if not show_progress and step % max(1, planned // 5) == 0:
-                        say(f"step {step}/{planned}: loss {np.mean(losses[-max(1, planned // 5):]):.3f}")
-    finally:
-        model.max_seq_length = original_length
-        model.eval()
-    return step, planned, _tenths(losses)
-
-
-def _tenths(losses: list[float]) -> list[float]:
-    return [round(float(np.mean(c)), 4) for c in np.array_split(np.array(losses), min(10, len(losses))) if len(c)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,13 +170,6 @@ class FinetuneOutcome:
         return text + (f" {self.note}" if self.note else "")
 
 
-def _say(progress: Progress | None, message: str) -> None:
-    if progress is not None:
-        progress(message)
-    else:
-        logger.info(message)
-
-
 def _day(t: float) -> str:
     return (EPOCH + timedelta(days=float(t))).date().isoformat()
 
@@ -333,7 +208,7 @@ def finetune_encoder(settings: Settings, conn: psycopg.Connection, *, seed: int 
     config = config or TrainConfig(seed=seed)
     base_path = Path(encoder.path if encoder is not None else encoder_path or ensure_default_encoder(settings))
     if encoder is None:
-        _say(progress, f"loading the base encoder from {base_path}")
+        say(progress, f"loading the base encoder from {base_path}")
     base = encoder or load_encoder(base_path)
     inputs = load_inputs(settings, conn, encoder=base, show_progress=show_progress, progress=progress)
     snap, wins = inputs.snap, windows(inputs.snap, config)
@@ -345,10 +220,10 @@ def finetune_encoder(settings: Settings, conn: psycopg.Connection, *, seed: int 
     if len(queries) == 0:
         raise TrainingError("no investor has a new positive in the validation window: the encoder cannot be judged")
     base_recall = retrieval_recall(inputs.man_vecs[queries.inv], inputs.ent_vecs, queries.positives)
-    _say(progress, f"base encoder {base.encoder_id}: recall@50 {base_recall['recall@50']:.4f}, recall@10 "
+    say(progress, f"base encoder {base.encoder_id}: recall@50 {base_recall['recall@50']:.4f}, recall@10 "
                    f"{base_recall['recall@10']:.4f} on {len(queries):,} validation investors "
                    f"({queries.known_pairs_left_out} already-known pairs left out)")
-    _say(progress, f"fine-tuning on {len(pairs):,} of {pairs.available:,} train-window positive pairs "
+    say(progress, f"fine-tuning on {len(pairs):,} of {pairs.available:,} train-window positive pairs "
                    f"({fit.epochs} epoch(s), batch {fit.batch_size}, top {fit.train_layers} layers)")
     # the base vectors are computed: train the loaded model in place, a caller's model on a copy
     model = copy.deepcopy(base._model) if encoder is not None else base._model
@@ -356,15 +231,18 @@ def finetune_encoder(settings: Settings, conn: psycopg.Connection, *, seed: int 
     root = settings.data_dir / "encoders"
     name = _new_name(root, base.encoder_id)
     fit_started = time.perf_counter()
-    steps, planned, loss_curve = _fit(model, [snap.man_text[i] for i in pairs.inv.tolist()],
-                                      [snap.ent_text[e] for e in pairs.ent.tolist()], pairs, fit, seed,
-                                      say=lambda m: _say(progress, m), show_progress=show_progress)
+    epochs_batches = plan_batches(pairs, fit, seed)
+    if not any(epochs_batches):
+        raise TrainingError("the training pairs make no batch of two distinct investors and enterprises")
+    steps, planned, loss_curve = fit_pairs(model, [snap.man_text[i] for i in pairs.inv.tolist()],
+                                           [snap.ent_text[e] for e in pairs.ent.tolist()], epochs_batches, fit, seed,
+                                           say=lambda m: say(progress, m), show_progress=show_progress)
     fit_seconds = time.perf_counter() - fit_started
     # evaluated in memory: the saved folder holds exactly these weights (see _lossless_fp16)
     tuned = SentenceTransformerEncoder(model, base_path, name)
     new_recall, ent_vecs, q_vecs = _evaluate(tuned, snap, queries, settings, show_progress, progress)
     kept = new_recall[DECIDING] - base_recall[DECIDING] > min_gain
-    _say(progress, f"fine-tuned: recall@50 {new_recall['recall@50']:.4f}, recall@10 {new_recall['recall@10']:.4f} "
+    say(progress, f"fine-tuned: recall@50 {new_recall['recall@50']:.4f}, recall@10 {new_recall['recall@10']:.4f} "
                    f"→ {'kept' if kept else 'not kept'}")
     data_window = {k: [_day(a), _day(b)] for k, (a, b) in wins.items()}
     final: Path | None = None
@@ -388,7 +266,7 @@ def finetune_encoder(settings: Settings, conn: psycopg.Connection, *, seed: int 
             "libraries": library_versions(),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        _say(progress, f"saving {root / name} and making it the active encoder")
+        say(progress, f"saving {root / name} and making it the active encoder")
         final = _save(model, root, name, manifest)
         set_active_encoder(settings, final)
         _cache_vectors(settings, name, "passage", snap.ent_text, ent_vecs)
@@ -425,7 +303,7 @@ def _evaluate(tuned: SentenceTransformerEncoder, snap: MarketSnapshot, queries: 
               settings: Settings, show_progress: bool, progress: Progress | None
               ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """Recall of the fine-tuned encoder, with the profile and query vectors it computed."""
-    _say(progress, f"embedding {snap.n_enterprises:,} profiles and {len(queries):,} mandates with the "
+    say(progress, f"embedding {snap.n_enterprises:,} profiles and {len(queries):,} mandates with the "
                    "fine-tuned encoder")
     bs = settings.encoder_batch_size
     ent_vecs = embed(tuned, snap.ent_text, kind="passage", batch_size=bs, show_progress=show_progress)
