@@ -6,7 +6,7 @@ from datetime import datetime
 
 import psycopg
 
-from matching.learning.dataset import Impression
+from matching.learning.impressions import Impression
 
 
 def read_impressions(conn: psycopg.Connection, start: datetime | None = None, end: datetime | None = None

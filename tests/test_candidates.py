@@ -18,14 +18,14 @@ from matching.retrieval.candidates import (
     CollaborativeSource,
     ExplorationSource,
     Found,
-    PairRules,
     RulesSource,
     SemanticSource,
     merge_candidates,
 )
 from matching.retrieval.embeddings import embed
 from matching.retrieval.index import VectorIndex
-from matching.rules.constraints import eligible_needs, violations
+from matching.rules.constraints import violations
+from matching.rules.eligibility import Eligibility, pair_fit
 from matching.snapshot.core import MarketSnapshot, build_snapshot
 from matching.synth.generator import generate_market
 
@@ -131,30 +131,29 @@ def test_merge_tags_sources_and_drops_rows_outside_the_mask() -> None:
     np.testing.assert_array_equal(merged.scores["semantic"], [0.8, 0.9, np.nan])
 
 
-def test_investors_for_need_agrees_with_violations_everywhere() -> None:
+def test_investors_for_a_need_agree_with_violations_everywhere() -> None:
     for seed in range(4):
         m = generate_market(150, 40, 6, seed=seed)
         if seed % 2:  # exclusions both ways, open ticket ends, needs without a round
             plant_edge_cases(m, seed)
         snap = build_snapshot(m.enterprises, m.investors, m.mandates, m.needs, m.secondaries, m.events)
-        rules = PairRules(snap)
+        rules = Eligibility.of(snap)
         for tol in (0.0, 0.2):
             for need in range(len(snap.need_id)):
-                mask = rules.investors_for_need(need, tolerance=tol)
+                mask = rules.investors_for(need, tolerance=tol)
                 expect = np.array([not violations(snap, i, need, tolerance=tol)
                                    for i in range(snap.n_investors)])
                 np.testing.assert_array_equal(mask, expect, err_msg=f"seed {seed} need {need} tol {tol}")
-        for inv in range(snap.n_investors):  # and the constraint module's own vectorised form agrees too
-            el = eligible_needs(snap, inv)
+        for inv in range(snap.n_investors):  # and the same index, one investor against every need
+            el = rules.needs_for(inv)
             assert all(el[n] == (not violations(snap, inv, n)) for n in range(len(snap.need_id)))
 
 
 def test_pair_fit_orders_the_obvious_cases(world) -> None:  # type: ignore[no-untyped-def]
     snap = world[0]
-    rules = PairRules(snap)
     inv = next(i for i in range(snap.n_investors) if snap.man_sectors[i] and snap.man_stages[i])
     needs = np.arange(len(snap.need_id))
-    fit = rules.fit(np.full(len(needs), inv), needs)
+    fit = pair_fit(snap, np.full(len(needs), inv), needs)
     assert ((fit >= 0) & (fit <= 1)).all()
     in_sector = np.isin(snap.ent_sector[snap.need_ent], list(snap.man_sectors[inv]))
     assert fit[in_sector].mean() > fit[~in_sector].mean() + 0.2

@@ -1,8 +1,8 @@
 """LiveNeeds (the fast, amount-sorted path of deal lists) agrees exactly with the reference rules.
 
 For every investor of generated markets (half with planted exclusions both ways, open ticket ends
-and needs without a round): the eligible needs equal :func:`eligible_needs`'s, and the fit of each
-equals :meth:`PairRules.fit` bit for bit, at several tolerances.
+and needs without a round): the eligible needs equal the eligibility index's, and the fit of each
+equals :func:`pair_fit` bit for bit, at several tolerances.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from helpers_market import plant_edge_cases
 
-from matching.retrieval.candidates import PairRules
-from matching.rules.constraints import eligible_needs
+from matching.rules.eligibility import Eligibility, pair_fit
 from matching.rules.liveneeds import LiveNeeds, best_per_target
 from matching.snapshot.core import build_snapshot
 from matching.synth.generator import generate_market
@@ -24,17 +23,17 @@ def test_eligible_and_fit_equal_the_reference(seed: int) -> None:
     if seed % 2:
         plant_edge_cases(m, seed)
     snap = build_snapshot(m.enterprises, m.investors, m.mandates, m.needs, m.secondaries, m.events)
-    rules = PairRules(snap)
-    live = LiveNeeds(snap, rules)
+    rules = Eligibility.of(snap)
+    live = LiveNeeds(snap)
     checked = 0
     for tol in (0.0, 0.2):
         for inv in range(snap.n_investors):
-            ref = np.flatnonzero(eligible_needs(snap, inv, tolerance=tol))
+            ref = np.flatnonzero(rules.needs_for(inv, tolerance=tol))
             pos = live.eligible(inv, tolerance=tol)
             got = live.need[pos]
             assert np.array_equal(np.sort(got), ref), f"investor row {inv}, tolerance {tol}"
             if len(ref):
-                expected = rules.fit(np.full(len(got), inv), got)
+                expected = pair_fit(snap, np.full(len(got), inv), got)
                 assert np.array_equal(live.fit(inv, pos), expected), f"fit of investor row {inv}"
                 checked += len(ref)
     assert checked > 500  # the markets do produce eligible pairs

@@ -20,7 +20,7 @@ from matching.learning.dataset import build_ranking_data, last_days_split, time_
 from matching.ranking.collaborative import CollaborativeModel
 from matching.ranking.features import FEATURE_NAMES, History, compute_features
 from matching.ranking.ranker import LambdaRanker, ndcg_at_k
-from matching.rules.constraints import eligible_needs
+from matching.rules.eligibility import Eligibility
 from matching.snapshot.core import MarketSnapshot, build_snapshot
 from matching.synth.generator import generate_market
 
@@ -211,7 +211,7 @@ def test_cold_start_investor_and_enterprise_get_sensible_lists(
     hist = History.build(snap, snap.as_of, ent_vecs=ent_vecs)
     collab = CollaborativeModel().fit(snap, hist)
     inv_row = snap.inv_key_row[cold_inv.key]
-    needs = np.flatnonzero(eligible_needs(snap, inv_row))
+    needs = np.flatnonzero(Eligibility.of(snap).needs_for(inv_row))
     assert len(needs) >= 20
     ents = snap.need_ent[needs]
     inv = np.full(len(needs), inv_row)

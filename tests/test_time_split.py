@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from helpers_encoder import HashingEncoder
 
-from matching.learning.dataset import Impression, build_ranking_data, impression_data
+from matching.learning.dataset import build_ranking_data
+from matching.learning.impressions import Impression, impression_data
 from matching.learning.evaluation import build_eval_set
 from matching.ranking.features import FEATURE_NAMES
 from matching.snapshot.core import EPOCH, build_snapshot

@@ -205,7 +205,7 @@ def test_rollback_without_history_is_refused(template_url: str, pg_admin_url: st
 
 def test_eval_set_has_every_eligible_candidate(env: dict) -> None:
     from matching.learning.evaluation import build_eval_set
-    from matching.rules.constraints import eligible_needs
+    from matching.rules.eligibility import Eligibility
 
     inputs = env["inputs"]
     snap = inputs.snap
@@ -221,4 +221,4 @@ def test_eval_set_has_every_eligible_candidate(env: dict) -> None:
     assert rows.sum() >= (data.y[rows] > 0).sum()
     assert len(ents) > 20
     assert ev.cold.dtype == bool and ev.mutual.dtype == bool
-    assert np.asarray(eligible_needs(snap, q, as_of=wins["holdout"][0])).any()
+    assert np.asarray(Eligibility.of(snap).needs_for(q, as_of=wins["holdout"][0])).any()

@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from matching.domain.sides import POSITIVE_GRADE
-from matching.learning.dataset import DIRECTIONS
+from matching.domain.sides import POSITIVE_GRADE, Side
 from matching.learning.evaluation import (
     BASELINES,
     EvalSet,
@@ -34,7 +33,7 @@ EVAL_THREADS = 2
 
 def eval_sets(inputs: Inputs, window: tuple[float, float], seed: int = 0) -> dict[str, EvalSet]:
     """Full-candidate evaluation sets of both directions on one window."""
-    return build_eval_sets(inputs.snap, DIRECTIONS, *window, ent_vecs=inputs.ent_vecs, man_vecs=inputs.man_vecs,
+    return build_eval_sets(inputs.snap, tuple(Side), *window, ent_vecs=inputs.ent_vecs, man_vecs=inputs.man_vecs,
                            seed=seed)
 
 

@@ -16,7 +16,7 @@ import psycopg
 
 from matching.config import Settings
 from matching.errors import MatchingError
-from matching.learning.dataset import Impression
+from matching.learning.impressions import Impression
 from matching.retrieval.embeddings import EmbeddingCache, embed
 from matching.retrieval.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
 from matching.snapshot.asof import set_version_vectors, version_texts

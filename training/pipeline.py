@@ -32,7 +32,9 @@ import psycopg
 from matching.config import Settings
 from matching.domain.sides import POSITIVE_GRADE
 from matching.learning.bundle import METRICS, json_safe, write_manifest
-from matching.learning.dataset import DIRECTIONS, RankingData, build_ranking_sets, concat, impression_data
+from matching.domain.sides import Side
+from matching.learning.dataset import RankingData, build_ranking_sets, concat
+from matching.learning.impressions import impression_data
 from matching.learning.evaluation import BASELINES, EvalSet, rules_fit, subset
 from matching.ranking.features import FEATURE_INDEX
 from matching.ranking.ranker import LambdaRanker
@@ -152,13 +154,13 @@ def _day(t: float) -> str:
 def build_training_data(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float, float]]
                         ) -> dict[str, dict[str, RankingData]]:
     """``{direction: {"train", "valid"}}``: recomputed point-in-time rows plus the impression log's."""
-    out: dict[str, dict[str, RankingData]] = {d: {} for d in DIRECTIONS}
+    out: dict[str, dict[str, RankingData]] = {d: {} for d in tuple(Side)}
     for name in ("train", "valid"):
         start, end = wins[name]
         recomputed = build_ranking_sets(  # both directions in one pass: they share each period's History
-            inputs.snap, DIRECTIONS, start, end, ent_vecs=inputs.ent_vecs, man_vecs=inputs.man_vecs,
+            inputs.snap, tuple(Side), start, end, ent_vecs=inputs.ent_vecs, man_vecs=inputs.man_vecs,
             negatives_per_query=config.negatives_per_query, seed=config.seed, period_days=config.period_days)
-        for direction in DIRECTIONS:
+        for direction in tuple(Side):
             logged = impression_data(inputs.snap, direction, inputs.impressions,  # type: ignore[arg-type]
                                      horizon_days=config.impression_horizon_days, start=start, end=end)
             rows = recomputed[direction]
@@ -220,8 +222,8 @@ class Fitted:
             "version": version,
             "primary_metric": "mean NDCG@10 on new pairs over both directions on the holdout window, served scorer",
             "primary": r["primary"]["served"],
-            "served": {d: {**self.scorer.choices[d].to_dict()} for d in DIRECTIONS},
-            "directions": {d: r[d] for d in DIRECTIONS},
+            "served": {d: {**self.scorer.choices[d].to_dict()} for d in tuple(Side)},
+            "directions": {d: r[d] for d in tuple(Side)},
             "baselines_primary": baselines,
             "best_baseline": {"name": best, "primary": baselines.get(best) if best else None,
                               "directions": versus_best_baseline(r, self.sets, self.scores, seed=self.config.seed)},
@@ -252,7 +254,7 @@ def fit_scorer(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float,
     data = build_training_data(inputs, config, wins)
     rankers: dict[str, LambdaRanker] = {}
     fit_seconds: dict[str, float] = {}
-    for direction in DIRECTIONS:
+    for direction in tuple(Side):
         d = data[direction]
         if len(d["train"]) == 0 or len(d["valid"]) == 0:
             raise TrainingError(f"no {direction} training or validation rows: the market needs more funnel history")
@@ -267,7 +269,7 @@ def fit_scorer(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float,
     valid = {d: ev for d, ev in build(inputs, wins["valid"], config.seed).items() if len(ev)}
     calibration: dict[str, Any] = {"on": "validation window, sampled negatives", "weights_tried": {}}
     try:
-        if set(valid) == set(DIRECTIONS):
+        if set(valid) == set(tuple(Side)):
             calibration = {"on": "validation window, full candidate lists",
                            "weights_tried": scorer.calibrate_on(valid, seed=config.seed)}
     except ValueError as exc:  # one outcome only: keep the sampled calibration, say why
@@ -368,7 +370,7 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
     try:
         say(progress, f"writing {models_dir / name}")
         data_window = {k: [_day(a), _day(b)] for k, (a, b) in wins.items()}
-        for direction in DIRECTIONS:
+        for direction in tuple(Side):
             rankers[direction].save(tmp, direction=direction, encoder_id=enc.encoder_id, data_window=data_window,
                                     metrics=results[direction]["model"]["all"])
         scorer.save_calibrators(tmp)
@@ -382,7 +384,7 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
 
         write_report(tmp, metrics, inputs=inputs, sets=sets, scorer=scorer, rankers=rankers, seed=config.seed,
                      scores=fitted.scores)
-        rows = {d: {k: _counts(v) for k, v in data[d].items()} for d in DIRECTIONS}
+        rows = {d: {k: _counts(v) for k, v in data[d].items()} for d in tuple(Side)}
         manifest = write_manifest(tmp, {
             "version": name, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "encoder_id": enc.encoder_id, "dimension": enc.dimension, "data_window": data_window,
@@ -392,7 +394,7 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
                                      "impressions": len(inputs.impressions)},
             "config": asdict(config), "seed": config.seed, "code_version": code_version(),
             "libraries": library_versions(), "weight": scorer.weight,
-            "served": {d: scorer.choices[d].to_dict() for d in DIRECTIONS},
+            "served": {d: scorer.choices[d].to_dict() for d in tuple(Side)},
             "train_seconds": round(time.perf_counter() - t_start, 1),
         })
         final = models_dir / name

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from matching.learning.dataset import DIRECTIONS
+from matching.domain.sides import Side
 from matching.learning.evaluation import BASELINE_MEANING, KS, EvalSet, baseline_scores, exposure_counts, ndcg_by
 from matching.learning.exposure import gini, lorenz
 from matching.ranking.ranker import LambdaRanker
@@ -43,7 +43,7 @@ def metrics_table(direction_metrics: dict[str, Any], subset: str = "all") -> str
 def _plot_recall(folder: Path, metrics: dict[str, Any]) -> str:
     fig = Figure(figsize=(11, 4))
     axes = fig.subplots(1, 2)
-    for ax, d in zip(axes, DIRECTIONS, strict=True):
+    for ax, d in zip(axes, tuple(Side), strict=True):
         dm = metrics["directions"][d]
         for name in [n for n in dm if not n.startswith("_")]:
             ys = [dm[name]["all"].get(f"recall@{k}") for k in KS]
@@ -63,7 +63,7 @@ def _plot_recall(folder: Path, metrics: dict[str, Any]) -> str:
 def _plot_importance(folder: Path, rankers: dict[str, LambdaRanker], top: int = 20) -> str:
     fig = Figure(figsize=(12, 6))
     axes = fig.subplots(1, 2)
-    for ax, d in zip(axes, DIRECTIONS, strict=True):
+    for ax, d in zip(axes, tuple(Side), strict=True):
         imp = rankers[d].feature_importance()
         items = sorted(imp.items(), key=lambda kv: kv[1], reverse=True)[:top][::-1]
         total = sum(imp.values()) or 1.0
@@ -129,9 +129,9 @@ def write_report(folder: Path, metrics: dict[str, Any], *, inputs: Any, sets: di
     (folder / "plots").mkdir(parents=True, exist_ok=True)
     scores = scores or {}
     own = {d: scores[d]["model"] if "model" in scores.get(d, {}) else rankers[d].predict(sets[d].data.X)
-           for d in DIRECTIONS}
+           for d in tuple(Side)}
     base = {d: scores[d] if "affinity" in scores.get(d, {}) else baseline_scores(inputs.snap, sets[d].data, seed=seed)
-            for d in DIRECTIONS}
+            for d in tuple(Side)}
     recall_png = _plot_recall(folder, metrics)
     imp_png = _plot_importance(folder, rankers)
     groups_png, groups = _plot_groups(folder, inputs, sets, own, base, seed)
@@ -150,11 +150,11 @@ def write_report(folder: Path, metrics: dict[str, Any], *, inputs: Any, sets: di
     lines += ["", "Baselines (same rows): " + "; ".join(f"**{k}**: {v}" for k, v in BASELINE_MEANING.items()) + ".",
               "`two_sided` combines both directions' calibrated probabilities; `served` is the scorer each "
               "direction serves, chosen on the validation window (below).", ""]
-    for d in DIRECTIONS:
+    for d in tuple(Side):
         choice = metrics.get("served", {}).get(d, {})
         lines.append(f"- {TITLE[d]}: serves **{choice.get('name', '–')}**: {choice.get('why', '')}")
     lines.append("")
-    for d in DIRECTIONS:
+    for d in tuple(Side):
         dm = metrics["directions"][d]
         rows = dm.get("_rows", {})
         lines += [f"## {TITLE[d]}", "",

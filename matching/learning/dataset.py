@@ -19,27 +19,22 @@ date whatever its status today (today's status would tell which needs got funded
 
 from __future__ import annotations
 
-import copy
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal
 
 import numpy as np
 
+from matching.domain.sides import Side
 from matching.ranking.collaborative import CollaborativeModel
-from matching.ranking.features import FEATURE_NAMES, FEATURES, History, compute_features
-from matching.retrieval.candidates import PairRules
-from matching.rules.constraints import OLD_SHARES, eligible_enterprises, eligible_needs
+from matching.ranking.features import FEATURE_NAMES, FEATURES, History, pair_features
+from matching.rules.constraints import OLD_SHARES, needs_open_in
+from matching.rules.eligibility import Statuses
+from matching.rules.static import PeriodEligibility
 from matching.snapshot.asof import snapshot_at, vectors_at
-from matching.snapshot.core import MarketSnapshot, to_days
-from matching.snapshot.derived import derived
+from matching.snapshot.core import MarketSnapshot
 
 logger = logging.getLogger(__name__)
-Direction = Literal["investor", "enterprise"]
-DIRECTIONS: tuple[str, ...] = ("investor", "enterprise")
-
 
 @dataclass
 class RankingData:
@@ -116,7 +111,7 @@ def last_days_split(snap: MarketSnapshot, *, valid_days: float = 60.0, test_days
     return time_split(snap, end - test_days - valid_days, end - test_days, end=end)
 
 
-def build_ranking_data(snap: MarketSnapshot, direction: Direction, start: float, end: float, *,
+def build_ranking_data(snap: MarketSnapshot, direction: Side | str, start: float, end: float, *,
                        ent_vecs: np.ndarray, man_vecs: np.ndarray, negatives_per_query: int = 20,
                        seed: int = 0, period_days: float = 30.0, hard_fraction: float = 0.5,
                        eligible_only: bool = True) -> RankingData:
@@ -139,7 +134,7 @@ def build_ranking_data(snap: MarketSnapshot, direction: Direction, start: float,
                               hard_fraction=hard_fraction, eligible_only=eligible_only)[direction]
 
 
-def build_ranking_sets(snap: MarketSnapshot, directions: Sequence[str], start: float, end: float, *,
+def build_ranking_sets(snap: MarketSnapshot, directions: Sequence[Side | str], start: float, end: float, *,
                        ent_vecs: np.ndarray, man_vecs: np.ndarray, negatives_per_query: int = 20,
                        seed: int = 0, period_days: float = 30.0, hard_fraction: float = 0.5,
                        eligible_only: bool = True) -> dict[str, RankingData]:
@@ -149,25 +144,28 @@ def build_ranking_sets(snap: MarketSnapshot, directions: Sequence[str], start: f
     costly parts); each direction samples with its own generator, seeded as when built alone, so
     ``build_ranking_sets(…)[d]`` equals ``build_ranking_data(…, d, …)`` row for row.
     """
-    for direction in directions:
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction: {direction!r}: allowed: {', '.join(DIRECTIONS)}")
+    for d in directions:
+        if d not in tuple(Side):
+            raise ValueError(f"direction: {d!r}: allowed: {', '.join(Side)}")
+    sides = [Side(d).value for d in directions]  # plain strings: RankingData.direction is saved as text
     if not end > start or period_days <= 0:
         raise ValueError(f"need start < end and period_days > 0, got [{start}, {end}), {period_days}")
-    parts: dict[str, list[dict[str, np.ndarray]]] = {d: [] for d in directions}
+    parts: dict[str, list[dict[str, np.ndarray]]] = {d: [] for d in sides}
     for p, t0 in enumerate(np.arange(start, end, period_days)):
         period = _Period.build(snap, float(t0), float(min(t0 + period_days, end)), eligible_only)
         if period is None:
             continue
-        for direction in directions:
+        for direction in sides:
             part = period.rows(direction, ent_vecs, man_vecs, negatives_per_query, np.random.default_rng([seed, p]),
                                hard_fraction)
             if part is not None:
                 parts[direction].append(part)
-    return {d: _assemble(d, parts[d], start, end) for d in directions}
+    return {d: assemble_parts(d, parts[d], start, end) for d in sides}
 
 
-def _assemble(direction: str, parts: list[dict[str, np.ndarray]], start: float, end: float) -> RankingData:
+def assemble_parts(direction: str, parts: list[dict[str, np.ndarray]], start: float, end: float) -> RankingData:
+    """One :class:`RankingData` of window ``[start, end)`` from parts of row columns, one group per
+    entry of each part's ``sizes`` (empty data without parts)."""
     if not parts:
         return _empty(direction, (start, end))
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -208,7 +206,7 @@ class _Period:
     seen_by_ent: _Grouped
     default_need: np.ndarray
     live_ent: np.ndarray
-    elig: _Eligibility
+    elig: PeriodEligibility
     _history: tuple[History, np.ndarray, CollaborativeModel] | None = None
 
     @classmethod
@@ -230,17 +228,10 @@ class _Period:
         ks = key[order]
         last = order[np.r_[np.flatnonzero(ks[1:] != ks[:-1]), len(ks) - 1]]
         p_inv, p_ent, p_y, p_need, p_time = inv[last], ent[last], grade[last], need[last], time[last]
-        live_need = ~(snap.need_opened >= t1) & ~(snap.need_closes < t0)
-        default_need = _latest_need(snap, live_need)
+        default_need = _latest_need(snap, needs_open_in(snap, t0, t1))
         p_need = np.where(p_need >= 0, p_need, default_need[p_ent])
-        view = copy.copy(snap)  # shallow: only the statuses differ (as they stood in the period)
-        view.need_open = live_need
-        view.inv_active = snap.inv_active.copy()  # an investor with events in the period was active then
-        view.inv_active[inv] = True
-        view.ent_active = snap.ent_active.copy()  # likewise an enterprise (listed or closed only since then)
-        view.ent_active[ent] = True
         live_ent = ~(snap.ent_created >= t1)
-        elig = _Eligibility(snap, view, t0, live_ent)
+        elig = PeriodEligibility(snap, Statuses.period(snap, t0, t1, inv, ent))  # the statuses as they stood then
         seen = (_Grouped(p_inv, p_ent), _Grouped(p_ent, p_inv))
         if eligible_only:  # the served task: rank eligible candidates (serving never shows the others)
             keep = elig.pairs(p_inv, p_ent, p_need)
@@ -259,7 +250,7 @@ class _Period:
         snap, elig = self.snap, self.elig
         man_vecs = vectors_at(snap, man_vecs)  # the embeddings of the mandates valid then
         p_inv, p_ent, p_y, p_need, p_time = self.p_inv, self.p_ent, self.p_y, self.p_need, self.p_time
-        query_of = p_inv if direction == "investor" else p_ent
+        query_of = p_inv if direction == Side.INVESTOR else p_ent
         order = np.argsort(query_of, kind="stable")  # rows of a query stay in their original order
         qs = query_of[order]
         if not len(qs):
@@ -267,12 +258,12 @@ class _Period:
         starts = np.flatnonzero(np.r_[True, qs[1:] != qs[:-1]])
         bounds = np.r_[starts, len(qs)]
         best = np.maximum.reduceat(p_y[order], starts)
-        taken = np.zeros(snap.n_enterprises if direction == "investor" else snap.n_investors, dtype=bool)
+        taken = np.zeros(snap.n_enterprises if direction == Side.INVESTOR else snap.n_investors, dtype=bool)
         rows: list[tuple[np.ndarray, ...]] = []
         for j in np.flatnonzero(best > 0):  # a group of zeros teaches nothing
             q = int(qs[starts[j]])
             sel = order[bounds[j]:bounds[j + 1]]
-            if direction == "investor":
+            if direction == Side.INVESTOR:
                 pool_ent, pool_need, sims = elig.for_investor(q, ent_vecs, man_vecs)
                 seen = self.seen_by_inv[q]
                 taken[seen] = True
@@ -318,8 +309,7 @@ class _Period:
         a_inv, a_ent, a_need, a_y, a_time, a_query = (np.concatenate(c) for c in zip(*rows, strict=True))
         a_inv, a_ent, a_need = a_inv.astype(np.int64), a_ent.astype(np.int64), a_need.astype(np.int64)
         hist, collab = self.history(ent_vecs)
-        sim = np.einsum("ij,ij->i", man_vecs[a_inv], ent_vecs[a_ent])
-        X = compute_features(snap, hist, a_inv, a_ent, a_need, sim=sim, collab=collab.score(a_inv, a_ent))
+        X, _ = pair_features(snap, hist, a_inv, a_ent, a_need, man_vecs=man_vecs, ent_vecs=ent_vecs, collab=collab)
         return {"X": X, "y": a_y, "query": a_query.astype(np.int64), "inv": a_inv, "ent": a_ent, "need": a_need,
                 "as_of": np.full(len(a_y), self.t0), "event_time": a_time,
                 "sizes": np.array([len(r[0]) for r in rows], dtype=np.int64)}
@@ -359,202 +349,6 @@ def _sample(rng: np.random.Generator, n: int, sims: np.ndarray, k: int, hard_fra
     rest = np.ones(n, dtype=bool)
     rest[hard] = False
     return np.r_[hard, rng.choice(np.flatnonzero(rest), size=k - len(hard), replace=False)].astype(np.int64)
-
-
-class _StaticRules:
-    """The hard constraints of every investor that do not change with time, cached on the snapshot.
-
-    :func:`~matching.rules.constraints.eligible_needs` of a period is the AND of rules that depend on the
-    period (the need is live and not past its closing date, both parties active then) and rules that
-    do not (investor type, instrument, stage, ticket, region, tier, board, exclusions). The second
-    part is computed here once per snapshot, as ``n_investors × n_needs`` booleans, instead of once
-    per investor, period and direction. Likewise the serving choice of one need per enterprise
-    (best structured fit) and the similarity of each eligible need's enterprise to the mandate.
-    """
-
-    def __init__(self, snap: MarketSnapshot) -> None:
-        view = copy.copy(snap)  # every need open, every party active: only the static rules bind
-        view.need_open = np.ones(len(snap.need_id), dtype=bool)
-        view.inv_active = np.ones(snap.n_investors, dtype=bool)
-        view.ent_active = np.ones(snap.n_enterprises, dtype=bool)
-        self.source, self.view = snap, view
-        self._needs: np.ndarray | None = None
-        self._ents: np.ndarray | None = None
-        self._rules: PairRules | None = None
-        self._ranked: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._vecs: tuple[np.ndarray, np.ndarray] | None = None
-
-    @classmethod
-    def of(cls, snap: MarketSnapshot) -> _StaticRules:
-        def build() -> _StaticRules:  # a copy (e.g. a period's view) gets its own
-            rules = cls(snap)
-            source = snap.__dict__.get("_asof_source")  # a past market: only its revised mandates' rows differ
-            if source is not None:
-                rules.base, rules.rows = cls.of(source), snap.__dict__["_asof_rows"]
-            return rules
-        return derived(snap, "static_rules", build)
-
-    base: _StaticRules | None = None
-    rows: np.ndarray | None = None
-
-    def _matrix(self, name: str, rule: Callable[[int], np.ndarray], width: int) -> np.ndarray:
-        if self.base is not None and self.rows is not None:  # the source's matrix, revised rows recomputed
-            out = getattr(self.base, name)().copy()
-            for r in self.rows.tolist():
-                out[r] = rule(r)
-            return out
-        rows = [rule(i) for i in range(self.view.n_investors)]
-        return np.stack(rows) if rows else np.zeros((0, width), dtype=bool)
-
-    def needs(self) -> np.ndarray:
-        """Bool ``(n_investors, n_needs)``."""
-        if self._needs is None:
-            self._needs = self._matrix("needs", lambda i: eligible_needs(self.view, i, as_of=-np.inf),
-                                       len(self.view.need_id))
-        return self._needs
-
-    def ents(self) -> np.ndarray:
-        """Bool ``(n_investors, n_enterprises)`` (enterprise-level rules, for pairs without a need)."""
-        if self._ents is None:
-            self._ents = self._matrix("ents", lambda i: eligible_enterprises(self.view, i), self.view.n_enterprises)
-        return self._ents
-
-    def ranked(self, inv: int, ent_vecs: np.ndarray, man_vecs: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The investor's statically eligible needs ordered by (enterprise, best fit first, need row),
-        their enterprises, and each enterprise's similarity to the mandate."""
-        if self._vecs is None or self._vecs[0] is not ent_vecs or self._vecs[1] is not man_vecs:
-            self._ranked, self._vecs = {}, (ent_vecs, man_vecs)
-        if inv not in self._ranked:
-            if self._rules is None:
-                self._rules = PairRules(self.view)  # the fit reads only static fields
-            needs = np.flatnonzero(self.needs()[inv])
-            fit = self._rules.fit(np.full(len(needs), inv), needs)
-            ents = self.view.need_ent[needs]
-            order = np.lexsort((needs, -fit, ents))
-            needs, ents = needs[order], ents[order]
-            self._ranked[inv] = (needs, ents, ent_vecs[ents] @ man_vecs[inv])
-        return self._ranked[inv]
-
-
-class _Eligibility:
-    """Hard-constraint eligibility in one period: the static rules and the period's statuses."""
-
-    def __init__(self, snap: MarketSnapshot, view: MarketSnapshot, t0: float, live_ent: np.ndarray) -> None:
-        self.static = _StaticRules.of(snap)
-        self.view, self.t0, self.live_ent = view, t0, live_ent
-        self.inv_ok = view.inv_active
-        ent = np.maximum(view.need_ent, 0)  # need_ent < 0 is statically ineligible
-        self.need_ok = view.need_open & ~(view.need_closes < t0) & view.ent_active[ent]
-        self.ent_ok = view.ent_active & live_ent
-
-    def pairs(self, inv: np.ndarray, ent: np.ndarray, need: np.ndarray) -> np.ndarray:
-        """Whether each pair is eligible (by its need, or enterprise-level rules without one)."""
-        out = self.inv_ok[inv].copy()
-        has = need >= 0
-        if has.any():
-            out[has] &= self.static.needs()[inv[has], need[has]] & self.need_ok[need[has]]
-        if not has.all():
-            out[~has] &= self.static.ents()[inv[~has], ent[~has]] & self.ent_ok[ent[~has]]
-        return out
-
-    def for_investor(self, inv: int, ent_vecs: np.ndarray, man_vecs: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Eligible ``(enterprise rows, need rows, similarities)``, one need per enterprise: the best
-        structured fit, the same choice as serving (``Matcher._query``), so need-based features agree."""
-        if len(self.view.need_id):
-            needs, ents, sims = self.static.ranked(inv, ent_vecs, man_vecs)
-            live = self.need_ok[needs] & self.inv_ok[inv]
-            needs, ents, sims = needs[live], ents[live], sims[live]
-            first = np.r_[True, ents[1:] != ents[:-1]] if len(ents) else np.zeros(0, dtype=bool)
-            return ents[first], needs[first], sims[first]
-        ents = np.flatnonzero(self.static.ents()[inv] & self.ent_ok) if self.inv_ok[inv] else np.zeros(0, np.int64)
-        return ents, np.full(len(ents), -1, dtype=np.int64), None
-
-    def for_enterprise(self, ent: int, need: int) -> np.ndarray:
-        """Investor rows eligible for the enterprise's need (or the enterprise, without a need)."""
-        if need >= 0:
-            ok = bool(self.need_ok[need])
-            return np.flatnonzero(self.static.needs()[:, need] & self.inv_ok) if ok else np.zeros(0, np.int64)
-        ok = bool(self.ent_ok[ent])
-        return np.flatnonzero(self.static.ents()[:, ent] & self.inv_ok) if ok else np.zeros(0, np.int64)
-
-
-@dataclass(frozen=True)
-class Impression:
-    """One served item from the impression log (ids are the database ids)."""
-
-    list_id: str
-    side: str  # "investor": a deal list for the investor; "enterprise": investors for the enterprise
-    served_at: datetime
-    position: int
-    investor_id: int
-    enterprise_id: int
-    need_id: int | None
-    features: Mapping[str, float | None]
-
-
-def impression_data(snap: MarketSnapshot, direction: Direction, impressions: Sequence[Impression], *,
-                    horizon_days: float = 30.0, start: float | None = None, end: float | None = None
-                    ) -> RankingData:
-    """Ranking data from served lists: the feature values *as served*, labelled by the highest grade
-    the pair reached within ``horizon_days`` after the list was served.
-
-    Each list is one query; lists without any positive are dropped (they teach nothing to a
-    LambdaRank objective). Only lists served in ``[start, end)`` (days) whose label horizon has
-    ended before ``end`` are used, so no label reaches past the window. Features missing from
-    an old log entry are NaN.
-    """
-    side = "investor" if direction == "investor" else "enterprise"
-    by_list: dict[str, list[Impression]] = {}
-    for imp in impressions:
-        if imp.side == side:
-            by_list.setdefault(imp.list_id, []).append(imp)
-    lo = -np.inf if start is None else start
-    hi = np.inf if end is None else end
-    key_ev = snap.ev_inv * max(snap.n_enterprises, 1) + snap.ev_ent
-    parts: list[dict[str, np.ndarray]] = []
-    need_row = {int(x): r for r, x in enumerate(snap.need_id)}
-    for items in by_list.values():
-        t0 = to_days(items[0].served_at)
-        if not (lo <= t0 and t0 + horizon_days <= hi):
-            continue
-        inv = np.array([snap.investor_row.get(int(i.investor_id), -1) for i in items], dtype=np.int64)
-        ent = np.array([snap.enterprise_row.get(int(i.enterprise_id), -1) for i in items], dtype=np.int64)
-        ok = (inv >= 0) & (ent >= 0)
-        if not ok.any():
-            continue
-        a, b = np.searchsorted(snap.ev_time, [t0, t0 + horizon_days], side="left")
-        y = np.zeros(len(items), dtype=np.int64)
-        keys = inv * max(snap.n_enterprises, 1) + ent
-        win_keys, win_grade = key_ev[a:b], snap.ev_grade[a:b].astype(np.int64)
-        for j in np.flatnonzero(ok):
-            hit = win_grade[win_keys == keys[j]]
-            y[j] = int(hit.max()) if len(hit) else 0
-        if y[ok].max() <= 0:
-            continue
-        need = np.array([need_row.get(int(i.need_id), -1) if i.need_id is not None else -1 for i in items],
-                        dtype=np.int64)
-        X = np.array([[_num(i.features.get(n)) for n in FEATURE_NAMES] for i in items], dtype=np.float32)
-        q = inv if direction == "investor" else ent
-        parts.append({"X": X[ok], "y": y[ok], "query": q[ok], "inv": inv[ok], "ent": ent[ok], "need": need[ok],
-                      "as_of": np.full(int(ok.sum()), t0), "event_time": np.full(int(ok.sum()), np.nan),
-                      "sizes": np.array([int(ok.sum())], dtype=np.int64)})
-    window = (float(lo), float(hi))
-    if not parts:
-        return _empty(direction, window)
-    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    sizes = cols["sizes"]
-    return RankingData(direction, cols["X"], cols["y"].astype(np.int32), sizes, np.repeat(np.arange(len(sizes)), sizes),
-                       cols["query"], cols["inv"], cols["ent"], cols["need"], cols["as_of"], cols["event_time"],
-                       window)
-
-
-def _num(value: object) -> float:
-    try:
-        return float(value) if value is not None else np.nan  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return np.nan
 
 
 def concat(parts: Sequence[RankingData]) -> RankingData:

@@ -12,7 +12,7 @@ As ``implicit`` has one recommender interface, the matching core has one scorer 
 
 A scorer takes the feature rows of one candidate list (:func:`matching.ranking.features.compute_features`,
 columns in :data:`~matching.ranking.features.FEATURE_NAMES` order), the asking :class:`Side` and,
-optionally, the structured fit of each pair (:meth:`matching.retrieval.candidates.PairRules.fit`), and
+optionally, the structured fit of each pair (:func:`matching.rules.fit.structured_fit`), and
 returns one ``float64`` score per row, higher first. Every scorer saves itself into a folder with a
 JSON manifest and loads back only what the running code can score, or says how to fix it;
 :func:`load_scorer` opens any saved scorer. ``tests/test_scorer_contract.py`` runs one contract over

@@ -1,12 +1,13 @@
 """Candidate generation: several sources, one interface, merged with their source tags.
 
 Every list starts from a :class:`CandidateQuery` that already holds the hard-constraint mask
-(``allow``) over the *target* rows (enterprises for an investor, investors for an enterprise), the
-best eligible financing need of each allowed target and its structured-fit score. Each source
-searches *inside* that mask (constraints apply in the search, not after it):
+(``allow``, from :mod:`matching.rules.eligibility`) over the *target* rows (enterprises for an
+investor, investors for an enterprise), the best eligible financing need of each allowed target and
+its structured-fit score (:func:`matching.rules.fit.structured_fit`). Each source searches *inside*
+that mask (constraints apply in the search, not after it):
 
 * :class:`SemanticSource`: nearest profiles in the FAISS index, restricted to the allow-list;
-* :class:`RulesSource`: best structured mandate fit (:class:`PairRules`, vectorised over pairs);
+* :class:`RulesSource`: best structured mandate fit (``query.fit``);
 * :class:`CollaborativeSource`: investors alike by portfolio and funnel history;
 * :class:`ExplorationSource`: new or under-exposed targets, a configurable share, seeded.
 
@@ -22,130 +23,12 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from matching.domain import industries
 from matching.retrieval.index import VectorIndex
-from matching.rules.constraints import DEBT_ONLY, OLD_SHARES, S_FUND
-from matching.snapshot.core import DEBT_MASK, ITYPE, QUAL, MarketSnapshot, to_days
+from matching.snapshot.core import MarketSnapshot, to_days
 
 logger = logging.getLogger(__name__)
 
 Target = Literal["enterprise", "investor"]
-
-
-#: Weights of the structured-fit components (they sum to 1, so fit lies in [0, 1]).
-FIT_WEIGHTS = {"sector": 0.40, "stage": 0.15, "ticket": 0.15, "district": 0.10, "reinvest": 0.05,
-               "tier": 0.05, "quals": 0.10}
-_QUAL_VALUE = {"little_giant": 1.0, "srdi_municipal": 0.6, "high_tech": 0.6, "ipo_reserve": 0.6,
-               "tech_sme": 0.3}
-_STATE_FUND = ITYPE["state_fund"]
-
-
-def ticket_fit(amount: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
-    """Ticket component of the structured fit: 0.7 inside ``[lo, hi]`` plus 0.3 for closeness to the
-    range's geometric centre (0.5 where a bound is open)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        inside = ~(amount < lo) & ~(amount > hi)
-        span = np.log(np.where(hi > lo, hi / lo, 2.0))
-        centre = 1.0 - np.minimum(1.0, np.abs(np.log(amount / np.sqrt(lo * hi))) / np.maximum(span, 1e-9))
-    centre = np.where(np.isnan(centre), 0.5, centre)
-    return 0.7 * inside + 0.3 * centre
-
-
-class PairRules:
-    """Structured facts of (investor, need) pairs as dense arrays, built once per snapshot.
-
-    Gives the structured mandate fit of any pairs (:meth:`fit`) and, for one need, the mask of
-    investors that may see it (:meth:`investors_for_need`, the same rules as
-    :func:`matching.rules.constraints.violations`, vectorised over investors).
-    """
-
-    def __init__(self, snap: MarketSnapshot) -> None:
-        self.snap = snap
-        n_inv, n_sec, n_cl = snap.n_investors, len(snap.sectors.names), len(industries.CLUSTERS)
-        self.sector = np.zeros((n_inv, n_sec + 1), dtype=bool)  # last column: unknown sector (-1)
-        self.cluster = np.zeros((n_inv, n_cl + 1), dtype=bool)
-        self.excl_sector = np.zeros((n_inv, n_sec + 1), dtype=bool)
-        for i in range(n_inv):
-            self.sector[i, list(snap.man_sectors[i])] = True
-            self.cluster[i, list(snap.man_clusters[i])] = True
-            self.excl_sector[i, list(snap.man_excluded_sectors[i])] = True
-        self.any_sector = ~self.sector.any(axis=1)
-        codes = sorted({d for d in snap.ent_district if d} | {d for s in snap.man_districts for d in s}
-                       | {d for d in snap.inv_district if d})
-        idx = {c: j for j, c in enumerate(codes)}
-        self.ent_district = np.array([idx[d] if d else len(codes) for d in snap.ent_district], dtype=np.int64)
-        self.inv_home = np.array([idx[d] if d else -1 for d in snap.inv_district], dtype=np.int64)
-        self.pref_district = np.zeros((n_inv, len(codes) + 1), dtype=bool)
-        for i, ds in enumerate(snap.man_districts):
-            self.pref_district[i, [idx[d] for d in ds]] = True
-        self.has_pref = self.pref_district.any(axis=1)
-        qv = np.zeros(snap.n_enterprises)
-        for code, value in _QUAL_VALUE.items():
-            qv = np.maximum(qv, ((snap.ent_quals >> QUAL[code]) & 1) * value)
-        self.ent_quals_value = qv
-        self.excluded_by_mandate: dict[int, list[int]] = {}
-        self.excluded_by_enterprise: dict[int, list[int]] = {}
-        for i, keys in enumerate(snap.man_excluded_ents):
-            for key in keys:
-                if key in snap.ent_key_row:
-                    self.excluded_by_mandate.setdefault(snap.ent_key_row[key], []).append(i)
-        for e, keys in enumerate(snap.ent_excl_investors):
-            rows = [snap.inv_key_row[k] for k in keys if k in snap.inv_key_row]
-            if rows:
-                self.excluded_by_enterprise[e] = rows
-
-    def fit(self, inv: np.ndarray, need: np.ndarray) -> np.ndarray:
-        """Structured fit in [0, 1] of pairs ``(inv[i], need[i])`` (weights: :data:`FIT_WEIGHTS`)."""
-        s = self.snap
-        inv = np.asarray(inv, dtype=np.int64)
-        need = np.asarray(need, dtype=np.int64)
-        ent = s.need_ent[need]
-        sec = s.ent_sector[ent].astype(np.int64)
-        cl = s.ent_cluster[ent].astype(np.int64)
-        near = np.where((cl >= 0) & self.cluster[inv, cl], 0.5, np.where(self.any_sector[inv], 0.4, 0.0))
-        sector = np.where(self.sector[inv, sec], 1.0, near)
-        stages = s.man_stages[inv]
-        rnd = s.need_round[need].astype(np.int64)
-        in_stage = ((stages >> np.maximum(rnd, 0)) & 1).astype(bool) & (rnd >= 0)
-        stage = np.where(in_stage, 1.0, np.where((stages == 0) | (rnd < 0), 0.5, 0.25))
-        amount = s.need_amount[need]
-        lo, hi = s.man_ticket_min[inv], s.man_ticket_max[inv]
-        ticket = ticket_fit(amount, lo, hi)
-        pref = self.pref_district[inv, self.ent_district[ent]]
-        district = np.where(pref, 1.0, np.where(self.has_pref[inv], 0.0, 0.5))
-        reinvest = ((s.inv_type[inv] == _STATE_FUND) & ~np.isnan(s.man_reinvest[inv])
-                    & (self.inv_home[inv] == self.ent_district[ent])).astype(float)
-        tier = s.ent_tier[ent] / 2.0
-        w = FIT_WEIGHTS
-        return (w["sector"] * sector + w["stage"] * stage + w["ticket"] * ticket + w["district"] * district
-                + w["reinvest"] * reinvest + w["tier"] * tier + w["quals"] * self.ent_quals_value[ent])
-
-    def investors_for_need(self, need: int, *, tolerance: float, as_of: float | None = None) -> np.ndarray:
-        """Bool mask over investors: who may be shown ``need`` (hard constraints only)."""
-        s = self.snap
-        now = s.as_of if as_of is None else as_of
-        ent, instr = int(s.need_ent[need]), int(s.need_instr[need])
-        out = s.inv_active & (s.inv_type != S_FUND)
-        if ent < 0 or not s.ent_active[ent] or not s.need_open[need] or s.need_closes[need] < now \
-                or instr == OLD_SHARES:
-            return np.zeros(s.n_investors, dtype=bool)
-        is_debt = bool((DEBT_MASK >> instr) & 1)
-        out &= ((s.man_instr >> instr) & 1).astype(bool)
-        if not is_debt:
-            out &= ~np.isin(s.inv_type, DEBT_ONLY)
-        rnd = int(s.need_round[need])
-        if rnd >= 0 and not is_debt:
-            out &= (s.man_stages == 0) | ((s.man_stages >> rnd) & 1).astype(bool)
-        amount = s.need_amount[need]
-        out &= ~(amount < s.man_ticket_min * (1 - tolerance)) & ~(amount > s.man_ticket_max * (1 + tolerance))
-        out &= (s.man_regions == 0) | ((s.man_regions & int(s.ent_region_mask[ent])) != 0)
-        out &= (s.man_tiers == 0) | ((s.man_tiers >> int(s.ent_tier[ent])) & 1).astype(bool)
-        out &= (s.man_boards == 0) | ((s.man_boards & int(s.ent_boards[ent])) != 0)
-        out &= ~self.excl_sector[:, int(s.ent_sector[ent])]
-        out &= ((int(s.ent_excl_types[ent]) >> s.inv_type.astype(np.int64)) & 1) == 0
-        for rows in (self.excluded_by_mandate.get(ent, ()), self.excluded_by_enterprise.get(ent, ())):
-            out[list(rows)] = False
-        return out
 
 
 @dataclass

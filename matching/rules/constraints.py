@@ -13,8 +13,11 @@ A pair is (investor, financing need); the need carries its enterprise. It is eli
 * neither side excludes the other: the mandate's excluded sectors and enterprises, the
   enterprise's excluded investors and investor types.
 
-:func:`violations` explains a single pair in words (used by tests and by "what would improve the
-match"); the vectorised functions must agree with it, and the tests check that they do.
+:func:`violations` is the reference: it explains a single pair in words, rule by rule (tests, the
+last check before a pair is served, "what would improve the match"). The one vectorised form of the
+same rules, used by serving, training and evaluation, is :mod:`matching.rules.eligibility`;
+``tests/test_rules_single_source.py`` checks that the two agree and that no other module
+re-implements a rule. :func:`needs_open` is the one "need still open at t" predicate.
 """
 
 from __future__ import annotations
@@ -22,99 +25,49 @@ from __future__ import annotations
 import numpy as np
 
 from matching.snapshot.core import DEBT_MASK, INSTR, ITYPE, MarketSnapshot
-from matching.snapshot.derived import derived
 
 S_FUND = ITYPE["s_fund"]
 DEBT_ONLY = np.array([ITYPE["bank"], ITYPE["guarantee"], ITYPE["lender"]], dtype=np.int8)
 OLD_SHARES = INSTR["old_shares"]
 
 
-def _in_mask(values: np.ndarray, mask: int) -> np.ndarray:
-    """Whether each code in ``values`` is in the bit ``mask`` (codes < 0 count as unknown → True)."""
-    vals = values.astype(np.int64)
-    known = vals >= 0
-    hit = np.zeros(len(vals), dtype=bool)
-    hit[known] = ((mask >> vals[known]) & 1).astype(bool)
-    return hit | ~known
+def ticket_ok(amount: np.ndarray | float, lo: np.ndarray | float, hi: np.ndarray | float, tolerance: float
+              ) -> np.ndarray:
+    """Amounts inside ``[lo·(1−tol), hi·(1+tol)]`` (an open end, NaN, never binds; a NaN amount meets no
+    bound). Scalars and arrays broadcast: one need against every mandate, or one mandate against needs."""
+    amount = np.asarray(amount, dtype=np.float64)
+    if np.ndim(lo) == 0 and np.ndim(hi) == 0:  # one mandate: an open end costs nothing
+        ok = np.ones(amount.shape, dtype=bool)
+        if not np.isnan(lo):
+            ok &= amount >= lo * (1 - tolerance)
+        if not np.isnan(hi):
+            ok &= amount <= hi * (1 + tolerance)
+        return ok
+    with np.errstate(invalid="ignore"):
+        return (np.isnan(lo) | (amount >= lo * (1 - tolerance))) & (np.isnan(hi) | (amount <= hi * (1 + tolerance)))
 
 
-def eligible_needs(snap: MarketSnapshot, inv: int, *, tolerance: float = 0.2, as_of: float | None = None
-                   ) -> np.ndarray:
-    """Boolean mask over all needs: which needs investor row ``inv`` may be shown."""
+def needs_open(snap: MarketSnapshot, as_of: float | None = None, *, rows: np.ndarray | int | slice = slice(None),
+               status: np.ndarray | None = None) -> np.ndarray:
+    """The one "need still open at ``as_of``" predicate: its status says open and its closing date has
+    not passed (a need without a closing date stays open).
+
+    Args:
+        snap: the market.
+        as_of: the moment, in days (default: the snapshot's own "now").
+        rows: the need rows to answer for (default all).
+        status: the open status to use instead of today's ``snap.need_open`` (aligned with ``rows``),
+            e.g. "opened before the period ended" for a past period, whose statuses are not known.
+    """
     now = snap.as_of if as_of is None else as_of
-    n = len(snap.need_id)
-    if n == 0 or not snap.inv_active[inv] or snap.inv_type[inv] == S_FUND:
-        return np.zeros(n, dtype=bool)
-    ent = snap.need_ent
-    ok = snap.need_open & ~(snap.need_closes < now) & (ent >= 0)
-    ok &= snap.ent_active[ent]
-    instr = snap.need_instr.astype(np.int64)
-    ok &= ((snap.man_instr[inv] >> instr) & 1).astype(bool)
-    if snap.inv_type[inv] in DEBT_ONLY:
-        ok &= ((DEBT_MASK >> instr) & 1).astype(bool)
-    ok &= instr != OLD_SHARES  # existing shares go to S funds as secondary listings
-    stages = int(snap.man_stages[inv])
-    if stages:
-        is_debt = ((DEBT_MASK >> instr) & 1).astype(bool)
-        ok &= _in_mask(snap.need_round, stages) | is_debt
-    ok &= ticket_ok(snap.need_amount, snap.man_ticket_min[inv], snap.man_ticket_max[inv], tolerance)
-    ok &= _enterprise_fit(snap, inv)[ent]
-    return ok
+    st = snap.need_open[rows] if status is None else status
+    return np.asarray(st & ~(snap.need_closes[rows] < now))
 
 
-def ticket_ok(amount: np.ndarray, lo: float, hi: float, tolerance: float) -> np.ndarray:
-    """Amounts inside ``[lo·(1−tol), hi·(1+tol)]`` (an open end never binds)."""
-    ok = np.ones(len(amount), dtype=bool)
-    if not np.isnan(lo):
-        ok &= amount >= lo * (1 - tolerance)
-    if not np.isnan(hi):
-        ok &= amount <= hi * (1 + tolerance)
-    return ok
-
-
-def _enterprise_fit(snap: MarketSnapshot, inv: int) -> np.ndarray:
-    """Enterprise-level rules for one investor (region, tier, board, exclusions both ways)."""
-    ok = snap.ent_active.copy()
-    regions = int(snap.man_regions[inv])
-    if regions:
-        ok &= (snap.ent_region_mask & regions) != 0
-    tiers = int(snap.man_tiers[inv])
-    if tiers:
-        ok &= _in_mask(snap.ent_tier, tiers)
-    boards = int(snap.man_boards[inv])
-    if boards:
-        ok &= (snap.ent_boards & boards) != 0
-    excluded = snap.man_excluded_sectors[inv]
-    if excluded:
-        ok &= ~np.isin(snap.ent_sector, np.fromiter(excluded, dtype=np.int32))
-    for key in snap.man_excluded_ents[inv]:
-        row = snap.ent_key_row.get(key)
-        if row is not None:
-            ok[row] = False
-    itype = int(snap.inv_type[inv])
-    ok &= ((snap.ent_excl_types >> itype) & 1) == 0
-    key = snap.inv_key[inv]
-    for row in enterprises_excluding(snap).get(key, ()):
-        ok[row] = False
-    return ok
-
-
-def enterprises_excluding(snap: MarketSnapshot) -> dict[str, list[int]]:
-    """Investor key → rows of the enterprises that exclude that investor (built once per snapshot)."""
-    def build() -> dict[str, list[int]]:
-        table: dict[str, list[int]] = {}
-        for row, keys in enumerate(snap.ent_excl_investors):
-            for k in keys:
-                table.setdefault(k, []).append(row)
-        return table
-    return derived(snap, "enterprises_excluding", build)
-
-
-def eligible_enterprises(snap: MarketSnapshot, inv: int) -> np.ndarray:
-    """Enterprise-level eligibility (no need involved): for data without financing needs."""
-    if not snap.inv_active[inv] or snap.inv_type[inv] == S_FUND:
-        return np.zeros(snap.n_enterprises, dtype=bool)
-    return _enterprise_fit(snap, inv)
+def needs_open_in(snap: MarketSnapshot, t0: float, t1: float) -> np.ndarray:
+    """Bool over needs: open at some time in the past period ``[t0, t1)``: opened before ``t1`` and not
+    closed before ``t0``, whatever the status today (today's tells which needs got funded later)."""
+    return needs_open(snap, t0, status=~(snap.need_opened >= t1))
 
 
 def violations(snap: MarketSnapshot, inv: int, need: int, *, tolerance: float = 0.2, as_of: float | None = None
@@ -129,7 +82,7 @@ def violations(snap: MarketSnapshot, inv: int, need: int, *, tolerance: float = 
         out.append("investor_inactive")
     if ent < 0 or not snap.ent_active[ent]:
         out.append("enterprise_inactive")
-    if not snap.need_open[need] or snap.need_closes[need] < now:
+    if not needs_open(snap, now, rows=need):
         out.append("need_closed")
     if itype == S_FUND:
         out.append("s_fund_primary")
@@ -143,8 +96,7 @@ def violations(snap: MarketSnapshot, inv: int, need: int, *, tolerance: float = 
     rnd = int(snap.need_round[need])
     if stages and rnd >= 0 and not (stages >> rnd) & 1 and not (DEBT_MASK >> instr) & 1:
         out.append("stage")
-    if not ticket_ok(snap.need_amount[need:need + 1], snap.man_ticket_min[inv], snap.man_ticket_max[inv],
-                     tolerance)[0]:
+    if not ticket_ok(snap.need_amount[need], snap.man_ticket_min[inv], snap.man_ticket_max[inv], tolerance):
         out.append("ticket")
     if ent >= 0:
         regions = int(snap.man_regions[inv])

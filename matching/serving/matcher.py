@@ -36,7 +36,6 @@ from matching.retrieval.candidates import (
     Candidates,
     CollaborativeSource,
     ExplorationSource,
-    PairRules,
     RulesSource,
     SemanticSource,
     merge_candidates,
@@ -45,7 +44,8 @@ from matching.retrieval.embeddings import EmbeddingCache, embed
 from matching.retrieval.encoder.encoder import TextEncoder
 from matching.retrieval.index import IndexConfig, VectorIndex
 from matching.retrieval.indexstore import build_or_load
-from matching.rules.constraints import S_FUND, violations
+from matching.rules.constraints import S_FUND, needs_open, violations
+from matching.rules.eligibility import Eligibility, pair_fit
 from matching.rules.filters import Filters
 from matching.rules.liveneeds import LiveNeeds, best_per_target
 from matching.serving.needless import EnterpriseRules, needless
@@ -143,9 +143,9 @@ class Matcher:
         self.candidate_k = candidate_k or self.settings.candidate_k
         self.cache = cache if cache is not None else EmbeddingCache(None)
         self.as_of = EPOCH + timedelta(days=float(snapshot.as_of))
-        self.rules = PairRules(snapshot)
+        self.rules = Eligibility.of(snapshot)
         self.needless = EnterpriseRules(snapshot) if needless(snapshot) else None
-        self.live = LiveNeeds(snapshot, self.rules)
+        self.live = LiveNeeds(snapshot)
         self.hist = History.build(snapshot, snapshot.as_of, ent_vecs=self.ent_vecs)
         # an investor without text of its own is found and compared by its portfolio's centroid
         self.man_vecs = investor_vectors(snapshot, self.man_vecs, self.hist)
@@ -258,7 +258,7 @@ class Matcher:
             invs.append(who[inv_f[who]])
             nds.append(np.full(len(invs[-1]), -1, dtype=np.int64))
         for n in (int(n) for n in snap.needs_of(ent) if need_f[n]):
-            who = np.flatnonzero(self.rules.investors_for_need(n, tolerance=self.tolerance) & inv_f)
+            who = np.flatnonzero(self.rules.investors_for(n, tolerance=self.tolerance) & inv_f)
             invs.append(who)
             nds.append(np.full(len(who), n, dtype=np.int64))
         inv, need = np.concatenate(invs), np.concatenate(nds)
@@ -309,7 +309,7 @@ class Matcher:
             allow = snap.ent_active & f.enterprises(snap)
             if f.instruments or f.amount_min is not None or f.amount_max is not None:
                 has = np.zeros(snap.n_enterprises, dtype=bool)
-                live = snap.need_open & ~(snap.need_closes < snap.as_of) & (snap.need_ent >= 0)
+                live = needs_open(snap) & (snap.need_ent >= 0)
                 has[snap.need_ent[f.needs(snap) & live]] = True
                 allow &= has
             ids, sims = self.index.search(vec, max(5 * k, 100), allow=snap.ent_id[allow])
@@ -345,7 +345,7 @@ class Matcher:
         out = np.full(len(inv), 0.5)
         has = need >= 0
         if has.any():
-            out[has] = self.rules.fit(inv[has], need[has])
+            out[has] = pair_fit(self.snap, inv[has], need[has])
         return out
 
     @staticmethod

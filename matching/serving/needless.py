@@ -2,7 +2,7 @@
 
 A platform market ranks (investor, need) pairs: an enterprise is shown for a need it raises. Real deal
 records (CrunchBase, investment-event files) have no needs; their enterprises are ranked as they
-are, under the enterprise-level hard constraints (:func:`matching.rules.constraints.eligible_enterprises`:
+are, under the enterprise-level hard constraints (:meth:`matching.rules.eligibility.Eligibility.enterprises_for`:
 an active party, investor type, exclusions, region/tier/board scopes of a mandate where one
 exists), the same rule training applies to such data (:mod:`matching.learning.dataset`). A pair then
 carries need ``-1``: need-based features are missing, reasons quote the enterprise's own facts.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matching.rules.constraints import eligible_enterprises
+from matching.rules.eligibility import Eligibility
 from matching.snapshot.core import MarketSnapshot
 
 
@@ -33,7 +33,8 @@ class EnterpriseRules:
         """Bool ``(n_investors, n_enterprises)``: may the investor be shown the enterprise."""
         if self._ok is None:
             s = self.snap
-            rows = [eligible_enterprises(s, i) & s.ent_active for i in range(s.n_investors)]
+            rules = Eligibility.of(s)
+            rows = [rules.enterprises_for(i) for i in range(s.n_investors)]
             self._ok = np.stack(rows) if rows else np.zeros((0, s.n_enterprises), dtype=bool)
         return self._ok
 
