@@ -41,13 +41,14 @@ def healthz() -> dict[str, str]:
 def readyz(request: Request, state: StateDep, who: OptionalPrincipalDep) -> JSONResponse:
     """200 when every component is ok; 503 (same body) otherwise. Staff keys also get ``details``."""
     m = state.matcher
+    c = m.context
     latency = _database_latency_ms(state)
     components = {
         "database": latency is not None,
         "model": bool(m.model_version),
-        "index": len(m.index) > 0,
+        "index": len(c.index) > 0,
         "snapshot": m.snap.n_enterprises > 0,
-        "encoder": int(state.encoder.dimension) == int(m.ent_vecs.shape[1]),
+        "encoder": int(state.encoder.dimension) == int(c.ent_vecs.shape[1]),
     }
     ready = all(components.values())
     body: dict[str, Any] = {
@@ -64,9 +65,9 @@ def readyz(request: Request, state: StateDep, who: OptionalPrincipalDep) -> JSON
         body["model"]["error"] = state.model.error  # the refused artifact's reason (paths, checksums): staff only
         body["details"] = {
             "database": {"latency_ms": latency},
-            "index": {"size": len(m.index), "dimension": int(m.ent_vecs.shape[1]),
-                      "investor_index_size": len(m.inv_index)},
-            "snapshot": {"as_of": m.as_of, "enterprises": snap.n_enterprises, "investors": snap.n_investors,
+            "index": {"size": len(c.index), "dimension": int(c.ent_vecs.shape[1]),
+                      "investor_index_size": len(c.inv_index)},
+            "snapshot": {"as_of": c.as_of, "enterprises": snap.n_enterprises, "investors": snap.n_investors,
                          "needs": len(snap.need_id), "secondaries": len(snap.sec_id), "events": len(snap.ev_time)},
             "encoder": {"id": state.encoder.encoder_id, "dimension": int(state.encoder.dimension)},
         }
