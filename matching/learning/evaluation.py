@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from matching.domain import vocab
-from matching.domain.sides import POSITIVE_GRADE
+from matching.domain.sides import POSITIVE_GRADE, Side
 from matching.learning import exposure, metrics
 from matching.learning.dataset import RankingData, build_ranking_sets
 from matching.learning.intervals import bootstrap_ci
@@ -47,7 +47,7 @@ SUBSETS: tuple[str, ...] = ("all", "new_pairs", "follow_on", "cold_start")
 
 @dataclass
 class EvalSet:
-    """Full-candidate evaluation rows of one direction and window.
+    """Full-candidate evaluation rows of one asking side and window.
 
     Attributes:
         data: the rows (features at the window's start; grades in the window as labels).
@@ -63,16 +63,16 @@ class EvalSet:
         return len(self.data)
 
 
-def build_eval_set(snap: MarketSnapshot, direction: str, start: float, end: float, *, ent_vecs: np.ndarray,
+def build_eval_set(snap: MarketSnapshot, side: Side, start: float, end: float, *, ent_vecs: np.ndarray,
                    man_vecs: np.ndarray, seed: int = 0) -> EvalSet:
-    """Every eligible candidate of every query with an event in ``[start, end)`` (one period)."""
-    return build_eval_sets(snap, (direction,), start, end, ent_vecs=ent_vecs, man_vecs=man_vecs, seed=seed)[direction]
+    """Every eligible candidate of every query asked by ``side`` with an event in ``[start, end)`` (one period)."""
+    return build_eval_sets(snap, (side,), start, end, ent_vecs=ent_vecs, man_vecs=man_vecs, seed=seed)[side]
 
 
-def build_eval_sets(snap: MarketSnapshot, directions: Sequence[str], start: float, end: float, *,
+def build_eval_sets(snap: MarketSnapshot, sides: Sequence[Side], start: float, end: float, *,
                     ent_vecs: np.ndarray, man_vecs: np.ndarray, seed: int = 0) -> dict[str, EvalSet]:
-    """:func:`build_eval_set` of several directions, sharing the window's History and eligibility."""
-    sets = build_ranking_sets(snap, directions, start, end, ent_vecs=ent_vecs, man_vecs=man_vecs,
+    """:func:`build_eval_set` of several asking sides, sharing the window's History and eligibility."""
+    sets = build_ranking_sets(snap, sides, start, end, ent_vecs=ent_vecs, man_vecs=man_vecs,
                               negatives_per_query=10**9, seed=seed, period_days=end - start)
     lo, hi = np.searchsorted(snap.ev_time, [start, end], side="left")
     mutual_codes = np.array([EVENT[t] for t in MUTUAL_EVENTS], dtype=snap.ev_type.dtype)
@@ -98,8 +98,9 @@ def subset(data: RankingData, rows: np.ndarray) -> RankingData:
 
 
 def rules_fit(snap: MarketSnapshot, data: RankingData) -> np.ndarray | None:
-    """The structured fit of each row (:func:`~matching.rules.eligibility.pair_fit` by need; rows without a need: the mean of
-    the fit features), or ``None`` when no row has a need (``feature_baseline`` then computes it)."""
+    """The structured fit of each row (:func:`~matching.rules.eligibility.pair_fit` by need; rows without
+    a need: the mean of the fit features), or ``None`` when no row has a need (``feature_baseline`` then
+    computes it)."""
     has_need = data.need >= 0
     if not has_need.any():
         return None
@@ -136,7 +137,7 @@ def _one(data: RankingData, scores: np.ndarray, mutual: np.ndarray, *, seed: int
     out: dict[str, float] = dict(metrics.evaluate(data.y, scores, data.group, ks=KS, positive=POSITIVE_GRADE,
                                                   seed=seed))
     out[f"mutual@{k_list}"] = metrics.mutual_match_rate(mutual, scores, data.group, k_list, seed=seed)
-    items = data.ent if data.direction == "investor" else data.inv
+    items = data.ent if data.direction == Side.INVESTOR else data.inv
     counts = exposure.item_exposure(items, scores, data.group, k_list, seed=seed)
     out[f"coverage@{k_list}"] = exposure.coverage(np.flatnonzero(counts), len(counts))
     out[f"gini@{k_list}"] = exposure.gini(counts)
@@ -180,7 +181,7 @@ def per_query_ndcg(ev: EvalSet, scores: np.ndarray, subset_name: str = "all", *,
 def exposure_counts(ev: EvalSet, scores: np.ndarray, *, k: int = 10, seed: int = 0) -> np.ndarray:
     """How often each candidate item appears in a top-k list (items sorted by row id)."""
     data = ev.data
-    items = data.ent if data.direction == "investor" else data.inv
+    items = data.ent if data.direction == Side.INVESTOR else data.inv
     return exposure.item_exposure(items, scores, data.group, k, seed=seed)
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from matching.domain.sides import Side
 from matching.learning.evaluation import EvalSet, per_query_ndcg
 from matching.ranking.baselines import SERVABLE_BASELINES, feature_baseline
 
@@ -43,7 +44,7 @@ _SENTINEL = 1e5  # baseline values beyond this are "missing" or "incumbent" mark
 
 @dataclass(frozen=True)
 class Choice:
-    """The scorer one direction serves.
+    """The scorer one asking side serves.
 
     Attributes:
         kind: ``model``, ``two_sided``, ``baseline`` or ``blend``.
@@ -94,8 +95,8 @@ class Choice:
                    validation={str(k): float(v) for k, v in dict(d.get("validation", {})).items()})
 
 
-#: ``(direction, X) -> (own-direction model score, two-sided score)`` of feature rows.
-ModelScores = Callable[[str, np.ndarray], tuple[np.ndarray, np.ndarray]]
+#: ``(side, X) -> (the asking side's own model score, two-sided score)`` of feature rows.
+ModelScores = Callable[[Side, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def _standardise(values: np.ndarray, center: float, scale: float) -> np.ndarray:
@@ -103,17 +104,17 @@ def _standardise(values: np.ndarray, center: float, scale: float) -> np.ndarray:
     return np.clip((v - center) / scale, -5.0, 5.0)
 
 
-def served_scores(choice: Choice, direction: str, X: np.ndarray, model: ModelScores, *,
+def served_scores(choice: Choice, side: Side, X: np.ndarray, model: ModelScores, *,
                   fit: np.ndarray | None = None) -> np.ndarray:
-    """The scores a direction serves for feature rows ``X`` (evaluation and serving both call this)."""
+    """The scores the asking ``side`` serves for feature rows ``X`` (evaluation and serving both call this)."""
     if choice.kind == "baseline":
-        return feature_baseline(str(choice.baseline), X, direction, fit=fit)
-    own, two_sided = model(direction, X)
+        return feature_baseline(str(choice.baseline), X, side, fit=fit)
+    own, two_sided = model(side, X)
     if choice.kind == "model":
         return own
     if choice.kind == "two_sided":
         return two_sided
-    base = feature_baseline(str(choice.baseline), X, direction, fit=fit)
+    base = feature_baseline(str(choice.baseline), X, side, fit=fit)
     return own + choice.weight * _standardise(base, choice.center, choice.scale)
 
 
@@ -128,15 +129,15 @@ def select(ev: EvalSet, model: ModelScores, *, fit: np.ndarray | None = None, se
         seed: tie-break seed of the metric.
         subset_name: the subset judged (default :data:`SELECTION_SUBSET`; ``all`` when it is empty).
     """
-    direction = ev.data.direction
+    side = Side.parse(ev.data.direction)
     X = ev.data.X
-    own, two_sided = model(direction, X)
+    own, two_sided = model(side, X)
     n_queries = per_query_ndcg(ev, own, subset_name, seed=seed).size
     if not n_queries:
         subset_name = "all"
         n_queries = per_query_ndcg(ev, own, subset_name, seed=seed).size
     score = lambda s: float(np.mean(per_query_ndcg(ev, s, subset_name, seed=seed)))  # noqa: E731
-    base = {b: feature_baseline(b, X, direction, fit=fit) for b in SERVABLE_BASELINES}
+    base = {b: feature_baseline(b, X, side, fit=fit) for b in SERVABLE_BASELINES}
     values: dict[str, float] = {b: score(s) for b, s in base.items()}
     best_base = max(SERVABLE_BASELINES, key=lambda b: (values[b], -SERVABLE_BASELINES.index(b)))
     values["model"], values["two_sided"] = score(own), score(two_sided)

@@ -150,18 +150,18 @@ class TwoSidedScorer:
     def __init__(self, investor_ranker: LambdaRanker, enterprise_ranker: LambdaRanker,
                  investor_calibrator: Calibrator, enterprise_calibrator: Calibrator, weight: float = 0.5,
                  choices: Mapping[str, Choice] | None = None) -> None:
-        self.rankers = {"investor": investor_ranker, "enterprise": enterprise_ranker}
-        self.calibrators = {"investor": investor_calibrator, "enterprise": enterprise_calibrator}
+        self.rankers = {Side.INVESTOR: investor_ranker, Side.ENTERPRISE: enterprise_ranker}
+        self.calibrators = {Side.INVESTOR: investor_calibrator, Side.ENTERPRISE: enterprise_calibrator}
         self.weight = weight
-        #: the scorer each direction serves (:mod:`matching.ranking.selection`); default the two-sided score
-        self.choices: dict[str, Choice] = dict(choices or {"investor": Choice(), "enterprise": Choice()})
+        #: the scorer each asking side serves (:mod:`matching.ranking.selection`); default the two-sided score
+        self.choices: dict[str, Choice] = dict(choices or {side: Choice() for side in Side})
 
-    def model_scores(self, direction: str, X: np.ndarray, *, num_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """``(own-direction ranker score, two-sided score)`` of feature rows seen from ``direction``."""
-        own = self.rankers[direction].predict(X, num_threads=num_threads)
-        other = self.rankers["enterprise" if direction == "investor" else "investor"].predict(X,
-                                                                                             num_threads=num_threads)
-        s_inv, s_ent = (own, other) if direction == "investor" else (other, own)
+    def model_scores(self, side: Side, X: np.ndarray, *, num_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``(the asking side's own ranker score, two-sided score)`` of feature rows seen from ``side``."""
+        side = Side.parse(side)
+        own = self.rankers[side].predict(X, num_threads=num_threads)
+        other = self.rankers[side.other()].predict(X, num_threads=num_threads)
+        s_inv, s_ent = (own, other) if side == Side.INVESTOR else (other, own)
         return own, self.combine_scores(s_inv, s_ent)[0]
 
     def score(self, X: np.ndarray, side: Side, *, fit: np.ndarray | None = None,
@@ -179,20 +179,19 @@ class TwoSidedScorer:
         Returns:
             mutual@10 of each weight tried (the chosen one is :attr:`weight`).
         """
-        for direction, ev in sets.items():
-            self.calibrators[direction] = Calibrator(method, positive_grade).fit(
-                self.rankers[direction].predict(ev.data.X), ev.data.y)
+        for side, ev in sets.items():
+            self.calibrators[side] = Calibrator(method, positive_grade).fit(self.rankers[side].predict(ev.data.X),
+                                                                            ev.data.y)
         own = {d: self.rankers[d].predict(ev.data.X) for d, ev in sets.items()}
-        other = {d: self.rankers["enterprise" if d == "investor" else "investor"].predict(ev.data.X)
-                 for d, ev in sets.items()}
+        other = {d: self.rankers[Side.parse(d).other()].predict(ev.data.X) for d, ev in sets.items()}
         tried: dict[str, float] = {}
         best = (-1.0, self.weight)
         for w in weights:
             rates = []
             for d, ev in sets.items():
-                s_inv, s_ent = (own[d], other[d]) if d == "investor" else (other[d], own[d])
-                p_inv = self.calibrators["investor"].predict(s_inv)
-                p_ent = self.calibrators["enterprise"].predict(s_ent)
+                s_inv, s_ent = (own[d], other[d]) if d == Side.INVESTOR else (other[d], own[d])
+                p_inv = self.calibrators[Side.INVESTOR].predict(s_inv)
+                p_ent = self.calibrators[Side.ENTERPRISE].predict(s_ent)
                 rates.append(metrics.mutual_match_rate(ev.mutual, combine(p_inv, p_ent, w), ev.data.group, 10,
                                                        seed=seed))
             tried[f"{w:g}"] = float(np.nanmean(rates)) if rates else float("nan")
@@ -212,27 +211,35 @@ class TwoSidedScorer:
                                                        valid_enterprise.y)
         return cls(investor_ranker, enterprise_ranker, cal_i, cal_e, weight)
 
-    def probabilities(self, direction: str, X: np.ndarray) -> np.ndarray:
-        """Calibrated P(positive) of one direction."""
-        return self.calibrators[direction].predict(self.rankers[direction].predict(X))
+    def probabilities(self, side: Side, X: np.ndarray) -> np.ndarray:
+        """Calibrated P(positive) of one asking side."""
+        return self.calibrators[side].predict(self.rankers[side].predict(X))
 
     def pair_probabilities(self, X_inv_dir: np.ndarray, X_ent_dir: np.ndarray
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(combined, p_investor, p_enterprise)`` for the same pairs seen from each direction."""
-        return self.combine_scores(self.rankers["investor"].predict(X_inv_dir),
-                                   self.rankers["enterprise"].predict(X_ent_dir))
+        return self.combine_scores(self.rankers[Side.INVESTOR].predict(X_inv_dir),
+                                   self.rankers[Side.ENTERPRISE].predict(X_ent_dir))
+
+    def explains(self, side: Side | str) -> bool:
+        """Whether the score ``side`` serves uses its ranker (whose :meth:`contributions` then explain it)."""
+        return self.choices[Side.parse(side)].uses_model
+
+    def contributions(self, side: Side | str, X: np.ndarray) -> np.ndarray:
+        """Per-feature contributions of ``side``'s ranker to each row of ``X`` (the model reasons)."""
+        return self.rankers[Side.parse(side)].contributions(X)
 
     def combine_scores(self, s_investor: np.ndarray, s_enterprise: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`pair_probabilities` from raw ranker scores: calibrate each side, then :func:`combine`."""
-        p_inv = self.calibrators["investor"].predict(s_investor)
-        p_ent = self.calibrators["enterprise"].predict(s_enterprise)
+        p_inv = self.calibrators[Side.INVESTOR].predict(s_investor)
+        p_ent = self.calibrators[Side.ENTERPRISE].predict(s_enterprise)
         return combine(p_inv, p_ent, self.weight), p_inv, p_ent
 
     def save_calibrators(self, folder: Path) -> None:
-        """Write ``calibrator_<direction>.json`` and the served choices (``served_scorer.json``)."""
-        for direction, cal in self.calibrators.items():
-            cal.save(folder / f"calibrator_{direction}.json")
+        """Write ``calibrator_<side>.json`` and the served choices (``served_scorer.json``)."""
+        for side, cal in self.calibrators.items():
+            cal.save(folder / f"calibrator_{side}.json")
         (folder / SERVED_FILE).write_text(json.dumps({d: c.to_dict() for d, c in self.choices.items()}, indent=2,
                                                      ensure_ascii=False), encoding="utf-8")
 
@@ -263,7 +270,7 @@ class TwoSidedScorer:
         if set(choices) != set(Side):
             raise ArtifactError(f"{path} names the served scorer of {sorted(choices) or 'no side'}, not of both "
                                 f"sides ({', '.join(Side)}): {RETRAIN}")
-        return cls(LambdaRanker.load(folder, "investor", encoder_id=encoder_id),
-                   LambdaRanker.load(folder, "enterprise", encoder_id=encoder_id),
+        return cls(LambdaRanker.load(folder, Side.INVESTOR, encoder_id=encoder_id),
+                   LambdaRanker.load(folder, Side.ENTERPRISE, encoder_id=encoder_id),
                    Calibrator.load(folder / "calibrator_investor.json"),
                    Calibrator.load(folder / "calibrator_enterprise.json"), weight, choices)
