@@ -1,2 +1,2 @@
-"""Learning and measuring: training rows from the funnel, evaluation, metrics, intervals, model bundles
-and the real-data benchmark protocol."""
+"""Learning and measuring: training rows from the funnel, evaluation, ranking metrics, exposure
+measures, intervals, model bundles and the real-data benchmark protocol."""

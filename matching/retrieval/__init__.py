@@ -1,1 +1,2 @@
-"""From texts to candidates: profile texts, the encoder, embeddings, the FAISS index and candidate sources."""
+"""From texts to candidates: profile texts, the encoder (and its fine-tuning loop), embeddings, the
+FAISS index with its id map, and candidate sources."""
