@@ -91,7 +91,8 @@ class Columns:
 def _enterprise_facts(snap: MarketSnapshot, ent: np.ndarray) -> dict[str, np.ndarray]:
     e = np.maximum(ent, 0)  # ent < 0 gathers row 0's facts; hard_rules refuses the pair
     t = fit_tables(snap)
-    return {"ent": ent, "sector": snap.ent_sector[e].astype(np.int64), "region": snap.ent_region_mask[e].astype(np.int64),
+    return {"ent": ent, "sector": snap.ent_sector[e].astype(np.int64),
+            "region": snap.ent_region_mask[e].astype(np.int64),
             "tier": snap.ent_tier[e].astype(np.int64), "boards": snap.ent_boards[e].astype(np.int64),
             "excl_types": snap.ent_excl_types[e].astype(np.int64), "district": t.ent_district[e],
             "quals": t.ent_quals_value[e]}
@@ -199,7 +200,8 @@ class Statuses:
         inv_active[inv_seen] = True
         ent_active = snap.ent_active.copy()  # listed or closed only since then
         ent_active[ent_seen] = True
-        return cls(inv_active, _need_status(snap, needs_open_in(snap, t0, t1), ent_active), ent_active & ~(snap.ent_created >= t1))
+        return cls(inv_active, _need_status(snap, needs_open_in(snap, t0, t1), ent_active),
+                   ent_active & ~(snap.ent_created >= t1))
 
 
 def _need_status(snap: MarketSnapshot, open_: np.ndarray, ent_active: np.ndarray) -> np.ndarray:
