@@ -29,7 +29,7 @@ from api.deps import Principal
 from api.errors import ApiError, field_detail, forbidden
 from api.impressions import Interrupted
 from api.schemas.events import EventAck, EventBatchOut, EventIn, EventOut, EventPage
-from api.services.checks import authorize, invalid
+from api.services.checks import authorize, invalid, own_enterprise, own_investor
 from api.state import AppState
 from matching.config import Settings
 from matching.rules import event_visibility
@@ -119,6 +119,22 @@ def page(conn: Any, who: Principal, *, investor_id: int | None = None, enterpris
                                  enterprise_id=scope.enterprise_id or enterprise_id, event_type=event_type,
                                  list_id=list_id, before=before, limit=limit, side=scope.side)
     return EventPage(items=[event_out(r) for r in rows], next_before=rows[-1]["id"] if len(rows) == limit else None)
+
+
+def party_view(conn: Any, who: Principal, *, investor_id: int | None = None, enterprise_id: int | None = None,
+               limit: int = 500) -> list[dict[str, Any]]:
+    """The events one party (an investor, or else an enterprise) reads with its own key, newest first: for
+    that party's key, or staff acting for it (the console's pages). Rows as the store returns them."""
+    if investor_id is not None:
+        own_investor(who, investor_id)
+        scope = event_visibility.scope("investor", investor_id=investor_id)
+    else:
+        if enterprise_id is None:
+            raise ValueError("party_view needs investor_id or enterprise_id")
+        own_enterprise(who, enterprise_id)
+        scope = event_visibility.scope("enterprise", enterprise_id=enterprise_id)
+    return events_db.list_events(conn, investor_id=scope.investor_id, enterprise_id=scope.enterprise_id,
+                                 limit=limit, side=scope.side)
 
 
 # -- batch errors --------------------------------------------------------------------------------------

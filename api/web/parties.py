@@ -36,7 +36,6 @@ from api.web.common import (
 )
 from api.web.i18n import lang_of, translator
 from matching.domain import regions, vocab
-from store import events as events_db
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 InvestorPage = Annotated[Principal, Depends(web_roles("investor", "operator", "admin"))]
@@ -99,16 +98,16 @@ def investor_page(request: Request, state: StateDep, who: InvestorPage) -> Respo
         ctx["error"] = err.message(lang)
         return render(request, "investor.html", ctx, status=err.status, who=who)
     with state.pool.connection() as conn:
-        done = _done_by_enterprise(conn, investor_id=investor_id)
+        done = _done_by_enterprise(conn, who, investor_id=investor_id)
     ctx.update(deals=deals, done=done, cards=[_deal_card(state, it, lang) for it in deals.items],
                event_ids={it.position: {b: uuid.uuid4().hex for b in BUTTONS} for it in deals.items})
     return render(request, "investor.html", ctx, who=who)
 
 
-def _done_by_enterprise(conn: Any, *, investor_id: int) -> dict[int, set[str]]:
+def _done_by_enterprise(conn: Any, who: Principal, *, investor_id: int) -> dict[int, set[str]]:
     """What the investor (or the enterprise, for the pair) already did, per enterprise."""
     done: dict[int, set[str]] = {}
-    for row in events_db.list_events(conn, investor_id=investor_id, limit=500, side="investor"):  # event_visibility
+    for row in event_service.party_view(conn, who, investor_id=investor_id):
         done.setdefault(row["enterprise_id"], set()).add(row["event_type"])
     return done
 
@@ -198,7 +197,7 @@ def enterprise_page(request: Request, state: StateDep, who: EnterprisePage) -> R
         return render(request, "enterprise.html", ctx, who=who)
     ctx["enterprise_name"] = party_name(state, "enterprise", enterprise_id)
     with state.pool.connection() as conn:
-        ctx["requests"] = _open_requests(state, conn, enterprise_id=enterprise_id)
+        ctx["requests"] = _open_requests(state, conn, who, enterprise_id=enterprise_id)
     try:
         ctx["funds"] = matching_service.investor_list(state, who, enterprise_id,
                                                       matching_service.ListParams(state, k=20))
@@ -213,9 +212,9 @@ def enterprise_page(request: Request, state: StateDep, who: EnterprisePage) -> R
     return render(request, "enterprise.html", ctx, who=who)
 
 
-def _open_requests(state: AppState, conn: Any, *, enterprise_id: int) -> list[dict[str, Any]]:
+def _open_requests(state: AppState, conn: Any, who: Principal, *, enterprise_id: int) -> list[dict[str, Any]]:
     """Contact requests of investors the enterprise has not answered yet, newest first."""
-    rows = events_db.list_events(conn, enterprise_id=enterprise_id, limit=500, side="enterprise")  # event_visibility
+    rows = event_service.party_view(conn, who, enterprise_id=enterprise_id)
     answered = {r["investor_id"] for r in rows if r["event_type"] in ("contact_accepted", "declined")
                 and r["actor"] == "enterprise"}
     out: dict[int, dict[str, Any]] = {}
