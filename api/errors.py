@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from matching.domain import regions, vocab
 from matching.errors import ArtifactError, FieldError, MatchingError
-from matching.serving.matcher import UnknownPartyError
+from matching.serving.results import UnknownPartyError
 from store.tables import Duplicate, Invalid
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,8 @@ from api import disclosure
 from api.deps import Principal
 from matching.explain.reasons import Reason, model_reasons, with_model_reasons
 from matching.ranking.features import FEATURE_NAMES
-from matching.serving.matcher import Matcher, MatchItem
+from matching.serving.matcher import Matcher
+from matching.serving.results import MatchItem
 from store import resources as db
 
 logger = logging.getLogger(__name__)
@@ -54,12 +55,12 @@ def shown_reasons(pool: ConnectionPool, m: Matcher, who: Principal, items: Seque
     blanked = [j for j, h in enumerate(hidden) if h]
     if not blanked:
         return out
-    scorer = getattr(m, "scorer", None)
+    scorer = m.scorer
     if scorer is None:  # no model: no model reasons to rebuild (and none were written)
         return out
     rows = np.array([[np.nan if (v := items[j].features.get(n)) is None or n in hidden[j] else v
                       for n in FEATURE_NAMES] for j in blanked], dtype=np.float64)
-    contrib = scorer.rankers[view].contributions(rows)
+    contrib = scorer.contributions(view, rows)
     for pos, j in enumerate(blanked):
         model = model_reasons(contrib[pos], None, MAX_MODEL, withheld=hidden[j])
         out[j] = with_model_reasons(list(items[j].reasons), model)

@@ -1,19 +1,21 @@
 """What the service loads once and shares between requests: :class:`AppState`.
 
-The matcher is the one piece that changes while serving. A model swap builds a *new* matcher object
-that shares everything with the current one (snapshot, vectors, index, collaborative model) except
-the scorer and version, then replaces the reference in one assignment. A request reads
-``state.matcher`` once and keeps that object to the end, so a list is always scored by one model;
-no request waits and none is dropped. A bundle that fails verification is refused and logged; the
-current model keeps serving.
+The matcher is the one piece that changes while serving, and it never changes in place: a model swap
+makes a *new* matcher over the same :class:`~matching.serving.context.MatchContext` (snapshot, vectors,
+indexes, collaborative model) with another scorer, a market reload a new matcher over a new context with
+the same scorer; either replaces the reference in one assignment. A request reads ``state.matcher`` once
+and keeps that object to the end, so a list is always scored by one model over one market; no request
+waits and none is dropped. A bundle that fails verification is refused and logged; the current model
+keeps serving. The exposure counts (shows per enterprise this period) are the service's, not the
+matcher's: :attr:`AppState.exposure` is passed into every deal list and counts what was served.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,12 +30,14 @@ from matching.config import Settings
 from matching.errors import ArtifactError
 from matching.learning.bundle import ModelBundle
 from matching.retrieval.embeddings import EmbeddingCache
+from matching.serving.context import MatchContext
+from matching.serving.exposure import ShownCounts
 from matching.serving.matcher import Matcher
+from matching.serving.results import CONTENT_RULES
 from store import registry
 from store.registry import ModelVersion
 
 logger = logging.getLogger(__name__)
-CONTENT_RULES = "content-rules"
 
 
 class QueryCache(EmbeddingCache):
@@ -84,7 +88,10 @@ class AppState:
         limiter: the per-key rate limiter (counted in the database, shared by every worker).
         metrics: the Prometheus metrics.
         model: the serving model's status.
+        exposure: shows per enterprise id this period (seeded from the impression log, counted per list).
         started_at: when the state was built.
+        rebuild: reads the market as it is now into a new context and the log's exposure counts (set by
+            the lifespan; the market poller calls it through :meth:`check_market`).
     """
 
     settings: Settings
@@ -95,14 +102,14 @@ class AppState:
     limiter: RateLimiter
     metrics: Metrics
     model: ModelStatus = field(default_factory=ModelStatus)
+    exposure: ShownCounts = field(default_factory=ShownCounts)
     started_at: float = field(default_factory=time.time)
     jobs: Any = None  # api.jobs.JobRunner, set by the lifespan
-    rebuild: Any = None  # () -> Matcher over a fresh snapshot (set by the lifespan)
+    rebuild: Callable[[], tuple[MatchContext, dict[int, int]]] | None = None
     impressions: Any = None  # api.impressions.ImpressionWriter (None: lists are written in the request)
     market_fingerprint: str = ""
     market_loaded_at: datetime | None = None
     _swap_lock: threading.Lock = field(default_factory=threading.Lock)
-    _sec_row: dict[int, int] | None = None
 
     # -- models ------------------------------------------------------------------------------------
     def load_bundle(self, mv: ModelVersion) -> ModelBundle:
@@ -118,10 +125,9 @@ class AppState:
         with self._swap_lock:
             if bundle is not None and bundle.version == self.matcher.model_version:
                 return self.matcher  # the poller and a promotion may race to the same version
-            new = copy.copy(self.matcher)  # shares snapshot, vectors, index; only the scorer differs
-            new.scorer = bundle.scorer if bundle is not None else None
-            new.model_version = bundle.version if bundle is not None else CONTENT_RULES
             old = self.matcher.model_version
+            new = self.matcher.with_scorer(bundle.scorer if bundle is not None else None,  # the same context
+                                           bundle.version if bundle is not None else CONTENT_RULES)
             self.matcher = new  # one reference assignment: atomic for readers
             self.model = ModelStatus(new.model_version, datetime.now(UTC))
         self.metrics.serving(new.model_version)
@@ -170,7 +176,8 @@ class AppState:
         (records created, updated or imported through the API or the command line; new events).
 
         The new matcher keeps the serving model; profiles are embedded through the on-disk cache,
-        so only new or changed texts are encoded. Returns whether it was rebuilt.
+        so only new or changed texts are encoded; the exposure counts start again from the impression
+        log. Returns whether it was rebuilt.
         """
         from store.market_read import market_fingerprint
 
@@ -179,23 +186,15 @@ class AppState:
         if fingerprint == self.market_fingerprint or self.rebuild is None:
             return False
         t0 = time.perf_counter()
-        fresh: Matcher = self.rebuild()
+        context, shown = self.rebuild()
         with self._swap_lock:
-            current = self.matcher
-            fresh.scorer, fresh.model_version = current.scorer, current.model_version
+            fresh = self.matcher.with_context(context)  # the serving model, over the new market
             self.matcher = fresh  # one reference assignment, as for a model swap
-            self._sec_row = None
+            self.exposure.reset(shown)
             self.market_fingerprint, self.market_loaded_at = fingerprint, datetime.now(UTC)
         logger.info("market reloaded in %.1f s: %d enterprises, %d investors", time.perf_counter() - t0,
                     fresh.snap.n_enterprises, fresh.snap.n_investors)
         return True
-
-    # -- lookups --------------------------------------------------------------------------------------
-    def secondary_row(self, secondary_id: int) -> int | None:
-        """Snapshot row of a secondary listing id."""
-        if self._sec_row is None:
-            self._sec_row = {int(s): r for r, s in enumerate(self.matcher.snap.sec_id)}
-        return self._sec_row.get(int(secondary_id))
 
 
 class ModelPoller:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from matching.serving.matcher import MatchList
+from matching.serving.results import MatchList
 
 Side = Literal["investor", "enterprise", "secondary", "search"]
 

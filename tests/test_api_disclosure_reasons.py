@@ -100,7 +100,7 @@ def test_changing_withheld_figures_changes_nothing_an_investor_sees_but_the_rank
                 "WHERE e.id = %s", (next(iter(hidden)),))[0][0]
     # exposure (how often each enterprise was shown) is serving state, not hidden data: both runs start
     # from the same counts, so that only the withheld figures differ
-    shown = dict(api.state.matcher.exposure)
+    shown = dict(api.state.exposure)
     before = _responses(api, list(hidden), q)
 
     with api.db.connect(autocommit=True) as conn:
@@ -112,7 +112,7 @@ def test_changing_withheld_figures_changes_nothing_an_investor_sees_but_the_rank
                              "revenue_growth = 4.5 WHERE enterprise_id = %s", (ent,))
             conn.execute("UPDATE enterprises SET updated_at = now() WHERE id = %s", (ent,))
     assert api.state.check_market() is True
-    api.state.matcher.set_exposure(shown)
+    api.state.exposure.reset(shown)
     after = _responses(api, list(hidden), q)
 
     changed = [e for e in hidden if e in {it["enterprise"]["id"] for it in after["deals"]["items"]}]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
+import numpy as np
 import pytest
 from helpers_api import ApiEnv, api_service, error_of
 
 from matching.domain import vocab
 from matching.ranking.features import FEATURE_NAMES
 from matching.rules.constraints import violations
+from matching.serving.matcher import Matcher
 from matching.snapshot.core import TIER
 
 
@@ -202,3 +206,37 @@ def test_a_new_enterprise_reaches_the_matcher_after_a_market_reload(api: ApiEnv)
     r = api.get(f"/v1/enterprises/{new_id}/investors", "admin")
     assert r.status_code == 200, r.text
     assert state.check_market() is False
+
+
+def test_a_list_ranked_before_a_market_reload_shows_its_own_listings(api: ApiEnv,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request that ranks over one market while the market reloads shows the listings it ranked: each item's
+    row is read from the market the list came from, never from the one current when the response is shaped
+    (the reload here lists the same listings in another order, so a row from the new market names another)."""
+    state, sfund = api.state, api.ids["sfund"]
+    before = state.matcher
+    snap = before.snap
+    assert len(snap.sec_id) >= 3
+    order = np.arange(len(snap.sec_id))[::-1]
+    moved = dataclasses.replace(snap, sec_id=snap.sec_id[order], sec_record=[snap.sec_record[i] for i in order],
+                                sec_ent=snap.sec_ent[order], sec_open=snap.sec_open[order])
+    context = dataclasses.replace(before.context, snap=moved, sec_vecs=before.context.sec_vecs[order],
+                                  sec_row={int(s): r for r, s in enumerate(moved.sec_id)})
+    monkeypatch.setattr(state, "matcher", before)  # restored after the test
+    monkeypatch.setattr(state, "rebuild", lambda: (context, dict(state.exposure)))
+    monkeypatch.setattr(state, "market_fingerprint", "the market before the reload")
+    rank = Matcher.recommend_secondaries
+
+    def ranked_then_reloaded(self: Matcher, *args: Any, **kwargs: Any) -> Any:
+        out = rank(self, *args, **kwargs)
+        assert state.check_market() is True  # the market reloads while this request is under way
+        return out
+
+    monkeypatch.setattr(Matcher, "recommend_secondaries", ranked_then_reloaded)
+    r = api.get(f"/v1/investors/{sfund}/secondaries", "sfund", k=5)
+    assert r.status_code == 200, r.text
+    assert state.matcher.snap is moved
+    refs = dict(api.sql("SELECT id, ref FROM secondary_listings"))
+    items = r.json()["items"]
+    assert len(items) >= 2
+    assert [it["secondary"]["ref"] for it in items] == [refs[it["secondary"]["id"]] for it in items]

@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from helpers_api import MARKET, ApiEnv, api_service, error_of
 from helpers_encoder import HashingEncoder
 
-from api.app import EmptyMarketError, create_app
+from api.app import create_app
+from api.loader import EmptyMarketError
 from api.logs import JsonFormatter, RequestIdFilter
 from matching.config import Settings
 

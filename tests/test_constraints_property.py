@@ -68,7 +68,7 @@ def test_no_served_item_breaks_a_hard_constraint(seed: int, caplog: pytest.LogCa
     snap = build_snapshot(m.enterprises, m.investors, m.mandates, m.needs, m.secondaries, m.events)
     matcher = Matcher.build(snap, ENCODER, exploration_share=0.2, seed=seed)
     rng = np.random.default_rng(seed)
-    tol = matcher.tolerance
+    tol = matcher.policy.tolerance
     served = 0
     for inv in range(snap.n_investors):
         iid = int(snap.inv_id[inv])

@@ -35,10 +35,10 @@ from conftest import TEMPLATE, _with_db
 from helpers_encoder import HashingEncoder
 from helpers_live import investor_parties, load_market
 
-from api.app import _active_bundle
-from api.state import CONTENT_RULES
+from api.loader import active_bundle
 from bench.live_server import Load, serve, stored_counts
 from matching.domain.credit_code import make_credit_code
+from matching.serving.results import CONTENT_RULES
 from store.database import upgrade
 from store.embedded import EmbeddedPostgres, free_port
 
@@ -113,8 +113,8 @@ def test_a_corrupt_active_artifact_is_refused_at_load(tmp_path: Path, damage: st
     elif damage == "other encoder":
         (folder / "manifest.json").write_text(json.dumps({"encoder": {"id": "another-encoder", "dimension": 7},
                                                           "files": {}}), encoding="utf-8")
-    bundle, status = _active_bundle(SimpleNamespace(version="v-bad", path=str(folder)),  # type: ignore[arg-type]
-                                    HashingEncoder())
+    bundle, status = active_bundle(SimpleNamespace(version="v-bad", path=str(folder)),  # type: ignore[arg-type]
+                                   HashingEncoder().encoder_id)
     assert bundle is None and status.version == CONTENT_RULES  # served without it, not with it
     assert status.refused_version == "v-bad" and status.error
 

@@ -83,7 +83,7 @@ def test_a_5xx_is_reported_as_a_failure(api: ApiEnv, monkeypatch: pytest.MonkeyP
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(api.state.matcher, "search", broken)
+    monkeypatch.setattr(type(api.state.matcher), "search", broken)  # the matcher is frozen: patch its class
     outcome = sf.Outcome()
     t0 = time.perf_counter()
     sf.fuzz_operation(api.extra["client"], api.extra["ops"][("GET", "/v1/search")], {"inv": api.keys["inv"]}, [],

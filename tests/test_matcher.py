@@ -108,8 +108,8 @@ def test_known_answer_with_the_real_encoder(encoder, tmp_path: Path) -> None:  #
     _assert_known_answer(matcher, snap)
     hits = matcher.search("生物医药 创新药 A轮融资", "enterprise", k=3).items
     assert int(snap.ent_id[snap.ent_key_row["test:target"]]) in {h.enterprise_id for h in hits[:2]}
-    assert Matcher.build(snap, encoder, cache=EmbeddingCache(tmp_path / "emb")).ent_vecs.tobytes() \
-        == matcher.ent_vecs.tobytes()  # served from the persistent cache, identical
+    assert Matcher.build(snap, encoder, cache=EmbeddingCache(tmp_path / "emb")).context.ent_vecs.tobytes() \
+        == matcher.context.ent_vecs.tobytes()  # served from the persistent cache, identical
 
 
 # -- generated markets ---------------------------------------------------------------------------
@@ -361,8 +361,7 @@ def test_sector_cap_and_exposure_cap_in_lists(market: Market) -> None:
     top3 = [x.enterprise_id for x in items[:3]]
     shown = capped.recommend_enterprises(iid, k=10, exposure={e: 3 for e in top3}).items
     assert not {x.enterprise_id for x in shown[:7]} & set(top3)  # demoted below every fresh one
-    capped.set_exposure({e: 2 for e in top3})  # under the cap: no change
-    again = capped.recommend_enterprises(iid, k=10).items
+    again = capped.recommend_enterprises(iid, k=10, exposure={e: 2 for e in top3}).items  # under the cap: no change
     assert [x.enterprise_id for x in again] == [x.enterprise_id for x in items]
 
 
@@ -408,7 +407,8 @@ def test_with_a_trained_scorer_items_carry_probabilities_and_model_reasons(marke
     snap = _snapshot(market)
     plain = Matcher.build(snap, HashingEncoder())
     split = last_days_split(snap, valid_days=60, test_days=1)
-    data = {(d, w): build_ranking_data(snap, d, *split[w], ent_vecs=plain.ent_vecs, man_vecs=plain.man_vecs)
+    vecs = {"ent_vecs": plain.context.ent_vecs, "man_vecs": plain.context.man_vecs}
+    data = {(d, w): build_ranking_data(snap, d, *split[w], **vecs)
             for d in ("investor", "enterprise") for w in ("train", "valid")}
     rankers = {d: LambdaRanker().fit(data[(d, "train")], num_boost_round=30)
                for d in ("investor", "enterprise")}

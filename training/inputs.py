@@ -17,9 +17,10 @@ import psycopg
 from matching.config import Settings
 from matching.errors import MatchingError
 from matching.learning.impressions import Impression
-from matching.retrieval.embeddings import EmbeddingCache, embed
+from matching.retrieval.embeddings import EmbeddingCache
 from matching.retrieval.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
-from matching.snapshot.asof import set_version_vectors, version_texts
+from matching.retrieval.vectors import embed_market
+from matching.snapshot.asof import set_version_vectors
 from matching.snapshot.core import MarketSnapshot
 from store.impressions import read_impressions
 from store.market_read import read_market
@@ -67,15 +68,12 @@ def load_inputs(settings: Settings, conn: psycopg.Connection, *, encoder: TextEn
 def embed_inputs(settings: Settings, snap: MarketSnapshot, encoder: TextEncoder, *, show_progress: bool = False,
                  impressions: list[Impression] | None = None) -> Inputs:
     """:class:`Inputs` of a snapshot: profiles and mandates embedded through the on-disk cache."""
-    cache = EmbeddingCache(settings.embedding_cache_dir)
-    bs = settings.encoder_batch_size
-    ent_vecs = embed(encoder, snap.ent_text, kind="passage", cache=cache, batch_size=bs, show_progress=show_progress)
-    man_vecs = embed(encoder, snap.man_text, kind="query", cache=cache, batch_size=bs, show_progress=show_progress)
-    earlier = version_texts(snap)  # earlier mandate versions: training periods read the one valid then
-    if earlier:
-        vecs = embed(encoder, list(earlier.values()), kind="query", cache=cache, batch_size=bs)
-        set_version_vectors(snap, dict(zip(earlier, vecs, strict=True)))
-    return Inputs(snap, ent_vecs, man_vecs, encoder, impressions or [])
+    # earlier mandate versions too: training periods read the one valid then
+    vectors = embed_market(snap, encoder, cache=EmbeddingCache(settings.embedding_cache_dir),
+                           batch_size=settings.encoder_batch_size, show_progress=show_progress, versions=True)
+    if vectors.versions:
+        set_version_vectors(snap, vectors.versions)
+    return Inputs(snap, vectors.ent, vectors.man, encoder, impressions or [])
 
 
 def inputs_from_market(settings: Settings, market: Any, *, encoder: TextEncoder | None = None,

@@ -20,12 +20,13 @@ from api.errors import ApiError, field_detail, forbidden
 from api.reasons import shown_reasons
 from api.schemas.matching import MatchItemOut, MatchListOut, NeedOut, PartyOut, ReasonOut, SecondaryOut
 from api.services.checks import authorize, party_id
-from api.state import CONTENT_RULES, AppState
+from api.state import AppState
 from matching.domain import vocab
 from matching.domain.vocab import split_list
 from matching.explain.reasons import Reason
 from matching.rules.filters import Filters
-from matching.serving.matcher import Matcher, MatchItem, MatchList
+from matching.serving.matcher import Matcher
+from matching.serving.results import CONTENT_RULES, MatchItem, MatchList
 from store import lists as lists_db
 
 #: The roles that read an investor's lists, and an enterprise's.
@@ -84,8 +85,8 @@ def deal_list(state: AppState, who: Principal, investor_id: int, params: ListPar
     if params.filters.investor_types:
         _not_here("investor_type", params.filters.investor_types, "deal lists filter enterprises")
     m = state.matcher
-    result = m.recommend_enterprises(investor_id, params.k, params.filters)
-    _count_exposure(m, result)
+    result = m.recommend_enterprises(investor_id, params.k, params.filters, exposure=state.exposure)
+    _count_exposure(state, result)
     return _serve(state, m, who, result, "investor", investor_id, None, params.query)
 
 
@@ -142,9 +143,9 @@ def _not_here(field: str, value: object, why: str) -> None:
                    fields=[field_detail(field, list(value) if isinstance(value, tuple) else value, why)])
 
 
-def _count_exposure(m: Matcher, result: MatchList) -> None:
+def _count_exposure(state: AppState, result: MatchList) -> None:
     """Shown enterprises count toward the exposure cap (in memory; seeded from the log at start-up)."""
-    m.record_exposure([it.enterprise_id for it in result.items if it.enterprise_id is not None])
+    state.exposure.record(it.enterprise_id for it in result.items if it.enterprise_id is not None)
 
 
 def _serve(state: AppState, m: Matcher, who: Principal, result: MatchList, side: lists_db.Side,
@@ -162,12 +163,14 @@ def _serve(state: AppState, m: Matcher, who: Principal, result: MatchList, side:
     state.metrics.lists_served.labels(side=side).inc()
     view = {"investor": "investor", "enterprise": "enterprise"}.get(side)  # the lists with model reasons
     reasons = shown_reasons(state.pool, m, who, result.items, view)  # disclosure covers what is derived
-    items = [_item(state, m, it, r) for it, r in zip(result.items, reasons, strict=True)]
+    items = [_item(m, it, r) for it, r in zip(result.items, reasons, strict=True)]
     return MatchListOut(list_id=list_id, model_version=result.model_version, as_of=result.as_of,
                         direction=result.direction, items=items)
 
 
-def _item(state: AppState, m: Matcher, it: MatchItem, reasons: list[Reason]) -> MatchItemOut:
+def _item(m: Matcher, it: MatchItem, reasons: list[Reason]) -> MatchItemOut:
+    """One served item as the response shows it: every row is read from the market of the matcher that served
+    the list (``m``), never from the current one (a market reload may have happened since)."""
     snap = m.snap
     ent = inv = need = sec = None
     if it.enterprise_id is not None and (r := snap.enterprise_row.get(it.enterprise_id)) is not None:
@@ -178,7 +181,7 @@ def _item(state: AppState, m: Matcher, it: MatchItem, reasons: list[Reason]) -> 
         n = snap.need_record[r]
         need = NeedOut(id=it.need_id, ref=n.ref, instrument=n.instrument, instrument_zh=vocab.INSTRUMENTS.label(
             n.instrument), amount=n.amount, currency=n.currency, round=n.round, closes_on=n.closes_on)
-    if it.secondary_id is not None and (r := state.secondary_row(it.secondary_id)) is not None:
+    if it.secondary_id is not None and (r := m.context.sec_row.get(it.secondary_id)) is not None:
         s = snap.sec_record[r]
         sec = SecondaryOut(id=it.secondary_id, ref=s.ref, kind=s.kind, fund_name=s.fund_name,  # type: ignore[arg-type]
                            seller_name=s.seller_name, asking_price=s.asking_price, nav=s.nav, currency=s.currency,

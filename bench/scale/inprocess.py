@@ -62,19 +62,20 @@ def matcher_figures(m: Matcher, investor_ids: list[int], enterprise_ids: list[in
 
 def _feature_baseline(m: Matcher, investor_id: int) -> dict[str, Any]:
     """Features of one deal list's candidate pairs: one batched call against one call per candidate."""
-    snap, live = m.snap, m.live
+    c = m.context
+    snap, live = c.snap, c.live
     inv = snap.investor_row[investor_id]
-    pos = live.eligible(inv, tolerance=m.tolerance)[:m.candidate_k * 2]
+    pos = live.eligible(inv, tolerance=m.policy.tolerance)[:m.policy.candidate_k * 2]
     ent, need = live.ent[pos], live.need[pos]
     invs = np.full(len(pos), inv, dtype=np.int64)
-    sim = np.einsum("ij,ij->i", m.man_vecs[invs], m.ent_vecs[ent]).astype(np.float64)
-    collab = m.collab.score(invs, ent) if m.collab is not None else None
+    sim = np.einsum("ij,ij->i", c.man_vecs[invs], c.ent_vecs[ent]).astype(np.float64)
+    collab = c.collab.score(invs, ent) if c.collab is not None else None
 
     def batched() -> np.ndarray:
-        return compute_features(snap, m.hist, invs, ent, need, sim=sim, collab=collab)
+        return compute_features(snap, c.hist, invs, ent, need, sim=sim, collab=collab)
 
     def one_by_one() -> np.ndarray:
-        return np.vstack([compute_features(snap, m.hist, invs[j:j + 1], ent[j:j + 1], need[j:j + 1],
+        return np.vstack([compute_features(snap, c.hist, invs[j:j + 1], ent[j:j + 1], need[j:j + 1],
                                            sim=sim[j:j + 1], collab=None if collab is None else collab[j:j + 1])
                           for j in range(len(pos))])
 

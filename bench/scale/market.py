@@ -182,11 +182,11 @@ def synthetic_vectors(snapshot: MarketSnapshot, dimension: int, seed: int = 0) -
 
 def fill_cache(folder: Path, encoder_id: str, snapshot: MarketSnapshot, dimension: int) -> int:
     """Write synthetic vectors for every profile, listing and mandate text the cache lacks; returns how many."""
-    from matching.serving.secondaries import secondary_text
+    from matching.retrieval.vectors import listing_texts
 
     cache = EmbeddingCache(folder)
     ent, man = synthetic_vectors(snapshot, dimension)
-    sec_texts = [secondary_text(snapshot, r) for r in range(len(snapshot.sec_id))]
+    sec_texts = listing_texts(snapshot)
     sec = np.random.default_rng(1).standard_normal((len(sec_texts), dimension)).astype(np.float32)
     sec /= np.maximum(np.linalg.norm(sec, axis=1, keepdims=True), 1e-12)
     written = 0

@@ -32,18 +32,18 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from api.app import release_memory
+from api.loader import release_memory
 from bench.scale import http, inprocess, report
 from bench.scale.market import Prepared, fill_cache, prepare, shape_for
 from matching.config import Settings
 from matching.learning.bundle import ModelBundle
-from matching.ranking.collaborative import CollaborativeModel
-from matching.ranking.features import History
-from matching.retrieval.embeddings import EmbeddingCache, embed
+from matching.retrieval.embeddings import EmbeddingCache
 from matching.retrieval.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
 from matching.retrieval.index import IndexConfig
 from matching.retrieval.indexstore import build_or_load
-from matching.serving.matcher import Matcher
+from matching.retrieval.vectors import embed_market
+from matching.serving.context import build_context
+from matching.serving.matcher import Matcher, Policy
 from matching.snapshot.core import ITYPE
 from store import keys as keys_db
 from store import registry
@@ -175,8 +175,8 @@ class Runner:
         snap, enc, s = p.snapshot, self.encoder, self.settings
         cache = EmbeddingCache(emb_dir)
         t0 = time.perf_counter()
-        ent_vecs = embed(enc, snap.ent_text, kind="passage", cache=cache)
-        man_vecs = embed(enc, snap.man_text, kind="query", cache=cache)
+        vectors = embed_market(snap, enc, cache=cache, secondaries=True)
+        ent_vecs, man_vecs = vectors.ent, vectors.man
         vec_s = time.perf_counter() - t0
         config = IndexConfig(exact_threshold=s.exact_search_threshold, threads=s.faiss_threads)
         shutil.rmtree(emb_dir / "indexes", ignore_errors=True)  # built (and timed) here; the workers load it
@@ -190,11 +190,10 @@ class Runner:
         self.say(f"index: {out['index']}", flush=True)
         scorer = ModelBundle.load(bundle, encoder_id=enc.encoder_id).scorer if bundle else None
         t0 = time.perf_counter()
-        collab = CollaborativeModel().fit(snap, History.build(snap, snap.as_of))
-        m = Matcher(snap, enc, ent_vecs=ent_vecs, man_vecs=man_vecs, index=index, scorer=scorer, collab=collab,
-                    settings=s, model_version=version)
+        m = Matcher(build_context(snap, vectors, index), scorer, Policy.from_settings(s), encoder=enc,
+                    query_cache=cache, model_version=version or "")
         out["matcher_build_s"] = round(time.perf_counter() - t0 + build_s, 1)
-        inv_ids, ent_ids = _parties(snap, rng, m.live.ent, self.args.parties)
+        inv_ids, ent_ids = _parties(snap, rng, m.context.live.ent, self.args.parties)
         inproc = inprocess.matcher_figures(m, inv_ids[:100], ent_ids[:100])
         self.say(f"in-process: {inproc}", flush=True)
         out["_url"] = p.url

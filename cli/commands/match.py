@@ -1,42 +1,41 @@
 """``capconnect match``: ranked, explained lists from the database, in the terminal.
 
-The same :class:`matching.serving.matcher.Matcher` the service uses: the market is read from the database,
-texts are embedded through the on-disk cache (only changed profiles are re-encoded), the index and
-collaborative model are built, and the list is printed with its reasons. Until a model is trained
-(``capconnect train``, training issue), lists are ranked by the transparent content + rules score.
+The matcher is loaded exactly as the service loads it (:func:`api.loader.load_matcher`): the market is read
+from the database, texts are embedded through the on-disk cache (only changed profiles are re-encoded),
+the indexes and collaborative model are built, the registry's active model scores the lists (the
+transparent content + rules score until one is promoted) and deal lists see the impression log's exposure
+counts, so the terminal ranks as a freshly started service does. Each list is printed with its reasons.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 import typer
 from rich.markup import escape
 
+from api.loader import EmptyMarketError, LoadedMatcher, load_matcher
 from cli.commands.common import console, database, fail, settings
 from cli.commands.encoder import ensure_encoder
 from matching.errors import FieldError, MatchingError
-from matching.retrieval.embeddings import EmbeddingCache
 from matching.retrieval.encoder.encoder import load_encoder
 from matching.retrieval.profiles import yuan
 from matching.rules.filters import Filters
-from matching.serving.matcher import Matcher, MatchItem, MatchList
-from store.market_read import read_market
+from matching.serving.matcher import Matcher
+from matching.serving.results import MatchItem, MatchList
 
 app = typer.Typer(help="Ranked, explained lists (deal lists, suggested investors, secondaries, search).",
                   no_args_is_help=True)
 
 
-def _matcher() -> Matcher:
+def _load() -> LoadedMatcher:
     s = settings()
-    with database() as db, db.connect() as conn:
-        stored = read_market(conn)
-    if not stored.enterprises:
-        fail("the database holds no enterprises: run `capconnect demo` or import a market first")
     encoder = load_encoder(ensure_encoder(), threads=None)
-    return Matcher.build(stored.snapshot(), encoder, settings=s,
-                         cache=EmbeddingCache(s.embedding_cache_dir), show_progress=True)
+    with database() as db, db.connect() as conn:
+        try:
+            return load_matcher(s, conn, encoder, show_progress=True)
+        except EmptyMarketError:
+            fail("the database holds no enterprises: run `capconnect demo` or import a market first")
 
 
 Shown = Literal["enterprise", "investor", "secondary"]
@@ -45,7 +44,7 @@ Shown = Literal["enterprise", "investor", "secondary"]
 def _name(matcher: Matcher, item: MatchItem, shown: Shown) -> str:
     snap = matcher.snap
     if shown == "secondary" and item.secondary_id is not None:
-        listing = snap.sec_record[int(np.flatnonzero(snap.sec_id == item.secondary_id)[0])]
+        listing = snap.sec_record[matcher.context.sec_row[item.secondary_id]]
         what = listing.fund_name if listing.kind == "fund_interest" else (
             snap.ent_name[snap.ent_key_row[listing.enterprise_key]] if listing.enterprise_key else listing.ref)
         return f"[{listing.kind}] {what}"
@@ -73,12 +72,12 @@ def _print(matcher: Matcher, result: MatchList, lang: Literal["zh", "en"], shown
 
 
 def _run(fn, lang: Literal["zh", "en"], shown: Shown) -> None:  # type: ignore[no-untyped-def]
-    matcher = _matcher()
+    loaded = _load()
     try:
-        result = fn(matcher)
+        result = fn(loaded)
     except (MatchingError, FieldError, KeyError) as exc:
         fail(str(exc))
-    _print(matcher, result, lang, shown)
+    _print(loaded.matcher, result, lang, shown)
 
 
 LANG = typer.Option("zh", "--lang", help="zh or en")
@@ -92,21 +91,22 @@ def deals(investor_id: int = typer.Argument(..., help="Investor id (database id)
           district: list[str] = typer.Option([], "--district", help="Narrow to districts.")) -> None:
     """A ranked deal list for an investor, with reasons."""
     f = Filters(tiers=tuple(tier), boards=tuple(board), districts=tuple(district))
-    _run(lambda m: m.recommend_enterprises(investor_id, k, f), lang, "enterprise")  # type: ignore[arg-type]
+    _run(lambda m: m.matcher.recommend_enterprises(investor_id, k, f, exposure=m.market.shown),  # as the API ranks
+         lang, "enterprise")  # type: ignore[arg-type]
 
 
 @app.command("investors")
 def investors(enterprise_id: int = typer.Argument(..., help="Enterprise id (database id)."),
               k: int = typer.Option(10, "-k", min=1, max=200), lang: str = LANG) -> None:
     """Suggested funds and financing providers for an enterprise, with reasons."""
-    _run(lambda m: m.recommend_investors(enterprise_id, k), lang, "investor")  # type: ignore[arg-type]
+    _run(lambda m: m.matcher.recommend_investors(enterprise_id, k), lang, "investor")  # type: ignore[arg-type]
 
 
 @app.command("secondaries")
 def secondaries(investor_id: int = typer.Argument(..., help="An S fund's id."),
                 k: int = typer.Option(10, "-k", min=1, max=200), lang: str = LANG) -> None:
     """Secondary opportunities (LP interests, old shares) for an S fund."""
-    _run(lambda m: m.recommend_secondaries(investor_id, k), lang, "secondary")  # type: ignore[arg-type]
+    _run(lambda m: m.matcher.recommend_secondaries(investor_id, k), lang, "secondary")  # type: ignore[arg-type]
 
 
 @app.command("search")
@@ -116,4 +116,4 @@ def search(text: str = typer.Argument(..., help="Free text, e.g. '渝北 锂电�
     """Semantic free-text search of enterprises or investors."""
     if side not in ("enterprise", "investor"):
         fail(f"--side: '{side}': allowed: enterprise, investor")
-    _run(lambda m: m.search(text, side, k), lang, side)  # type: ignore[arg-type]
+    _run(lambda m: m.matcher.search(text, side, k), lang, side)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from matching.domain import industries, regions, vocab
-from matching.domain.records import Enterprise, Investor, Mandate, Need
+from matching.domain.records import Enterprise, Investor, Mandate, Need, Secondary
 
 MAX_FREE_TEXT = 400  # characters of description/thesis kept (the encoder truncates at 512 tokens)
 
@@ -120,3 +120,17 @@ def mandate_text(investor: Investor, mandate: Mandate | None) -> str:
 def described(investor: Investor, mandate: Mandate | None) -> bool:
     """Whether an investor has a text of its own (a written mandate or a description)."""
     return mandate is not None or bool((investor.description or "").strip())
+
+
+def secondary_text(listing: Secondary, underlying: str | None = None, sector: str | None = None) -> str:
+    """Text of a secondary listing for the encoder: kind, fund, underlying enterprise and its sector label,
+    then the description."""
+    parts = [vocab.SECONDARY_KINDS.label(listing.kind) if listing.kind in vocab.SECONDARY_KINDS else listing.kind]
+    if listing.fund_name:
+        parts.append(listing.fund_name)
+    if underlying is not None:
+        parts.append(underlying)
+        if sector is not None:
+            parts.append(f"行业：{sector}")
+    text = "；".join(parts)
+    return text + ("。" + listing.description.strip()[:400] if listing.description else "")

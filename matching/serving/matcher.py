@@ -17,23 +17,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
 from matching.config import Settings
 from matching.domain import vocab
-from matching.errors import FieldError, MatchingError
-from matching.explain.reasons import Reason, explain_pair, explain_search, search_terms
-from matching.ranking.baselines import content_rules_score, feature_baseline
-from matching.ranking.collaborative import CollaborativeModel
+from matching.errors import FieldError
+from matching.explain.reasons import explain_pair, explain_search, search_terms
+from matching.learning.evaluation import feature_baseline
+from matching.ranking.baselines import content_rules_score
 from matching.ranking.diversity import DiversityConfig, rerank
-from matching.ranking.features import History, compute_features, feature_values, investor_vectors
+from matching.ranking.features import feature_values, pair_features
+from matching.ranking.twosided import TwoSidedScorer
 from matching.retrieval.candidates import (
     CandidateQuery,
     Candidates,
+    CandidateSource,
     CollaborativeSource,
     ExplorationSource,
     RulesSource,
@@ -42,53 +43,17 @@ from matching.retrieval.candidates import (
 )
 from matching.retrieval.embeddings import EmbeddingCache, embed
 from matching.retrieval.encoder.encoder import TextEncoder
-from matching.retrieval.index import IndexConfig, VectorIndex
-from matching.retrieval.indexstore import build_or_load
 from matching.rules.constraints import S_FUND, needs_open, violations
-from matching.rules.eligibility import Eligibility, pair_fit
+from matching.rules.eligibility import pair_fit
 from matching.rules.filters import Filters
-from matching.rules.liveneeds import LiveNeeds, best_per_target
-from matching.serving.needless import EnterpriseRules, needless
-from matching.serving.secondaries import explain_secondary, rank_secondaries, secondary_text
-from matching.snapshot.core import EPOCH, MarketSnapshot
+from matching.rules.liveneeds import best_per_target
+from matching.serving.context import MatchContext, market_context
+from matching.serving.exposure import exposure_rows
+from matching.serving.results import CONTENT_RULES, Direction, MatchItem, MatchList, UnknownPartyError
+from matching.serving.secondaries import explain_secondary, rank_secondaries
+from matching.snapshot.core import MarketSnapshot
 
 logger = logging.getLogger(__name__)
-Direction = Literal["enterprises_for_investor", "investors_for_enterprise", "secondaries_for_investor",
-                    "search_enterprises", "search_investors"]
-
-
-class UnknownPartyError(MatchingError, KeyError):
-    """An investor or enterprise id that the snapshot does not hold."""
-
-
-@dataclass
-class MatchItem:
-    """One served item. Ids are the snapshot's external ids; ``None`` where not applicable."""
-
-    position: int  # 1-based, as stored in the impression log
-    score: float
-    enterprise_id: int | None = None
-    investor_id: int | None = None
-    need_id: int | None = None
-    secondary_id: int | None = None
-    p_investor: float | None = None
-    p_enterprise: float | None = None
-    reasons: list[Reason] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    features: dict[str, float | None] = field(default_factory=dict)
-
-
-@dataclass
-class MatchList:
-    """A served list: items best first, and what produced it."""
-
-    items: list[MatchItem]
-    model_version: str
-    direction: Direction
-    as_of: datetime
-
-    def __len__(self) -> int:
-        return len(self.items)
 
 
 @dataclass
@@ -103,103 +68,93 @@ class _Pending:
     k: int
 
 
-class Matcher:
-    """Serves ranked, explained, constraint-safe lists over one market snapshot.
+@dataclass(frozen=True)
+class Policy:
+    """How lists are shaped, the same for every request.
 
-    Args:
-        snapshot: the market.
-        encoder: embeds free-text queries (and secondary listings).
-        ent_vecs: passage embeddings of ``snapshot.ent_text`` (row-aligned).
-        man_vecs: query embeddings of ``snapshot.man_text`` (row-aligned).
-        index: the enterprise index (ids = ``snapshot.ent_id``), searched single-threaded.
-        scorer: a ``TwoSidedScorer``; ``None`` ranks by the transparent content + rules score.
-        collab: a fitted ``CollaborativeModel`` (``None``: no collaborative source or feature).
-        settings: tolerances and thread counts.
-        model_version: recorded on every list (default: the scorer's, or ``"content-rules"``).
+    Attributes:
+        tolerance: ticket tolerance of the hard constraints (``Settings.ticket_tolerance``).
+        candidate_k: how many candidates each source proposes (``Settings.candidate_k``).
         diversity: head re-ranking of enterprise lists (sector cap, exposure cap).
         exploration_share: share of each list kept for new or under-exposed candidates.
-        candidate_k: how many candidates each source proposes (default ``settings.candidate_k``).
         seed: seeds the exploration draw.
-        cache: embedding cache for queries and listings.
     """
 
-    def __init__(self, snapshot: MarketSnapshot, encoder: TextEncoder, *, ent_vecs: np.ndarray,
-                 man_vecs: np.ndarray, index: VectorIndex, scorer: Any | None = None,
-                 collab: CollaborativeModel | None = None, settings: Settings | None = None,
-                 model_version: str | None = None, diversity: DiversityConfig | None = None,
-                 exploration_share: float = 0.1, candidate_k: int | None = None, seed: int = 0,
-                 cache: EmbeddingCache | None = None) -> None:
-        self.snap, self.encoder, self.scorer, self.collab = snapshot, encoder, scorer, collab
-        self.settings = settings or Settings()
-        self.tolerance = self.settings.ticket_tolerance
-        self.ent_vecs = np.ascontiguousarray(ent_vecs, dtype=np.float32)
-        self.man_vecs = np.ascontiguousarray(man_vecs, dtype=np.float32)
-        if len(self.ent_vecs) != snapshot.n_enterprises or len(self.man_vecs) != snapshot.n_investors:
-            raise ValueError("ent_vecs and man_vecs must have one row per enterprise and per investor")
-        self.index = index
-        self.model_version = model_version or getattr(scorer, "version", None) or (
-            "content-rules" if scorer is None else "two-sided")
-        self.diversity = diversity or DiversityConfig()
-        self.candidate_k = candidate_k or self.settings.candidate_k
-        self.cache = cache if cache is not None else EmbeddingCache(None)
-        self.as_of = EPOCH + timedelta(days=float(snapshot.as_of))
-        self.rules = Eligibility.of(snapshot)
-        self.needless = EnterpriseRules(snapshot) if needless(snapshot) else None
-        self.live = LiveNeeds(snapshot)
-        self.hist = History.build(snapshot, snapshot.as_of, ent_vecs=self.ent_vecs)
-        # an investor without text of its own is found and compared by its portfolio's centroid
-        self.man_vecs = investor_vectors(snapshot, self.man_vecs, self.hist)
-        self.inv_index = VectorIndex(self.man_vecs.shape[1], index.encoder_id, IndexConfig(threads=1))
-        self.inv_index.build(snapshot.inv_id, self.man_vecs)
-        self.sources_ent = [SemanticSource(index, snapshot.ent_id, "enterprise"), RulesSource(),
-                            CollaborativeSource(collab)]
-        self.sources_inv = [SemanticSource(self.inv_index, snapshot.inv_id, "investor"), RulesSource(),
-                            CollaborativeSource(collab)]
-        self.explore = ExplorationSource(snapshot, share=exploration_share, seed=seed)
-        self.exposure: dict[int, int] = {}
-        self._shown = np.zeros(snapshot.n_enterprises, dtype=np.int64)  # ``exposure`` by row, kept in step
-        self._sec_vecs: np.ndarray | None = None
+    tolerance: float
+    candidate_k: int
+    diversity: DiversityConfig = field(default_factory=DiversityConfig)
+    exploration_share: float = 0.1
+    seed: int = 0
 
-    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Policy:
+        """The policy of ``settings`` (default: the defaults), with ``overrides`` (``None`` values ignored)."""
+        s = settings or Settings()
+        base: dict[str, Any] = {"tolerance": s.ticket_tolerance, "candidate_k": s.candidate_k}
+        return cls(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+@dataclass(frozen=True, eq=False)
+class Matcher:
+    """Serves ranked, explained, constraint-safe lists over one :class:`MatchContext`. Never changes:
+    a model swap or a market reload makes a new matcher (:func:`dataclasses.replace`).
+
+    Args:
+        context: the market and everything derived from it (:func:`~matching.serving.context.build_context`).
+        scorer: the two-sided scorer; ``None`` ranks by the transparent content + rules score.
+        policy: tolerance, candidates per source, diversity and exploration.
+        encoder: embeds free-text search queries.
+        query_cache: embedding cache for search queries.
+        model_version: recorded on every list (default: the scorer's, or :data:`CONTENT_RULES`).
+    """
+
+    context: MatchContext
+    scorer: TwoSidedScorer | None = None
+    policy: Policy = field(default_factory=Policy.from_settings)
+    _: KW_ONLY
+    encoder: TextEncoder
+    query_cache: EmbeddingCache = field(default_factory=lambda: EmbeddingCache(None))
+    model_version: str = ""
+    explore: ExplorationSource = field(init=False, repr=False)
+    _sources: dict[str, list[CandidateSource]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        c, s = self.context, self.scorer
+        version = self.model_version or getattr(s, "version", None) or (CONTENT_RULES if s is None else "two-sided")
+        sources = {"enterprise": [SemanticSource(c.index, c.snap.ent_id, "enterprise"), RulesSource(),
+                                  CollaborativeSource(c.collab)],
+                   "investor": [SemanticSource(c.inv_index, c.snap.inv_id, "investor"), RulesSource(),
+                                CollaborativeSource(c.collab)]}
+        explore = ExplorationSource(c.snap, share=self.policy.exploration_share, seed=self.policy.seed)
+        for name, value in (("model_version", version), ("_sources", sources), ("explore", explore)):
+            object.__setattr__(self, name, value)  # derived once, here: the matcher is frozen
+
     @classmethod
     def build(cls, snapshot: MarketSnapshot, encoder: TextEncoder, *, settings: Settings | None = None,
-              scorer: Any | None = None, cache: EmbeddingCache | None = None, show_progress: bool = False,
-              **kwargs: Any) -> Matcher:
-        """Embed the snapshot's texts (through the cache); build the index and the collaborative model."""
-        settings = settings or Settings()
+              scorer: TwoSidedScorer | None = None, cache: EmbeddingCache | None = None,
+              show_progress: bool = False, model_version: str | None = None, **policy: Any) -> Matcher:
+        """A matcher over a snapshot: its texts embedded (through ``cache``), its context built once.
+
+        Args:
+            policy: :class:`Policy` fields (``diversity``, ``exploration_share``, ``candidate_k``, ``seed``).
+        """
         cache = cache if cache is not None else EmbeddingCache(None)
-        bs = settings.encoder_batch_size
-        ent_vecs = embed(encoder, snapshot.ent_text, kind="passage", cache=cache, batch_size=bs,
-                         show_progress=show_progress)
-        man_vecs = embed(encoder, snapshot.man_text, kind="query", cache=cache, batch_size=bs,
-                         show_progress=show_progress)
-        config = IndexConfig(exact_threshold=settings.exact_search_threshold, threads=settings.faiss_threads)
-        folder = cache.folder / "indexes" if cache.folder is not None else None  # built once, loaded by workers
-        index = build_or_load(folder, snapshot.ent_id, ent_vecs, encoder.encoder_id, config)
-        collab = CollaborativeModel().fit(snapshot, History.build(snapshot, snapshot.as_of))
-        return cls(snapshot, encoder, ent_vecs=ent_vecs, man_vecs=man_vecs, index=index, scorer=scorer,
-                   collab=collab, settings=settings, cache=cache, **kwargs)
+        context = market_context(snapshot, encoder, settings=settings, cache=cache, show_progress=show_progress)
+        return cls(context, scorer, Policy.from_settings(settings, **policy), encoder=encoder, query_cache=cache,
+                   model_version=model_version or "")
 
-    def set_exposure(self, counts: Mapping[int, int]) -> None:
-        """Shows per enterprise id in the current period (the impression log's counts)."""
-        self.exposure = {int(k): int(v) for k, v in counts.items()}
-        self._shown = self._exposure_rows(self.exposure)
+    def with_scorer(self, scorer: TwoSidedScorer | None, model_version: str) -> Matcher:
+        """This matcher with another scorer (a model swap): the same context, policy and encoder."""
+        return replace(self, scorer=scorer, model_version=model_version)
 
-    def record_exposure(self, enterprise_ids: Sequence[int]) -> None:
-        """Count one more show of each enterprise (a list was served); unknown ids are ignored."""
-        for eid in enterprise_ids:
-            self.exposure[int(eid)] = self.exposure.get(int(eid), 0) + 1
-            row = self.snap.enterprise_row.get(int(eid))
-            if row is not None:
-                self._shown[row] += 1
+    def with_context(self, context: MatchContext) -> Matcher:
+        """This matcher over another market (a reload): the same scorer, policy and encoder."""
+        return replace(self, context=context)
 
-    def _exposure_rows(self, counts: Mapping[int, int]) -> np.ndarray:
-        out = np.zeros(self.snap.n_enterprises, dtype=np.int64)
-        for eid, n in counts.items():
-            row = self.snap.enterprise_row.get(int(eid))
-            if row is not None:
-                out[row] = n
-        return out
+    @property
+    def snap(self) -> MarketSnapshot:
+        """The market the lists are drawn from."""
+        return self.context.snap
 
     def _row(self, ids: Mapping[int, int], value: int, what: str) -> int:
         row = ids.get(int(value))
@@ -210,60 +165,65 @@ class Matcher:
     # -- investor → enterprises ---------------------------------------------------------------
     def recommend_enterprises(self, investor_id: int, k: int = 20, filters: Filters | None = None, *,
                               exposure: Mapping[int, int] | None = None) -> MatchList:
-        """A deal list for an investor: enterprises with an eligible need, best first."""
+        """A deal list for an investor: enterprises with an eligible need, best first.
+
+        Args:
+            exposure: shows per enterprise id this period (the caller's counts, e.g. a
+                :class:`~matching.serving.exposure.ShownCounts`); enterprises at the exposure cap are
+                demoted. ``None`` or empty: no exposure.
+        """
         return self.recommend_enterprises_batch([investor_id], k, filters, exposure=exposure)[0]
 
     def recommend_enterprises_batch(self, investor_ids: Sequence[int], k: int = 20,
                                     filters: Filters | None = None, *,
                                     exposure: Mapping[int, int] | None = None) -> list[MatchList]:
         """:meth:`recommend_enterprises` for several investors, features and scores in one pass."""
-        f, snap, live = filters or Filters(), self.snap, self.live
+        c, f = self.context, filters or Filters()
+        snap, live = c.snap, c.live
         need_f = None
         if f.boards or f.tiers or f.districts or f.instruments or f.amount_min is not None or f.amount_max is not None:
             need_f = f.needs(snap) & f.enterprises(snap)[np.maximum(snap.need_ent, 0)]
-        if exposure is not None:
-            exp = self._exposure_rows(exposure) if exposure else None
-        else:
-            exp = self._shown if self.exposure else None
+        exp = exposure_rows(snap, exposure) if exposure else None
         pend = []
         for iid in investor_ids:
             inv = self._row(snap.investor_row, iid, "investor")
-            if self.needless is not None:  # no financing needs: enterprises as they are
-                ents = self.needless.enterprises_for(inv)
+            if c.needless is not None:  # no financing needs: enterprises as they are
+                ents = c.needless.enterprises_for(inv)
                 if need_f is not None:
                     ents = ents[f.enterprises(snap)[ents]]
                 none = np.full(len(ents), -1, dtype=np.int64)
                 pend.append(self._candidates(self._query_fit("enterprise", inv, ents, none, np.full(len(ents), 0.5),
-                                                             snap.n_enterprises, self.man_vecs[inv], exp),
-                                             self.sources_ent, k))
+                                                             snap.n_enterprises, c.man_vecs[inv], exp),
+                                             self._sources["enterprise"], k))
                 continue
-            pos = live.eligible(inv, tolerance=self.tolerance)
+            pos = live.eligible(inv, tolerance=self.policy.tolerance)
             if need_f is not None:
                 pos = pos[need_f[live.need[pos]]]
             query = self._query_fit("enterprise", inv, live.ent[pos], live.need[pos], live.fit(inv, pos),
-                                    snap.n_enterprises, self.man_vecs[inv], exp, live.shared[pos])
-            pend.append(self._candidates(query, self.sources_ent, k))
+                                    snap.n_enterprises, c.man_vecs[inv], exp, live.shared[pos])
+            pend.append(self._candidates(query, self._sources["enterprise"], k))
         return self._finish(pend, "enterprises_for_investor", exp)
 
     # -- enterprise → investors ---------------------------------------------------------------
     def recommend_investors(self, enterprise_id: int, k: int = 20, filters: Filters | None = None
                             ) -> MatchList:
         """Suggested investors and financing providers for an enterprise (over its open needs)."""
-        f, snap = filters or Filters(), self.snap
+        c, f = self.context, filters or Filters()
+        snap = c.snap
         ent = self._row(snap.enterprise_row, enterprise_id, "enterprise")
         inv_f, need_f = f.investors(snap), f.needs(snap)
         invs, nds = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-        if self.needless is not None:  # no financing needs: investors for the enterprise as it is
-            who = self.needless.investors_for(ent)
+        if c.needless is not None:  # no financing needs: investors for the enterprise as it is
+            who = c.needless.investors_for(ent)
             invs.append(who[inv_f[who]])
             nds.append(np.full(len(invs[-1]), -1, dtype=np.int64))
         for n in (int(n) for n in snap.needs_of(ent) if need_f[n]):
-            who = np.flatnonzero(self.rules.investors_for(n, tolerance=self.tolerance) & inv_f)
+            who = np.flatnonzero(c.rules.investors_for(n, tolerance=self.policy.tolerance) & inv_f)
             invs.append(who)
             nds.append(np.full(len(who), n, dtype=np.int64))
         inv, need = np.concatenate(invs), np.concatenate(nds)
-        query = self._query("investor", ent, inv, inv, need, snap.n_investors, self.ent_vecs[ent], None)
-        pending = self._candidates(query, self.sources_inv, k)
+        query = self._query("investor", ent, inv, inv, need, snap.n_investors, c.ent_vecs[ent], None)
+        pending = self._candidates(query, self._sources["investor"], k)
         return self._finish([pending], "investors_for_enterprise", None)[0]
 
     # -- S fund → secondary listings ------------------------------------------------------------
@@ -274,11 +234,8 @@ class Matcher:
             itype = vocab.INVESTOR_TYPES.codes[int(self.snap.inv_type[inv])]
             raise FieldError("investor_id", investor_id, "secondary listings are for S funds (s_fund); "
                              f"this investor is {itype}: use recommend_enterprises")
-        if self._sec_vecs is None:
-            texts = [secondary_text(self.snap, r) for r in range(len(self.snap.sec_id))]
-            self._sec_vecs = embed(self.encoder, texts, kind="passage", cache=self.cache)
-        rows, score, parts = rank_secondaries(self.snap, inv, self._sec_vecs, self.man_vecs[inv],
-                                              tolerance=self.tolerance)
+        rows, score, parts = rank_secondaries(self.snap, inv, self.context.sec_vecs, self.context.man_vecs[inv],
+                                              tolerance=self.policy.tolerance)
         items = []
         for j in range(min(k, len(rows))):
             r, e = int(rows[j]), int(self.snap.sec_ent[rows[j]])
@@ -288,7 +245,7 @@ class Matcher:
                 enterprise_id=int(self.snap.ent_id[e]) if e >= 0 else None,
                 reasons=explain_secondary(self.snap, inv, r), sources=["rules", "semantic"],
                 features={name: float(v[j]) for name, v in parts.items()}))
-        return MatchList(items, self.model_version, "secondaries_for_investor", self.as_of)
+        return MatchList(items, self.model_version, "secondaries_for_investor", self.context.as_of)
 
     # -- free-text search -------------------------------------------------------------------------
     def search(self, text: str, side: Literal["enterprise", "investor"] = "enterprise", k: int = 20,
@@ -304,7 +261,7 @@ class Matcher:
         if not text or not text.strip():
             raise FieldError("text", text, "a non-empty search text is required")
         f, snap = filters or Filters(), self.snap
-        vec = embed(self.encoder, [text.strip()], kind="query", cache=self.cache)[0]
+        vec = embed(self.encoder, [text.strip()], kind="query", cache=self.query_cache)[0]
         if side == "enterprise":
             allow = snap.ent_active & f.enterprises(snap)
             if f.instruments or f.amount_min is not None or f.amount_max is not None:
@@ -312,11 +269,11 @@ class Matcher:
                 live = needs_open(snap) & (snap.need_ent >= 0)
                 has[snap.need_ent[f.needs(snap) & live]] = True
                 allow &= has
-            ids, sims = self.index.search(vec, max(5 * k, 100), allow=snap.ent_id[allow])
+            ids, sims = self.context.index.search(vec, max(5 * k, 100), allow=snap.ent_id[allow])
             row_of, id_field = snap.enterprise_row, "enterprise_id"
         else:
             allow = snap.inv_active & f.investors(snap) & f.investors_taking(snap)
-            ids, sims = self.inv_index.search(vec, max(5 * k, 100), allow=snap.inv_id[allow])
+            ids, sims = self.context.inv_index.search(vec, max(5 * k, 100), allow=snap.inv_id[allow])
             row_of, id_field = snap.investor_row, "investor_id"
         keep = ids[0] >= 0
         ids, sims = ids[0][keep], sims[0][keep].astype(np.float64)
@@ -331,7 +288,7 @@ class Matcher:
                            **{id_field: int(ids[j])})
                  for pos, j in enumerate(np.lexsort((ids, -score))[:k])]
         direction: Direction = "search_enterprises" if side == "enterprise" else "search_investors"
-        return MatchList(items, self.model_version, direction, self.as_of)
+        return MatchList(items, self.model_version, direction, self.context.as_of)
 
     # -- shared pipeline ------------------------------------------------------------------------
     def _query(self, target: Literal["enterprise", "investor"], row: int, targets: np.ndarray,
@@ -361,7 +318,7 @@ class Matcher:
         return CandidateQuery(target, row, allow, best, fit_t, vector, exposure)
 
     def _candidates(self, query: CandidateQuery, sources: list[Any], k: int) -> _Pending:
-        found = [s.candidates(query, self.candidate_k) for s in sources]
+        found = [s.candidates(query, self.policy.candidate_k) for s in sources]
         found.append(self.explore.candidates(query, k))
         cands = merge_candidates(query, found)
         n = len(cands)
@@ -375,9 +332,9 @@ class Matcher:
         inv = np.concatenate([p.inv for p in pend]).astype(np.int64)
         ent = np.concatenate([p.ent for p in pend]).astype(np.int64)
         need = np.concatenate([p.need for p in pend]).astype(np.int64)
-        sim = np.einsum("ij,ij->i", self.man_vecs[inv], self.ent_vecs[ent]).astype(np.float64)
-        collab = self.collab.score(inv, ent) if self.collab is not None and len(inv) else None
-        X = compute_features(self.snap, self.hist, inv, ent, need, sim=sim, collab=collab)
+        c, scorer = self.context, self.scorer
+        X, sim = pair_features(c.snap, c.hist, inv, ent, need, man_vecs=c.man_vecs, ent_vecs=c.ent_vecs,
+                               collab=c.collab)
         fit = self._fit(inv, need)
         p_inv = p_ent = None
         score = np.zeros(len(inv))  # a model with nothing to score (no candidate) ranks nothing
@@ -385,24 +342,22 @@ class Matcher:
         no_need = need < 0
         if no_need.any():  # pairs without a need: the structured fit evaluation scores them by (`rules`)
             fit[no_need] = feature_baseline("rules", X[no_need], view)
-        choice = self.scorer.choices[view] if self.scorer is not None else None
-        if self.scorer is not None and len(inv):
-            _, p_inv, p_ent = self.scorer.pair_probabilities(X, X)
-            score = self.scorer.score(X, view, fit=fit)  # the scorer chosen on validation
+        explains = scorer if scorer is not None and scorer.explains(view) else None  # model reasons
+        if scorer is not None and len(inv):
+            _, p_inv, p_ent = scorer.pair_probabilities(X, X)
+            score = scorer.score(X, view, fit=fit)  # the scorer chosen on validation
         out, start = [], 0
         for p in pend:
             sl = slice(start, start + len(p.cands))
             start = sl.stop
-            s = score[sl] if self.scorer is not None else content_rules_score(sim[sl], fit[sl])
+            s = score[sl] if scorer is not None else content_rules_score(sim[sl], fit[sl])
             order = self._order(p, s, exp)
-            contrib = None
-            if choice is not None and choice.uses_model and len(order):
-                contrib = self.scorer.rankers[view].contributions(X[sl][order])
+            contrib = explains.contributions(view, X[sl][order]) if explains is not None and len(order) else None
             items = []
             for pos, j in enumerate(order):
                 i, n_, e_ = int(p.inv[j]), int(p.need[j]), int(p.ent[j])
-                broken = (violations(self.snap, i, n_, tolerance=self.tolerance) if n_ >= 0 else
-                          [] if self.needless is not None and self.needless.ok[i, e_] else ["no_need"])
+                broken = (violations(c.snap, i, n_, tolerance=self.policy.tolerance) if n_ >= 0 else
+                          [] if c.needless is not None and c.needless.ok[i, e_] else ["no_need"])
                 if broken:  # the last line of defence: never serve a violation (and shout: it is a bug)
                     logger.error("dropped investor row %d / need row %d breaking %s", i, n_, broken)
                     continue
@@ -415,7 +370,7 @@ class Matcher:
                     reasons=explain_pair(self.snap, i, n_, view=view, features=X[g], ent=e_,
                                          contributions=None if contrib is None else contrib[pos]),
                     sources=list(p.cands.sources[j]), features=feature_values(X[g])))
-            out.append(MatchList(items, self.model_version, direction, self.as_of))
+            out.append(MatchList(items, self.model_version, direction, self.context.as_of))
         return out
 
     def _order(self, p: _Pending, score: np.ndarray, exp: np.ndarray | None) -> np.ndarray:
@@ -429,14 +384,14 @@ class Matcher:
         if p.query.target == "enterprise" and len(order):
             ranked = rows[order]
             shown = None if exp is None else exp[ranked]
-            order = order[rerank(self.snap.ent_sector[ranked], shown, self.diversity)]
+            order = order[rerank(self.snap.ent_sector[ranked], shown, self.policy.diversity)]
         top, rest = list(order[:p.k]), order[p.k:]
         missing = min(self.explore.size(p.k), len(top)) - sum("exploration" in src[j] for j in top)
         lift = [j for j in rest if "exploration" in src[j]]
         if missing > 0 and lift:
-            cap = self.diversity.max_per_sector if p.query.target == "enterprise" else None
+            cap = self.policy.diversity.max_per_sector if p.query.target == "enterprise" else None
             sector = self.snap.ent_sector[rows] if cap else np.zeros(len(rows), dtype=np.int64)
-            head = [int(sector[j]) for j in top[:self.diversity.head]]
+            head = [int(sector[j]) for j in top[:self.policy.diversity.head]]
             lift.sort(key=lambda j: cap is not None and head.count(int(sector[j])) >= cap)  # stable
             for j in lift[:missing]:  # replace the lowest-ranked non-exploration items
                 top.remove(next(t for t in reversed(top) if "exploration" not in src[t]))

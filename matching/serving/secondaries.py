@@ -21,7 +21,6 @@ from datetime import timedelta
 
 import numpy as np
 
-from matching.domain import vocab
 from matching.explain.reasons import Reason, ticket_range, yuan_en
 from matching.retrieval.profiles import yuan
 from matching.rules.constraints import S_FUND, ticket_ok
@@ -30,21 +29,6 @@ from matching.snapshot.core import EPOCH, MarketSnapshot
 logger = logging.getLogger(__name__)
 WEIGHTS = {"sector": 0.35, "discount": 0.25, "vintage": 0.15, "similarity": 0.25}
 SWEET_SPOT = (3, 8)  # fund age in years that S funds prefer
-
-
-def secondary_text(snap: MarketSnapshot, row: int) -> str:
-    """Text of a listing for the encoder (kind, underlying, sector, description)."""
-    s = snap.sec_record[row]
-    ent = int(snap.sec_ent[row])
-    parts = [vocab.SECONDARY_KINDS.label(s.kind) if s.kind in vocab.SECONDARY_KINDS else s.kind]
-    if s.fund_name:
-        parts.append(s.fund_name)
-    if ent >= 0:
-        parts.append(snap.ent_name[ent])
-        if snap.ent_sector[ent] >= 0:
-            parts.append(f"行业：{snap.sectors.label(int(snap.ent_sector[ent]))}")
-    text = "；".join(parts)
-    return text + ("。" + s.description.strip()[:400] if s.description else "")
 
 
 def eligible_secondaries(snap: MarketSnapshot, inv: int, *, tolerance: float) -> np.ndarray:

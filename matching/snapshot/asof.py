@@ -3,24 +3,28 @@
 A snapshot holds each investor's mandate as of its own "now". An investor that revised its mandate
 (sectors shift, the ticket is rescaled) had another one during earlier training periods; features
 and hard constraints of those periods must read that one, not today's (today's tells which sectors
-it moved into: the future). :func:`snapshot_at` returns a shallow view of the snapshot whose mandate
-columns are those valid at ``t`` (the newest version started by then, as
-:func:`matching.snapshot.core.build_snapshot` chooses), sharing everything else. Views are cached by the
-set of versions they hold, so periods with the same mandates share one view and its cached tables.
+it moved into: the future). :func:`snapshot_at` returns a view of the snapshot (a new snapshot made with
+:func:`dataclasses.replace`, its :attr:`~matching.snapshot.core.MarketSnapshot.view_of` naming the source and
+the revised rows) whose mandate columns are those valid at ``t`` (the newest version started by then, as
+:func:`matching.snapshot.core.build_snapshot` chooses), sharing every other column. Views are kept beside the
+source by the set of versions they hold, so periods with the same mandates share one view and its tables.
 """
 
 from __future__ import annotations
 
-import copy
+import weakref
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
 
 from matching.domain.records import Mandate
-from matching.snapshot.core import EPOCH, MarketSnapshot, mandate_columns, to_days
+from matching.snapshot.core import EPOCH, AsOf, MarketSnapshot, mandate_columns, to_days
+from matching.snapshot.derived import derived
 
-#: Per-snapshot caches a view must not share with its source (derived tables are keyed per snapshot already).
-_MANDATE_CACHES = ("_asof_views",)
+#: The embeddings of earlier mandate versions, beside the snapshot they were computed for (never inside it).
+_VERSION_VECTORS: weakref.WeakKeyDictionary[MarketSnapshot, dict[tuple[int, int], np.ndarray]] = (
+    weakref.WeakKeyDictionary())
 
 
 def valid_at(versions: list[Mandate], t: float) -> Mandate | None:
@@ -41,26 +45,22 @@ def snapshot_at(snap: MarketSnapshot, t: float) -> MarketSnapshot:
     if not changed:
         return snap
     key = tuple(sorted((r, m.version if m else 0) for r, m in changed.items()))
-    views: dict[tuple[tuple[int, int], ...], MarketSnapshot] = snap.__dict__.setdefault("_asof_views", {})
+    views: dict[tuple[tuple[int, int], ...], MarketSnapshot] = derived(snap, "asof_views", dict)
     if key not in views:
-        view = copy.copy(snap)
-        for name in _MANDATE_CACHES:
-            view.__dict__.pop(name, None)
         rows = sorted(changed)
         cols = mandate_columns(snap.sectors, [snap.inv_record[r] for r in rows], [changed[r] for r in rows])
+        updated: dict[str, object] = {}
         for name, values in cols.items():
             current = getattr(snap, name)
             if isinstance(current, np.ndarray):
-                updated = current.copy()
-                updated[rows] = values
+                column = current.copy()
+                column[rows] = values
             else:
-                updated = list(current)
+                column = list(current)
                 for r, v in zip(rows, values, strict=True):
-                    updated[r] = v
-            setattr(view, name, updated)
-        view.__dict__["_asof_rows"] = np.asarray(rows, dtype=np.int64)
-        view.__dict__["_asof_source"] = snap
-        views[key] = view
+                    column[r] = v
+            updated[name] = column
+        views[key] = replace(snap, **updated, view_of=AsOf(snap, np.asarray(rows, dtype=np.int64)))  # type: ignore[arg-type]
     return views[key]
 
 
@@ -68,13 +68,11 @@ def vectors_at(view: MarketSnapshot, man_vecs: np.ndarray) -> np.ndarray:
     """Mandate vectors of a :func:`snapshot_at` view: the rows whose mandate differs from today's take the
     embedding of the version valid then (:func:`version_texts`, embedded by training at the edge), or
     zeros when it was not embedded (never today's text, which would tell the future)."""
-    rows = view.__dict__.get("_asof_rows")
-    if rows is None or not len(rows):
+    if view.view_of is None or not len(view.view_of.rows):
         return man_vecs
-    source = view.__dict__["_asof_source"]
-    embedded: dict[tuple[int, int], np.ndarray] = source.__dict__.get("_version_vecs", {})
+    embedded = _VERSION_VECTORS.get(view.view_of.source, {})
     out = np.array(man_vecs, copy=True)
-    for r in rows.tolist():
+    for r in view.view_of.rows.tolist():
         m = view.man_record[r]
         vec = embedded.get((r, m.version)) if m is not None else None
         out[r] = vec if vec is not None else 0.0
@@ -90,8 +88,8 @@ def version_texts(snap: MarketSnapshot) -> dict[tuple[int, int], str]:
 
 
 def set_version_vectors(snap: MarketSnapshot, vectors: dict[tuple[int, int], np.ndarray]) -> None:
-    """Attach the embeddings of :func:`version_texts` to the snapshot (read by :func:`vectors_at`)."""
-    snap.__dict__["_version_vecs"] = vectors
+    """Keep the embeddings of :func:`version_texts` beside the snapshot (read by :func:`vectors_at`)."""
+    _VERSION_VECTORS[snap] = vectors
 
 
 def financials_at(snap: MarketSnapshot, when: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -101,7 +99,7 @@ def financials_at(snap: MarketSnapshot, when: float) -> tuple[np.ndarray, np.nda
     if not len(snap.fin_hist):
         return snap.ent_revenue, snap.ent_growth, snap.ent_rd, snap.ent_patents
     year = (EPOCH + timedelta(days=float(when))).year if np.isfinite(when) else 10**6
-    cache: dict[int, np.ndarray] = snap.__dict__.setdefault("_fin_at", {})
+    cache: dict[int, np.ndarray] = derived(snap, "financials_at", dict)
     if year not in cache:
         rows = snap.fin_hist[snap.fin_hist[:, 1] < year]
         out = np.full((snap.n_enterprises, 4), np.nan)

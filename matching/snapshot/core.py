@@ -11,14 +11,15 @@ arrays are indexed by *row*. ``enterprise_row`` / ``investor_row`` / ``need_row`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
 
-from matching.domain import industries, regions, vocab
+from matching.domain import regions, vocab
 from matching.domain.records import Enterprise, Event, Investor, Mandate, Need, Secondary
+from matching.snapshot.sectors import SectorCodes
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY = 86400.0
@@ -62,38 +63,24 @@ def to_days(when: datetime | date | None) -> float:
     return (when - EPOCH).total_seconds() / DAY
 
 
-class SectorCodes:
-    """Sector vocabulary of a snapshot: the taxonomy codes first, then foreign raw sectors."""
+@dataclass(frozen=True, eq=False)
+class AsOf:
+    """What makes a snapshot a view of another at a past moment (:func:`matching.snapshot.asof.snapshot_at`).
 
-    def __init__(self) -> None:
-        self.names: list[str] = list(industries.INDUSTRY_CODES)
-        self.index: dict[str, int] = {c: i for i, c in enumerate(self.names)}
-        cl = {c: i for i, c in enumerate(industries.CLUSTERS)}
-        self.cluster: list[int] = [cl[industries.cluster_of(c) or ""] for c in self.names]
+    Attributes:
+        source: the snapshot the view was made from (today's mandates).
+        rows: investor rows whose mandate columns differ from ``source``'s (the versions valid then).
+    """
 
-    def code(self, industry_code: str | None, raw: str | None) -> int:
-        """Sector id of an enterprise (taxonomy code, else raw sector name; -1 when neither)."""
-        key = industry_code or (f"raw:{raw.strip().lower()}" if raw and raw.strip() else None)
-        if key is None:
-            return -1
-        if key not in self.index:
-            self.index[key] = len(self.names)
-            self.names.append(key)
-            self.cluster.append(-1)
-        return self.index[key]
-
-    def label(self, sector: int, lang: str = "zh") -> str:
-        """Human label of a sector id."""
-        name = self.names[sector]
-        if name.startswith("raw:"):
-            return name[4:]
-        ind = industries.industry(name)
-        return ind.zh if lang == "zh" else ind.en
+    source: MarketSnapshot
+    rows: np.ndarray
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class MarketSnapshot:
-    """Columnar market state. Build with :func:`build_snapshot`."""
+    """Columnar market state, never changed once built. Build with :func:`build_snapshot`; a variant (a
+    past period's mandates or statuses, serving's slim copy) is a new snapshot made with
+    :func:`dataclasses.replace`, and tables computed from one live beside it (:mod:`matching.snapshot.derived`)."""
 
     sectors: SectorCodes
     # enterprises
@@ -179,11 +166,15 @@ class MarketSnapshot:
     #: every reported financial year: rows ``(enterprise row, year, revenue, growth, R&D ratio, patents)``
     #: sorted by enterprise and year (features read the years reported by then: matching.snapshot.asof.financials_at)
     fin_hist: np.ndarray = field(default_factory=lambda: np.zeros((0, 6)))
-    enterprise_row: dict[int, int] = field(default_factory=dict)
-    investor_row: dict[int, int] = field(default_factory=dict)
-    need_row: dict[int, int] = field(default_factory=dict)
-    ent_key_row: dict[str, int] = field(default_factory=dict)
-    inv_key_row: dict[str, int] = field(default_factory=dict)
+    #: set on a view of another snapshot at a past moment (its revised mandate rows), else ``None``
+    view_of: AsOf | None = None
+    #: ``False`` on serving's copy (:func:`slim_for_serving`): no enterprise records, profile or mandate texts
+    records_kept: bool = True
+    enterprise_row: dict[int, int] = field(init=False, repr=False)
+    investor_row: dict[int, int] = field(init=False, repr=False)
+    need_row: dict[int, int] = field(init=False, repr=False)
+    ent_key_row: dict[str, int] = field(init=False, repr=False)
+    inv_key_row: dict[str, int] = field(init=False, repr=False)
 
     @property
     def n_enterprises(self) -> int:
@@ -204,14 +195,16 @@ class MarketSnapshot:
         return slice(0, int(np.searchsorted(self.ev_time, when, side="left")))
 
     def __post_init__(self) -> None:
-        self.enterprise_row = {int(x): i for i, x in enumerate(self.ent_id)}
-        self.investor_row = {int(x): i for i, x in enumerate(self.inv_id)}
-        self.need_row = {int(x): i for i, x in enumerate(self.need_id)}
-        self.ent_key_row = {k: i for i, k in enumerate(self.ent_key)}
-        self.inv_key_row = {k: i for i, k in enumerate(self.inv_key)}
+        # the id maps are part of the snapshot (built once, here): frozen, so set through object.__setattr__
         order = np.argsort(self.need_ent, kind="stable")
         bounds = np.searchsorted(self.need_ent[order], np.arange(self.n_enterprises + 1))
-        self._needs_by_ent = {e: order[bounds[e]:bounds[e + 1]] for e in np.unique(self.need_ent)}
+        for name, value in (("enterprise_row", {int(x): i for i, x in enumerate(self.ent_id)}),
+                            ("investor_row", {int(x): i for i, x in enumerate(self.inv_id)}),
+                            ("need_row", {int(x): i for i, x in enumerate(self.need_id)}),
+                            ("ent_key_row", {k: i for i, k in enumerate(self.ent_key)}),
+                            ("inv_key_row", {k: i for i, k in enumerate(self.inv_key)}),
+                            ("_needs_by_ent", {e: order[bounds[e]:bounds[e + 1]] for e in np.unique(self.need_ent)})):
+            object.__setattr__(self, name, value)
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -317,7 +310,19 @@ def build_snapshot(
             sectors.code(None, raw)
     need_list = list(needs)
     sec_list = list(secondaries)
-    snap = MarketSnapshot(
+    need_ref_row = {n.ref: i for i, n in enumerate(need_list)}
+    ev_need = np.array([need_ref_row.get(e.need_ref or "", -1) for e in evs], dtype=np.int64)
+    need_round = np.array([ROUND.get(n.round or "", -1) for n in need_list], dtype=np.int8)
+    ev_round = np.array([ROUND.get(e.round or "", -1) for e in evs], dtype=np.int8)
+    has_need = (ev_round < 0) & (ev_need >= 0)  # an event without a round of its own takes its need's
+    ev_round[has_need] = need_round[ev_need[has_need]]
+    hist = [(r, f.year, _num(f.revenue), _num(f.revenue_growth), _num(f.rd_ratio), _num(f.patents))
+            for r, e in enumerate(enterprises) for f in e.financials]
+    versions: dict[int, list[Mandate]] = {}
+    for m in mandates:
+        if m.investor_key in inv_key_row:
+            versions.setdefault(inv_key_row[m.investor_key], []).append(m)
+    return MarketSnapshot(
         sectors=sectors,
         ent_id=np.asarray(enterprise_ids if enterprise_ids is not None else np.arange(n_e), dtype=np.int64),
         ent_key=ent_key,
@@ -348,7 +353,7 @@ def build_snapshot(
         need_ent=np.array([ent_key_row.get(n.enterprise_key, -1) for n in need_list], dtype=np.int64),
         need_instr=np.array([INSTR[n.instrument] for n in need_list], dtype=np.int8),
         need_amount=np.array([n.amount * FX_TO_CNY.get(n.currency, 1.0) for n in need_list], dtype=np.float64),
-        need_round=np.array([ROUND.get(n.round or "", -1) for n in need_list], dtype=np.int8),
+        need_round=need_round,
         need_open=np.array([n.status in ("open", "in_progress") for n in need_list], dtype=bool),
         need_opened=np.array([to_days(n.opened_on) for n in need_list], dtype=np.float64),
         need_closes=np.array([to_days(n.closes_on) for n in need_list], dtype=np.float64),
@@ -371,46 +376,17 @@ def build_snapshot(
         ev_type=np.array([EVENT[e.event_type] for e in evs], dtype=np.int8),
         ev_grade=np.array([vocab.EVENT_GRADES[e.event_type] for e in evs], dtype=np.int8),
         ev_time=np.array([to_days(e.occurred_at) for e in evs], dtype=np.float64),
-        ev_need=np.array([-1 for _ in evs], dtype=np.int64),
-        ev_round=np.array([ROUND.get(e.round or "", -1) for e in evs], dtype=np.int8),
+        ev_need=ev_need,
+        ev_round=ev_round,
         as_of=now,
+        man_versions={r: sorted(vs, key=lambda m: m.version) for r, vs in versions.items()
+                      if len(vs) > 1 or vs[0].valid_from is not None},
+        fin_hist=np.array(sorted(hist, key=lambda h: (h[0], h[1])), dtype=np.float64).reshape(-1, 6),
     )
-    hist = [(r, f.year, _num(f.revenue), _num(f.revenue_growth), _num(f.rd_ratio), _num(f.patents))
-            for r, e in enumerate(enterprises) for f in e.financials]
-    snap.fin_hist = np.array(sorted(hist, key=lambda h: (h[0], h[1])), dtype=np.float64).reshape(-1, 6)
-    versions: dict[int, list[Mandate]] = {}
-    for m in mandates:
-        if m.investor_key in inv_key_row:
-            versions.setdefault(inv_key_row[m.investor_key], []).append(m)
-    snap.man_versions = {r: sorted(vs, key=lambda m: m.version) for r, vs in versions.items()
-                         if len(vs) > 1 or vs[0].valid_from is not None}
-    need_ref_row = {r: i for i, r in enumerate(snap.need_ref)}
-    snap.ev_need = np.array([need_ref_row.get(e.need_ref or "", -1) for e in evs], dtype=np.int64)
-    own_round = snap.ev_round < 0
-    has_need = own_round & (snap.ev_need >= 0)
-    snap.ev_round[has_need] = snap.need_round[snap.ev_need[has_need]]
-    return snap
 
 
-class NotKept(Sequence):  # type: ignore[type-arg]
-    """Stands in for a per-row list that a serving snapshot does not keep (its rows are in the database)."""
-
-    def __init__(self, name: str, n: int) -> None:
-        self.name, self.n = name, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: object) -> object:
-        raise LookupError(f"snapshot.{self.name} is not kept by a serving process (slim_for_serving): "
-                          "read the record from the database")
-
-
-def slim_for_serving(snap: MarketSnapshot) -> None:
-    """Drop what serving never reads once the matcher is built: the enterprise records (about 60 % of a
-    snapshot's memory) and the profile and mandate texts (already embedded). Lists, explanations and
-    filters read the snapshot's columns; profile pages read the database."""
-    snap.ent_record = NotKept("ent_record", snap.n_enterprises)  # type: ignore[assignment]
-    snap.ent_text = NotKept("ent_text", snap.n_enterprises)  # type: ignore[assignment]
-    snap.man_text = NotKept("man_text", snap.n_investors)  # type: ignore[assignment]
-
+def slim_for_serving(snap: MarketSnapshot) -> MarketSnapshot:
+    """The snapshot serving keeps once the texts are embedded: without the enterprise records (about 60 %
+    of a snapshot's memory) and the profile and mandate texts (:attr:`MarketSnapshot.records_kept` is
+    ``False``). Lists, explanations and filters read the columns; profile pages read the database."""
+    return replace(snap, ent_record=[], ent_text=[], man_text=[], records_kept=False)

@@ -27,7 +27,7 @@ from matching.domain.sides import POSITIVE_GRADE
 from matching.learning.dataset import RankingData
 from matching.learning.evaluation import EvalSet
 from matching.ranking.collaborative import CollaborativeModel
-from matching.ranking.features import History, compute_features
+from matching.ranking.features import History, pair_features
 from matching.snapshot.core import MarketSnapshot
 
 #: The protocol's threshold: investors with at least this many portfolio companies are ranked.
@@ -65,9 +65,8 @@ def protocol_sets(snap: MarketSnapshot, window: tuple[float, float], *, ent_vecs
     def rows(direction: str, inv: np.ndarray, ent: np.ndarray, sizes: np.ndarray, query: np.ndarray) -> EvalSet:
         keys = inv * n_ent + ent
         y = np.where(np.isin(keys, positive), 5, 0).astype(np.int32)
-        sim = np.einsum("ij,ij->i", man_vecs[inv], ent_vecs[ent])
-        X = compute_features(snap, hist, inv, ent, np.full(len(inv), -1, dtype=np.int64), sim=sim,
-                             collab=collab.score(inv, ent) if len(inv) else None)
+        X, _ = pair_features(snap, hist, inv, ent, np.full(len(inv), -1, dtype=np.int64), man_vecs=man_vecs,
+                             ent_vecs=ent_vecs, collab=collab)
         i64 = np.full(len(inv), -1, dtype=np.int64)
         data = RankingData(direction, X, y, sizes.astype(np.int64), np.repeat(np.arange(len(sizes)), sizes),
                            query, inv, ent, i64, np.full(len(inv), float(start)), np.full(len(inv), np.nan),

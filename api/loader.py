@@ -1,0 +1,134 @@
+"""The one way a matcher is loaded from the database: :func:`load_matcher`, for the service and the terminal.
+
+``capconnect serve`` (the lifespan, :mod:`api.app`) and ``capconnect match`` both call it, so the terminal
+ranks exactly as a freshly started service does: the same market read, the same embeddings (through the
+on-disk cache), the same active model from the registry (or the content + rules score when there is none
+or it does not verify) and the same exposure counts from the impression log.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from api.state import ModelStatus
+from matching.config import Settings
+from matching.errors import ArtifactError, MatchingError
+from matching.learning.bundle import ModelBundle
+from matching.retrieval.embeddings import EmbeddingCache
+from matching.retrieval.encoder.encoder import TextEncoder
+from matching.serving.context import MatchContext, market_context
+from matching.serving.matcher import Matcher, Policy
+from matching.serving.results import CONTENT_RULES
+from store import registry
+from store.lists import exposure_counts
+from store.market_read import market_fingerprint, read_market
+
+logger = logging.getLogger(__name__)
+
+
+class EmptyMarketError(MatchingError):
+    """The database holds no enterprises: there is nothing to serve."""
+
+
+@dataclass(frozen=True)
+class LoadedMarket:
+    """The market as read from the database, ready to match.
+
+    Attributes:
+        context: the market and everything derived from it.
+        fingerprint: the market's fingerprint when it was read (a later change triggers a reload).
+        shown: shows per enterprise id in the current period (the impression log's counts).
+    """
+
+    context: MatchContext
+    fingerprint: str
+    shown: dict[int, int]
+
+
+@dataclass(frozen=True)
+class LoadedMatcher:
+    """:func:`load_matcher`'s result: the matcher, its model's status, and the market it was loaded from."""
+
+    matcher: Matcher
+    model: ModelStatus
+    market: LoadedMarket
+
+
+def load_market(settings: Settings, conn: psycopg.Connection, encoder: TextEncoder, *,
+                cache: EmbeddingCache | None = None, show_progress: bool = False) -> LoadedMarket:
+    """Read the market, embed it (through ``cache``) and build its context (serving's slim snapshot).
+
+    Raises:
+        EmptyMarketError: the database holds no enterprises.
+    """
+    fingerprint = market_fingerprint(conn)
+    stored = read_market(conn)
+    shown = exposure_counts(conn, datetime.now(UTC))
+    if not stored.enterprises:
+        raise EmptyMarketError("the database holds no enterprises: run `capconnect serve --demo`, or import a market "
+                               "(`capconnect import enterprises FILE`) first")
+    snapshot = stored.snapshot()
+    del stored  # the snapshot holds what serving needs; the records go once it is embedded
+    logger.info("building the matching context over %d enterprises and %d investors", snapshot.n_enterprises,
+                snapshot.n_investors)
+    context = market_context(snapshot, encoder, settings=settings, cache=cache, show_progress=show_progress,
+                             slim=True)  # the records and texts are not needed once embedded (memory per worker)
+    del snapshot
+    if cache is not None:
+        cache.release()  # the on-disk cache's tables (every cached vector) are not kept in memory
+    release_memory()
+    return LoadedMarket(context, fingerprint, shown)
+
+
+def active_bundle(active: registry.ModelVersion | None, encoder_id: str) -> tuple[ModelBundle | None, ModelStatus]:
+    """The active version's bundle, or ``None`` (content + rules) when there is none or it does not verify."""
+    if active is None:
+        return None, ModelStatus(CONTENT_RULES, datetime.now(UTC))
+    try:
+        bundle = ModelBundle.load(Path(active.path), encoder_id=encoder_id)
+    except ArtifactError as exc:
+        logger.error("active model %s refused, serving %s: %s", active.version, CONTENT_RULES, exc)
+        return None, ModelStatus(CONTENT_RULES, datetime.now(UTC), str(exc), active.version)
+    return bundle, ModelStatus(bundle.version, datetime.now(UTC))
+
+
+def load_matcher(settings: Settings, conn: psycopg.Connection, encoder: TextEncoder, *,
+                 query_encoder: TextEncoder | None = None, query_cache: EmbeddingCache | None = None,
+                 show_progress: bool = False) -> LoadedMatcher:
+    """The matcher over the market in the database, scored by the registry's active model.
+
+    Args:
+        settings: the settings (embedding cache folder, tolerances, index thresholds).
+        conn: a connection to the database.
+        encoder: embeds the market (a service passes one that waits for a free session as long as it takes).
+        query_encoder: embeds search texts (default: ``encoder``).
+        query_cache: the search texts' cache (default: the on-disk embedding cache).
+        show_progress: progress bars while embedding.
+
+    Raises:
+        EmptyMarketError: the database holds no enterprises.
+    """
+    cache = EmbeddingCache(settings.embedding_cache_dir)
+    active = registry.active_version(conn)
+    market = load_market(settings, conn, encoder, cache=cache, show_progress=show_progress)
+    bundle, status = active_bundle(active, encoder.encoder_id)
+    matcher = Matcher(market.context, bundle.scorer if bundle is not None else None, Policy.from_settings(settings),
+                      encoder=query_encoder or encoder, query_cache=query_cache or cache, model_version=status.version)
+    return LoadedMatcher(matcher, status, market)
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc keeps it otherwise): reading the market
+    builds every record before the snapshot keeps only columns, and that peak should not stay resident."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
