@@ -4,7 +4,8 @@ mandates, financing needs and secondary listings.
 Keyword-only functions over a psycopg connection; values in and rows out use the API's field names
 (``district``, ``industry``), translated to columns by the :class:`~store.tables.Table`
 whitelists below. Writes run in one transaction each; a unique key already taken raises
-:class:`Duplicate` (the route answers 409), any other constraint :class:`Invalid` (422).
+:class:`~store.tables.Duplicate`, any other constraint :class:`~store.tables.Invalid` (the API answers
+409 and 422: :mod:`api.errors`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from matching.rules.listing_visibility import SecondaryScope
-from store.tables import Duplicate as Duplicate  # re-exported: the routes catch db.Duplicate
-from store.tables import Invalid as Invalid
 from store.tables import (
     Table,
     fetch_page,
@@ -276,7 +275,7 @@ def list_needs(conn: psycopg.Connection, *, enterprise_id: int | None = None, in
 
 
 def create_need(conn: psycopg.Connection, *, values: Mapping[str, Any]) -> int:
-    """Insert a financing need; return its id (:class:`Duplicate` for a taken ``ref``)."""
+    """Insert a financing need; return its id (:class:`~store.tables.Duplicate` for a taken ``ref``)."""
     with writing(conn, NEEDS, values) as cur:
         return insert_row(cur, NEEDS, values)
 
@@ -308,7 +307,7 @@ def list_secondaries(conn: psycopg.Connection, *, kind: Sequence[str] = (), stat
 
 
 def create_secondary(conn: psycopg.Connection, *, values: Mapping[str, Any]) -> int:
-    """Insert a secondary listing; return its id (:class:`Duplicate` for a taken ``ref``)."""
+    """Insert a secondary listing; return its id (:class:`~store.tables.Duplicate` for a taken ``ref``)."""
     with writing(conn, SECONDARIES, values) as cur:
         return insert_row(cur, SECONDARIES, values)
 
