@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from cli.commands import benchmark, data, db, demo, encoder, keys, match, models, serve
+from cli.commands import benchmark, data, db, demo, encoder, keys, match, models, serve, worker
 
 app = typer.Typer(
     name="capconnect",
@@ -28,6 +28,7 @@ app.command("demo")(demo.demo)
 app.add_typer(models.app, name="models")
 app.add_typer(keys.app, name="keys")
 app.command("serve")(serve.serve)
+app.command("worker")(worker.worker)
 app.command("train")(models.train)
 app.command("evaluate")(models.evaluate)
 

@@ -1,12 +1,16 @@
-"""SQL for the model registry (``model_versions``): register, list, read, activate.
+"""SQL for the model registry (``model_versions``): register, list, read, activate, promote, roll back.
 
 At most one version is ``active`` (a partial unique index enforces it). Activation retires the
 active version and activates the new one in one transaction, so a reader sees either the old or
-the new version, never none and never two.
+the new version, never none and never two. :func:`promote` and :func:`rollback` are the one way a
+version becomes active (the API, the console, ``capconnect models`` and the retraining worker call
+them): they read the rows, ask the pure gate of :mod:`matching.learning.promotion`, then activate.
+Serving processes notice the new active version by polling :func:`active_version`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +20,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from matching.learning.bundle import json_safe
+from matching.learning.promotion import PromotionRefused, check_promotion, rollback_target, verify
+
+logger = logging.getLogger(__name__)
 
 _COLUMNS = "version, path, status, created_at, activated_at, manifest, metrics"
 
@@ -110,3 +117,47 @@ def set_status(conn: psycopg.Connection, version: str, status: str, metrics: dic
     else:
         conn.execute("UPDATE model_versions SET status = %s, metrics = %s WHERE version = %s",
                      (status, _json(metrics), version))
+
+
+def _lookup(conn: psycopg.Connection, version: str) -> ModelVersion:
+    mv = get_version(conn, version)
+    if mv is None:
+        known = ", ".join(v.version for v in list_versions(conn)[:10]) or "none yet"
+        raise PromotionRefused(f"no model version {version!r} (known: {known}); `capconnect models list` shows them")
+    return mv
+
+
+def promote(conn: psycopg.Connection, version: str, *, force: bool = False,
+            encoder_id: str | None = None) -> ModelVersion:
+    """Make ``version`` the active model when the gate lets it (:func:`~matching.learning.promotion.check_promotion`).
+
+    Args:
+        conn: the database holding ``model_versions``.
+        version: the candidate.
+        force: promote even when it does not beat the active version (the artifact is still checked).
+        encoder_id: the encoder serving; a model trained with another encoder is refused.
+
+    Raises:
+        PromotionRefused: unknown version, an artifact that does not load, or a model that does not
+            beat the active one on the same holdout rows (without ``force``).
+    """
+    mv = _lookup(conn, version)
+    active = active_version(conn)
+    check_promotion(mv, active, force=force, encoder_id=encoder_id)
+    new = activate(conn, version)
+    logger.info("promoted %s (was %s)", version, active.version if active else "none")
+    return new
+
+
+def rollback(conn: psycopg.Connection, to: str | None = None, *, encoder_id: str | None = None) -> ModelVersion:
+    """Re-activate ``to``, or the version active before the current one.
+
+    Raises:
+        PromotionRefused: nothing to roll back to, an unknown version, or an artifact that does not load.
+    """
+    active = active_version(conn)
+    target = rollback_target(active, activation_history(conn), _lookup(conn, to) if to is not None else None)
+    verify(target, encoder_id)
+    new = activate(conn, target.version)
+    logger.info("rolled back to %s (was %s)", target.version, active.version if active else "none")
+    return new

@@ -1,5 +1,6 @@
 """Models for data scientists: versions, promotion that swaps while requests continue, rollback, refusal of a
-corrupt bundle (through the API and through the poller), background retraining. Tests run in order."""
+corrupt bundle (through the API and through the poller), retraining queued through the API and run by the
+worker. Tests run in order."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from helpers_api import ApiEnv, api_service, error_of
 
 from store import registry
 from training import pipeline
+from training.worker import run_once
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +152,7 @@ def test_retrain_runs_in_the_background_and_the_poller_serves_a_promoted_version
         {"field": "job", "value": job["id"], "reason": "one retraining job at a time: wait for this one "
                                                       f"(GET /v1/models/jobs/{job['id']})"}]
     assert api.sql("SELECT count(*) FROM model_jobs WHERE status IN ('queued', 'running')") == [(1,)]  # rows
+    assert run_once(api.settings, encoder=api.encoder) == 1  # `capconnect worker`, not the service, trains
     assert _wait_for(lambda: api.get(f"/v1/models/jobs/{job['id']}", "ds").json()["status"] in ("succeeded",
                                                                                                    "failed"), 120)
     done = api.get(f"/v1/models/jobs/{job['id']}", "ds").json()
@@ -162,6 +165,7 @@ def test_retrain_runs_in_the_background_and_the_poller_serves_a_promoted_version
 
     monkeypatch.setattr(pipeline, "train", too_little)  # the job imports it when it runs
     failing = api.post("/v1/models/retrain", "admin", None).json()
+    run_once(api.settings, encoder=api.encoder)
     assert _wait_for(lambda: api.get(f"/v1/models/jobs/{failing['id']}", "ds").json()["status"] == "failed", 30)
     failed = api.get(f"/v1/models/jobs/{failing['id']}", "ds").json()
     assert failed["error"] == ("TrainingError: no investor training or validation rows: the market needs more "

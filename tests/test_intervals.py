@@ -9,8 +9,8 @@ import pytest
 
 from matching.learning.intervals import bootstrap_ci, paired_bootstrap
 from matching.learning.metrics import ndcg_at_k, ndcg_per_query
+from matching.learning.promotion import baseline_gate
 from store.registry import ModelVersion
-from training.registry import baseline_gate
 
 
 def test_per_query_ndcg_by_hand_and_its_mean_is_the_metric() -> None:

@@ -7,6 +7,7 @@ test); everything else is the real thing: LightGBM, FAISS, the registry table, f
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,14 +20,15 @@ from helpers_encoder import HashingEncoder
 
 from matching.config import Settings
 from matching.errors import ArtifactError
-from matching.learning.bundle import ModelBundle
+from matching.learning.bundle import ModelBundle, write_manifest
+from matching.learning.promotion import PromotionRefused
 from matching.ranking.selection import Choice
 from matching.synth.generator import generate_market
 from store import registry
 from store.batch import MarketBatch, save_batch
 from store.database import Database
+from store.registry import promote, rollback
 from training import pipeline
-from training.registry import PromotionRefused, promote, rollback
 
 SEED = 0
 
@@ -67,9 +69,10 @@ def test_train_writes_a_self_describing_registered_version(market_db: Database, 
     assert res.folder == folder and folder.is_dir()
     assert mv is not None and mv.status == "candidate" and mv.path == str(folder)
     for f in ("ranker_investor.txt", "ranker_enterprise.txt", "calibrator_investor.json", "calibrator_enterprise.json",
-              "index/index.faiss", "metrics.json", "report.md", "manifest.json", "plots/recall_by_k.png",
+              "metrics.json", "report.md", "manifest.json", "plots/recall_by_k.png",
               "plots/feature_importance.png", "plots/ndcg_by_group.png", "plots/lorenz_exposure.png"):
         assert (folder / f).is_file(), f
+    assert not (folder / "index").exists()  # the service builds its own index; the bundle carries none
     man = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert man["version"] == "v1" and man["seed"] == SEED and man["encoder_id"] == "test-char-ngram-64"
     assert man["features"][0] == "semantic_sim" and len(man["features_hash"]) > 8
@@ -91,11 +94,23 @@ def test_train_writes_a_self_describing_registered_version(market_db: Database, 
     env["versions"]["v1"] = res
 
 
+def test_a_version_written_with_an_index_folder_still_loads(env: dict, tmp_path: Path) -> None:
+    """Versions written by earlier code carry ``index/``, listed in their manifest: they still verify and load."""
+    old = tmp_path / "v_old"
+    shutil.copytree(env["settings"].models_dir / "v1", old)
+    (old / "index").mkdir()
+    (old / "index" / "index.faiss").write_bytes(b"an index nobody loads")
+    manifest = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("files")
+    (old / "manifest.json").unlink()
+    assert "index/index.faiss" in write_manifest(old, manifest)["files"]
+    assert ModelBundle.load(old, encoder_id="test-char-ngram-64").version == "v1"
+
+
 def test_promotion_then_same_data_and_seed_give_same_metrics_and_no_promotion(market_db: Database, env: dict
                                                                               ) -> None:
-    s = env["settings"]
     with market_db.connect(autocommit=True) as conn:
-        first = promote(conn, s, "v1")
+        first = promote(conn, "v1")
         assert first.status == "active"
         res2 = _train(env, conn, "v2")
         # same data, same seed: the same metrics
@@ -108,17 +123,17 @@ def test_promotion_then_same_data_and_seed_give_same_metrics_and_no_promotion(ma
         assert res2.metrics["compare"]["active_version"] == "v1"
         with pytest.raises(PromotionRefused, match=r"version v2 does not beat the active version v1 on the holdout "
                                                    r"window \(mean NDCG@10 [0-9.]+ vs [0-9.]+\); promote with --force"):
-            promote(conn, s, "v2")
+            promote(conn, "v2")
         assert registry.active_version(conn).version == "v1"
-        forced = promote(conn, s, "v2", force=True)
+        forced = promote(conn, "v2", force=True)
         assert forced.version == "v2" and registry.get_version(conn, "v1").status == "retired"
-        back = rollback(conn, s)
+        back = rollback(conn)
         assert back.version == "v1" and registry.active_version(conn).version == "v1"
         assert registry.get_version(conn, "v2").status == "retired"
         with pytest.raises(PromotionRefused, match="version v1 is already active"):
-            promote(conn, s, "v1")
+            promote(conn, "v1")
         with pytest.raises(PromotionRefused, match=r"no model version 'nope' \(known: .*v1"):
-            promote(conn, s, "nope")
+            promote(conn, "nope")
 
 
 def test_a_better_model_is_promoted(market_db: Database, env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,13 +145,13 @@ def test_a_better_model_is_promoted(market_db: Database, env: dict, monkeypatch:
             m.setattr(pipeline, "select", lambda *a, **k: Choice("model"))
             _train(env, conn, "v_weak", config=pipeline.TrainConfig(num_boost_round=1))
         assert ModelBundle.load(s.models_dir / "v_weak").scorer.choices["investor"].kind == "model"
-        promote(conn, s, "v_weak", force=True)
+        promote(conn, "v_weak", force=True)
         res = _train(env, conn, "v3")
         cmp = res.metrics["compare"]
         assert cmp["active_version"] == "v_weak" and cmp["comparable"]
         assert res.metrics["primary"] > cmp["active_primary"]
-        assert promote(conn, s, "v3").version == "v3"
-        assert rollback(conn, s, "v1").version == "v1"
+        assert promote(conn, "v3").version == "v3"
+        assert rollback(conn, "v1").version == "v1"
 
 
 def test_corrupt_artifact_is_refused_and_the_active_model_stays(market_db: Database, env: dict) -> None:
@@ -150,7 +165,7 @@ def test_corrupt_artifact_is_refused_and_the_active_model_stays(market_db: Datab
             ModelBundle.load(folder)
         with market_db.connect(autocommit=True) as conn:
             with pytest.raises(PromotionRefused, match="version v2 cannot serve: .*does not match its checksum"):
-                promote(conn, s, "v2", force=True)
+                promote(conn, "v2", force=True)
             assert registry.active_version(conn).version == "v1"
     finally:
         path.write_bytes(original)
@@ -197,7 +212,7 @@ def test_rollback_without_history_is_refused(template_url: str, pg_admin_url: st
         url = _with_db(pg_admin_url, name)
         with psycopg.connect(url, autocommit=True) as conn:
             with pytest.raises(PromotionRefused, match="no earlier active version to roll back to"):
-                rollback(conn, Settings(database_url=url, data_dir=tmp_path))
+                rollback(conn)
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -10,10 +10,10 @@ import psycopg
 
 from matching.config import Settings
 from matching.learning.bundle import ModelBundle
+from matching.learning.promotion import PromotionRefused
 from matching.retrieval.encoder.encoder import TextEncoder
 from store import registry
 from training.pipeline import Inputs, Progress, eval_sets, evaluate, load_inputs
-from training.registry import PromotionRefused
 
 
 def evaluate_version(settings: Settings, conn: psycopg.Connection, version: str, *, against: str | None = None,

@@ -17,12 +17,10 @@ Stages (each a thin call into :mod:`matching`):
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,6 @@ import psycopg
 
 from matching.config import Settings
 from matching.domain.sides import POSITIVE_GRADE
-from matching.learning.bundle import METRICS, json_safe, write_manifest
 from matching.domain.sides import Side
 from matching.learning.dataset import RankingData, build_ranking_sets, concat
 from matching.learning.impressions import impression_data
@@ -41,9 +38,9 @@ from matching.ranking.ranker import LambdaRanker
 from matching.ranking.selection import select
 from matching.ranking.twosided import TwoSidedScorer
 from matching.retrieval.encoder.encoder import TextEncoder
-from matching.retrieval.index import IndexConfig, VectorIndex
-from matching.snapshot.core import EPOCH, MarketSnapshot
+from matching.snapshot.core import MarketSnapshot
 from store import registry
+from training.artifacts import day, write_version
 from training.holdout import (
     EVAL_THREADS,
     EvalBuilder,
@@ -62,7 +59,7 @@ from training.inputs import (
     load_inputs,
     say,
 )
-from training.provenance import active_scorer, code_version, library_versions, new_version_name
+from training.provenance import active_scorer, new_version_name
 
 #: Re-exported: callers (notebooks, tests, the benchmark) import these from the pipeline.
 __all__ = ["EVAL_THREADS", "EvalBuilder", "Fitted", "Inputs", "Progress", "TrainConfig", "TrainResult",
@@ -142,13 +139,9 @@ def windows_at(snap: MarketSnapshot, config: TrainConfig, holdout: tuple[float, 
     first = float(snap.ev_time[0]) if len(snap.ev_time) else valid_start
     if valid_start - first < config.period_days:
         raise TrainingError(f"less than one {config.period_days:.0f}-day period of history before the validation "
-                            f"window starting {_day(valid_start)}: move the cut later or lower valid_days")
+                            f"window starting {day(valid_start)}: move the cut later or lower valid_days")
     train_start = first if config.train_days is None else max(first, valid_start - config.train_days)
     return {"train": (train_start, valid_start), "valid": (valid_start, start), "holdout": (start, end)}
-
-
-def _day(t: float) -> str:
-    return (EPOCH + timedelta(days=float(t))).date().isoformat()
 
 
 def build_training_data(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float, float]]
@@ -191,11 +184,6 @@ def mask_features(X: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     for name in names:
         X[:, FEATURE_INDEX[name]] = np.nan
     return X
-
-
-def _counts(data: RankingData) -> dict[str, int]:
-    return {"rows": len(data), "queries": int(data.n_queries), "positives": int((data.y >= 3).sum()),
-            "logged_rows": getattr(data, "logged_rows", 0), "recomputed_rows": getattr(data, "recomputed_rows", 0)}
 
 
 @dataclass
@@ -314,7 +302,7 @@ def fit_and_evaluate(inputs: Inputs, config: TrainConfig | None = None, *, activ
     config = config or TrainConfig()
     wins = wins or windows(inputs.snap, config)
     build = _masked(eval_builder or eval_sets, config.drop_features)
-    say(progress, "windows: " + ", ".join(f"{k} {_day(a)} … {_day(b)}" for k, (a, b) in wins.items()))
+    say(progress, "windows: " + ", ".join(f"{k} {day(a)} … {day(b)}" for k, (a, b) in wins.items()))
     data, rankers, scorer, calibration, fit_seconds = fit_scorer(inputs, config, wins, eval_builder=build,
                                                                  progress=progress)
     say(progress, "building the holdout evaluation sets (every eligible candidate of each query)")
@@ -353,55 +341,16 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
                                 or registry.get_version(conn, version) is not None):
         raise ValueError(f"version {version!r} exists already: choose another name")
     inputs = inputs or load_inputs(settings, conn, encoder=encoder, show_progress=show_progress, progress=progress)
-    snap, enc = inputs.snap, inputs.encoder
-    active_name, active, why = active_scorer(conn, enc.encoder_id)
+    active_name, active, why = active_scorer(conn, inputs.encoder.encoder_id)
     fitted = fit_and_evaluate(inputs, config, active=active, progress=progress)
-    wins, data, rankers, scorer, sets, results = (fitted.windows, fitted.data, fitted.rankers, fitted.scorer,
-                                                  fitted.sets, fitted.results)
     models_dir = settings.models_dir
     models_dir.mkdir(parents=True, exist_ok=True)
     name = version or new_version_name(models_dir, conn)
     if (models_dir / name).exists() or registry.get_version(conn, name) is not None:
         raise ValueError(f"version {name!r} exists already: choose another name")
     metrics = fitted.metrics(name, active_version=active_name, why=why)
-    tmp = models_dir / f".incoming-{name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        say(progress, f"writing {models_dir / name}")
-        data_window = {k: [_day(a), _day(b)] for k, (a, b) in wins.items()}
-        for direction in tuple(Side):
-            rankers[direction].save(tmp, direction=direction, encoder_id=enc.encoder_id, data_window=data_window,
-                                    metrics=results[direction]["model"]["all"])
-        scorer.save_calibrators(tmp)
-        index = VectorIndex(enc.dimension, enc.encoder_id, IndexConfig(exact_threshold=settings.exact_search_threshold))
-        index.build(snap.ent_id, inputs.ent_vecs)
-        index.save(tmp / "index")
-        (tmp / METRICS).write_text(json.dumps(json_safe(metrics), indent=2, ensure_ascii=False), encoding="utf-8")
-        from training.report import write_report  # matplotlib only when a report is written
-
-        say(progress, "writing the report")
-
-        write_report(tmp, metrics, inputs=inputs, sets=sets, scorer=scorer, rankers=rankers, seed=config.seed,
-                     scores=fitted.scores)
-        rows = {d: {k: _counts(v) for k, v in data[d].items()} for d in tuple(Side)}
-        manifest = write_manifest(tmp, {
-            "version": name, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "encoder_id": enc.encoder_id, "dimension": enc.dimension, "data_window": data_window,
-            "windows_days": {k: [float(a), float(b)] for k, (a, b) in wins.items()},
-            "rows": rows, "market": {"enterprises": snap.n_enterprises, "investors": snap.n_investors,
-                                     "needs": len(snap.need_id), "events": len(snap.ev_time),
-                                     "impressions": len(inputs.impressions)},
-            "config": asdict(config), "seed": config.seed, "code_version": code_version(),
-            "libraries": library_versions(), "weight": scorer.weight,
-            "served": {d: scorer.choices[d].to_dict() for d in tuple(Side)},
-            "train_seconds": round(time.perf_counter() - t_start, 1),
-        })
-        final = models_dir / name
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    final = models_dir / name
+    manifest = write_version(final, fitted, inputs, metrics, started=t_start, progress=progress)
     if register:
         try:
             with conn.transaction():
@@ -410,6 +359,6 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
             shutil.rmtree(final, ignore_errors=True)
             raise
     say(progress, f"version {name}: primary {metrics['primary']:.4f} "
-                   f"(affinity {results['primary'].get('affinity', float('nan')):.4f}, "
-                   f"active {results['primary'].get('active', float('nan')):.4f})")
+                   f"(affinity {fitted.results['primary'].get('affinity', float('nan')):.4f}, "
+                   f"active {fitted.results['primary'].get('active', float('nan')):.4f})")
     return TrainResult(name, final, metrics, manifest)

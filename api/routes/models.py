@@ -3,7 +3,8 @@
 A promotion or rollback through the API swaps the serving model at once (the poller would pick
 it up within ``model_poll_seconds`` anyway, and other workers do). The bundle is loaded and verified
 *before* the registry changes, so a version that cannot serve is never made active by this route.
-Listing, promotion and rollback are :mod:`api.services.models`'s, shared with the web console.
+A retraining is queued here and run by ``capconnect worker``, a process of its own.
+Listing, promotion, rollback and retraining are :mod:`api.services.models`'s, shared with the web console.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response
 
 from api.deps import ConnDep, Principal, StateDep, require_roles
-from api.errors import ApiError, field_detail, not_found
-from api.jobs import JobBusy
+from api.errors import not_found
 from api.schemas.common import error_responses
 from api.schemas.models import JobOut, ModelListOut, ModelVersionOut, PromoteIn, RetrainIn, RollbackIn, SwapOut
 from api.services import models as service
@@ -33,12 +33,9 @@ def list_models(state: StateDep, conn: ConnDep, who: Scientist) -> ModelListOut:
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=ERRORS)
-def get_job(job_id: str, state: StateDep, who: Scientist) -> JobOut:
-    """A retraining job's status: queued, running, succeeded or failed (with the error)."""
-    job = state.jobs.get(job_id) if state.jobs else None
-    if job is None:
-        raise not_found("训练任务", "Retraining job", job_id, "job_id")
-    return JobOut(**job)
+def get_job(job_id: str, conn: ConnDep, who: Scientist) -> JobOut:
+    """A retraining job's status: queued, running, succeeded or failed (with the error), and its stage messages."""
+    return service.get_job(conn, who, job_id)
 
 
 @router.get("/{version}", response_model=ModelVersionOut, responses=ERRORS)
@@ -65,18 +62,9 @@ def rollback_model(state: StateDep, conn: ConnDep, who: Scientist, body: Rollbac
 
 
 @router.post("/retrain", status_code=202, response_model=JobOut, responses=ERRORS)
-def retrain(state: StateDep, who: Scientist, response: Response, body: RetrainIn | None = None) -> JobOut:
-    """Start a retraining job in the background (one at a time); follow it at ``/v1/models/jobs/{id}``."""
-    params = (body or RetrainIn()).model_dump()
-    try:
-        job = state.jobs.submit(params, who.key_shown)
-    except JobBusy as busy:
-        running = busy.job or {"id": "?", "status": "running", "requested_by": "?"}
-        raise ApiError(409, "conflict", f"已有训练任务 {running['id']} 在进行，一次只运行一个",
-                       f"A retraining job ({running['id']}, {running['status']}, requested by "
-                       f"{running['requested_by']}) is not finished; one job runs at a time: follow it at "
-                       f"/v1/models/jobs/{running['id']} and ask again when it ends",
-                       fields=[field_detail("job", running["id"], "one retraining job at a time: wait for this one "
-                                            f"(GET /v1/models/jobs/{running['id']})")]) from busy
-    response.headers["Location"] = f"/v1/models/jobs/{job['id']}"
-    return JobOut(**job)
+def retrain(conn: ConnDep, who: Scientist, response: Response, body: RetrainIn | None = None) -> JobOut:
+    """Queue a retraining job (one at a time), run by ``capconnect worker``; follow it at
+    ``/v1/models/jobs/{id}``."""
+    job = service.retrain(conn, who, body)
+    response.headers["Location"] = f"/v1/models/jobs/{job.id}"
+    return job

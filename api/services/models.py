@@ -1,27 +1,33 @@
-"""Model versions for data scientists and admins: list, promote, roll back; for the API's model routes
-(:mod:`api.routes.models`) and the console's models page.
+"""Model versions for data scientists and admins: list, promote, roll back, queue a retraining; for the API's
+model routes (:mod:`api.routes.models`) and the console's models page.
 
 A promotion or rollback swaps the serving model at once (the poller would pick it up within
 ``model_poll_seconds`` anyway, and other workers do). The bundle is loaded and verified *before* the
 registry changes, so a version that cannot serve is never made active. Forcing a promotion past the
-quality gate is an admin's, with a reason the audit log records.
+quality gate is an admin's, with a reason the audit log records. Promotion and rollback go through
+:func:`store.registry.promote` / :func:`store.registry.rollback`, as ``capconnect models`` does.
+
+A retraining is only queued here (:func:`store.jobs.enqueue`): ``capconnect worker`` runs it in a process of its
+own, and a version it promotes reaches this process through the poller.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from api.deps import Principal
 from api.errors import ApiError, field_detail, forbidden, not_found
 from api.logs import request_id_var
-from api.schemas.models import ModelListOut, ModelVersionOut, PromoteIn, RollbackIn, SwapOut
+from api.schemas.models import JobOut, ModelListOut, ModelVersionOut, PromoteIn, RetrainIn, RollbackIn, SwapOut
 from api.services.checks import authorize, invalid
 from api.state import AppState
 from matching.errors import ArtifactError
+from matching.learning.promotion import PromotionRefused
 from store import audit, registry
+from store import jobs as jobs_db
 from store.registry import ModelVersion
-from training.registry import PromotionRefused, promote, rollback
 
 #: The roles that see and change model versions.
 SCIENTISTS = ("data_scientist", "admin")
@@ -67,7 +73,7 @@ def promote_version(state: AppState, conn: Any, who: Principal, version: str, bo
     bundle = _verified(state, mv)
     previous = state.matcher.model_version
     try:
-        new = promote(conn, state.settings, version, force=force, encoder_id=state.encoder.encoder_id)
+        new = registry.promote(conn, version, force=force, encoder_id=state.encoder.encoder_id)
     except PromotionRefused as exc:
         raise ApiError(409, "conflict", "模型未被启用", str(exc)) from exc
     if force:
@@ -83,11 +89,37 @@ def roll_back(state: AppState, conn: Any, who: Principal, body: RollbackIn | Non
     authorize(who, *SCIENTISTS)
     previous = state.matcher.model_version
     try:
-        new = rollback(conn, state.settings, body.to if body else None, encoder_id=state.encoder.encoder_id)
+        new = registry.rollback(conn, body.to if body else None, encoder_id=state.encoder.encoder_id)
     except PromotionRefused as exc:
         raise ApiError(409, "conflict", "无法回滚", str(exc)) from exc
     state.serve_version(new)
     return SwapOut(version=new.version, status=new.status, serving=state.matcher.model_version, previous=previous)
+
+
+def retrain(conn: Any, who: Principal, body: RetrainIn | None) -> JobOut:
+    """Queue a retraining job for ``capconnect worker`` (409 while one is queued or running, naming it)."""
+    authorize(who, *SCIENTISTS)
+    try:
+        job = jobs_db.enqueue(conn, job_id=uuid.uuid4().hex, params=(body or RetrainIn()).model_dump(),
+                              requested_by=who.key_shown)
+    except jobs_db.JobBusy as busy:
+        running = busy.job or {"id": "?", "status": "running", "requested_by": "?"}
+        raise ApiError(409, "conflict", f"已有训练任务 {running['id']} 在进行，一次只运行一个",
+                       f"A retraining job ({running['id']}, {running['status']}, requested by "
+                       f"{running['requested_by']}) is not finished; one job runs at a time: follow it at "
+                       f"/v1/models/jobs/{running['id']} and ask again when it ends",
+                       fields=[field_detail("job", running["id"], "one retraining job at a time: wait for this one "
+                                            f"(GET /v1/models/jobs/{running['id']})")]) from busy
+    return JobOut(**job)
+
+
+def get_job(conn: Any, who: Principal, job_id: str) -> JobOut:
+    """A retraining job's row (404 when there is none)."""
+    authorize(who, *SCIENTISTS)
+    job = jobs_db.get(conn, job_id)
+    if job is None:
+        raise not_found("训练任务", "Retraining job", job_id, "job_id")
+    return JobOut(**job)
 
 
 def _verified(state: AppState, mv: ModelVersion) -> Any:

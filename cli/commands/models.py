@@ -12,9 +12,9 @@ from rich.table import Table
 from cli.commands.common import console, database, fail, settings
 from matching.errors import ArtifactError
 from matching.learning.bundle import METRICS, ModelBundle, json_safe
+from matching.learning.promotion import PromotionRefused, comparison
 from store import registry
 from training.pipeline import TrainConfig, TrainingError
-from training.registry import PromotionRefused, comparison, promote, rollback
 
 app = typer.Typer(help="Model versions: list, show, promote, rollback.", no_args_is_help=True)
 SHOWN = ("ndcg@10", "recall@10", "recall@20", "recall@100", "mrr", "auc", "mutual@10", "gini@10")
@@ -83,7 +83,7 @@ def train(
         console.print(f"wrote [bold]{result.folder}[/] (report: {result.folder / 'report.md'})")
         if promote_after:
             try:
-                promote(conn, s, result.version)
+                registry.promote(conn, result.version)
                 console.print(f"promoted {result.version}")
             except PromotionRefused as exc:
                 console.print(f"[yellow]not promoted:[/] {exc}")
@@ -171,12 +171,11 @@ def promote_cmd(
     force: bool = typer.Option(False, "--force", help="Promote even if it does not beat the active version."),
 ) -> None:
     """Activate a version if it beats the active one on the same holdout rows (the service picks it up)."""
-    s = settings()
     with database() as db, db.connect(autocommit=True) as conn:
         try:
             active = registry.active_version(conn)
             cand = registry.get_version(conn, version)
-            mv = promote(conn, s, version, force=force)
+            mv = registry.promote(conn, version, force=force)
         except PromotionRefused as exc:
             fail(str(exc))
     cmp = comparison(cand, active) if cand else {}
@@ -187,11 +186,10 @@ def promote_cmd(
 @app.command("rollback")
 def rollback_cmd(to: str | None = typer.Argument(None, help="Version to restore (default: the previous one).")) -> None:
     """Re-activate an earlier version (default: the one active before the current)."""
-    s = settings()
     with database() as db, db.connect(autocommit=True) as conn:
         try:
             before = registry.active_version(conn)
-            mv = rollback(conn, s, to)
+            mv = registry.rollback(conn, to)
         except PromotionRefused as exc:
             fail(str(exc))
     console.print(f"[green]active[/] {mv.version} (was {before.version if before else 'none'})")

@@ -74,7 +74,6 @@ def _prepare_demo(db: Database) -> None:
 
     encoder = load_encoder(ensure_encoder())
     from training.pipeline import load_inputs, train
-    from training.registry import promote
 
     console.print("no active model: embedding every profile and mandate (cached on disk: a later start encodes only "
                   "new or changed texts), then training the first one")
@@ -83,7 +82,7 @@ def _prepare_demo(db: Database) -> None:
             inputs = load_inputs(s, conn, encoder=encoder, show_progress=True,
                                  progress=lambda m: console.print(f"  {m}"))
             result = train(s, conn, inputs=inputs, progress=lambda m: console.print(f"  {m}"))
-            promote(conn, s, result.version, encoder_id=encoder.encoder_id)
+            registry.promote(conn, result.version, encoder_id=encoder.encoder_id)
         except (MatchingError, ValueError) as exc:
             console.print(f"[yellow]no model trained ({exc}); lists are ranked by content + rules[/]")
             return

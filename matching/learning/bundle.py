@@ -1,8 +1,9 @@
 """A trained model version on disk (``models/<version>/``): written once, verified on every load.
 
-The folder holds both directions' rankers and calibrators, the enterprise index, ``manifest.json``
-(ordered features, encoder id, data windows and row counts, code and library versions, seed and
-the SHA-256 of every file), ``metrics.json`` and ``report.md`` with its plots. :meth:`ModelBundle.load`
+The folder holds both directions' rankers and calibrators, ``manifest.json`` (ordered features, encoder
+id, data windows and row counts, code and library versions, seed and the SHA-256 of every file),
+``metrics.json`` and ``report.md`` with its plots; versions written by earlier code also hold an
+``index/`` folder nobody loads (checked like every listed file, then ignored). :meth:`ModelBundle.load`
 refuses a folder whose files do not match their checksums, whose features differ from the code's or
 whose encoder differs from the one serving, so a corrupt or mismatched artifact never serves.
 """
