@@ -19,8 +19,7 @@ from matching.ingest.investment_events import parse_investment_events, write_inv
 from matching.ingest.reader import read_table
 from matching.learning.benchmark.adapter import protocol_sets
 from matching.learning.dataset import RankingData
-from matching.learning.evaluation import EvalSet, subset_masks
-from matching.ranking.baselines import SERVABLE_BASELINES
+from matching.learning.evaluation import SERVABLE_BASELINES, EvalSet, subset_masks
 from matching.ranking.features import FEATURE_INDEX, FEATURE_NAMES, History
 from matching.ranking.selection import Choice, select, served_scores
 from matching.snapshot.core import MarketSnapshot, build_snapshot

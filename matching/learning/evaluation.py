@@ -22,7 +22,7 @@ from matching.domain.sides import POSITIVE_GRADE, Side
 from matching.learning import exposure, metrics
 from matching.learning.dataset import RankingData, build_ranking_sets
 from matching.learning.intervals import bootstrap_ci
-from matching.ranking.baselines import SERVABLE_BASELINES, feature_baseline
+from matching.ranking.features import FEATURE_INDEX
 from matching.rules.eligibility import pair_fit
 from matching.snapshot.core import EVENT, MarketSnapshot
 
@@ -39,6 +39,12 @@ BASELINE_MEANING: dict[str, str] = {
     "similarity": "cosine of mandate (else portfolio centroid) and profile embeddings only",
     "incumbents_then_affinity": "pairs that already dealt (follow-ons) first, then affinity",
 }
+#: Baselines a model version may serve instead of its ranker (computable from one list's features).
+SERVABLE_BASELINES: tuple[str, ...] = ("popularity", "rules", "affinity", "similarity", "incumbents_then_affinity")
+#: A missing feature value (no past deals) ranks a baseline's candidate last, never first.
+_FLOOR = -1e6
+#: The structured-fit features whose mean stands in for the fit of pairs without a need.
+_FIT_FEATURES: tuple[str, ...] = ("sector_cluster", "stage_fit", "instrument_fit", "tier_fit", "board_fit")
 #: Evaluation subsets: every pair; pairs that never reached a deal before the window (the task that
 #: matters to a user: an introduction); the positives that did (follow-ons, new positives left out);
 #: enterprises with no event before the window.
@@ -95,6 +101,37 @@ def subset(data: RankingData, rows: np.ndarray) -> RankingData:
     return RankingData(data.direction, data.X[rows], data.y[rows], sizes.astype(np.int64),
                        np.repeat(np.arange(len(sizes)), sizes), data.query[rows], data.inv[rows], data.ent[rows],
                        data.need[rows], data.as_of[rows], data.event_time[rows], data.window, data.feature_names)
+
+
+def feature_baseline(name: str, X: np.ndarray, side: str, *, fit: np.ndarray | None = None) -> np.ndarray:
+    """One servable baseline's score from feature rows: the one definition used by evaluation, model
+    selection and serving (:class:`matching.ranking.baselines.BaselineScorer`).
+
+    Args:
+        name: one of :data:`SERVABLE_BASELINES`.
+        X: feature rows (columns in :data:`~matching.ranking.features.FEATURE_NAMES` order).
+        side: who asks: ``investor`` (queries are investors) or ``enterprise``.
+        fit: the structured mandate fit of each pair (``rules``); without it, the mean of the fit
+            features.
+
+    Raises:
+        ValueError: an unknown baseline name.
+    """
+    col = lambda n: np.asarray(X[:, FEATURE_INDEX[n]], dtype=np.float64)  # noqa: E731
+    if name == "popularity":
+        return np.nan_to_num(col("ent_popularity" if side == Side.INVESTOR else "inv_positives"), nan=0.0)
+    if name == "rules":
+        if fit is not None:
+            return np.asarray(fit, dtype=np.float64)
+        return sum(np.nan_to_num(col(n), nan=0.0) for n in _FIT_FEATURES) / len(_FIT_FEATURES)
+    if name == "affinity":
+        return np.nan_to_num(col("affinity"), nan=_FLOOR)
+    if name == "similarity":
+        return np.nan_to_num(col("semantic_sim"), nan=-1.0)
+    if name == "incumbents_then_affinity":
+        incumbent = np.nan_to_num(col("pair_prior_engagement"), nan=0.0) >= POSITIVE_GRADE
+        return np.nan_to_num(col("affinity"), nan=_FLOOR) + 1e7 * incumbent
+    raise ValueError(f"baseline: {name!r}: allowed: {', '.join(SERVABLE_BASELINES)}")
 
 
 def rules_fit(snap: MarketSnapshot, data: RankingData) -> np.ndarray | None:

@@ -1,9 +1,9 @@
 """The scorers without a trained model: the servable baselines and the content-rules score.
 
-:func:`feature_baseline` is the one definition of each servable baseline, computed from one list's
-feature rows; evaluation (:func:`matching.learning.evaluation.baseline_scores`), model selection
-(:mod:`matching.ranking.selection`) and serving all call it. :class:`BaselineScorer` and
-:class:`ContentRulesScorer` wrap them in the :class:`~matching.ranking.scorer.Scorer` interface.
+:class:`BaselineScorer` wraps :func:`matching.learning.evaluation.feature_baseline` (the one definition
+of each servable baseline, which evaluation, model selection and serving all call) and
+:class:`ContentRulesScorer` wraps :func:`content_rules_score` (what serves without a model), both in the
+:class:`~matching.ranking.scorer.Scorer` interface.
 """
 
 from __future__ import annotations
@@ -12,48 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from matching.domain.sides import POSITIVE_GRADE, Side
+from matching.domain.sides import Side
 from matching.errors import ArtifactError
-from matching.ranking.features import FEATURE_INDEX
+from matching.learning.evaluation import SERVABLE_BASELINES, feature_baseline
 from matching.ranking.scorer import MANIFEST, RESAVE, read_manifest, write_manifest
-
-#: Baselines a model version may serve instead of its ranker (computable from one list's features).
-SERVABLE_BASELINES: tuple[str, ...] = ("popularity", "rules", "affinity", "similarity", "incumbents_then_affinity")
-#: A missing feature value (no past deals) ranks a baseline's candidate last, never first.
-_FLOOR = -1e6
-#: The structured-fit features whose mean stands in for the fit of pairs without a need.
-_FIT_FEATURES: tuple[str, ...] = ("sector_cluster", "stage_fit", "instrument_fit", "tier_fit", "board_fit")
-
-
-def feature_baseline(name: str, X: np.ndarray, side: str, *, fit: np.ndarray | None = None) -> np.ndarray:
-    """One servable baseline's score from feature rows: the one definition used by evaluation, model
-    selection and serving.
-
-    Args:
-        name: one of :data:`SERVABLE_BASELINES`.
-        X: feature rows (columns in :data:`~matching.ranking.features.FEATURE_NAMES` order).
-        side: who asks: ``investor`` (queries are investors) or ``enterprise``.
-        fit: the structured mandate fit of each pair (``rules``); without it, the mean of the fit
-            features.
-
-    Raises:
-        ValueError: an unknown baseline name.
-    """
-    col = lambda n: np.asarray(X[:, FEATURE_INDEX[n]], dtype=np.float64)  # noqa: E731
-    if name == "popularity":
-        return np.nan_to_num(col("ent_popularity" if side == Side.INVESTOR else "inv_positives"), nan=0.0)
-    if name == "rules":
-        if fit is not None:
-            return np.asarray(fit, dtype=np.float64)
-        return sum(np.nan_to_num(col(n), nan=0.0) for n in _FIT_FEATURES) / len(_FIT_FEATURES)
-    if name == "affinity":
-        return np.nan_to_num(col("affinity"), nan=_FLOOR)
-    if name == "similarity":
-        return np.nan_to_num(col("semantic_sim"), nan=-1.0)
-    if name == "incumbents_then_affinity":
-        incumbent = np.nan_to_num(col("pair_prior_engagement"), nan=0.0) >= POSITIVE_GRADE
-        return np.nan_to_num(col("affinity"), nan=_FLOOR) + 1e7 * incumbent
-    raise ValueError(f"baseline: {name!r}: allowed: {', '.join(SERVABLE_BASELINES)}")
 
 
 class BaselineScorer:

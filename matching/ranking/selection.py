@@ -11,8 +11,8 @@ Candidates per direction:
 
 * ``model``: the direction's own LambdaRank score;
 * ``two_sided``: the calibrated harmonic mean of both directions (:mod:`matching.ranking.twosided`);
-* every servable baseline (:data:`matching.ranking.baselines.SERVABLE_BASELINES`), computed from the same
-  feature rows (:func:`matching.ranking.baselines.feature_baseline`);
+* every servable baseline (:data:`matching.learning.evaluation.SERVABLE_BASELINES`), computed from the same
+  feature rows (:func:`matching.learning.evaluation.feature_baseline`);
 * ``blend``: ``model + w * z(baseline)`` with the best baseline standardised by its validation mean
   and deviation (constants, so a list is scored the same whatever else is in it), ``w`` on a grid.
 
@@ -30,8 +30,7 @@ from typing import Any
 import numpy as np
 
 from matching.domain.sides import Side
-from matching.learning.evaluation import EvalSet, per_query_ndcg
-from matching.ranking.baselines import SERVABLE_BASELINES, feature_baseline
+from matching.learning.evaluation import SERVABLE_BASELINES, EvalSet, feature_baseline, per_query_ndcg
 
 #: Blend weights of the standardised baseline tried on validation.
 BLEND_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
