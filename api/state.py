@@ -104,7 +104,6 @@ class AppState:
     model: ModelStatus = field(default_factory=ModelStatus)
     exposure: ShownCounts = field(default_factory=ShownCounts)
     started_at: float = field(default_factory=time.time)
-    jobs: Any = None  # api.jobs.JobRunner, set by the lifespan
     rebuild: Callable[[], tuple[MatchContext, dict[int, int]]] | None = None
     impressions: Any = None  # api.impressions.ImpressionWriter (None: lists are written in the request)
     market_fingerprint: str = ""
