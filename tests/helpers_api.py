@@ -8,8 +8,9 @@ encoder, and creates one key per role. Each test module starts its own (about a 
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,3 +141,14 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     assert " / " in err["message"], err["message"]  # 中文 / English
     assert err["request_id"] == response.headers["x-request-id"]
     return err
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 60.0) -> bool:
+    """Whether ``condition()`` came true within ``seconds`` (asked every 0.1 s): for what a poller or
+    another process does in its own time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

@@ -5,12 +5,11 @@ worker. Tests run in order."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers_api import ApiEnv, api_service, error_of
+from helpers_api import ApiEnv, api_service, error_of, wait_for
 
 from store import registry
 from training import pipeline
@@ -26,15 +25,6 @@ def api(pg_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathF
 def _train(api: ApiEnv, version: str) -> pipeline.TrainResult:
     with api.db.connect(autocommit=True) as conn:
         return pipeline.train(api.settings, conn, seed=0, version=version, encoder=api.encoder, show_progress=False)
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float = 60.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_no_versions_yet_serves_content_rules(api: ApiEnv) -> None:
@@ -64,10 +54,10 @@ def test_promotion_swaps_models_while_requests_continue(api: ApiEnv) -> None:
                                                      "ent"))]
     for t in threads:
         t.start()
-    assert _wait_for(lambda: len(seen["deals"]) >= 3 and len(seen["investors"]) >= 3, 30)
+    assert wait_for(lambda: len(seen["deals"]) >= 3 and len(seen["investors"]) >= 3, 30)
     promoted = api.post("/v1/models/v1/promote", "ds", {"force": False})
     n_at_swap = len(seen["deals"])
-    assert _wait_for(lambda: len(seen["deals"]) >= n_at_swap + 3, 30)
+    assert wait_for(lambda: len(seen["deals"]) >= n_at_swap + 3, 30)
     stop.set()
     for t in threads:
         t.join(timeout=30)
@@ -124,7 +114,7 @@ def test_a_corrupt_bundle_is_refused_and_the_old_model_keeps_serving(api: ApiEnv
     # promoted behind the service's back (another process): the poller refuses it, the old model serves
     with api.db.connect(autocommit=True) as conn:
         registry.activate(conn, "v2")
-    assert _wait_for(lambda: api.client.get("/readyz").json()["model"]["refused_version"] == "v2", 10)
+    assert wait_for(lambda: api.client.get("/readyz").json()["model"]["refused_version"] == "v2", 10)
     ready = api.get("/readyz", "admin").json()  # the refusal's reason (paths, checksums) is shown to staff only
     assert ready["model"]["version"] == "v1" and "does not match its checksum" in ready["model"]["error"]
     assert api.get(f"/v1/investors/{api.ids['inv']}/deals", "inv").json()["model_version"] == "v1"
@@ -153,7 +143,7 @@ def test_retrain_runs_in_the_background_and_the_poller_serves_a_promoted_version
                                                       f"(GET /v1/models/jobs/{job['id']})"}]
     assert api.sql("SELECT count(*) FROM model_jobs WHERE status IN ('queued', 'running')") == [(1,)]  # rows
     assert run_once(api.settings, encoder=api.encoder) == 1  # `capconnect worker`, not the service, trains
-    assert _wait_for(lambda: api.get(f"/v1/models/jobs/{job['id']}", "ds").json()["status"] in ("succeeded",
+    assert wait_for(lambda: api.get(f"/v1/models/jobs/{job['id']}", "ds").json()["status"] in ("succeeded",
                                                                                                    "failed"), 120)
     done = api.get(f"/v1/models/jobs/{job['id']}", "ds").json()
     assert done["status"] == "succeeded", done["error"]
@@ -166,7 +156,7 @@ def test_retrain_runs_in_the_background_and_the_poller_serves_a_promoted_version
     monkeypatch.setattr(pipeline, "train", too_little)  # the job imports it when it runs
     failing = api.post("/v1/models/retrain", "admin", None).json()
     run_once(api.settings, encoder=api.encoder)
-    assert _wait_for(lambda: api.get(f"/v1/models/jobs/{failing['id']}", "ds").json()["status"] == "failed", 30)
+    assert wait_for(lambda: api.get(f"/v1/models/jobs/{failing['id']}", "ds").json()["status"] == "failed", 30)
     failed = api.get(f"/v1/models/jobs/{failing['id']}", "ds").json()
     assert failed["error"] == ("TrainingError: no investor training or validation rows: the market needs more "
                                "funnel history") and failed["version"] is None and failed["finished_at"]
@@ -176,5 +166,5 @@ def test_retrain_runs_in_the_background_and_the_poller_serves_a_promoted_version
     assert stored[0][2].startswith("cck_") and stored[0][2].endswith("_…")
     with api.db.connect(autocommit=True) as conn:
         registry.activate(conn, "v3")  # e.g. `capconnect models promote v3` in another process
-    assert _wait_for(lambda: api.state.matcher.model_version == "v3", 10)
+    assert wait_for(lambda: api.state.matcher.model_version == "v3", 10)
     assert api.get(f"/v1/investors/{api.ids['inv']}/deals", "inv").json()["model_version"] == "v3"

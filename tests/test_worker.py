@@ -12,12 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from helpers_api import ApiEnv, api_service, error_of
+from helpers_api import ApiEnv, api_service, error_of, wait_for
 
 from store import jobs as jobs_db
 from training.worker import STOPPED, run_once
@@ -79,15 +79,6 @@ def _capconnect(api: ApiEnv, *args: str, slow: bool = False) -> subprocess.Popen
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_a_job_queued_through_the_api_is_run_by_the_worker_and_its_promoted_model_served(api: ApiEnv) -> None:
     queued = api.post("/v1/models/retrain", "ds", {"seed": 1, "version": "w1", "promote": True})
     assert queued.status_code == 202, queued.text
@@ -105,7 +96,7 @@ def test_a_job_queued_through_the_api_is_run_by_the_worker_and_its_promoted_mode
     assert any("fitting the investor ranker" in line for line in done["log"])
     assert api.sql("SELECT status FROM model_versions WHERE version = 'w1'") == [("active",)]
     # the running service notices the new active version by itself (its poller), no restart, no call
-    assert _wait_for(lambda: api.state.matcher.model_version == "w1", 10)
+    assert wait_for(lambda: api.state.matcher.model_version == "w1", 10)
     assert api.get(f"/v1/investors/{api.ids['inv']}/deals", "inv", k=3).json()["model_version"] == "w1"
     assert api.get("/v1/models", "ds").json()["serving"] == "w1"
 
@@ -132,7 +123,7 @@ def test_a_job_left_running_by_a_stopped_worker_is_failed_by_the_next(api: ApiEn
         busy = api.post("/v1/models/retrain", "ds", {"seed": 3})
         assert busy.status_code == 409 and error_of(busy)["fields"][0]["value"] == "gone"
         assert api.get("/v1/models/jobs/gone", "ds").json()["status"] == "running"
-    assert _wait_for(lambda: api.sql(*held) == [(0,)], 10)  # the server has ended that worker's session
+    assert wait_for(lambda: api.sql(*held) == [(0,)], 10)  # the server has ended that worker's session
     assert run_once(api.settings, encoder=api.encoder) == 0  # its worker is gone now: the next one fails it
     gone = api.get("/v1/models/jobs/gone", "ds").json()
     assert gone["status"] == "failed" and gone["error"] == "abandoned: the process running it stopped"
@@ -143,7 +134,7 @@ def test_a_waiting_worker_takes_a_job_when_queued_and_a_stop_fails_it_midway(api
     try:
         time.sleep(3.0)  # started and listening
         job = api.post("/v1/models/retrain", "ds", {"seed": 4}).json()
-        assert _wait_for(lambda: "fitting slowly" in api.get(f"/v1/models/jobs/{job['id']}", "ds").json()["log"],
+        assert wait_for(lambda: "fitting slowly" in api.get(f"/v1/models/jobs/{job['id']}", "ds").json()["log"],
                          20), worker.stderr.read() if worker.poll() is not None else "still waiting"
         assert api.get(f"/v1/models/jobs/{job['id']}", "ds").json()["status"] == "running"
         worker.send_signal(signal.SIGTERM)
