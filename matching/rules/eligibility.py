@@ -3,10 +3,12 @@ over many pairs at once, used by serving, training rows and evaluation alike.
 
 Eligibility of an (investor, need) pair is the AND of two parts:
 
-* :func:`hard_rules`: the rules that do not change with time for a given mandate (investor type,
-  instrument, stage, ticket, region, tier, board, exclusions both ways). Each rule's predicate is
-  written here once, with NumPy broadcasting, so the same code answers one investor against many
-  needs (a deal list), many investors against one need (an enterprise's list), or pairs;
+* :func:`hard_rules`: the rules that do not change with time for a given mandate: those of the
+  target alone (:func:`target_rules`: a need with an enterprise, no existing shares) and those of the
+  investor against it (:func:`mandate_rules`: investor type, instrument, stage, ticket, region, tier,
+  board, exclusions both ways). Each rule's predicate is written here once, with NumPy
+  broadcasting, so the same code answers one investor against many needs (a deal list), many
+  investors against one need (an enterprise's list), or pairs;
 * :class:`Statuses`: who is active and which needs are open at a moment (``as_of``), today's
   statuses or a past period's (:meth:`Statuses.period`). The open check is
   :func:`~matching.rules.constraints.needs_open`.
@@ -17,11 +19,12 @@ same predicates, minus the need's own (instrument, stage, ticket). A past moment
 
 :class:`Eligibility` is the per-snapshot index callers use; the fast paths (the amount-sorted columns
 of :class:`~matching.rules.liveneeds.LiveNeeds`, the per-snapshot tables of
-:mod:`matching.rules.static`) are data structures over :class:`Columns` that call :func:`eligible`.
+:mod:`matching.rules.static`) are data structures over :class:`Columns` that call these functions.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -33,6 +36,7 @@ from matching.snapshot.core import DEBT_MASK, MarketSnapshot
 from matching.snapshot.derived import derived
 
 Index = np.ndarray | int
+_DEBT_ONLY = frozenset(DEBT_ONLY.tolist())
 
 
 @dataclass(frozen=True)
@@ -98,13 +102,19 @@ def _enterprise_facts(snap: MarketSnapshot, ent: np.ndarray) -> dict[str, np.nda
             "quals": t.ent_quals_value[e]}
 
 
+@functools.lru_cache(maxsize=4096)
+def _bit_table(mask: int) -> np.ndarray:
+    table = np.ones(65, dtype=bool)  # entry 64, read by code -1: unknown counts as in
+    table[:64] = (mask >> np.arange(64)) & 1
+    table.flags.writeable = False
+    return table
+
+
 def _has_bit(mask: Any, code: Any) -> Any:
     """Whether each code is in the bit mask (an unknown code, -1, counts as in). One mask against
-    many codes reads a lookup table of 65 entries (entry -1: unknown); many masks shift."""
+    many codes reads a lookup table of 65 entries; many masks shift."""
     if np.ndim(mask) == 0:
-        table = np.ones(65, dtype=bool)
-        table[:64] = (int(mask) >> np.arange(64)) & 1
-        return table[code]
+        return _bit_table(int(mask))[code]
     code = np.asarray(code)
     return ((mask >> np.maximum(code, 0)) & 1).astype(bool) | (code < 0)
 
@@ -139,19 +149,37 @@ def excluded_pairs(snap: MarketSnapshot) -> np.ndarray:
 
 def hard_rules(snap: MarketSnapshot, inv: Index, cols: Columns, *, tolerance: float) -> np.ndarray:
     """The time-independent hard rules of pairs ``(inv, cols)``: investor rows ``inv`` (one row or an
-    array) against the targets of ``cols`` (arrays), broadcast. Statuses are :class:`Statuses`'."""
+    array) against the targets of ``cols`` (arrays), broadcast. Statuses are :class:`Statuses`'.
+
+    The AND of :func:`target_rules` (the target alone) and :func:`mandate_rules` (the investor's).
+    """
+    ok = mandate_rules(snap, inv, cols, tolerance=tolerance)
+    ok &= target_rules(cols)
+    return ok
+
+
+def target_rules(cols: Columns) -> np.ndarray:
+    """The rules a target breaks whoever asks: a need without an enterprise; existing shares (they go
+    to S funds as secondary listings, never as a primary deal)."""
+    ok = cols.ent >= 0
+    if cols.instr is not None:
+        ok &= cols.instr != OLD_SHARES
+    return ok
+
+
+def mandate_rules(snap: MarketSnapshot, inv: Index, cols: Columns, *, tolerance: float) -> np.ndarray:
+    """The rules that depend on the investor: its type and mandate against the target, exclusions both ways."""
     shape = np.broadcast_shapes(np.shape(inv), np.shape(cols.ent))
     itype = snap.inv_type[inv].astype(np.int64)
     if np.ndim(inv) == 0 and itype == S_FUND:  # S funds take secondary listings, never a primary deal
         return np.zeros(shape, dtype=bool)
     ok = np.ones(shape, dtype=bool)
     ok &= itype != S_FUND
-    ok &= cols.ent >= 0
     if cols.need is not None:
         assert cols.instr is not None and cols.round is not None and cols.is_debt is not None
-        ok &= cols.instr != OLD_SHARES  # existing shares go to S funds as secondary listings
         ok &= _has_bit(snap.man_instr[inv], cols.instr)  # an empty list in a mandate means equity only
-        ok &= ~np.isin(itype, DEBT_ONLY) | cols.is_debt  # banks, guarantors, lenders: debt-type needs only
+        debt_only = np.bool_(int(itype) in _DEBT_ONLY) if np.ndim(itype) == 0 else np.isin(itype, DEBT_ONLY)
+        ok &= ~debt_only | cols.is_debt  # banks, guarantors, lenders: debt-type needs only
         stages = snap.man_stages[inv]
         ok &= _scoped(stages, _has_bit(stages, cols.round) | cols.is_debt)  # debt needs have no round
         ok &= ticket_ok(cols.amount, snap.man_ticket_min[inv], snap.man_ticket_max[inv], tolerance)
@@ -161,7 +189,8 @@ def hard_rules(snap: MarketSnapshot, inv: Index, cols: Columns, *, tolerance: fl
     ok &= _scoped(tiers, _has_bit(tiers, cols.tier))
     boards = snap.man_boards[inv]
     ok &= _scoped(boards, (cols.boards & boards) != 0)
-    ok &= ~fit_tables(snap).excl_sector[inv, cols.sector]
+    excl = fit_tables(snap).excl_sector
+    ok &= ~(excl[inv][cols.sector] if np.ndim(inv) == 0 else excl[inv, cols.sector])  # one row: a 1-d gather
     ok &= ((cols.excl_types >> itype) & 1) == 0
     blocked = excluded_pairs(snap)
     if len(blocked):  # exclusions both ways, looked up for the pairs still standing only

@@ -10,6 +10,7 @@ the ``rules`` baseline of evaluation. It is not a hard rule: every pair it score
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -89,8 +90,16 @@ def fit_tables(snap: MarketSnapshot) -> FitTables:
 def _per_code(term: Callable[[Any, np.ndarray], np.ndarray], inv: Any, codes: np.ndarray, size: int) -> np.ndarray:
     """``term(inv, codes)``; for one investor, evaluated once per code (a table, -1 last) and gathered."""
     if np.ndim(inv) == 0:
-        return term(inv, np.r_[np.arange(size), -1])[codes]
+        return term(inv, _codes(size))[codes]
     return term(inv, codes)
+
+
+@functools.lru_cache(maxsize=64)
+def _codes(size: int) -> np.ndarray:
+    """Codes ``0..size-1`` then -1 (unknown), so a table over them is indexed by code directly."""
+    out = np.append(np.arange(size), -1)
+    out.flags.writeable = False
+    return out
 
 
 def structured_fit(snap: MarketSnapshot, inv: np.ndarray | int, cols: Columns, at: Any = slice(None)
@@ -122,9 +131,10 @@ def structured_fit(snap: MarketSnapshot, inv: np.ndarray | int, cols: Columns, a
     n_round = int(max(rnd.max(initial=-1), 0)) + 1
     n_district = t.pref_district.shape[1]
     ticket = ticket_score(cols.amount[at], snap.man_ticket_min[inv], snap.man_ticket_max[inv])
-    reinvest = ((snap.inv_type[inv] == _STATE_FUND) & ~np.isnan(snap.man_reinvest[inv])
-                & (t.inv_home[inv] == district)).astype(float)
-    return (_per_code(sector, inv, sec, len(t.sec_cluster) - 1) + _per_code(stage, inv, rnd, n_round)
-            + w["ticket"] * ticket + _per_code(place, inv, district, n_district)
-            + w["reinvest"] * reinvest + w["tier"] * (cols.tier[at] / 2.0) + w["quals"] * cols.quals[at])
+    out = (_per_code(sector, inv, sec, len(t.sec_cluster) - 1) + _per_code(stage, inv, rnd, n_round)
+           + w["ticket"] * ticket + _per_code(place, inv, district, n_district))
+    reinvests = (snap.inv_type[inv] == _STATE_FUND) & ~np.isnan(snap.man_reinvest[inv])  # a state fund's home
+    if np.ndim(inv) or reinvests:  # (adding 0.0 for one investor that does not changes no value)
+        out += w["reinvest"] * (reinvests & (t.inv_home[inv] == district)).astype(float)
+    return out + w["tier"] * (cols.tier[at] / 2.0) + w["quals"] * cols.quals[at]
 

@@ -3,11 +3,12 @@
 A deal list starts from every need the investor may see and its structured fit. Over every need of
 the market that is fine at 5,000 enterprises and dominates a list at 1,000,000. :class:`LiveNeeds` is
 a data structure built once per snapshot that lets the one implementation of each rule
-(:func:`matching.rules.eligibility.eligible`, :func:`matching.rules.fit.structured_fit`) read less:
+(:mod:`matching.rules.eligibility`, :func:`matching.rules.fit.structured_fit`) read less:
 
-* only needs whose statuses pass now are kept (open, an active enterprise: the parts of eligibility
-  that do not depend on the investor), sorted by amount, so the ticket range, the most selective
-  rule, narrows the needs to a contiguous slice found by binary search before the rules run;
+* only needs whose :class:`Statuses` and :func:`target_rules` pass now are kept (open, an active
+  enterprise, not existing shares: the part of eligibility that does not depend on the investor),
+  sorted by amount, so the ticket range, the most selective rule, narrows them to a contiguous slice
+  found by binary search; a list then applies :func:`mandate_rules` (the ticket rule included) to it;
 * the needs' and enterprises' facts are gathered into need-aligned :class:`Columns` once (no
   ``need → enterprise`` indirection per list).
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matching.rules.eligibility import Columns, Statuses, eligible
+from matching.rules.eligibility import Columns, Statuses, mandate_rules, target_rules
 from matching.rules.fit import structured_fit
 from matching.snapshot.core import MarketSnapshot
 
@@ -35,7 +36,8 @@ class LiveNeeds:
     def __init__(self, snap: MarketSnapshot) -> None:
         self.snap = snap
         self.statuses = Statuses.at(snap)
-        rows = np.flatnonzero(self.statuses.need & (snap.need_ent >= 0))
+        rows = np.flatnonzero(self.statuses.need)
+        rows = rows[target_rules(Columns.of_needs(snap, rows))]
         rows = rows[np.argsort(snap.need_amount[rows], kind="stable")]
         self.need = rows
         self.cols = Columns.of_needs(snap, rows)
@@ -58,9 +60,10 @@ class LiveNeeds:
             end = len(self.need) if np.isnan(lo) else self.n_finite
         else:
             end = int(np.searchsorted(finite, hi * (1 + tolerance), "right"))
-        if end <= start:
+        if end <= start or not self.statuses.investor[inv]:
             return np.zeros(0, dtype=np.int64)
-        ok = eligible(s, int(inv), self.cols.take(slice(start, end)), self.statuses, tolerance=tolerance)
+        # the needs' statuses and target rules held when the columns were built: the mandate's remain
+        ok = mandate_rules(s, int(inv), self.cols.take(slice(start, end)), tolerance=tolerance)
         return np.flatnonzero(ok) + start
 
     def fit(self, inv: int, pos: np.ndarray) -> np.ndarray:
@@ -68,9 +71,21 @@ class LiveNeeds:
         return structured_fit(self.snap, int(inv), self.cols, pos)
 
 
+def best_first(targets: np.ndarray, needs: np.ndarray, fit: np.ndarray) -> np.ndarray:
+    """Order of pairs by target, the best structured fit first, ties to the lowest need row: the first pair
+    of each target's run is the need shown for it. The one choice of a target's need, for serving
+    (:func:`best_per_target`) and training rows (:meth:`matching.rules.static.StaticEligibility.ranked`)."""
+    return np.lexsort((needs, -fit, targets))
+
+
+def first_of_runs(targets: np.ndarray) -> np.ndarray:
+    """Bool mask of the first pair of each run of equal targets (pairs in :func:`best_first` order)."""
+    return np.r_[True, targets[1:] != targets[:-1]] if len(targets) else np.zeros(0, dtype=bool)
+
+
 def best_per_target(targets: np.ndarray, needs: np.ndarray, fit: np.ndarray, shared: np.ndarray | None = None
                     ) -> np.ndarray:
-    """Indices of the best pair per target: highest fit, ties to the lowest need row.
+    """Indices of the best pair per target (:func:`best_first`).
 
     ``shared`` marks pairs whose target has other pairs; unshared pairs are kept as they are and
     only the shared ones are sorted (most enterprises have one live need).
@@ -83,10 +98,6 @@ def best_per_target(targets: np.ndarray, needs: np.ndarray, fit: np.ndarray, sha
     else:
         idx = np.flatnonzero(shared)
         single = np.flatnonzero(~shared)
-    if len(idx):
-        order = idx[np.lexsort((needs[idx], -fit[idx], targets[idx]))]
-        t = targets[order]
-        first = order[np.r_[True, t[1:] != t[:-1]]]
-    else:
-        first = idx
+    order = idx[best_first(targets[idx], needs[idx], fit[idx])]
+    first = order[first_of_runs(targets[order])]
     return np.concatenate([single, first]) if len(single) else first

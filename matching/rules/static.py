@@ -16,6 +16,7 @@ import numpy as np
 
 from matching.rules.eligibility import Columns, Statuses, hard_rules
 from matching.rules.fit import structured_fit
+from matching.rules.liveneeds import best_first, first_of_runs
 from matching.snapshot.core import MarketSnapshot
 from matching.snapshot.derived import derived
 
@@ -86,7 +87,7 @@ class StaticEligibility:
             needs = np.flatnonzero(self.needs()[inv])
             fit = structured_fit(self.snap, inv, self.need_cols, needs)
             ents = self.snap.need_ent[needs]
-            order = np.lexsort((needs, -fit, ents))
+            order = best_first(ents, needs, fit)  # the same choice of an enterprise's need as serving
             needs, ents = needs[order], ents[order]
             self._ranked[inv] = (needs, ents, ent_vecs[ents] @ man_vecs[inv])
         return self._ranked[inv]
@@ -123,7 +124,7 @@ class PeriodEligibility:
             needs, ents, sims = self.static.ranked(inv, ent_vecs, man_vecs)
             live = self.need_ok[needs] & self.inv_ok[inv]
             needs, ents, sims = needs[live], ents[live], sims[live]
-            first = np.r_[True, ents[1:] != ents[:-1]] if len(ents) else np.zeros(0, dtype=bool)
+            first = first_of_runs(ents)
             return ents[first], needs[first], sims[first]
         ents = np.flatnonzero(self.static.ents()[inv] & self.ent_ok) if self.inv_ok[inv] else np.zeros(0, np.int64)
         return ents, np.full(len(ents), -1, dtype=np.int64), None
