@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
+
+import pytest
+from helpers_api import api_service
 
 
 def test_deal_list_from_the_database_respects_the_mandate(cli_with_encoder, db) -> None:
@@ -28,3 +33,47 @@ def test_deal_list_from_the_database_respects_the_mandate(cli_with_encoder, db) 
     assert wrong.exit_code == 1 and "secondary listings are for S funds" in wrong.stderr
     missing = cli("match", "deals", "999999")
     assert missing.exit_code == 1 and "999999" in missing.stderr
+
+
+def test_the_terminal_ranks_as_the_service_once_a_model_is_promoted(pg_admin_url: str, template_url: str,
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`capconnect match` loads the matcher as the service does (api.loader.load_matcher): with a promoted
+    model it ranks by that model, so a deal list in the terminal is the list the API serves (same order,
+    same scores), not the content + rules list it showed before."""
+    from typer.testing import CliRunner
+
+    from cli.commands import match
+    from cli.main import app
+    from matching.config import get_settings
+    from training import pipeline
+
+    with api_service(pg_admin_url, tmp_path) as env:
+        with env.db.connect(autocommit=True) as conn:
+            pipeline.train(env.settings, conn, seed=0, version="v1", encoder=env.encoder, show_progress=False)
+        promoted = env.post("/v1/models/v1/promote", "admin", {"force": True, "reason": "test: serve it"})
+        assert promoted.status_code == 200, promoted.text
+        deadline = time.monotonic() + 60
+        while env.state.matcher.model_version != "v1" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert env.state.matcher.model_version == "v1"
+
+        monkeypatch.setenv("CAPCONNECT_DATABASE_URL", env.db.url)
+        monkeypatch.setenv("CAPCONNECT_DATA_DIR", str(env.settings.data_dir))
+        monkeypatch.setenv("CAPCONNECT_MODELS_DIR", str(env.settings.models_dir))
+        monkeypatch.setattr(match, "ensure_encoder", lambda: None)
+        monkeypatch.setattr(match, "load_encoder", lambda *args, **kwargs: env.encoder)  # the service's encoder
+        get_settings.cache_clear()
+        try:
+            inv = env.ids["inv"]
+            terminal = CliRunner().invoke(app, ["match", "deals", str(inv), "-k", "10", "--lang", "en"],
+                                          catch_exceptions=False)
+        finally:
+            get_settings.cache_clear()
+        assert terminal.exit_code == 0, terminal.stderr
+        assert " · model v1 · " in terminal.stdout
+        served = env.get(f"/v1/investors/{inv}/deals", "inv", k=10).json()
+        assert served["model_version"] == "v1" and len(served["items"]) == 10
+        rows = re.findall(r"^\s+(\d+)\. (.+?) · .*· score (-?[\d.]+) · sources", terminal.stdout, re.M)
+        assert [(int(p), name, score) for p, name, score in rows] == [
+            (it["position"], it["enterprise"]["name"], f"{it['score']:.3f}") for it in served["items"]]

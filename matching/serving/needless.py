@@ -22,21 +22,16 @@ def needless(snap: MarketSnapshot) -> bool:
 
 
 class EnterpriseRules:
-    """Enterprise-level eligibility of every (investor, enterprise) pair, built once on first use."""
+    """Enterprise-level eligibility of every (investor, enterprise) pair, built once with the context.
+
+    Attributes:
+        ok: bool ``(n_investors, n_enterprises)``: may the investor be shown the enterprise.
+    """
 
     def __init__(self, snap: MarketSnapshot) -> None:
-        self.snap = snap
-        self._ok: np.ndarray | None = None
-
-    @property
-    def ok(self) -> np.ndarray:
-        """Bool ``(n_investors, n_enterprises)``: may the investor be shown the enterprise."""
-        if self._ok is None:
-            s = self.snap
-            rules = Eligibility.of(s)
-            rows = [rules.enterprises_for(i) for i in range(s.n_investors)]
-            self._ok = np.stack(rows) if rows else np.zeros((0, s.n_enterprises), dtype=bool)
-        return self._ok
+        rules = Eligibility.of(snap)
+        rows = [rules.enterprises_for(i) for i in range(snap.n_investors)]
+        self.ok: np.ndarray = np.stack(rows) if rows else np.zeros((0, snap.n_enterprises), dtype=bool)
 
     def enterprises_for(self, inv: int) -> np.ndarray:
         """Enterprise rows an investor may be shown."""
