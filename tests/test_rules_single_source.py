@@ -22,6 +22,7 @@ import pytest
 from helpers_encoder import HashingEncoder
 from helpers_market import plant_edge_cases
 
+from matching.domain.sides import Side
 from matching.learning.evaluation import build_eval_sets
 from matching.retrieval.embeddings import embed
 from matching.rules.constraints import OLD_SHARES, needs_open_in, violations
@@ -129,10 +130,10 @@ def test_evaluation_candidates_are_every_eligible_counterpart(seed: int) -> None
     ent_vecs, man_vecs = embed(enc, snap.ent_text, kind="passage"), embed(enc, snap.man_text, kind="query")
     t1 = float(snap.ev_time[-1]) + 1e-6
     t0 = t1 - 60.0
-    sets = build_eval_sets(snap, ("investor", "enterprise"), t0, t1, ent_vecs=ent_vecs, man_vecs=man_vecs)
+    sets = build_eval_sets(snap, tuple(Side), t0, t1, ent_vecs=ent_vecs, man_vecs=man_vecs)
     then, _ = _period_snapshot(snap, t0, t1)
     ref = _reference(then, as_of=t0)
-    data = sets["investor"].data
+    data = sets[Side.INVESTOR].data
     assert data.n_queries > 0
     lo, hi = np.searchsorted(snap.ev_time, [t0, t1], side="left")
     for q in np.unique(data.query):
@@ -142,7 +143,7 @@ def test_evaluation_candidates_are_every_eligible_counterpart(seed: int) -> None
         assert set(data.ent[rows].tolist()) <= eligible_ents, f"investor query {q}: an ineligible candidate"
         assert eligible_ents - set(data.ent[rows].tolist()) <= met, f"investor query {q}: an eligible one missing"
         assert ref[q, data.need[rows]].all(), f"investor query {q}: an ineligible need"
-    data = sets["enterprise"].data
+    data = sets[Side.ENTERPRISE].data
     assert data.n_queries > 0
     assert ref[data.inv, data.need].all()
 

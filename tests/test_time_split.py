@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from helpers_encoder import HashingEncoder
 
+from matching.domain.sides import Side
 from matching.learning.dataset import build_ranking_data
 from matching.learning.evaluation import build_eval_set
 from matching.learning.impressions import Impression, impression_data
@@ -44,7 +45,7 @@ def test_a_future_event_changes_no_training_row(market) -> None:  # type: ignore
     start, end = float(snap.ev_time[0]) + 30, float(snap.ev_time[0]) + 150
     planted = _planted(market, snap, end + 5)  # after the window
     snap2 = _snap(market, [*market.events, planted])
-    for direction in ("investor", "enterprise"):
+    for direction in tuple(Side):
         a = build_ranking_data(snap, direction, start, end, ent_vecs=ent_vecs, man_vecs=man_vecs, seed=1)
         b = build_ranking_data(snap2, direction, start, end, ent_vecs=ent_vecs, man_vecs=man_vecs, seed=1)
         assert len(a) > 100
@@ -126,7 +127,7 @@ def test_a_mandate_revised_later_changes_no_earlier_training_row(market) -> None
         set_version_vectors(s, dict(zip(earlier, enc.encode_queries(list(earlier.values())), strict=True)))
     man_vecs2 = enc.encode_queries(snap2.man_text)  # today's (revised) texts: never read for the window
     assert not np.array_equal(man_vecs, man_vecs2)
-    for direction in ("investor", "enterprise"):
+    for direction in tuple(Side):
         a = build_ranking_data(snap, direction, start, end, ent_vecs=ent_vecs, man_vecs=man_vecs, seed=1)
         b = build_ranking_data(snap2, direction, start, end, ent_vecs=ent_vecs, man_vecs=man_vecs2, seed=1)
         assert len(a) > 100

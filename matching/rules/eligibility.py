@@ -272,7 +272,13 @@ class Eligibility:
         return eligible(self.snap, int(inv), self.needs, self.statuses(as_of), tolerance=tolerance)
 
     def investors_for(self, need: int, *, tolerance: float = 0.2, as_of: float | None = None) -> np.ndarray:
-        """Bool mask over investors: who may be shown need row ``need``."""
+        """Bool mask over investors: who may be shown need row ``need``.
+
+        Raises:
+            IndexError: ``need`` is not a need row of the snapshot.
+        """
+        if not 0 <= need < len(self.needs):
+            raise IndexError(f"need row {need}: the snapshot has need rows 0..{len(self.needs) - 1}")
         invs = np.arange(self.snap.n_investors)
         return eligible(self.snap, invs, self.needs.take(slice(need, need + 1)), self.statuses(as_of),
                         tolerance=tolerance)
