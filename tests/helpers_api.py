@@ -152,3 +152,15 @@ def wait_for(condition: Callable[[], bool], seconds: float = 60.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def serve_trained_model(env: ApiEnv, version: str = "v1") -> None:
+    """Train ``version`` on the service's database, promote it (forced, by the admin) and wait until the
+    service serves it."""
+    from training import pipeline  # heavy: only for the modules that train
+
+    with env.db.connect(autocommit=True) as conn:
+        pipeline.train(env.settings, conn, seed=0, version=version, encoder=env.encoder, show_progress=False)
+    promoted = env.post(f"/v1/models/{version}/promote", "admin", {"force": True, "reason": "test: serve it"})
+    assert promoted.status_code == 200, promoted.text
+    assert wait_for(lambda: env.state.matcher.model_version == version), env.state.matcher.model_version

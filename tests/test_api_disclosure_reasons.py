@@ -4,15 +4,13 @@ nothing in any response to an investor they are withheld from changes except sco
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers_api import ApiEnv, api_service
+from helpers_api import ApiEnv, api_service, serve_trained_model
 
 from api.disclosure import WITHHELD_FEATURES
-from training import pipeline
 
 #: What may change when hidden figures change: the ranking itself (the platform's role).
 RANKING = ("position", "score", "p_investor", "p_enterprise")
@@ -22,14 +20,7 @@ K = 100
 @pytest.fixture(scope="module")
 def api(pg_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
     with api_service(pg_admin_url, tmp_path_factory.mktemp("api_reasons")) as env:
-        with env.db.connect(autocommit=True) as conn:
-            pipeline.train(env.settings, conn, seed=0, version="v1", encoder=env.encoder, show_progress=False)
-        promoted = env.post("/v1/models/v1/promote", "admin", {"force": True, "reason": "test: serve it"})
-        assert promoted.status_code == 200, promoted.text
-        deadline = time.monotonic() + 60
-        while env.state.matcher.model_version != "v1" and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert env.state.matcher.model_version == "v1"
+        serve_trained_model(env, "v1")
         yield env
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
-from helpers_api import api_service
+from helpers_api import api_service, serve_trained_model
 
 
 def test_deal_list_from_the_database_respects_the_mandate(cli_with_encoder, db) -> None:
@@ -46,18 +45,9 @@ def test_the_terminal_ranks_as_the_service_once_a_model_is_promoted(pg_admin_url
     from cli.commands import match
     from cli.main import app
     from matching.config import get_settings
-    from training import pipeline
 
     with api_service(pg_admin_url, tmp_path) as env:
-        with env.db.connect(autocommit=True) as conn:
-            pipeline.train(env.settings, conn, seed=0, version="v1", encoder=env.encoder, show_progress=False)
-        promoted = env.post("/v1/models/v1/promote", "admin", {"force": True, "reason": "test: serve it"})
-        assert promoted.status_code == 200, promoted.text
-        deadline = time.monotonic() + 60
-        while env.state.matcher.model_version != "v1" and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert env.state.matcher.model_version == "v1"
-
+        serve_trained_model(env, "v1")
         monkeypatch.setenv("CAPCONNECT_DATABASE_URL", env.db.url)
         monkeypatch.setenv("CAPCONNECT_DATA_DIR", str(env.settings.data_dir))
         monkeypatch.setenv("CAPCONNECT_MODELS_DIR", str(env.settings.models_dir))
