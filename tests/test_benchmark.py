@@ -207,8 +207,8 @@ def test_the_benchmark_runs_the_production_pipeline(tmp_path: Path, monkeypatch:
     its models from the function ``capconnect train`` calls."""
     assert tb.fit_and_evaluate is pipeline.fit_and_evaluate
     calls: dict[str, int] = {"adapter": 0, "dataset": 0, "fit": 0}
-    real_features, real_fit = adapter.compute_features, pipeline.fit_scorer
-    assert dataset.compute_features is real_features
+    real_features, real_fit = adapter.pair_features, pipeline.fit_scorer
+    assert dataset.pair_features is real_features
 
     def spy(where: str, fn):  # type: ignore[no-untyped-def]
         def wrapped(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -216,8 +216,8 @@ def test_the_benchmark_runs_the_production_pipeline(tmp_path: Path, monkeypatch:
             return fn(*args, **kwargs)
         return wrapped
 
-    monkeypatch.setattr(adapter, "compute_features", spy("adapter", real_features))
-    monkeypatch.setattr(dataset, "compute_features", spy("dataset", real_features))
+    monkeypatch.setattr(adapter, "pair_features", spy("adapter", real_features))
+    monkeypatch.setattr(dataset, "pair_features", spy("dataset", real_features))
     monkeypatch.setattr(pipeline, "fit_scorer", spy("fit", real_fit))
     snap = _snapshot(_market(), tmp_path)
     result = run_cut(_inputs(snap), Cut("test", CUT, END), FAST)
