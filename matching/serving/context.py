@@ -3,7 +3,7 @@
 A context is what a :class:`~matching.serving.matcher.Matcher` reads and never changes: the snapshot,
 the embeddings of its profiles, mandates and secondary listings (all embedded up front, so no request
 embeds anything but its own search text), the enterprise and investor indexes, the funnel history,
-the collaborative model, the pair rules and live needs, and the secondary listings' rows by id. A
+the collaborative model, the eligibility index and live needs, and the secondary listings' rows by id. A
 market reload builds a new context; a model swap keeps the context and changes the scorer.
 
     vectors = embed_market(snap, encoder, cache=cache, secondaries=True)
