@@ -175,6 +175,8 @@ class MarketSnapshot:
     need_row: dict[int, int] = field(init=False, repr=False)
     ent_key_row: dict[str, int] = field(init=False, repr=False)
     inv_key_row: dict[str, int] = field(init=False, repr=False)
+    #: tables computed from this snapshot alone, kept beside its columns (:func:`matching.snapshot.derived.derived`)
+    derived_tables: dict[str, Any] = field(init=False, repr=False, default_factory=dict)
 
     @property
     def n_enterprises(self) -> int:
