@@ -19,7 +19,7 @@ from matching.config import Settings
 from matching.retrieval.embeddings import EmbeddingCache, embed
 from matching.retrieval.encoder.encoder import ensure_default_encoder, load_encoder
 from matching.retrieval.index import IndexConfig, VectorIndex
-from matching.retrieval.profiles import enterprise_text, mandate_text
+from matching.snapshot.profiles import enterprise_text, mandate_text
 from matching.synth.generator import generate_market
 
 

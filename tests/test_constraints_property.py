@@ -17,7 +17,8 @@ from helpers_market import plant_edge_cases
 
 from matching.domain import regions, vocab
 from matching.rules.constraints import DEBT_ONLY, S_FUND, violations
-from matching.serving.matcher import Filters, Matcher
+from matching.rules.filters import Filters
+from matching.serving.matcher import Matcher
 from matching.serving.secondaries import eligible_secondaries
 from matching.snapshot.core import DEBT_MASK, INSTR, MarketSnapshot, build_snapshot
 from matching.synth.generator import generate_market

@@ -19,10 +19,12 @@ from matching.errors import FieldError
 from matching.explain.reasons import RECENT_DEALS
 from matching.ranking.diversity import DiversityConfig
 from matching.retrieval.embeddings import EmbeddingCache
-from matching.retrieval.profiles import yuan
 from matching.rules.constraints import S_FUND, violations
-from matching.serving.matcher import Filters, Matcher, UnknownPartyError
+from matching.rules.filters import Filters
+from matching.serving.matcher import Matcher
+from matching.serving.results import UnknownPartyError
 from matching.snapshot.core import MarketSnapshot, build_snapshot
+from matching.snapshot.profiles import yuan
 from matching.synth.generator import Market, generate_market
 
 AS_OF = datetime(2025, 1, 1, tzinfo=UTC)

@@ -19,10 +19,10 @@ from cli.commands.common import console, database, fail, settings
 from cli.commands.encoder import ensure_encoder
 from matching.errors import FieldError, MatchingError
 from matching.retrieval.encoder.encoder import load_encoder
-from matching.retrieval.profiles import yuan
 from matching.rules.filters import Filters
 from matching.serving.matcher import Matcher
 from matching.serving.results import MatchItem, MatchList
+from matching.snapshot.profiles import yuan
 
 app = typer.Typer(help="Ranked, explained lists (deal lists, suggested investors, secondaries, search).",
                   no_args_is_help=True)

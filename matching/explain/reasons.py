@@ -23,9 +23,9 @@ import numpy as np
 
 from matching.domain import industries, regions, vocab
 from matching.ranking.features import FEATURE_NAMES, FEATURES
-from matching.retrieval.profiles import yuan
 from matching.snapshot.core import DEBT_MASK, EVENT, QUAL, MarketSnapshot
 from matching.snapshot.derived import derived
+from matching.snapshot.profiles import yuan
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import numpy as np
 
 from matching.retrieval.embeddings import EmbeddingCache, embed
 from matching.retrieval.encoder.encoder import TextEncoder
-from matching.retrieval.profiles import secondary_text
 from matching.snapshot.asof import version_texts
 from matching.snapshot.core import MarketSnapshot
+from matching.snapshot.profiles import secondary_text
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,9 +22,9 @@ from datetime import timedelta
 import numpy as np
 
 from matching.explain.reasons import Reason, ticket_range, yuan_en
-from matching.retrieval.profiles import yuan
 from matching.rules.constraints import S_FUND, ticket_ok
 from matching.snapshot.core import EPOCH, MarketSnapshot
+from matching.snapshot.profiles import yuan
 
 logger = logging.getLogger(__name__)
 WEIGHTS = {"sector": 0.35, "discount": 0.25, "vintage": 0.15, "similarity": 0.25}

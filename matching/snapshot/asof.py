@@ -21,6 +21,7 @@ import numpy as np
 from matching.domain.records import Mandate
 from matching.snapshot.core import EPOCH, AsOf, MarketSnapshot, mandate_columns, to_days
 from matching.snapshot.derived import derived
+from matching.snapshot.profiles import mandate_text
 
 #: The embeddings of earlier mandate versions, beside the snapshot they were computed for (never inside it).
 _VERSION_VECTORS: weakref.WeakKeyDictionary[MarketSnapshot, dict[tuple[int, int], np.ndarray]] = (
@@ -81,8 +82,6 @@ def vectors_at(view: MarketSnapshot, man_vecs: np.ndarray) -> np.ndarray:
 
 def version_texts(snap: MarketSnapshot) -> dict[tuple[int, int], str]:
     """The mandate text of every earlier version, by ``(investor row, version)`` (to embed them)."""
-    from matching.retrieval.profiles import mandate_text  # local: profiles imports snapshot helpers
-
     return {(r, m.version): mandate_text(snap.inv_record[r], m) for r, versions in snap.man_versions.items()
             for m in versions if m is not snap.man_record[r]}
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from matching.domain import regions, vocab
 from matching.domain.records import Enterprise, Event, Investor, Mandate, Need, Secondary
+from matching.snapshot.profiles import described, enterprise_text, mandate_text
 from matching.snapshot.sectors import SectorCodes
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -244,8 +245,6 @@ def _current_mandates(mandates: Sequence[Mandate], as_of: float) -> dict[str, Ma
 def mandate_columns(sectors: SectorCodes, investors: Sequence[Investor], man: Sequence[Mandate | None]
                     ) -> dict[str, Any]:
     """The snapshot's mandate columns (``man_*``, ``inv_described``) of investors and their mandates."""
-    from matching.retrieval.profiles import described, mandate_text  # local: profiles imports snapshot helpers
-
     man_sectors = [frozenset(sectors.index[s] for s in (m.sectors if m else []) if s in sectors.index)
                    | frozenset(sectors.code(None, s) for s in (m.sectors_raw if m else [])) for m in man]
     return dict(
@@ -292,8 +291,6 @@ def build_snapshot(
         as_of: the snapshot's "now": mandates valid then, events strictly before it. Default:
             after the last event (everything known).
     """
-    from matching.retrieval.profiles import enterprise_text  # local: profiles imports snapshot helpers
-
     sectors = SectorCodes()
     evs = sorted(events, key=lambda e: (to_days(e.occurred_at), e.event_key))
     now = to_days(as_of) if as_of else (to_days(evs[-1].occurred_at) + 1e-6 if evs else to_days(datetime.now(UTC)))
