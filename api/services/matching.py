@@ -109,7 +109,7 @@ def secondary_list(state: AppState, who: Principal, investor_id: int, k: int) ->
     _own_investor(who, investor_id)
     params = ListParams(state, k=k)
     m = state.matcher
-    result = m.recommend_secondaries(investor_id, params.k)  # on a free encoder session (api.encoders)
+    result = m.recommend_secondaries(investor_id, params.k)  # listings embedded with the market: no encoding
     return _serve(state, m, who, result, "secondary", investor_id, None, params.query)
 
 
