@@ -120,7 +120,8 @@ def load_matcher(settings: Settings, conn: psycopg.Connection, encoder: TextEnco
     market = load_market(settings, conn, encoder, cache=cache, show_progress=show_progress)
     bundle, status = active_bundle(active, encoder.encoder_id)
     matcher = Matcher(market.context, bundle.scorer if bundle is not None else None, Policy.from_settings(settings),
-                      encoder=query_encoder or encoder, query_cache=query_cache or cache, model_version=status.version)
+                      encoder=query_encoder if query_encoder is not None else encoder,
+                      query_cache=query_cache if query_cache is not None else cache, model_version=status.version)
     return LoadedMatcher(matcher, status, market)
 
 
