@@ -45,7 +45,7 @@ OPERATING_FIELDS = ("employees", "patents", "rd_ratio", "revenue_growth")
 AMOUNT_FIELDS = ("revenue", "net_profit")
 RESTRICTION_FIELDS = ("excluded_investors", "excluded_investor_types")
 
-#: Ranking features computed from each withheld group (:data:`matching.ranking.features.FEATURES`): what is derived
+#: Ranking features computed from each withheld group (:data:`matching.features.table.FEATURES`): what is derived
 #: from a field is withheld with it (model reasons, their weights, feature values).
 WITHHELD_FEATURES: dict[str, tuple[str, ...]] = {
     CAPITAL: (),

@@ -20,7 +20,7 @@ import psycopg
 from api.state import ModelStatus
 from matching.config import Settings
 from matching.errors import ArtifactError, MatchingError
-from matching.learning.bundle import ModelBundle
+from matching.ranking.bundle import ModelBundle
 from matching.retrieval.embeddings import EmbeddingCache
 from matching.retrieval.encoder.encoder import TextEncoder
 from matching.serving.context import MatchContext, market_context

@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool
 from api import disclosure
 from api.deps import Principal
 from matching.explain.reasons import Reason, model_reasons, with_model_reasons
-from matching.ranking.features import FEATURE_NAMES
+from matching.features.table import FEATURE_NAMES
 from matching.serving.matcher import Matcher
 from matching.serving.results import MatchItem
 from store import resources as db

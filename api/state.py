@@ -28,7 +28,7 @@ from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from matching.config import Settings
 from matching.errors import ArtifactError
-from matching.learning.bundle import ModelBundle
+from matching.ranking.bundle import ModelBundle
 from matching.retrieval.embeddings import EmbeddingCache
 from matching.serving.context import MatchContext
 from matching.serving.exposure import ShownCounts

@@ -4,7 +4,7 @@ At most one version is ``active`` (a partial unique index enforces it). Activati
 active version and activates the new one in one transaction, so a reader sees either the old or
 the new version, never none and never two. :func:`promote` and :func:`rollback` are the one way a
 version becomes active (the API, the console, ``capconnect models`` and the retraining worker call
-them): they read the rows, ask the pure gate of :mod:`matching.learning.promotion`, then activate.
+them): they read the rows, ask the pure gate of :mod:`matching.ranking.promotion`, then activate.
 Serving processes notice the new active version by polling :func:`active_version`.
 """
 
@@ -19,8 +19,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from matching.learning.bundle import json_safe
-from matching.learning.promotion import PromotionRefused, check_promotion, rollback_target, verify
+from matching.ranking.bundle import json_safe
+from matching.ranking.promotion import PromotionRefused, check_promotion, rollback_target, verify
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def _lookup(conn: psycopg.Connection, version: str) -> ModelVersion:
 
 def promote(conn: psycopg.Connection, version: str, *, force: bool = False,
             encoder_id: str | None = None) -> ModelVersion:
-    """Make ``version`` the active model when the gate lets it (:func:`~matching.learning.promotion.check_promotion`).
+    """Make ``version`` the active model when the gate lets it (:func:`~matching.ranking.promotion.check_promotion`).
 
     Args:
         conn: the database holding ``model_versions``.

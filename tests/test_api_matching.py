@@ -12,7 +12,7 @@ import pytest
 from helpers_api import ApiEnv, api_service, error_of
 
 from matching.domain import vocab
-from matching.ranking.features import FEATURE_NAMES
+from matching.features.table import FEATURE_NAMES
 from matching.rules.constraints import violations
 from matching.serving.matcher import Matcher
 from matching.snapshot.core import TIER

@@ -15,12 +15,12 @@ import matching.learning.benchmark.adapter as adapter
 import matching.learning.dataset as dataset
 import training.benchmark as tb
 import training.pipeline as pipeline
+from matching.features.table import FEATURE_INDEX, FEATURE_NAMES, History
 from matching.ingest.investment_events import parse_investment_events, write_investment_events_csv
 from matching.ingest.reader import read_table
 from matching.learning.benchmark.adapter import protocol_sets
 from matching.learning.dataset import RankingData
 from matching.learning.evaluation import SERVABLE_BASELINES, EvalSet, subset_masks
-from matching.ranking.features import FEATURE_INDEX, FEATURE_NAMES, History
 from matching.ranking.selection import Choice, select, served_scores
 from matching.snapshot.core import MarketSnapshot, build_snapshot
 from store.scratch import PREFIX

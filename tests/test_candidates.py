@@ -9,9 +9,9 @@ from helpers_market import plant_edge_cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.ranking.collaborative import CollaborativeModel
+from matching.features.collaborative import CollaborativeModel
+from matching.features.table import History
 from matching.ranking.diversity import DiversityConfig, rerank
-from matching.ranking.features import History
 from matching.retrieval.candidates import (
     CandidateQuery,
     CandidateSource,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from matching.domain.records import Enterprise, Event, Financials, Investor, Mandate, Need
-from matching.ranking.collaborative import CollaborativeModel
-from matching.ranking.features import (
+from matching.features.collaborative import CollaborativeModel
+from matching.features.table import (
     FEATURE_NAMES,
     FEATURES,
     History,
@@ -282,7 +282,7 @@ def test_pair_arrays_must_align(snap: MarketSnapshot) -> None:
 def test_financials_are_read_as_reported_by_the_features_moment() -> None:
     """A year's figures are known once the year has ended: a feature computed in mid-2021 reads 2020's
     revenue, one computed in 2022 reads 2021's (never today's latest year, which would be the future)."""
-    from matching.ranking.features import FEATURE_INDEX, History, compute_features
+    from matching.features.table import FEATURE_INDEX, History, compute_features
 
     ent = Enterprise(name="重庆测试科技有限公司", source="test", external_id="e1", industry_code="C39",
                      financials=[Financials(2020, revenue=1e6, patents=3), Financials(2021, revenue=9e6, patents=8)])

@@ -28,7 +28,6 @@ ROLES = ("admin", "operator", "ds", "inv", "sfund", "ent")
 @pytest.fixture(scope="module")
 def api(pg_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
     with api_service(pg_admin_url, tmp_path_factory.mktemp("fuzz")) as env:
-        env.state.jobs.work = lambda job: None  # no real training per fuzzed retrain request
         schema = sf.load(env.client.get("/openapi.json").json())
         env.extra["ops"] = {(op.method.upper(), op.path): op for op in sf.operations(schema)}
         env.extra["outcome"] = sf.Outcome()

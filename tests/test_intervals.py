@@ -9,7 +9,7 @@ import pytest
 
 from matching.learning.intervals import bootstrap_ci, paired_bootstrap
 from matching.learning.metrics import ndcg_at_k, ndcg_per_query
-from matching.learning.promotion import baseline_gate
+from matching.ranking.promotion import baseline_gate
 from store.registry import ModelVersion
 
 

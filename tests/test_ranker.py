@@ -16,9 +16,9 @@ from sklearn.preprocessing import normalize
 
 from matching.domain.records import Event, Investor
 from matching.errors import ArtifactError
+from matching.features.collaborative import CollaborativeModel
+from matching.features.table import FEATURE_NAMES, History, compute_features
 from matching.learning.dataset import build_ranking_data, last_days_split, time_split
-from matching.ranking.collaborative import CollaborativeModel
-from matching.ranking.features import FEATURE_NAMES, History, compute_features
 from matching.ranking.ranker import LambdaRanker, ndcg_at_k
 from matching.rules.eligibility import Eligibility
 from matching.snapshot.core import MarketSnapshot, build_snapshot

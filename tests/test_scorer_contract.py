@@ -16,10 +16,10 @@ import pytest
 
 from matching.domain.sides import Side
 from matching.errors import ArtifactError
+from matching.features.table import FEATURE_INDEX, FEATURE_NAMES
 from matching.learning.dataset import RankingData
 from matching.learning.evaluation import SERVABLE_BASELINES
 from matching.ranking.baselines import BaselineScorer, ContentRulesScorer
-from matching.ranking.features import FEATURE_INDEX, FEATURE_NAMES
 from matching.ranking.ranker import LambdaRanker
 from matching.ranking.scorer import Scorer, load_scorer
 from matching.ranking.selection import Choice

@@ -10,10 +10,10 @@ import pytest
 from helpers_encoder import HashingEncoder
 
 from matching.domain.sides import Side
+from matching.features.table import FEATURE_NAMES
 from matching.learning.dataset import build_ranking_data
 from matching.learning.evaluation import build_eval_set
 from matching.learning.impressions import Impression, impression_data
-from matching.ranking.features import FEATURE_NAMES
 from matching.snapshot.core import EPOCH, build_snapshot
 from matching.synth.generator import generate_market
 

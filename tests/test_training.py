@@ -20,8 +20,8 @@ from helpers_encoder import HashingEncoder
 
 from matching.config import Settings
 from matching.errors import ArtifactError
-from matching.learning.bundle import ModelBundle, write_manifest
-from matching.learning.promotion import PromotionRefused
+from matching.ranking.bundle import ModelBundle, write_manifest
+from matching.ranking.promotion import PromotionRefused
 from matching.ranking.selection import Choice
 from matching.synth.generator import generate_market
 from store import registry

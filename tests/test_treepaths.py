@@ -6,7 +6,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from matching.explain.treepaths import PathExplainer
+from matching.ranking.treepaths import PathExplainer
 
 
 def _walk(node: dict, x: np.ndarray) -> float:

@@ -2,7 +2,7 @@
 
 Everything goes into ``models/.incoming-<version>/`` first: both rankers, the calibrators, ``metrics.json``,
 the report with its plots and, last, ``manifest.json`` with every file's checksum
-(:func:`matching.learning.bundle.write_manifest`). The folder is renamed into place only when all of it is
+(:func:`matching.ranking.bundle.write_manifest`). The folder is renamed into place only when all of it is
 written, so a run killed midway leaves no version behind.
 """
 
@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from matching.learning.bundle import METRICS, json_safe, write_manifest
 from matching.learning.dataset import RankingData
+from matching.ranking.bundle import METRICS, json_safe, write_manifest
 from matching.snapshot.core import EPOCH
 from training.inputs import Inputs, Progress, say
 from training.provenance import code_version, library_versions

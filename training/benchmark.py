@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from matching.domain.sides import POSITIVE_GRADE
+from matching.features.table import features_hash
 from matching.learning.benchmark.adapter import MIN_PORTFOLIO, counts, protocol_sets
 from matching.learning.evaluation import BASELINES, SUBSETS, EvalSet, per_query_ndcg, subset
 from matching.learning.intervals import bootstrap_ci, paired_bootstrap
 from matching.learning.metrics import ndcg_at_k
-from matching.ranking.features import features_hash
 from matching.snapshot.core import to_days
 from training.pipeline import Inputs, TrainConfig, fit_and_evaluate, windows_at
 

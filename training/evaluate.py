@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 
 from matching.config import Settings
-from matching.learning.bundle import ModelBundle
-from matching.learning.promotion import PromotionRefused
+from matching.ranking.bundle import ModelBundle
+from matching.ranking.promotion import PromotionRefused
 from matching.retrieval.encoder.encoder import TextEncoder
 from store import registry
 from training.pipeline import Inputs, Progress, eval_sets, evaluate, load_inputs

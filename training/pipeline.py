@@ -28,12 +28,11 @@ import numpy as np
 import psycopg
 
 from matching.config import Settings
-from matching.domain.sides import POSITIVE_GRADE
-from matching.domain.sides import Side
+from matching.domain.sides import POSITIVE_GRADE, Side
+from matching.features.table import FEATURE_INDEX
 from matching.learning.dataset import RankingData, build_ranking_sets, concat
-from matching.learning.impressions import impression_data
 from matching.learning.evaluation import BASELINES, EvalSet, rules_fit, subset
-from matching.ranking.features import FEATURE_INDEX
+from matching.learning.impressions import impression_data
 from matching.ranking.ranker import LambdaRanker
 from matching.ranking.selection import select
 from matching.ranking.twosided import TwoSidedScorer

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 
 from matching.errors import ArtifactError
-from matching.learning.bundle import ModelBundle
+from matching.ranking.bundle import ModelBundle
 from matching.ranking.twosided import TwoSidedScorer
 from store import registry
 

@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 
 from matching.config import Settings
-from matching.learning.promotion import PromotionRefused
+from matching.ranking.promotion import PromotionRefused
 from matching.retrieval.encoder.encoder import TextEncoder, load_serving_encoder
 from store import jobs as jobs_db
 from store import registry

@@ -24,7 +24,7 @@ from api.schemas.models import JobOut, ModelListOut, ModelVersionOut, PromoteIn,
 from api.services.checks import authorize, invalid
 from api.state import AppState
 from matching.errors import ArtifactError
-from matching.learning.promotion import PromotionRefused
+from matching.ranking.promotion import PromotionRefused
 from store import audit, registry
 from store import jobs as jobs_db
 from store.registry import ModelVersion

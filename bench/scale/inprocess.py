@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from matching.ranking.features import compute_features
+from matching.features.table import compute_features
 from matching.retrieval.index import VectorIndex
 from matching.serving.matcher import Matcher
 

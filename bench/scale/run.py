@@ -36,7 +36,7 @@ from api.loader import release_memory
 from bench.scale import http, inprocess, report
 from bench.scale.market import Prepared, fill_cache, prepare, shape_for
 from matching.config import Settings
-from matching.learning.bundle import ModelBundle
+from matching.ranking.bundle import ModelBundle
 from matching.retrieval.embeddings import EmbeddingCache
 from matching.retrieval.encoder.encoder import TextEncoder, ensure_default_encoder, load_encoder
 from matching.retrieval.index import IndexConfig

@@ -27,8 +27,8 @@ from matching.errors import FieldError
 from matching.ingest.crunchbase import ATTRIBUTION, read_crunchbase
 from matching.ingest.investment_events import InvestmentEvents, parse_investment_events
 from matching.ingest.reader import read_table
-from matching.learning.bundle import json_safe
 from matching.learning.evaluation import SUBSETS
+from matching.ranking.bundle import json_safe
 from matching.retrieval.encoder.encoder import ensure_default_encoder, load_encoder
 from matching.snapshot.core import MarketSnapshot
 from store.batch import MarketBatch, save_batch

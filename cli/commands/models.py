@@ -11,8 +11,8 @@ from rich.table import Table
 
 from cli.commands.common import console, database, fail, settings
 from matching.errors import ArtifactError
-from matching.learning.bundle import METRICS, ModelBundle, json_safe
-from matching.learning.promotion import PromotionRefused, comparison
+from matching.ranking.bundle import METRICS, ModelBundle, json_safe
+from matching.ranking.promotion import PromotionRefused, comparison
 from store import registry
 from training.pipeline import TrainConfig, TrainingError
 

@@ -1,16 +1,11 @@
 """Explanations: the main reasons of a match, in plain Chinese and English, each a true fact.
 
-Reasons come from two places:
-
-* **rule hits** of the pair, recomputed from the snapshot: sector (with the investor's recent
-  investments in it), ticket range, stage, region and district, local reinvestment, tier and
-  board, instrument, qualifications;
-* the ranker's **per-feature contributions** (decision paths, :mod:`.treepaths`): the features that raised
-  the score most, named by their labels in :data:`matching.ranking.features.FEATURES`.
-
-``kind="improve"`` reasons say what would make the match better (a near-miss ticket, moving up to
-the growth tier, disclosing R&D data). Each reason keeps the numbers it states in ``facts``, so
-tests can recompute them from the snapshot.
+Reasons come from the pair's **rule hits**, recomputed from the snapshot (sector with the investor's recent
+investments in it, ticket, stage, region and district, local reinvestment, tier and board, instrument,
+qualifications), and from the ranker's **per-feature contributions** (decision paths,
+:mod:`matching.ranking.treepaths`), named by their labels in :data:`matching.features.table.FEATURES`.
+``kind="improve"`` reasons say what would make the match better (a near-miss ticket, moving up to the growth
+tier, disclosing R&D data). Each reason keeps the numbers it states in ``facts`` (tests recompute them).
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from matching.domain import industries, regions, vocab
-from matching.ranking.features import FEATURE_NAMES, FEATURES
+from matching.features.table import FEATURE_NAMES, FEATURES
 from matching.snapshot.core import DEBT_MASK, EVENT, QUAL, MarketSnapshot
 from matching.snapshot.derived import derived
 from matching.snapshot.profiles import yuan

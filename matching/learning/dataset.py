@@ -9,8 +9,8 @@ enterprise for the other direction) with events in it:
   as they stood in the period (half "hard": among the most similar ones, half at random), labelled
   0; only a query with no eligible candidate at all draws them from all live candidates (serving
   ranks eligible candidates only, so ineligible negatives would teach the rules, not preferences);
-* features come from :func:`~matching.ranking.features.compute_features` with a
-  :class:`~matching.ranking.features.History` built at the period's start, so nothing at or after it is
+* features come from :func:`~matching.features.table.compute_features` with a
+  :class:`~matching.features.table.History` built at the period's start, so nothing at or after it is
   read: the label's own events can never leak into its features.
 
 Eligibility is evaluated as of the period: a need counts as live from its opening to its closing
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from matching.domain.sides import Side
-from matching.ranking.collaborative import CollaborativeModel
-from matching.ranking.features import FEATURE_NAMES, FEATURES, History, pair_features
+from matching.features.collaborative import CollaborativeModel
+from matching.features.table import FEATURE_NAMES, FEATURES, History, pair_features
 from matching.rules.constraints import OLD_SHARES, needs_open_in
 from matching.rules.eligibility import Statuses
 from matching.rules.static import PeriodEligibility

@@ -19,10 +19,10 @@ import numpy as np
 
 from matching.domain import vocab
 from matching.domain.sides import POSITIVE_GRADE, Side
+from matching.features.table import FEATURE_INDEX
 from matching.learning import exposure, metrics
 from matching.learning.dataset import RankingData, build_ranking_sets
 from matching.learning.intervals import bootstrap_ci
-from matching.ranking.features import FEATURE_INDEX
 from matching.rules.eligibility import pair_fit
 from matching.snapshot.core import EVENT, MarketSnapshot
 
@@ -109,7 +109,7 @@ def feature_baseline(name: str, X: np.ndarray, side: str, *, fit: np.ndarray | N
 
     Args:
         name: one of :data:`SERVABLE_BASELINES`.
-        X: feature rows (columns in :data:`~matching.ranking.features.FEATURE_NAMES` order).
+        X: feature rows (columns in :data:`~matching.features.table.FEATURE_NAMES` order).
         side: who asks: ``investor`` (queries are investors) or ``enterprise``.
         fit: the structured mandate fit of each pair (``rules``); without it, the mean of the fit
             features.

@@ -14,8 +14,8 @@ from datetime import datetime
 import numpy as np
 
 from matching.domain.sides import Side
+from matching.features.table import FEATURE_NAMES
 from matching.learning.dataset import RankingData, assemble_parts
-from matching.ranking.features import FEATURE_NAMES
 from matching.snapshot.core import MarketSnapshot, to_days
 
 

@@ -19,10 +19,10 @@ import numpy as np
 
 from matching.domain.sides import Side
 from matching.errors import ArtifactError
-from matching.explain.treepaths import PathExplainer
+from matching.features.table import FEATURE_NAMES, features_hash
 from matching.learning import metrics
 from matching.learning.dataset import RankingData
-from matching.ranking.features import FEATURE_NAMES, features_hash
+from matching.ranking.treepaths import PathExplainer
 
 logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -69,7 +69,7 @@ class _EarlyStopping:
 
 
 class LambdaRanker:
-    """LightGBM LambdaRank over :data:`~matching.ranking.features.FEATURES`.
+    """LightGBM LambdaRank over :data:`~matching.features.table.FEATURES`.
 
     Args:
         params: LightGBM parameters overriding :data:`DEFAULT_PARAMS`. ``num_threads`` defaults to 1
@@ -163,7 +163,7 @@ class LambdaRanker:
     def contributions(self, X: np.ndarray, *, method: str = "path") -> np.ndarray:
         """Per-feature contributions, ``(n, len(FEATURES) + 1)``; the last one is the bias. They sum to the score.
 
-        ``path`` (default, served lists): decision-path attribution (:mod:`matching.explain.treepaths`), about
+        ``path`` (default, served lists): decision-path attribution (:mod:`matching.ranking.treepaths`), about
         20× faster than ``shap`` (LightGBM's TreeSHAP ``pred_contrib``, for offline analysis).
         """
         X = self._check(X)

@@ -10,8 +10,8 @@ As ``implicit`` has one recommender interface, the matching core has one scorer 
 * :class:`matching.ranking.twosided.TwoSidedScorer`: both rankers calibrated and combined, serving the
   scorer chosen on validation (:class:`matching.ranking.selection.Choice`) for each side.
 
-A scorer takes the feature rows of one candidate list (:func:`matching.ranking.features.compute_features`,
-columns in :data:`~matching.ranking.features.FEATURE_NAMES` order), the asking :class:`Side` and,
+A scorer takes the feature rows of one candidate list (:func:`matching.features.table.compute_features`,
+columns in :data:`~matching.features.table.FEATURE_NAMES` order), the asking :class:`Side` and,
 optionally, the structured fit of each pair (:func:`matching.rules.fit.structured_fit`), and
 returns one ``float64`` score per row, higher first. Every scorer saves itself into a folder with a
 JSON manifest and loads back only what the running code can score, or says how to fix it;

@@ -34,7 +34,7 @@ _STATE_FUND = ITYPE["state_fund"]
 def ticket_score(amount: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
     """Ticket component of the structured fit: 0.7 inside ``[lo, hi]`` plus 0.3 for closeness to the
     range's geometric centre (0.5 where a bound is open). Not the ``ticket_fit`` feature (the
-    amount's position in the range, :mod:`matching.ranking.features`)."""
+    amount's position in the range, :mod:`matching.features.table`)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         inside = ~(amount < lo) & ~(amount > hi)
         span = np.log(np.where(hi > lo, hi / lo, 2.0))

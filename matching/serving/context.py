@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from matching.config import Settings
-from matching.ranking.collaborative import CollaborativeModel
-from matching.ranking.features import History, investor_vectors
+from matching.features.collaborative import CollaborativeModel
+from matching.features.table import History, investor_vectors
 from matching.retrieval.embeddings import EmbeddingCache
 from matching.retrieval.encoder.encoder import TextEncoder
 from matching.retrieval.index import IndexConfig, VectorIndex
@@ -40,7 +40,7 @@ class MatchContext:
         snap: the market.
         ent_vecs: passage embeddings of the enterprises' profiles (row-aligned, float32).
         man_vecs: each investor's vector: its mandate's embedding, or its portfolio's centroid for an
-            investor without text of its own (:func:`~matching.ranking.features.investor_vectors`).
+            investor without text of its own (:func:`~matching.features.table.investor_vectors`).
         sec_vecs: passage embeddings of the secondary listings (row-aligned with ``snap.sec_id``).
         index: the enterprise index (ids = ``snap.ent_id``).
         inv_index: the investor index over ``man_vecs`` (ids = ``snap.inv_id``), searched single-threaded.

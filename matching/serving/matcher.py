@@ -26,10 +26,10 @@ from matching.config import Settings
 from matching.domain import vocab
 from matching.errors import FieldError
 from matching.explain.reasons import explain_pair, explain_search, search_terms
+from matching.features.table import feature_values, pair_features
 from matching.learning.evaluation import feature_baseline
 from matching.ranking.baselines import content_rules_score
 from matching.ranking.diversity import DiversityConfig, rerank
-from matching.ranking.features import feature_values, pair_features
 from matching.ranking.twosided import TwoSidedScorer
 from matching.retrieval.candidates import (
     CandidateQuery,

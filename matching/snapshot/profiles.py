@@ -89,7 +89,7 @@ def mandate_text(investor: Investor, mandate: Mandate | None) -> str:
     """Mandate text of an investor (its current mandate version).
 
     An investor with neither a mandate nor a description has no text of its own (only its type): it
-    is described by its portfolio instead (:func:`matching.ranking.features.compute_features` uses the
+    is described by its portfolio instead (:func:`matching.features.table.compute_features` uses the
     centroid of its past companies' vectors, see :attr:`MarketSnapshot.inv_described`).
     """
     if not described(investor, mandate):

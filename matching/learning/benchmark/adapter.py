@@ -15,7 +15,7 @@ in a window ``[start, end)``:
 * investor → enterprise (direction ``investor``): each investor ranks every window company outside
   its portfolio.
 
-Features are :func:`~matching.ranking.features.compute_features` with the History at ``start``: nothing at or
+Features are :func:`~matching.features.table.compute_features` with the History at ``start``: nothing at or
 after the cut is read (a test plants a later event and checks that no value moves).
 """
 
@@ -24,10 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from matching.domain.sides import POSITIVE_GRADE
+from matching.features.collaborative import CollaborativeModel
+from matching.features.table import History, pair_features
 from matching.learning.dataset import RankingData
 from matching.learning.evaluation import EvalSet
-from matching.ranking.collaborative import CollaborativeModel
-from matching.ranking.features import History, pair_features
 from matching.snapshot.core import MarketSnapshot
 
 #: The protocol's threshold: investors with at least this many portfolio companies are ranked.

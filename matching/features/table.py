@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matching.ranking.history import History, PairTables, lookup_sorted, pair_tables
+from matching.features.history import History, PairTables, lookup_sorted, pair_tables
 from matching.snapshot.asof import financials_at
 from matching.snapshot.core import QUAL, MarketSnapshot
 
 if TYPE_CHECKING:  # the collaborative model reads History from here
-    from matching.ranking.collaborative import CollaborativeModel
+    from matching.features.collaborative import CollaborativeModel
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from matching.errors import ArtifactError
-from matching.ranking.features import FEATURE_NAMES, features_hash
+from matching.features.table import FEATURE_NAMES, features_hash
 from matching.ranking.twosided import TwoSidedScorer
 
 BUNDLE_FORMAT = 1

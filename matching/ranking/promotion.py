@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from matching.errors import ArtifactError, MatchingError
-from matching.learning.bundle import ModelBundle
+from matching.ranking.bundle import ModelBundle
 
 
 class PromotionRefused(MatchingError):

@@ -1,6 +1,6 @@
 """Collaborative signal: investors alike by what they engaged with, and by what their mandates say.
 
-Fitted on a :class:`~matching.ranking.features.History` (so it is point-in-time like every feature):
+Fitted on a :class:`~matching.features.table.History` (so it is point-in-time like every feature):
 
 1. the investor × enterprise engagement matrix ``R`` (weight = highest funnel grade / 5, dismissals
    left out), TF-IDF weighted so that an enterprise everyone looked at says little about taste;
@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
-from matching.ranking.features import History, lookup_sorted, pair_tables
+from matching.features.table import History, lookup_sorted, pair_tables
 from matching.snapshot.core import MarketSnapshot
 
 logger = logging.getLogger(__name__)
