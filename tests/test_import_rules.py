@@ -33,8 +33,8 @@ RULES: dict[str, tuple[str, ...]] = {
 #: The core's steps in pipeline order: a step may import itself and the steps before it, never after.
 #: ``matching.config`` and ``matching.errors`` sit below everything.
 CORE_ORDER: tuple[str, ...] = (
-    "domain", "ingest", "synth", "snapshot", "rules", "retrieval", "features", "learning", "ranking",
-    "explain", "serving",
+    "domain", "ingest", "synth", "snapshot", "rules", "readiness", "programmes", "retrieval", "features", "learning",
+    "ranking", "explain", "serving",
 )
 
 
