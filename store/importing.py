@@ -16,11 +16,13 @@ from typing import Any
 
 from matching.ingest import export as export_mod
 from matching.ingest import parse
+from matching.ingest.parse_programmes import parse_programmes
 from matching.ingest.reader import Table, read_table
 from store import market_store as store
 from store.batch import MarketBatch, load_batch, save_batch  # noqa: F401 (re-exported)
 from store.bulk import LoadCounts, Progress
 from store.database import Database
+from store.programmes import load_programmes
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ ENTITIES: dict[str, Callable[[Table], Any]] = {
     "needs": parse.parse_needs,
     "secondaries": parse.parse_secondaries,
     "events": parse.parse_events,
+    "programmes": parse_programmes,
 }
 
 
@@ -74,6 +77,7 @@ _LOADERS: dict[str, Callable[..., Any]] = {
     "needs": lambda cur, recs, progress: [store.load_needs(cur, recs, progress=progress)],
     "secondaries": lambda cur, recs, progress: [store.load_secondaries(cur, recs, progress=progress)],
     "events": lambda cur, recs, progress: [store.load_events(cur, recs, progress=progress)],
+    "programmes": lambda cur, recs, progress: load_programmes(cur, recs, progress=progress),
 }
 
 

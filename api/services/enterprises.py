@@ -39,6 +39,7 @@ from api.services.checks import (
 from api.services.crossfield import check_enterprise
 from matching.domain import industries, vocab
 from store import claims as claims_db
+from store import programmes as programmes_db
 from store import resources as db
 
 REQUIRED = ("name", "country", "tier", "listing_target", "disclosure", "status", "financials")
@@ -54,7 +55,9 @@ def create(conn: Any, who: Principal, body: EnterpriseCreate) -> dict[str, Any]:
     values["source"] = body.source
     check_enterprise(values)
     years = [y.model_dump(exclude_unset=True) for y in body.financials or ()]
-    return profile(conn, who, db.create_enterprise(conn, values=values, financial_years=years))
+    enterprise_id = db.create_enterprise(conn, values=values, financial_years=years)
+    programmes_db.notify(conn, enterprise_ids=[enterprise_id])  # support programmes it qualifies for: told once
+    return profile(conn, who, enterprise_id)
 
 
 def page(conn: Any, who: Principal, *, district: Sequence[str] | None = None, tier: Sequence[str] | None = None,
@@ -90,6 +93,7 @@ def update(conn: Any, who: Principal, enterprise_id: int, body: EnterpriseUpdate
         current = db.get_enterprise(conn, enterprise_id) or {}  # needs no claim)
         claimed = {f: v for f, v in claimed.items() if _differs(current.get(f), v)}
         claims_db.submit(conn, enterprise_id=enterprise_id, claims=claimed, key_id=who.key_id)
+    programmes_db.notify(conn, enterprise_ids=[enterprise_id])  # a changed profile may now fit a programme
     return profile(conn, who, enterprise_id)
 
 

@@ -32,7 +32,7 @@ from store.importing import ImportReport, RowProblem, import_file
 
 logger = logging.getLogger(__name__)
 
-Entity = Literal["enterprises", "investors", "mandates", "needs", "secondaries", "events"]
+Entity = Literal["enterprises", "investors", "mandates", "needs", "secondaries", "events", "programmes"]
 ENTITIES: tuple[str, ...] = get_args(Entity)
 SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".jsonl", ".ndjson", ".json")
 MAX_PROBLEMS = 1000  # listed in a 422; the count says how many there were

@@ -85,7 +85,7 @@ def _import_entity(entity: str):  # type: ignore[no-untyped-def]
     return command
 
 
-for _entity in ("enterprises", "investors", "mandates", "needs", "secondaries", "events"):
+for _entity in ("enterprises", "investors", "mandates", "needs", "secondaries", "events", "programmes"):
     import_app.command(_entity)(_import_entity(_entity))
 
 

@@ -309,6 +309,16 @@ ROLES = _v(
     ("data_scientist", "数据科学家", "Data scientist"),
 )
 
+PROGRAMME_KINDS = _v(
+    "programme_kind",
+    ("subsidy", "奖补", "Subsidy or award", "奖励补助", "补贴"),
+    ("interest_subsidy", "贴息", "Interest subsidy", "贷款贴息"),
+    ("risk_compensation", "风险补偿", "Risk compensation", "风险补偿金"),
+    ("guarantee", "担保增信", "Guarantee and credit enhancement", "政府性融资担保增信", "融资担保", "增信"),
+    ("listing_reward", "挂牌奖励", "Listing reward", "挂牌奖补", "上市挂牌奖励"),
+    ("other", "其他", "Other"),
+)
+
 CURRENCIES = _v(
     "currency",
     ("CNY", "人民币", "Chinese yuan", "RMB", "元"),

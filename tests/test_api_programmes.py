@@ -1,0 +1,141 @@
+"""Support programmes over HTTP: the import (GBK, Chinese headers, a bad row refused and named, nothing written),
+an enterprise's programmes and near misses, notices read once, the staff overview with its counts, access per
+role, and a profile change that tells a newly qualifying enterprise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from helpers_api import ApiEnv, api_service, error_of
+
+from matching.domain.credit_code import make_credit_code
+from store import keys as keys_db
+
+HEADER = ("政策编号,政策名称,发布单位,政策类型,适用区县,资质要求,最少员工人数,营业收入下限(万元),单户最高金额(万元),"
+          "申报截止日期")
+GOOD = [HEADER, "API-1,渝北专精特新贴息（测试）,渝北区测试局,贴息,渝北区,专精特新,100,2000,100,2099-12-31",
+        "API-2,全市担保增信（测试）,测试担保基金,担保增信,,,,,500,2099-12-31"]
+BAD = [*GOOD, "API-3,坏行,测试局,奖补,火星区,,,,,"]
+
+
+def upload(api: ApiEnv, key: str, lines: list[str]) -> Any:
+    body = ("\n".join(lines) + "\n").encode("gbk")
+    return api.client.post("/v1/imports/programmes", files={"file": ("programmes.csv", body, "text/csv")},
+                           headers=api.auth(key))
+
+
+@pytest.fixture(scope="module")
+def api(pg_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
+    with api_service(pg_admin_url, tmp_path_factory.mktemp("api_programmes")) as env:
+        for name, employees in (("PA", 100), ("PB", 85)):
+            body = {"credit_code": make_credit_code("9", "1", "500112", f"PG00000{ord(name[1]) - 64:02d}"),
+                    "name": f"政策测试企业{name}", "district": "渝北区", "tier": "growth",
+                    "qualifications": ["专精特新"], "founded_on": "2018-05-01",
+                    "financials": [{"year": 2025, "revenue": 2e7, "employees": employees}]}
+            r = env.post("/v1/enterprises", "admin", body)
+            assert r.status_code == 201, r.text
+            env.ids[name] = r.json()["id"]
+            with env.db.connect(autocommit=True) as conn:
+                env.keys[name] = keys_db.create_key(conn, role="enterprise", enterprise_id=env.ids[name],
+                                                    label=f"test {name}").secret
+        env.extra["bad"] = upload(env, "operator", BAD)
+        env.extra["count_after_bad"] = env.sql("SELECT (SELECT count(*) FROM programmes), "
+                                               "(SELECT count(*) FROM programme_notices)")[0]
+        env.extra["good"] = upload(env, "admin", GOOD)
+        yield env
+
+
+def test_a_bad_row_is_refused_and_named_and_nothing_is_written(api: ApiEnv) -> None:
+    r = api.extra["bad"]
+    assert r.status_code == 422
+    err = error_of(r)
+    assert err["message"].startswith("文件有 1 行数据不合法（第 4 行），未导入任何数据")
+    assert [(f["row"], f["field"], f["value"]) for f in err["fields"]] == [(4, "districts", "火星区")]
+    assert "not one of Chongqing's 38 district-level units" in err["fields"][0]["reason"]
+    assert api.extra["count_after_bad"] == (0, 0)
+
+
+def test_the_import_counts_programmes_and_notices(api: ApiEnv) -> None:
+    r = api.extra["good"]
+    assert r.status_code == 200, r.text
+    imported = {i["table"]: i for i in r.json()["imported"]}
+    assert imported["programmes"]["inserted"] == 2
+    told = api.sql("SELECT enterprise_id FROM programme_notices n JOIN programmes p ON p.id = n.programme_id "
+                   "WHERE p.ref = 'API-1'")
+    assert (api.ids["PA"],) in told and (api.ids["PB"],) not in told
+    assert imported["programme_notices"]["inserted"] == api.sql("SELECT count(*) FROM programme_notices")[0][0]
+
+
+def test_an_enterprise_sees_what_it_qualifies_for_and_its_notices_are_read_once(api: ApiEnv) -> None:
+    path = f"/v1/enterprises/{api.ids['PA']}/programmes"
+    staff = api.get(path, "operator").json()  # staff reading marks nothing read
+    assert staff["unread"] == 2
+    first = api.get(path, "PA")
+    assert first.status_code == 200, first.text
+    body = first.json()
+    refs = {p["ref"]: p for p in body["qualifies"]}
+    assert {"API-1", "API-2"} <= set(refs) and body["unread"] == 2
+    assert refs["API-1"]["unread"] is True and refs["API-1"]["notified_at"] is not None
+    assert (refs["API-1"]["kind_zh"], refs["API-1"]["max_amount"], refs["API-1"]["missing"]) == ("贴息", 1e6, [])
+    again = api.get(path, "PA").json()
+    assert again["unread"] == 0 and all(not p["unread"] for p in again["qualifies"])
+
+
+def test_a_near_miss_says_what_is_missing(api: ApiEnv) -> None:
+    body = api.get(f"/v1/enterprises/{api.ids['PB']}/programmes", "PB").json()
+    near = {p["ref"]: p for p in body["near_misses"]}
+    assert near["API-1"]["status"] == "near_miss"
+    assert near["API-1"]["missing"] == [{"rule": "min_employees", "zh": "员工人数须不少于 100 人（现 85 人，差 15 人）",
+                                         "en": "at least 100 employees (has 85, 15 short)",
+                                         "gap": pytest.approx(0.15), "unknown": False}]
+    assert "API-1" not in {p["ref"] for p in body["qualifies"]}
+
+
+def test_staff_overview_counts_and_filters(api: ApiEnv) -> None:
+    r = api.get("/v1/programmes", "admin")
+    assert r.status_code == 200, r.text
+    items = {p["ref"]: p for p in r.json()["items"]}
+    one = items["API-1"]
+    assert one["qualified"] >= 1 and one["told"] == one["qualified"] and one["near_misses"] >= 1
+    assert one["window"] == "open" and one["rules"]["districts"] == ["500112"]
+    assert [p["ref"] for p in api.get("/v1/programmes", "operator", kind="担保增信").json()["items"]] == ["API-2"]
+    assert [p["ref"] for p in api.get("/v1/programmes", "operator", district="渝中区").json()["items"]] == ["API-2"]
+    bad = api.get("/v1/programmes", "operator", kind="奖金")
+    assert bad.status_code == 422 and error_of(bad)["fields"][0]["field"] == "kind"
+
+
+@pytest.mark.parametrize(("key", "path", "status"), [
+    ("inv", "/v1/programmes", 403), ("sfund", "/v1/programmes", 403), ("ds", "/v1/programmes", 403),
+    ("ent", "/v1/programmes", 403), ("PA", "/v1/programmes", 403), (None, "/v1/programmes", 401),
+    ("operator", "/v1/programmes", 200), ("admin", "/v1/programmes", 200),
+    ("inv", "/v1/enterprises/{PA}/programmes", 403), ("ds", "/v1/enterprises/{PA}/programmes", 403),
+    ("PB", "/v1/enterprises/{PA}/programmes", 403), ("ent", "/v1/enterprises/{PA}/programmes", 403),
+    (None, "/v1/enterprises/{PA}/programmes", 401), ("admin", "/v1/enterprises/{PA}/programmes", 200),
+    ("admin", "/v1/enterprises/999999999/programmes", 404),
+])
+def test_access_per_role(api: ApiEnv, key: str | None, path: str, status: int) -> None:
+    r = api.get(path.format(PA=api.ids["PA"]), key)
+    assert r.status_code == status, r.text
+    if status != 200:
+        error_of(r)
+
+
+def test_importing_programmes_is_for_staff_only(api: ApiEnv) -> None:
+    for key in ("inv", "PA", "ds"):
+        r = upload(api, key, GOOD)
+        assert r.status_code == 403, (key, r.text)
+
+
+def test_a_profile_change_tells_the_newly_qualifying_enterprise_once(api: ApiEnv) -> None:
+    path = f"/v1/enterprises/{api.ids['PB']}/programmes"
+    r = api.client.patch(f"/v1/enterprises/{api.ids['PB']}", headers=api.auth("PB"),
+                         json={"financials": [{"year": 2025, "revenue": 2e7, "employees": 120}]})
+    assert r.status_code == 200, r.text
+    body = api.get(path, "PB").json()
+    fit = {p["ref"]: p for p in body["qualifies"]}["API-1"]
+    assert body["unread"] == 1 and fit["unread"] and fit["missing"] == []
+    api.client.patch(f"/v1/enterprises/{api.ids['PB']}", headers=api.auth("admin"), json={"short_name": "乙"})
+    assert api.sql("SELECT count(*) FROM programme_notices n JOIN programmes p ON p.id = n.programme_id "
+                   "WHERE p.ref = 'API-1' AND n.enterprise_id = %s", (api.ids["PB"],)) == [(1,)]
