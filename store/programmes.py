@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
 
 from matching.domain.programme import Programme
+from matching.ingest.parse_programmes import parse_programmes
+from matching.ingest.reader import read_table
+from matching.programmes import SAMPLE_FILE
 from matching.programmes.eligibility import EnterpriseColumns, evaluate
 from matching.snapshot.core import BOARD, QUAL, TIER, mask_of, to_days
 from store.bulk import LoadCounts, Progress, copy_into_temp, distinct_update, upsert_returning
@@ -58,6 +62,23 @@ def load_programmes(cur: psycopg.Cursor, records: Sequence[Programme], *, progre
     notices = LoadCounts("programme_notices")
     notices.inserted = notices.received = notify(cur, programme_ids=ids, today=today)
     return [counts, notices]
+
+
+def load_sample_if_empty(conn: psycopg.Connection, path: Path = SAMPLE_FILE) -> int:
+    """Load the demonstration programmes (示例, not real policy) when there are no programmes at all; return
+    how many were loaded (0 when some exist). Give an autocommit connection: the load commits.
+
+    Raises:
+        ValueError: the file has a bad row (naming it): a broken sample is a bug, not something to skip.
+    """
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM programmes)").fetchone()[0]:  # type: ignore[index]
+        return 0
+    result = parse_programmes(read_table(path))
+    if result.errors:
+        raise ValueError(f"{path}: {'; '.join(str(e) for e in result.errors[:5])}")
+    with conn.transaction(), conn.cursor() as cur:
+        load_programmes(cur, result.records)
+    return len(result.records)
 
 
 def _programme(row: Sequence[Any]) -> Programme:

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from helpers_api import ApiEnv, api_service, error_of
 
 from matching.domain.credit_code import make_credit_code
+from matching.programmes import SAMPLE_FILE
 from store import keys as keys_db
 
 HEADER = ("政策编号,政策名称,发布单位,政策类型,适用区县,资质要求,最少员工人数,营业收入下限(万元),单户最高金额(万元),"
@@ -29,7 +31,7 @@ def upload(api: ApiEnv, key: str, lines: list[str]) -> Any:
 @pytest.fixture(scope="module")
 def api(pg_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
     with api_service(pg_admin_url, tmp_path_factory.mktemp("api_programmes")) as env:
-        for name, employees in (("PA", 100), ("PB", 85)):
+        for name, employees in (("PA", 100), ("PB", 85), ("PC", 85), ("PD", 100)):
             body = {"credit_code": make_credit_code("9", "1", "500112", f"PG00000{ord(name[1]) - 64:02d}"),
                     "name": f"政策测试企业{name}", "district": "渝北区", "tier": "growth",
                     "qualifications": ["专精特新"], "founded_on": "2018-05-01",
@@ -139,3 +141,54 @@ def test_a_profile_change_tells_the_newly_qualifying_enterprise_once(api: ApiEnv
     api.client.patch(f"/v1/enterprises/{api.ids['PB']}", headers=api.auth("admin"), json={"short_name": "乙"})
     assert api.sql("SELECT count(*) FROM programme_notices n JOIN programmes p ON p.id = n.programme_id "
                    "WHERE p.ref = 'API-1' AND n.enterprise_id = %s", (api.ids["PB"],)) == [(1,)]
+
+
+# --- the console ---
+
+def browser(api: ApiEnv, key: str) -> TestClient:
+    """A client of its own, signed in with the named key through the sign-in form."""
+    client = TestClient(api.client.app, follow_redirects=False)
+    assert client.get("/web/signin").status_code == 200
+    r = client.post("/web/signin", data={"api_key": api.keys[key], "csrf": client.cookies["cc_csrf"]})
+    assert r.status_code == 303, r.text
+    return client
+
+
+def test_the_enterprise_page_shows_its_programmes_panel_with_the_unread_count(api: ApiEnv) -> None:
+    client = browser(api, "PD")
+    first = client.get("/web/enterprise").text
+    assert "扶持政策" in first and "有 2 条新的符合条件的扶持政策" in first
+    assert "渝北专精特新贴息（测试）" in first and "全市担保增信（测试）" in first
+    again = client.get("/web/enterprise?lang=en").text
+    assert "Support programmes" in again and "new programme(s)" not in again and "You qualify" in again
+
+
+def test_the_enterprise_page_says_what_a_near_miss_lacks_in_both_languages(api: ApiEnv) -> None:
+    client = browser(api, "PC")
+    zh = client.get("/web/enterprise?lang=zh").text
+    assert "差一点符合" in zh and "员工人数须不少于 100 人（现 85 人，差 15 人）" in zh
+    en = client.get("/web/enterprise?lang=en").text
+    assert "Near misses" in en and "at least 100 employees (has 85, 15 short)" in en
+
+
+def test_the_staff_page_lists_programmes_with_counts(api: ApiEnv) -> None:
+    page = browser(api, "operator").get("/web/programmes")
+    assert page.status_code == 200 and "扶持政策与覆盖企业" in page.text and "API-1" in page.text
+    assert "已通知" in page.text and 'href="/web/programmes"' in page.text
+    narrowed = browser(api, "admin").get("/web/programmes?kind=guarantee&lang=en").text
+    assert "API-2" in narrowed and "API-1" not in narrowed and "Told" in narrowed
+    assert browser(api, "inv").get("/web/programmes").status_code == 403
+    assert browser(api, "PA").get("/web/programmes").status_code == 403
+    operator = browser(api, "operator").get("/web/operator").text
+    assert 'value="programmes"' in operator
+
+
+def test_sample_programmes_are_marked_as_sample_not_real_policy(api: ApiEnv) -> None:
+    r = api.client.post("/v1/imports/programmes", headers=api.auth("admin"),
+                        files={"file": ("sample.csv", SAMPLE_FILE.read_bytes(), "text/csv")})
+    assert r.status_code == 200, r.text
+    body = api.get("/v1/programmes", "operator").json()
+    assert body["sample_data"] and "非真实政策" in body["sample_note"]["zh"]
+    assert "not real policy" in body["sample_note"]["en"]
+    page = browser(api, "operator").get("/web/programmes").text
+    assert "示例数据，非真实政策" in page and "（示例）" in page

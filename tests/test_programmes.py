@@ -253,3 +253,11 @@ def test_cli_imports_programmes_and_refuses_a_bad_file(cli, db: Database, tmp_pa
     ok = cli("import", "programmes", str(SAMPLE_FILE))
     assert ok.exit_code == 0, ok.output
     assert _counts(db)[0] == 10
+
+
+def test_the_demo_loads_the_sample_programmes_once(db: Database) -> None:
+    _market(db)
+    with db.connect(autocommit=True) as conn:
+        assert programmes_db.load_sample_if_empty(conn) == 10
+        assert programmes_db.load_sample_if_empty(conn) == 0
+    assert _counts(db)[0] == 10

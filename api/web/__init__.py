@@ -9,6 +9,7 @@ the core; they hold no business rules of their own and never import a route modu
 * ``/web/signin``, ``/web/signout``: :mod:`api.web.auth`
 * ``/web/investor``, ``/web/enterprises/{id}``, ``/web/enterprise``: :mod:`api.web.parties`
 * ``/web/operator``, ``/web/models``: :mod:`api.web.staff`
+* ``/web/programmes`` and the enterprise page's programmes panel: :mod:`api.web.programmes`
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import auth, parties, staff
+from api.web import auth, parties, programmes, staff
 from api.web.common import STATIC_DIR, PageError, SignInNeeded, page_error, signin_redirect
 
 router = APIRouter()
-for _part in (auth, parties, staff):
+for _part in (auth, parties, staff, programmes):
     router.include_router(_part.router)
 
 #: Paths whose bodies may be as large as a bulk upload (the app's ``body_limits``).

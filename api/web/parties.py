@@ -23,6 +23,7 @@ from api.services import enterprises as enterprise_service
 from api.services import events as event_service
 from api.services import matching as matching_service
 from api.state import AppState
+from api.web import programmes as programmes_web
 from api.web.common import (
     EXPECTED,
     PageError,
@@ -198,6 +199,7 @@ def enterprise_page(request: Request, state: StateDep, who: EnterprisePage) -> R
     ctx["enterprise_name"] = party_name(state, "enterprise", enterprise_id)
     with state.pool.connection() as conn:
         ctx["requests"] = _open_requests(state, conn, who, enterprise_id=enterprise_id)
+        ctx["programmes"] = programmes_web.panel(conn, who, enterprise_id, lang)
     try:
         ctx["funds"] = matching_service.investor_list(state, who, enterprise_id,
                                                       matching_service.ListParams(state, k=20))

@@ -21,6 +21,7 @@ from cli.commands.common import console, database, fail, settings
 from cli.commands.encoder import ensure_encoder
 from matching.errors import MatchingError
 from store import keys as keys_db
+from store import programmes as programmes_db
 from store import registry
 from store.database import Database
 
@@ -67,6 +68,9 @@ def _prepare_demo(db: Database) -> None:
     else:
         console.print("database already holds a market: reusing it")
     with db.connect(autocommit=True) as conn:
+        if loaded := programmes_db.load_sample_if_empty(conn):
+            console.print(f"{loaded} sample support programmes loaded "
+                          "(示例数据，非真实政策 / sample data, not real policy)")
         if registry.active_version(conn) is not None:
             return  # the service embeds through the on-disk cache at start-up (with progress bars)
     s = settings()
