@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from cli.commands import benchmark, data, db, demo, encoder, keys, match, models, serve, worker
+from cli.commands import benchmark, data, db, demo, encoder, export, keys, match, models, serve, worker
 
 app = typer.Typer(
     name="capconnect",
@@ -23,7 +23,7 @@ app.add_typer(data.import_app, name="import")
 app.add_typer(match.app, name="match")
 app.add_typer(benchmark.app, name="benchmark")
 app.command("generate")(data.generate)
-app.command("export")(data.export)
+app.add_typer(export.app, name="export")
 app.command("demo")(demo.demo)
 app.add_typer(models.app, name="models")
 app.add_typer(keys.app, name="keys")

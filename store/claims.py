@@ -15,6 +15,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from store.tier_history import mark_source
+
 #: Enterprise fields set by staff or imports; an enterprise's own key sends claims to them.
 CLAIMABLE = ("tier", "boards", "qualifications")
 _COLUMNS = ("id, enterprise_id, field, value, status, claimed_by_key_id, claimed_at, decided_by_key_id, decided_at, "
@@ -68,6 +70,7 @@ def decide(conn: psycopg.Connection, *, claim: Mapping[str, Any], verified: bool
             return None
         if verified:
             value = row["value"]
+            mark_source(cur, "api")  # tier history (migration 0009): a verified claim is the API's change
             cur.execute(sql.SQL("UPDATE enterprises SET {} = %s WHERE id = %s").format(sql.Identifier(row["field"])),
                         (value, row["enterprise_id"]))
         cur.execute("INSERT INTO audit_log (api_key_id, key_prefix, role, viewer_investor_id, viewer_enterprise_id, "

@@ -22,6 +22,7 @@ from store.bulk import (
     split_investor_key,
     upsert_returning,
 )
+from store.tier_history import mark_source
 
 _ENT_COLS = [
     ("credit_code", "text"), ("source", "text"), ("external_id", "text"), ("name", "text"),
@@ -44,6 +45,7 @@ def load_enterprises(cur: psycopg.Cursor, records: Sequence[Enterprise], *, prog
                      ) -> tuple[LoadCounts, LoadCounts]:
     """Upsert enterprises (by credit code, else source + external id) and their yearly financials."""
     counts = LoadCounts("enterprises", received=len(records))
+    mark_source(cur, "import")  # tier history (migration 0009) records these changes as an import's
     copy_into_temp(cur, "s_ent", _ENT_COLS, (
         (e.credit_code, e.source, e.external_id, e.name, e.short_name, e.name_en, e.district_code, e.province,
          e.country, e.city, e.industry_code, e.industry_raw, e.tier, e.boards, e.qualifications, e.listing_target,

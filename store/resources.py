@@ -28,6 +28,7 @@ from store.tables import (
     update_row,
     writing,
 )
+from store.tier_history import mark_source
 
 
 def _cols(*names: str, **renamed: str) -> dict[str, str]:
@@ -109,6 +110,7 @@ def create_enterprise(conn: psycopg.Connection, *, values: Mapping[str, Any],
         Invalid: a constraint refused a value.
     """
     with writing(conn, ENTERPRISES, values) as cur:
+        mark_source(cur, "api")  # tier history (migration 0009)
         new_id = insert_row(cur, ENTERPRISES, values)
         _upsert_financials(cur, new_id, financial_years)
     return new_id
@@ -118,6 +120,7 @@ def update_enterprise(conn: psycopg.Connection, *, enterprise_id: int, values: M
                       financial_years: Sequence[Mapping[str, Any]] = ()) -> bool:
     """Change an enterprise's fields and upsert financial years; ``False`` when there is no such enterprise."""
     with writing(conn, ENTERPRISES, values) as cur:
+        mark_source(cur, "api")  # tier history (migration 0009)
         found = update_row(cur, ENTERPRISES, enterprise_id, values)
         if found and financial_years:
             _upsert_financials(cur, enterprise_id, financial_years)

@@ -1,0 +1,107 @@
+"""Readiness and programmes for the profile export (:mod:`api.services.profile_export`), cut to what the
+audience may see.
+
+**The rule** (one, :mod:`api.disclosure`'s groups): a statement derived from figures is exported only where
+every figure it reads is disclosed to the audience. A readiness target reads the metrics of all its
+criteria sets (R&D spending reads revenue and the R&D ratio); a programme reads revenue when it sets a
+revenue band and employees when it sets a headcount band. A target or programme that reads a withheld figure
+is left out, and counted as withheld; which ones they are depends on the standards and the programmes'
+rules only, never on the enterprise's figures, so the count tells nothing about them.
+
+Readiness is :func:`matching.readiness.readiness_for` over the standards in force
+(the shipped file until imported versions land); programmes are :mod:`matching.programmes.eligibility` over the
+programmes on file, evaluated a batch of enterprises at a time and shown as
+:func:`api.services.programmes.programme_view` shows them (the export marks no notice read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import psycopg
+
+from api import disclosure
+from api.services.programmes import programme_view
+from matching.domain.programme import Programme
+from matching.programmes.eligibility import evaluate
+from matching.readiness import Standards, readiness_for, shipped
+from matching.readiness.standards import Target
+from store import programmes as programmes_db
+
+#: The reported figures behind each readiness metric (unassessable metrics read none).
+METRIC_FIELDS: dict[str, tuple[str, ...]] = {
+    "revenue": ("revenue",), "net_profit": ("net_profit",), "revenue_growth": ("revenue_growth",),
+    "rd_ratio": ("rd_ratio",), "rd_spending": ("revenue", "rd_ratio"), "employees": ("employees",),
+    "patents": ("patents",),
+}
+#: The reported figures each programme band reads.
+PROGRAMME_FIELDS: dict[str, str] = {"min_revenue": "revenue", "max_revenue": "revenue",
+                                    "min_employees": "employees", "max_employees": "employees"}
+
+
+def withheld_fields(decision: disclosure.Decision) -> frozenset[str]:
+    """The yearly figures withheld from the audience (:data:`api.disclosure.OPERATING_FIELDS`,
+    :data:`~api.disclosure.AMOUNT_FIELDS`), by the decision's groups."""
+    hidden = set(decision.withheld)
+    return frozenset((disclosure.OPERATING_FIELDS if disclosure.OPERATING in hidden else ())
+                     + (disclosure.AMOUNT_FIELDS if disclosure.FINANCIALS in hidden else ()))
+
+
+def target_fields(target: Target) -> frozenset[str]:
+    """The reported figures a readiness target reads (every set, every assessable criterion)."""
+    return frozenset(f for s in target.sets for c in s.criteria if c.assessable
+                     for f in METRIC_FIELDS.get(c.metric, ()))
+
+
+def programme_fields(programme: Programme) -> frozenset[str]:
+    """The reported figures a programme's rules read."""
+    return frozenset(f for rule, f in PROGRAMME_FIELDS.items() if getattr(programme, rule) is not None)
+
+
+class PartsContext:
+    """What one export reads once: the standards in force, the programmes open on the day."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.standards: Standards = shipped()  # TODO(18a): store.standards.current(conn), the imported version
+        self.today: date = programmes_db.china_today()
+        self.programmes_open: list[tuple[int, Programme]] = [
+            (pid, p) for pid, p in programmes_db.read_programmes(conn) if not p.is_closed(self.today)]
+
+    def readiness(self, row: Mapping[str, Any], decision: disclosure.Decision
+                  ) -> tuple[list[dict[str, Any]], list[str]]:
+        """The readiness targets of one enterprise the audience may see (as the API shows them), and the
+        codes of those withheld."""
+        results = readiness_for(row, self.standards)
+        hidden = withheld_fields(decision)
+        shown = [r.as_dict() for r in results if not target_fields(r.target) & hidden]
+        return shown, [r.target.code for r in results if target_fields(r.target) & hidden]
+
+    def programmes(self, conn: psycopg.Connection, rows: Sequence[Mapping[str, Any]],
+                   decisions: Sequence[disclosure.Decision]) -> list[tuple[list[dict[str, Any]], int]]:
+        """Per enterprise row: the programmes it qualifies for or nearly (``status`` ``qualifies`` /
+        ``near_miss``, ``missing``), and how many programmes were withheld from it."""
+        ids = [r["id"] for r in rows]
+        out: list[tuple[list[dict[str, Any]], int]] = [([], 0) for _ in ids]
+        if not self.programmes_open or not ids:
+            return out
+        columns = programmes_db.enterprise_columns(conn, ids)
+        at = {int(eid): i for i, eid in enumerate(columns.ids)}
+        hidden = [withheld_fields(d) for d in decisions]
+        for pid, programme in self.programmes_open:
+            reads = programme_fields(programme)
+            result = evaluate(programme, columns, self.today)
+            for k, eid in enumerate(ids):
+                items, withheld = out[k]
+                if reads & hidden[k]:
+                    out[k] = (items, withheld + 1)
+                    continue
+                i = at[eid]
+                status = result.status(i)
+                if status == "not_eligible":
+                    continue
+                items.append(programme_view(pid, programme, self.today) | {
+                    "status": status, "missing": [{"rule": m.rule, "zh": m.zh, "en": m.en, "gap": m.gap,
+                                                   "unknown": m.unknown} for m in result.missing(i)]})
+        return out
