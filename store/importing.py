@@ -22,7 +22,7 @@ from store import market_store as store
 from store.batch import MarketBatch, load_batch, save_batch  # noqa: F401 (re-exported)
 from store.bulk import LoadCounts, Progress
 from store.database import Database
-from store.programmes import load_programmes
+from store.programmes import load_programmes, notify
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ class ImportReport:
 
 
 _LOADERS: dict[str, Callable[..., Any]] = {
-    "enterprises": lambda cur, recs, progress: list(store.load_enterprises(cur, recs, progress=progress)),
+    "enterprises": lambda cur, recs, progress: [*store.load_enterprises(cur, recs, progress=progress),
+                                                *_programme_notices(cur)],
     "investors": lambda cur, recs, progress: [store.load_investors(cur, recs, progress=progress)],
     "mandates": lambda cur, recs, progress: [store.load_mandates(cur, recs, progress=progress)],
     "needs": lambda cur, recs, progress: [store.load_needs(cur, recs, progress=progress)],
@@ -79,6 +80,13 @@ _LOADERS: dict[str, Callable[..., Any]] = {
     "events": lambda cur, recs, progress: [store.load_events(cur, recs, progress=progress)],
     "programmes": lambda cur, recs, progress: load_programmes(cur, recs, progress=progress),
 }
+
+
+def _programme_notices(cur: Any) -> list[LoadCounts]:
+    """Tell imported enterprises that now qualify for a support programme (once each, ever): the counts of
+    notices written, or nothing when none was (no programmes: nothing is read)."""
+    told = notify(cur)
+    return [LoadCounts("programme_notices", received=told, inserted=told)] if told else []
 
 
 def import_file(

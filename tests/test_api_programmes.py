@@ -143,6 +143,31 @@ def test_a_profile_change_tells_the_newly_qualifying_enterprise_once(api: ApiEnv
                    "WHERE p.ref = 'API-1' AND n.enterprise_id = %s", (api.ids["PB"],)) == [(1,)]
 
 
+def test_a_verified_qualification_claim_tells_the_enterprise_a_rejected_one_does_not(api: ApiEnv) -> None:
+    ids = []
+    for name in ("PE", "PF"):
+        body = {"credit_code": make_credit_code("9", "1", "500112", f"PG00000{ord(name[1]) - 64:02d}"),
+                "name": f"政策测试企业{name}", "district": "渝北区", "tier": "growth", "founded_on": "2018-05-01",
+                "financials": [{"year": 2025, "revenue": 2e7, "employees": 100}]}
+        r = api.post("/v1/enterprises", "admin", body)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+        with api.db.connect(autocommit=True) as conn:
+            api.keys[name] = keys_db.create_key(conn, role="enterprise", enterprise_id=ids[-1], label=name).secret
+        claimed = api.client.patch(f"/v1/enterprises/{ids[-1]}", headers=api.auth(name),
+                                   json={"qualifications": ["专精特新"]})
+        assert claimed.status_code == 200, claimed.text
+    told = "SELECT count(*) FROM programme_notices n JOIN programmes p ON p.id = n.programme_id " \
+           "WHERE p.ref = 'API-1' AND n.enterprise_id = %s"
+    assert [api.sql(told, (i,)) for i in ids] == [[(0,)], [(0,)]]  # a pending claim counts for nothing
+    for enterprise_id, decision in zip(ids, ("verified", "rejected"), strict=True):
+        (claim,) = api.get(f"/v1/enterprises/{enterprise_id}/claims", "admin").json()["items"]
+        r = api.post(f"/v1/enterprises/{enterprise_id}/claims/{claim['id']}/decision", "admin",
+                     {"decision": decision, "note": "市经信委名单"})
+        assert r.status_code == 200, r.text
+    assert [api.sql(told, (i,)) for i in ids] == [[(1,)], [(0,)]]
+
+
 # --- the console ---
 
 def browser(api: ApiEnv, key: str) -> TestClient:

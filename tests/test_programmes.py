@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from matching.domain import vocab
+from matching.domain.credit_code import make_credit_code
 from matching.domain.programme import Programme
 from matching.domain.records import Enterprise, Financials
 from matching.ingest.parse_programmes import parse_programmes
@@ -261,3 +262,17 @@ def test_the_demo_loads_the_sample_programmes_once(db: Database) -> None:
         assert programmes_db.load_sample_if_empty(conn) == 10
         assert programmes_db.load_sample_if_empty(conn) == 0
     assert _counts(db)[0] == 10
+
+
+def test_an_enterprise_import_tells_the_enterprises_that_now_qualify(db: Database, tmp_path: Path) -> None:
+    _market(db)
+    import_file(db, "programmes", write(tmp_path, GOOD))
+    a, b = (make_credit_code("9", "1", "500112", org) for org in ("PG0000101", "PG0000102"))
+    rows = ["统一社会信用代码,企业名称,所属区县,资质,成立日期,年度,营业收入,员工人数",
+            f"{a},导入企业甲,渝北区,专精特新,2015-01-01,2025,2000万,150",
+            f"{b},导入企业乙,渝北区,,2015-01-01,2025,2000万,150"]
+    report = import_file(db, "enterprises", write(tmp_path, rows, name="enterprises.csv"))
+    assert report.committed and [(c.table, c.inserted) for c in report.counts][-1] == ("programme_notices", 1)
+    again = import_file(db, "enterprises", write(tmp_path, rows, name="enterprises.csv"))
+    assert "programme_notices" not in [c.table for c in again.counts]
+    assert _counts(db) == (2, 2)

@@ -124,6 +124,8 @@ def decide_claim(conn: Any, who: Principal, enterprise_id: int, claim_id: int, *
                        f"Claim {claim_id} is {now['status']}, not pending; only pending claims are decided "
                        "(the enterprise may submit a new claim)",
                        fields=[field_detail("claim_id", claim_id, f"already {now['status']}", ["pending"])])
+    if verified:  # a verified tier, board or qualification may fit a support programme
+        programmes_db.notify(conn, enterprise_ids=[enterprise_id])
     return claim_view(decided, who)
 
 
