@@ -134,6 +134,11 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     # bulk imports and reports: staff only (an import without a file reaches validation)
     ("POST", "/v1/imports/enterprises", None, E(422, 422, 403, 403, 403, 403, 403)),
     ("GET", "/v1/reports/outcomes", None, E(200, 200, 403, 403, 403, 403, 403)),
+    # listing readiness: the enterprise itself and internal roles; investors only where every figure is disclosed
+    ("GET", "/v1/enterprises/{ent}/readiness", None, E(200, 200, 200, 403, 403, 200, 403)),
+    ("GET", "/v1/reports/readiness", None, E(200, 200, 403, 403, 403, 403, 403)),
+    ("GET", "/v1/standards", None, E(200, 200, 403, 403, 403, 403, 403)),
+    ("POST", "/v1/imports/standards", None, E(422, 422, 403, 403, 403, 403, 403)),
     ("GET", "/v1/exports/profiles", None, E(200, 200, 403, 403, 403, 403, 403)),  # 企业画像 for government platforms
     # documentation and the console's static files: public
     ("GET", "/openapi.json", None, PUBLIC),

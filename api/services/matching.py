@@ -20,6 +20,7 @@ from api.errors import ApiError, field_detail, forbidden
 from api.reasons import shown_reasons
 from api.schemas.matching import MatchItemOut, MatchListOut, NeedOut, PartyOut, ReasonOut, SecondaryOut
 from api.services.checks import authorize, party_id
+from api.services.readiness import listing_reasons
 from api.state import AppState
 from matching.domain import vocab
 from matching.domain.vocab import split_list
@@ -163,6 +164,10 @@ def _serve(state: AppState, m: Matcher, who: Principal, result: MatchList, side:
     state.metrics.lists_served.labels(side=side).inc()
     view = {"investor": "investor", "enterprise": "enterprise"}.get(side)  # the lists with model reasons
     reasons = shown_reasons(state.pool, m, who, result.items, view)  # disclosure covers what is derived
+    if side == "investor":  # "接近北交所上市标准", only where every figure behind it is disclosed to the investor
+        near = listing_reasons(state.pool, who, investor_id, [it.enterprise_id for it in result.items])
+        reasons = [[*r, near[it.enterprise_id]] if it.enterprise_id in near else r
+                   for it, r in zip(result.items, reasons, strict=True)]
     items = [_item(m, it, r) for it, r in zip(result.items, reasons, strict=True)]
     return MatchListOut(list_id=list_id, model_version=result.model_version, as_of=result.as_of,
                         direction=result.direction, items=items)

@@ -10,6 +10,7 @@ import typer
 from tqdm import tqdm
 
 from cli.commands.common import console, database, err_console, fail
+from cli.commands.standards import import_standards
 from matching.errors import FieldError
 from matching.ingest.crunchbase import read_crunchbase
 from matching.ingest.export import export_rows
@@ -176,3 +177,6 @@ def export(
         columns, rows = exports.fetch(conn, entity.value)
     export_rows(rows, out, columns=columns, fmt=chosen)  # type: ignore[arg-type]
     console.print(f"{len(rows):,} {entity.value} written to {out} ({chosen})")
+
+
+import_app.command("standards")(import_standards)
