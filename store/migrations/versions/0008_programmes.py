@@ -12,12 +12,10 @@ Revises: 0007
 Create Date: 2026-12-07
 """
 
-from pathlib import Path
-
 from alembic import op
 
 revision = "0008"
-down_revision = max(p.name[:4] for p in Path(__file__).parent.glob("0*.py") if p.name[:4] < "0008")  # DEV: "0007"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
