@@ -1,0 +1,106 @@
+"""Issue 18 in a real browser: listing readiness and support programmes in the console.
+
+Headless Chromium (Debian's ``chromium``) driven by Playwright against a live uvicorn server over the small
+generated market of :mod:`helpers_api`, with the sample programmes loaded (as ``capconnect serve --demo``
+does). Journeys: an enterprise signs in and sees its readiness per target and the programmes it qualifies
+for (the same as its API answers); staff see the listing pipeline with counts and the programmes with
+qualified / told counts; an operator imports a programmes file with a bad row, which is refused and named
+(nothing written). Every page is saved at laptop (1366×768) and phone (390×844) widths under
+``test-artifacts/screenshots/issue18-*.png`` (not committed).
+
+The server and browser fixtures are :mod:`test_web_e2e`'s (Chromium is required there, with the fix).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_web_e2e import SHOTS, _sign_in, chromium, live  # noqa: F401  (fixtures)
+
+from helpers_api import ApiEnv
+from store import programmes as programmes_db
+
+LAPTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def market(live: tuple[ApiEnv, str]) -> tuple[ApiEnv, str]:  # noqa: F811
+    """The live service with the sample programmes loaded."""
+    env, base = live
+    with env.db.connect(autocommit=True) as conn:
+        programmes_db.load_sample_if_empty(conn)
+    return env, base
+
+
+def _shoot(page: Any, name: str) -> None:
+    """Full-page screenshots of the current page at laptop and phone widths."""
+    for label, size in (("laptop", LAPTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(SHOTS / f"issue18-{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(LAPTOP)
+
+
+def test_an_enterprise_sees_the_programmes_it_qualifies_for(market: tuple[ApiEnv, str],
+                                                           chromium: Any) -> None:  # noqa: F811
+    env, base = market
+    answer = env.get(f"/v1/enterprises/{env.ids['ent']}/programmes", "admin").json()  # staff: marks nothing read
+    assert answer["qualifies"] or answer["near_misses"], "the sample programmes fit no enterprise: data changed"
+    page = _sign_in(chromium, base, env.keys["ent"])
+    assert page.url.endswith("/web/enterprise")
+    panel = page.locator("#programmes")
+    assert [x.get_attribute("data-ref") for x in panel.locator("li.programme.qualifies").all()] == [
+        p["ref"] for p in answer["qualifies"]]
+    assert [x.get_attribute("data-ref") for x in panel.locator("li.programme.near").all()] == [
+        p["ref"] for p in answer["near_misses"]]
+    assert "示例数据" in panel.inner_text()  # sample data says so
+    for near in answer["near_misses"]:
+        shown = panel.locator(f"li.programme.near[data-ref='{near['ref']}'] li.missing").all_inner_texts()
+        assert shown == [m["zh"] for m in near["missing"]]
+    panel.scroll_into_view_if_needed()
+    _shoot(page, "enterprise-programmes")
+    page.goto(f"{base}/web/enterprise?lang=en")
+    assert "Support programmes" in page.locator("#programmes h2").inner_text()
+    _shoot(page, "enterprise-programmes-en")
+    page.context.close()
+
+
+def test_staff_see_programmes_with_counts(market: tuple[ApiEnv, str], chromium: Any) -> None:  # noqa: F811
+    env, base = market
+    overview = env.get("/v1/programmes", "operator").json()
+    page = _sign_in(chromium, base, env.keys["operator"])
+    page.goto(f"{base}/web/programmes")
+    rows = page.locator("table.programmes-table tbody tr")
+    assert rows.count() == overview["total"] > 0
+    for item in overview["items"]:
+        cells = page.locator(f"tr[data-ref='{item['ref']}'] td.num").all_inner_texts()
+        assert cells == [f"{item['qualified']:,}", f"{item['near_misses']:,}", f"{item['told']:,}"], item["ref"]
+    _shoot(page, "staff-programmes")
+    page.context.close()
+
+
+def test_an_operator_imports_programmes_and_a_bad_row_is_refused_and_named(
+        market: tuple[ApiEnv, str], chromium: Any, tmp_path: Path) -> None:  # noqa: F811
+    env, base = market
+    before = env.sql("SELECT count(*) FROM programmes")[0][0]
+    bad = tmp_path / "扶持政策.csv"
+    bad.write_bytes(("政策编号,政策名称,发布单位,政策类型,适用层级,单户最高金额(万元)\r\n"
+                     "E2E-01,浏览器测试贴息,测试单位,贴息,成长层,30\r\n"
+                     "E2E-02,浏览器测试奖补,测试单位,发红包,基础层,10\r\n").encode("gb18030"))
+    page = _sign_in(chromium, base, env.keys["operator"])
+    page.goto(f"{base}/web/operator")
+    page.select_option("select[name=entity]", "programmes")
+    page.set_input_files("input[name=file]", str(bad))
+    page.click("#import button[type=submit]")
+    page.wait_for_selector("#import-result")
+    result = page.locator("#import-result")
+    assert "bad" in (result.get_attribute("class") or "")
+    errors = result.locator("table").inner_text()
+    assert "发红包" in errors and "3" in errors, errors  # the value and the row (header = row 1)
+    assert "第 3 行" in result.locator(".alert").inner_text()
+    assert env.sql("SELECT count(*) FROM programmes")[0][0] == before  # nothing written, not even row 2
+    result.scroll_into_view_if_needed()
+    _shoot(page, "operator-programmes-import-refused")
+    page.context.close()
