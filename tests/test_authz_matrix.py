@@ -140,6 +140,10 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     ("GET", "/v1/standards", None, E(200, 200, 403, 403, 403, 403, 403)),
     ("POST", "/v1/imports/standards", None, E(422, 422, 403, 403, 403, 403, 403)),
     ("GET", "/v1/exports/profiles", None, E(200, 200, 403, 403, 403, 403, 403)),  # 企业画像 for government platforms
+    # support programmes: an enterprise's own (and staff); the overview and the import for staff only
+    ("GET", "/v1/enterprises/{ent}/programmes", None, E(200, 200, 403, 403, 403, 200, 403)),
+    ("GET", "/v1/programmes", None, E(200, 200, 403, 403, 403, 403, 403)),
+    ("POST", "/v1/imports/programmes", None, E(422, 422, 403, 403, 403, 403, 403)),
     # documentation and the console's static files: public
     ("GET", "/openapi.json", None, PUBLIC),
     ("GET", "/docs", None, PUBLIC),
@@ -164,6 +168,8 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     ("GET", "/web/operator", None, STAFF_PAGE),
     ("POST", "/web/operator/import", lambda ids: (*UPLOAD, {"entity": "enterprises"}), STAFF_PAGE),
     ("GET", "/web/operator/report.csv", None, STAFF_PAGE),
+    ("GET", "/web/programmes", None, STAFF_PAGE),
+    ("GET", "/web/readiness", None, STAFF_PAGE),
     ("GET", "/web/models", None, SCIENTIST_PAGE),
     ("GET", "/web/models/no-such-version/files/plot.png", None, W(404, 403, 404, 403, 403, 403, 403)),
     ("POST", "/web/models/no-such-version/promote", lambda ids: {"force": "true"},
