@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from helpers_api import ApiEnv, api_service, error_of, wait_for
 
+from matching.ranking.bundle import ModelBundle
 from store import registry
 from training import pipeline
 from training.worker import run_once
@@ -22,7 +23,7 @@ def api(pg_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathF
         yield env
 
 
-def _train(api: ApiEnv, version: str) -> pipeline.TrainResult:
+def _train(api: ApiEnv, version: str) -> ModelBundle:
     with api.db.connect(autocommit=True) as conn:
         return pipeline.train(api.settings, conn, seed=0, version=version, encoder=api.encoder, show_progress=False)
 

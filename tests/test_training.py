@@ -56,7 +56,7 @@ def env(market_db: Database, tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"settings": settings, "inputs": inputs, "versions": {}}
 
 
-def _train(env: dict, conn: psycopg.Connection, name: str, **kw: object) -> pipeline.TrainResult:
+def _train(env: dict, conn: psycopg.Connection, name: str, **kw: object) -> ModelBundle:
     return pipeline.train(env["settings"], conn, seed=SEED, version=name, inputs=env["inputs"], show_progress=False,
                           **kw)
 

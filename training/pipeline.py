@@ -21,7 +21,6 @@ import logging
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +32,7 @@ from matching.features.table import FEATURE_INDEX
 from matching.learning.dataset import RankingData, build_ranking_sets, concat
 from matching.learning.evaluation import BASELINES, EvalSet, rules_fit, subset
 from matching.learning.impressions import impression_data
+from matching.ranking.bundle import ModelBundle
 from matching.ranking.ranker import LambdaRanker
 from matching.ranking.selection import select
 from matching.ranking.twosided import TwoSidedScorer
@@ -61,7 +61,7 @@ from training.inputs import (
 from training.provenance import active_scorer, new_version_name
 
 #: Re-exported: callers (notebooks, tests, the benchmark) import these from the pipeline.
-__all__ = ["EVAL_THREADS", "EvalBuilder", "Fitted", "Inputs", "Progress", "TrainConfig", "TrainResult",
+__all__ = ["EVAL_THREADS", "EvalBuilder", "Fitted", "Inputs", "Progress", "TrainConfig",
            "TrainingError", "embed_inputs", "eval_sets", "evaluate", "fit_and_evaluate", "fit_scorer",
            "inputs_from_market", "load_inputs", "model_scores", "primary_of", "train", "windows", "windows_at"]
 logger = logging.getLogger(__name__)
@@ -91,16 +91,6 @@ class TrainConfig:
     #: Train on new pairs only: rows of pairs that reached a deal before their period are left out (the
     #: served task is an introduction; follow-ons are then ranked by what the features say of them).
     new_pairs_only: bool = False
-
-
-@dataclass
-class TrainResult:
-    """A trained, written (and usually registered) version."""
-
-    version: str
-    folder: Path
-    metrics: dict[str, Any]
-    manifest: dict[str, Any]
 
 
 def windows(snap: MarketSnapshot, config: TrainConfig) -> dict[str, tuple[float, float]]:
@@ -316,7 +306,7 @@ def fit_and_evaluate(inputs: Inputs, config: TrainConfig | None = None, *, activ
 def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, version: str | None = None,
           encoder: TextEncoder | None = None, show_progress: bool = True, register: bool = True,
           config: TrainConfig | None = None, progress: Progress | None = None,
-          inputs: Inputs | None = None) -> TrainResult:
+          inputs: Inputs | None = None) -> ModelBundle:
     """Train, evaluate, write ``models/<version>/`` and register it as a candidate.
 
     Args:
@@ -360,4 +350,4 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
     say(progress, f"version {name}: primary {metrics['primary']:.4f} "
                    f"(affinity {fitted.results['primary'].get('affinity', float('nan')):.4f}, "
                    f"active {fitted.results['primary'].get('active', float('nan')):.4f})")
-    return TrainResult(name, final, metrics, manifest)
+    return ModelBundle(name, final, manifest, metrics, fitted.scorer)  # as written: no need to load it back

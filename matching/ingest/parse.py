@@ -171,14 +171,7 @@ from matching.ingest.parse_deals import (
 from matching.ingest.parse_engine import Column, ParseResult, RowError, columns_table
 from matching.ingest.parse_enterprises import ENTERPRISE_COLUMNS, parse_enterprises
 from matching.ingest.parse_investors import INVESTOR_COLUMNS, MANDATE_COLUMNS, parse_investors, parse_mandates
-from matching.ingest.parse_values import (
-    parse_amount,
-    parse_bool,
-    parse_date,
-    parse_datetime,
-    parse_int,
-    parse_ratio,
-)
+from matching.ingest.parse_values import parse_amount, parse_bool, parse_date, parse_datetime, parse_int, parse_ratio
 
 #: Accepted columns per entity, in export order (English header, Chinese header, aliases, parser).
 COLUMNS: dict[str, tuple[Column, ...]] = {

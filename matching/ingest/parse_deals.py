@@ -19,21 +19,8 @@ from matching.domain.vocab import (
     SIDES,
 )
 from matching.errors import FieldError
-from matching.ingest.parse_cells import (
-    amount,
-    integer,
-    one_of,
-    plain,
-    text,
-)
-from matching.ingest.parse_engine import (
-    Column,
-    EntitySpec,
-    ParseResult,
-    TableLike,
-    check,
-    parse_rows,
-)
+from matching.ingest.parse_cells import amount, integer, one_of, plain, text
+from matching.ingest.parse_engine import Column, EntitySpec, ParseResult, TableLike, check, parse_rows
 from matching.ingest.parse_values import (
     parse_bool,
     parse_date,

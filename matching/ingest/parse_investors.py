@@ -20,24 +20,8 @@ from matching.domain.vocab import (
     TIERS,
 )
 from matching.errors import FieldError
-from matching.ingest.parse_cells import (
-    amount,
-    each,
-    integer,
-    many_of,
-    one_of,
-    plain,
-    ratio,
-    text,
-)
-from matching.ingest.parse_engine import (
-    Column,
-    EntitySpec,
-    ParseResult,
-    TableLike,
-    check,
-    parse_rows,
-)
+from matching.ingest.parse_cells import amount, each, integer, many_of, one_of, plain, ratio, text
+from matching.ingest.parse_engine import Column, EntitySpec, ParseResult, TableLike, check, parse_rows
 from matching.ingest.parse_values import (
     parse_amac_code,
     parse_country,

@@ -1,16 +1,10 @@
 """${message}
-
-Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
-Create Date: ${create_date}
 """
 
 from alembic import op
 
 revision = ${repr(up_revision)}
-down_revision = ${repr(down_revision)}
-branch_labels = None
-depends_on = None
+down_revision = ${repr(down_revision)}  # the revision this one builds on (alembic reads both variables)
 
 
 def upgrade() -> None:

@@ -13,8 +13,6 @@ from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 TIERS = ("basic", "growth", "select")
 BOARDS = ("sci_tech", "srdi", "rural", "fund_incubation", "liangjiang")

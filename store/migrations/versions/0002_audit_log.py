@@ -4,18 +4,12 @@ Every response that returns an enterprise's registered capital, operating metric
 to anyone but the enterprise itself writes one row (``api/security.py``). The log is append-only in
 the database itself: a trigger raises on ``UPDATE``, ``DELETE`` and ``TRUNCATE``, so neither a bug
 nor a compromised service account using ordinary statements can rewrite who saw what.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-24
 """
 
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 SCHEMA = """
 CREATE TABLE audit_log (

@@ -6,18 +6,12 @@ shown as "企业自报，待核验" and never read by the snapshot (so never a r
 until staff verify it; a verified claim is applied to ``enterprises`` and a rejected one is kept as
 such. Every decision writes one ``audit_log`` row (``action`` ``claim_verified`` or
 ``claim_rejected``; the log stays append-only by its trigger).
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-07
 """
 
 from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 SCHEMA = """
 CREATE TABLE enterprise_claims (

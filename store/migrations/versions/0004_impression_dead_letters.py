@@ -6,18 +6,12 @@ the other lists nor be lost silently: it is moved here, serialised as JSON text 
 even a NUL is stored as the six characters ``\\u0000``), with the database's error, and counted in the
 ``capconnect_impression_dead_letters`` metric. Nothing reads this table automatically: it is for
 operators to inspect (and, once the cause is fixed, to replay by hand).
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-07
 """
 
 from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 SCHEMA = """
 CREATE TABLE impression_dead_letters (

@@ -9,18 +9,12 @@ never grow past the number of keys.
 
 ``UNLOGGED``: the counters are worth a few seconds; writing them to the WAL would slow every request
 for nothing, and a crash that empties them only forgives the current window.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-07
 """
 
 from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 SCHEMA = """
 CREATE UNLOGGED TABLE rate_limit_counters (

@@ -16,10 +16,6 @@ service cannot rewrite.
   the table. Where roles cannot be created (no ``CREATEROLE``, e.g. a managed PostgreSQL's app user)
   the migration says so in a warning, with the statements an administrator runs, and carries on.
   A superuser or a ``CREATEROLE`` role can always take the table back: the warning says so too.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-07
 """
 
 import logging
@@ -30,8 +26,6 @@ from sqlalchemy.exc import DBAPIError
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 logger = logging.getLogger("store.migrations")
 AUDIT_ROLE = "capconnect_audit"
