@@ -115,7 +115,8 @@ def test_staff_overview_counts_and_filters(api: ApiEnv) -> None:
     ("inv", "/v1/enterprises/{PA}/programmes", 403), ("ds", "/v1/enterprises/{PA}/programmes", 403),
     ("PB", "/v1/enterprises/{PA}/programmes", 403), ("ent", "/v1/enterprises/{PA}/programmes", 403),
     (None, "/v1/enterprises/{PA}/programmes", 401), ("admin", "/v1/enterprises/{PA}/programmes", 200),
-    ("admin", "/v1/enterprises/999999999/programmes", 404),
+    ("admin", "/v1/enterprises/999999999/programmes", 404), ("admin", "/v1/enterprises/0/programmes", 422),
+    ("admin", "/v1/enterprises/9223372036854775808/programmes", 422),
 ])
 def test_access_per_role(api: ApiEnv, key: str | None, path: str, status: int) -> None:
     r = api.get(path.format(PA=api.ids["PA"]), key)
@@ -217,3 +218,8 @@ def test_sample_programmes_are_marked_as_sample_not_real_policy(api: ApiEnv) -> 
     assert "not real policy" in body["sample_note"]["en"]
     page = browser(api, "operator").get("/web/programmes").text
     assert "示例数据，非真实政策" in page and "（示例）" in page
+
+
+def test_the_console_panel_names_an_enterprise_that_does_not_exist(api: ApiEnv) -> None:
+    page = browser(api, "operator").get("/web/enterprise?enterprise_id=9223372036854775807")
+    assert "企业不存在" in page.text

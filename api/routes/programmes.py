@@ -10,12 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 
 from api.deps import ConnDep, Principal, require_roles
+from api.errors import MAX_ID
 from api.routes.resource_common import READ_ERRORS, QueryCodes, StaffOnly
 from api.schemas.programmes import EnterpriseProgrammes, ProgrammeOverview
 from api.services import programmes as service
 
 router = APIRouter(prefix="/v1", tags=["programmes"])
-EnterpriseId = Annotated[int, Path(gt=0)]
+EnterpriseId = Annotated[int, Path(gt=0, le=MAX_ID)]
 EnterpriseOrStaff = Annotated[Principal, Depends(require_roles("admin", "operator", "enterprise"))]
 
 

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from api.deps import STAFF, Principal
-from api.errors import not_found
+from api.errors import MAX_ID, not_found
 from api.services.checks import authorize, district_codes, own_enterprise, party_id, vocab_codes
 from matching.domain import vocab
 from matching.domain.programme import Programme
@@ -48,7 +48,7 @@ def programmes_for(conn: Any, who: Principal, enterprise_id: int, *, mark_read: 
         ApiError: 403 for another party's key, 404 for no such enterprise.
     """
     own_enterprise(who, party_id("enterprise_id", enterprise_id))
-    if not db.enterprise_exists(conn, enterprise_id):
+    if enterprise_id > MAX_ID or not db.enterprise_exists(conn, enterprise_id):
         raise not_found("企业", "enterprise", enterprise_id, "enterprise_id")
     today = today or db.china_today()
     columns = db.enterprise_columns(conn, [enterprise_id])
