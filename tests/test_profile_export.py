@@ -10,6 +10,7 @@ CSV in UTF-8 with BOM and in GB18030 readable as Excel would, the command line.
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 from collections.abc import Iterator
@@ -23,10 +24,11 @@ from helpers_api import ApiEnv, api_service, error_of
 
 from matching.domain.credit_code import make_credit_code
 from matching.domain.programme import Programme
-from matching.readiness import readiness_for, shipped
 from matching.ingest import profile_export as shape
-from store.database import Database, current_revision, upgrade
+from matching.readiness import readiness_for
 from store import programmes as programmes_db
+from store import standards as standards_db
+from store.database import Database, current_revision, upgrade
 from store.importing import import_file
 
 # unusual figures, so that finding them anywhere in an export's bytes means they leaked
@@ -137,18 +139,17 @@ def test_tier_history_is_written_by_an_import(db: Database, tmp_path: Path) -> N
     assert import_file(db, "enterprises", f).ok
     with db.connect() as conn:
         rows = conn.execute("SELECT h.tier, h.boards, h.source FROM tier_history h JOIN enterprises e "
-                            "ON e.id = h.enterprise_id WHERE e.credit_code = %s ORDER BY h.id", (_code(201),)).fetchall()
+                            "ON e.id = h.enterprise_id WHERE e.credit_code = %s ORDER BY h.id",
+                            (_code(201),)).fetchall()
     assert rows == [("basic", ["sci_tech"], "import"), ("growth", ["sci_tech"], "import")]
 
 
 def test_the_migration_backfills_current_state_and_sql_outside_the_service_is_recorded(empty_db_url: str) -> None:
-    from store.migrations.versions import __name__ as _  # noqa: F401  (the package exists)
-
-    module = __import__("importlib").import_module("store.migrations.versions.0009_tier_history")
+    module = importlib.import_module("store.migrations.versions.0009_tier_history")
     upgrade(empty_db_url, module.down_revision)
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
-        eid = conn.execute("INSERT INTO enterprises (credit_code, name, tier, qualifications) "
-                           "VALUES (%s, '迁移前企业', 'growth', '{high_tech}') RETURNING id", (_code(301),)).fetchone()[0]
+        eid = conn.execute("INSERT INTO enterprises (credit_code, name, tier, qualifications) VALUES "
+                           "(%s, '迁移前企业', 'growth', '{high_tech}') RETURNING id", (_code(301),)).fetchone()[0]
     upgrade(empty_db_url)
     assert current_revision(empty_db_url) == "0009"
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
@@ -294,7 +295,8 @@ def test_the_command_line_writes_both_formats(cli: Any, db: Database, tmp_path: 
 def test_readiness_is_exported_only_where_every_figure_behind_it_is_disclosed(api: ApiEnv) -> None:
     records, _ = _export(api, district="渝北区")
     by_id = {r["enterprise"]["id"]: r for r in records}
-    standards = shipped()
+    with api.db.connect() as conn:
+        standards = standards_db.current(conn)
     row = {"tier": "select", "financials": _years()}
     expected = json.loads(json.dumps([t.as_dict() for t in readiness_for(row, standards)], default=str))
     full = by_id[api.ids["select_default"]]["readiness"]

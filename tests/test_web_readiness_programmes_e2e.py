@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_api import ApiEnv
 from test_web_e2e import SHOTS, _sign_in, chromium, live  # noqa: F401  (fixtures)
 
-from helpers_api import ApiEnv
 from store import programmes as programmes_db
 
 LAPTOP = {"width": 1366, "height": 768}

@@ -10,9 +10,10 @@ mutual reveal (one rule, not a second one): ``public`` → everything; ``on_requ
 what was withheld and why (``disclosure``).
 
 What is derived from a withheld figure is withheld with it: a readiness target or a programme is exported
-only where every figure it reads is disclosed (:mod:`api.services.profile_parts`); funnel outcomes are counts of distinct investors per
-stage, naming no investor. Each confidential field group exported is audited per enterprise
-(:func:`api.security.record_confidential_views`, basis ``export:<basis>``) when an API key exports.
+only where every figure it reads is disclosed (:mod:`api.services.profile_parts`); funnel outcomes are
+counts of distinct investors per stage, naming no investor. Each confidential field group exported is
+audited per enterprise (:func:`api.security.record_confidential_views`, basis ``export:<basis>``) when an
+API key exports.
 
 The records are shaped by :mod:`matching.ingest.profile_export` (schema version, JSON Schema, CSV columns);
 the SQL is :mod:`store.profile_export`'s.

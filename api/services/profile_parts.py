@@ -9,9 +9,9 @@ is left out, and counted as withheld; which ones they are depends on the standar
 rules only, never on the enterprise's figures, so the count tells nothing about them.
 
 Readiness is :func:`matching.readiness.readiness_for` over the standards in force
-(the shipped file until imported versions land); programmes are :mod:`matching.programmes.eligibility` over the
-programmes on file, evaluated a batch of enterprises at a time and shown as
-:func:`api.services.programmes.programme_view` shows them (the export marks no notice read).
+(:func:`store.standards.current`: the newest imported version, else the shipped file); programmes are
+:mod:`matching.programmes.eligibility` over the programmes on file, evaluated a batch of enterprises at a
+time and shown as :func:`api.services.programmes.programme_view` shows them (the export marks no notice read).
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from api import disclosure
 from api.services.programmes import programme_view
 from matching.domain.programme import Programme
 from matching.programmes.eligibility import evaluate
-from matching.readiness import Standards, readiness_for, shipped
+from matching.readiness import Standards, readiness_for
 from matching.readiness.standards import Target
 from store import programmes as programmes_db
+from store import standards as standards_db
 
 #: The reported figures behind each readiness metric (unassessable metrics read none).
 METRIC_FIELDS: dict[str, tuple[str, ...]] = {
@@ -64,7 +65,7 @@ class PartsContext:
     """What one export reads once: the standards in force, the programmes open on the day."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
-        self.standards: Standards = shipped()  # TODO(18a): store.standards.current(conn), the imported version
+        self.standards: Standards = standards_db.current(conn)
         self.today: date = programmes_db.china_today()
         self.programmes_open: list[tuple[int, Programme]] = [
             (pid, p) for pid, p in programmes_db.read_programmes(conn) if not p.is_closed(self.today)]

@@ -18,12 +18,10 @@ Revises: 0008
 Create Date: 2026-12-07
 """
 
-from pathlib import Path
-
 from alembic import op
 
 revision = "0009"
-down_revision = max(p.name[:4] for p in Path(__file__).parent.glob("0*.py") if p.name[:4] < "0009")  # DEV: "0008"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
