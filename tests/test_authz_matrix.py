@@ -169,6 +169,7 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     ("POST", "/web/operator/import", lambda ids: (*UPLOAD, {"entity": "enterprises"}), STAFF_PAGE),
     ("GET", "/web/operator/report.csv", None, STAFF_PAGE),
     ("GET", "/web/programmes", None, STAFF_PAGE),
+    ("GET", "/web/readiness", None, STAFF_PAGE),
     ("GET", "/web/models", None, SCIENTIST_PAGE),
     ("GET", "/web/models/no-such-version/files/plot.png", None, W(404, 403, 404, 403, 403, 403, 403)),
     ("POST", "/web/models/no-such-version/promote", lambda ids: {"force": "true"},

@@ -191,6 +191,11 @@ def standards_versions(conn: Any, who: Principal) -> list[dict[str, Any]]:
     return [v.as_dict() for v in standards_db.versions(conn)]
 
 
+def target_choices(conn: Any) -> list[tuple[str, str, str]]:
+    """``(code, zh, en)`` of every target of the standards in force (for filters)."""
+    return [(t.code, t.zh, t.en) for t in standards_db.current(conn).targets]
+
+
 def targets_pre_ipo(mandate: Mapping[str, Any] | None) -> bool:
     """Whether a mandate targets pre-IPO companies (round ``pre_ipo`` or instrument ``ipo_loan``)."""
     return bool(mandate) and ("pre_ipo" in (mandate.get("stages") or ())  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ the core; they hold no business rules of their own and never import a route modu
 * ``/web/investor``, ``/web/enterprises/{id}``, ``/web/enterprise``: :mod:`api.web.parties`
 * ``/web/operator``, ``/web/models``: :mod:`api.web.staff`
 * ``/web/programmes`` and the enterprise page's programmes panel: :mod:`api.web.programmes`
+* ``/web/readiness`` (上市培育 pipeline) and the enterprise page's readiness panel: :mod:`api.web.readiness`
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import auth, parties, programmes, staff
+from api.web import auth, parties, programmes, readiness, staff
 from api.web.common import STATIC_DIR, PageError, SignInNeeded, page_error, signin_redirect
 
 router = APIRouter()
-for _part in (auth, parties, staff, programmes):
+for _part in (auth, parties, staff, programmes, readiness):
     router.include_router(_part.router)
 
 #: Paths whose bodies may be as large as a bulk upload (the app's ``body_limits``).

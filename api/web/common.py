@@ -48,9 +48,10 @@ NAV = {
     "investor": (("nav_deals", "/web/investor"),),
     "enterprise": (("nav_enterprise", "/web/enterprise"),),
     "operator": (("nav_operator", "/web/operator"), ("nav_deals", "/web/investor"),
-                 ("nav_enterprise", "/web/enterprise"), ("nav_programmes", "/web/programmes")),
+                 ("nav_enterprise", "/web/enterprise"), ("nav_programmes", "/web/programmes"),
+                 ("nav_pipeline", "/web/readiness")),
     "admin": (("nav_operator", "/web/operator"), ("nav_deals", "/web/investor"), ("nav_enterprise", "/web/enterprise"),
-              ("nav_programmes", "/web/programmes"), ("nav_models", "/web/models")),
+              ("nav_programmes", "/web/programmes"), ("nav_pipeline", "/web/readiness"), ("nav_models", "/web/models")),
     "data_scientist": (("nav_models", "/web/models"),),
 }
 

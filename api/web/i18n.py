@@ -206,6 +206,57 @@ TEXT: dict[str, tuple[str, str]] = {
     "status_active": ("已启用", "Active"),
     "status_retired": ("已停用", "Retired"),
     "status_rejected": ("已拒绝", "Rejected"),
+    # listing readiness (api.web.readiness)
+    "nav_pipeline": ("上市培育", "Listing pipeline"),
+    "readiness_title": ("上市准备度", "Listing readiness"),
+    "readiness_help": ("根据贵企业自报的年度财务数据，对照下一层级及各板块的上市标准逐条比对；"
+                       "评分为最接近的一组标准中各项的达成度（未达标项按差距比例折算），"
+                       "达到 {near}% 以上为“接近标准”。"
+                       "市值、净资产、股改等平台未掌握的条件列为“无法评估”，不计入评分。",
+                       "Your own yearly figures checked against the next tier's and each board's standard, "
+                       "criterion by criterion. The score is how much of the closest set you meet (a missed "
+                       "criterion counts by how close it is); {near}% or more is 'close'. Conditions the platform "
+                       "holds no data on (market value, net assets, 股改 …) are shown as not assessable and not "
+                       "scored."),
+    "readiness_version": ("标准版本 {v}", "Standards version {v}"),
+    "readiness_changes": ("最能提升准备度的改进", "Changes that would move you most"),
+    "readiness_score": ("评分 {s}%", "score {s}%"),
+    "readiness_best_set": ("最接近的一组标准", "Closest set of criteria"),
+    "readiness_other_sets": ("其他 {n} 组可选标准", "{n} other set(s) of criteria"),
+    "readiness_placeholder": ("待确认：该标准的部分数值未公开或未能核实（如重庆股份转让中心各层级标准），"
+                              "以运营方确认为准。",
+                              "To be confirmed: some figures of this standard are not public or not verified (e.g. "
+                              "the Chongqing equity exchange's tier standards); operators will confirm them."),
+    "to_be_confirmed": ("待确认", "To be confirmed"),
+    "rd_criterion": ("条件", "Criterion"),
+    "rd_figure": ("贵企业数据", "Your figure"),
+    "rd_years": ("数据年份", "Year(s)"),
+    "rd_standard": ("标准", "Standard"),
+    "rd_result": ("结果", "Result"),
+    "rd_source": ("依据", "Source"),
+    "rd_met": ("达标", "Met"),
+    "rd_met_by": ("达标（高出 {x}）", "Met (by {x})"),
+    "rd_missed_by": ("未达标，差 {x}", "Missed by {x}"),
+    "rd_unknown_no_figure": ("缺少数据，请补充填报", "No figure on file: please report it"),
+    "rd_unknown_not_assessable": ("平台数据无法评估", "Not assessable from platform data"),
+    "rd_unknown_not_public": ("标准未公开，待确认", "Standard not public: to be confirmed"),
+    "rd_no_date": ("日期未知", "date unknown"),
+    "rd_step": ("须完成", "Required"),
+    "pipeline_title": ("上市培育 pipeline", "Listing pipeline (上市培育)"),
+    "pipeline_help": ("各目标（下一层级、各板块）下企业数：已达标、财务指标已达标（市值等条件待核）、"
+                      "接近标准（评分≥{near}%）、差距较大、无法评估。层级目标只统计下一层级为该层的企业。",
+                      "Per target (the next tier, each board): enterprises met, financial criteria met (market "
+                      "value and other conditions to be checked), close (score ≥ {near}%), far, and not "
+                      "assessable. A tier target counts the enterprises of the tier below only."),
+    "pipeline_board": ("目标板块", "Target"),
+    "pipeline_assessed": ("评估企业数", "Assessed"),
+    "pipeline_enterprises": ("{n} 家企业", "{n} enterprises"),
+    "pipeline_by_district": ("按区县", "By district"),
+    "status_met": ("已达标", "Met"),
+    "status_met_on_platform_data": ("财务已达标", "Financials met"),
+    "status_near": ("接近", "Close"),
+    "status_far": ("差距较大", "Far"),
+    "status_unknown": ("无法评估", "Not assessable"),
     # support programmes (api.web.programmes)
     "nav_programmes": ("扶持政策", "Programmes"),
     "entity_programmes": ("扶持政策", "Support programmes"),

@@ -24,6 +24,7 @@ from api.services import events as event_service
 from api.services import matching as matching_service
 from api.state import AppState
 from api.web import programmes as programmes_web
+from api.web import readiness as readiness_web
 from api.web.common import (
     EXPECTED,
     PageError,
@@ -200,6 +201,7 @@ def enterprise_page(request: Request, state: StateDep, who: EnterprisePage) -> R
     with state.pool.connection() as conn:
         ctx["requests"] = _open_requests(state, conn, who, enterprise_id=enterprise_id)
         ctx["programmes"] = programmes_web.panel(conn, who, enterprise_id, lang)
+        ctx["readiness"] = readiness_web.panel(conn, who, enterprise_id, lang)
     try:
         ctx["funds"] = matching_service.investor_list(state, who, enterprise_id,
                                                       matching_service.ListParams(state, k=20))
