@@ -25,9 +25,7 @@ from helpers_api import ApiEnv, api_service, error_of
 from matching.domain.credit_code import make_credit_code
 from matching.domain.programme import Programme
 from matching.ingest import profile_export as shape
-from matching.readiness import readiness_for
 from store import programmes as programmes_db
-from store import standards as standards_db
 from store.database import Database, current_revision, upgrade
 from store.importing import import_file
 
@@ -292,27 +290,23 @@ def test_the_command_line_writes_both_formats(cli: Any, db: Database, tmp_path: 
     assert result.exit_code == 0 and out.read_text(encoding="utf-8") == ""
 
 
-def test_readiness_is_exported_only_where_every_figure_behind_it_is_disclosed(api: ApiEnv) -> None:
+def test_readiness_is_the_apis_and_only_where_every_figure_behind_it_is_disclosed(api: ApiEnv) -> None:
     records, _ = _export(api, district="渝北区")
     by_id = {r["enterprise"]["id"]: r for r in records}
-    with api.db.connect() as conn:
-        standards = standards_db.current(conn)
-    row = {"tier": "select", "financials": _years()}
-    expected = json.loads(json.dumps([t.as_dict() for t in readiness_for(row, standards)], default=str))
-    full = by_id[api.ids["select_default"]]["readiness"]
-    assert full == {"status": "assessed", "targets": expected, "withheld": []}
-    assert any(c["metric"] == "revenue" and c["figure"] is not None
-               for t in full["targets"] for s in t["sets"] for c in s["criteria"])
-    hidden = by_id[api.ids["basic_default"]]["readiness"]  # every figure withheld
-    assert hidden["withheld"] and set(hidden["withheld"]) | {t["target"] for t in hidden["targets"]} == {
-        t["target"] for t in json.loads(json.dumps([x.as_dict() for x in readiness_for(
-            {"tier": "basic", "financials": _years()}, standards)], default=str))}
-    for t in hidden["targets"]:  # what is left reads no figure at all
-        assert all(not c["assessable"] for s in t["sets"] for c in s["criteria"]), t["target"]
-    partial = by_id[api.ids["growth_default"]]["readiness"]  # amounts withheld, operating metrics shown
-    for t in partial["targets"]:
-        assert all(c["metric"] not in ("revenue", "net_profit", "rd_spending") or not c["assessable"]
-                   for s in t["sets"] for c in s["criteria"]), t["target"]
+    for name in ("select_default", "basic_public"):  # as the enterprise itself reads it from the API
+        eid = api.ids[name]
+        own = api.get(f"/v1/enterprises/{eid}/readiness", "admin").json()
+        # the API's response model adds the placeholder texts as null where a target has none
+        targets = [{k: v for k, v in t.items() if v is not None or not k.startswith("placeholder_")}
+                   for t in own["targets"]]
+        assert by_id[eid]["readiness"] == {"status": "assessed", "targets": targets,
+                                           "changes": own["changes"], "withheld": []}, name
+        assert any(c["metric"] == "revenue" and c["figure"] is not None
+                   for t in own["targets"] for s in t["sets"] for c in s["criteria"])
+    for name in ("basic_default", "growth_default", "select_on_request"):  # a figure group withheld: none of it
+        eid = api.ids[name]
+        codes = [t["target"] for t in api.get(f"/v1/enterprises/{eid}/readiness", "admin").json()["targets"]]
+        assert by_id[eid]["readiness"] == {"status": "withheld", "targets": [], "changes": [], "withheld": codes}
 
 
 def test_programmes_reading_a_withheld_figure_are_left_out(api: ApiEnv) -> None:

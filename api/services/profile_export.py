@@ -9,8 +9,8 @@ mutual reveal (one rule, not a second one): ``public`` → everything; ``on_requ
 优选层 everything). The refusal lists (excluded investors) are internal and never exported. Each record says
 what was withheld and why (``disclosure``).
 
-What is derived from a withheld figure is withheld with it: a readiness target or a programme is exported
-only where every figure it reads is disclosed (:mod:`api.services.profile_parts`); funnel outcomes are
+What is derived from a withheld figure is withheld with it: readiness and programmes are exported only where
+the figures they read are disclosed (:mod:`api.services.profile_parts`); funnel outcomes are
 counts of distinct investors per stage, naming no investor. Each confidential field group exported is
 audited per enterprise (:func:`api.security.record_confidential_views`, basis ``export:<basis>``) when an
 API key exports.
@@ -74,11 +74,12 @@ def records(conn: psycopg.Connection, *, district: Sequence[str] = (), who: Prin
             view = disclosure.redact(row, decision)
             audited.append({"id": row["id"], "withheld": view["withheld"],
                             "disclosure": {"basis": f"export:{decision.basis}"}})
-            targets, targets_withheld = context.readiness(row, decision)
+            targets, changes, targets_withheld = context.readiness(conn, row, decision)
             parts = shape.ProfileParts(
                 profile=_labelled(view), disclosure_choice=row["disclosure"], disclosure_basis=decision.basis,
                 withheld=decision.withheld, tier_history=history.get(row["id"], []),
-                funnel=funnel.get(row["id"], {}), readiness=targets, readiness_withheld=targets_withheld,
+                funnel=funnel.get(row["id"], {}), readiness=targets, readiness_changes=changes,
+                readiness_withheld=targets_withheld,
                 programmes=items, programmes_withheld=programmes_withheld,
                 programmes_on_file=bool(context.programmes_open))
             out.append(shape.profile_record(parts, exported_at=at))

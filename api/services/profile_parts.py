@@ -1,17 +1,16 @@
 """Readiness and programmes for the profile export (:mod:`api.services.profile_export`), cut to what the
 audience may see.
 
-**The rule** (one, :mod:`api.disclosure`'s groups): a statement derived from figures is exported only where
-every figure it reads is disclosed to the audience. A readiness target reads the metrics of all its
-criteria sets (R&D spending reads revenue and the R&D ratio); a programme reads revenue when it sets a
-revenue band and employees when it sets a headcount band. A target or programme that reads a withheld figure
-is left out, and counted as withheld; which ones they are depends on the standards and the programmes'
-rules only, never on the enterprise's figures, so the count tells nothing about them.
+**Readiness** is the API's (:func:`api.services.readiness.readiness_for`, the standards in force), under the
+API's rule: shown only where every figure group it is computed from (:data:`api.services.readiness.NEEDED`)
+is disclosed to the audience; otherwise only the codes of the targets withheld are exported.
 
-Readiness is :func:`matching.readiness.readiness_for` over the standards in force
-(:func:`store.standards.current`: the newest imported version, else the shipped file); programmes are
-:mod:`matching.programmes.eligibility` over the programmes on file, evaluated a batch of enterprises at a
-time and shown as :func:`api.services.programmes.programme_view` shows them (the export marks no notice read).
+**Programmes** are :mod:`matching.programmes.eligibility` over the programmes open on the day, evaluated a
+batch of enterprises at a time and shown as :func:`api.services.programmes.programme_view` shows them (the
+export marks no notice read). A programme's eligibility reads revenue when it sets a revenue band and
+employees when it sets a headcount band: a programme reading a figure withheld from the audience
+(:mod:`api.disclosure`'s groups) is left out and counted; which programmes those are depends on their rules
+only, never on the enterprise's figures, so the count tells nothing about them.
 """
 
 from __future__ import annotations
@@ -23,20 +22,14 @@ from typing import Any
 import psycopg
 
 from api import disclosure
+from api.services import readiness
 from api.services.programmes import programme_view
 from matching.domain.programme import Programme
 from matching.programmes.eligibility import evaluate
-from matching.readiness import Standards, readiness_for
-from matching.readiness.standards import Target
+from matching.readiness import Standards
 from store import programmes as programmes_db
 from store import standards as standards_db
 
-#: The reported figures behind each readiness metric (unassessable metrics read none).
-METRIC_FIELDS: dict[str, tuple[str, ...]] = {
-    "revenue": ("revenue",), "net_profit": ("net_profit",), "revenue_growth": ("revenue_growth",),
-    "rd_ratio": ("rd_ratio",), "rd_spending": ("revenue", "rd_ratio"), "employees": ("employees",),
-    "patents": ("patents",),
-}
 #: The reported figures each programme band reads.
 PROGRAMME_FIELDS: dict[str, str] = {"min_revenue": "revenue", "max_revenue": "revenue",
                                     "min_employees": "employees", "max_employees": "employees"}
@@ -48,12 +41,6 @@ def withheld_fields(decision: disclosure.Decision) -> frozenset[str]:
     hidden = set(decision.withheld)
     return frozenset((disclosure.OPERATING_FIELDS if disclosure.OPERATING in hidden else ())
                      + (disclosure.AMOUNT_FIELDS if disclosure.FINANCIALS in hidden else ()))
-
-
-def target_fields(target: Target) -> frozenset[str]:
-    """The reported figures a readiness target reads (every set, every assessable criterion)."""
-    return frozenset(f for s in target.sets for c in s.criteria if c.assessable
-                     for f in METRIC_FIELDS.get(c.metric, ()))
 
 
 def programme_fields(programme: Programme) -> frozenset[str]:
@@ -70,14 +57,15 @@ class PartsContext:
         self.programmes_open: list[tuple[int, Programme]] = [
             (pid, p) for pid, p in programmes_db.read_programmes(conn) if not p.is_closed(self.today)]
 
-    def readiness(self, row: Mapping[str, Any], decision: disclosure.Decision
-                  ) -> tuple[list[dict[str, Any]], list[str]]:
-        """The readiness targets of one enterprise the audience may see (as the API shows them), and the
-        codes of those withheld."""
-        results = readiness_for(row, self.standards)
-        hidden = withheld_fields(decision)
-        shown = [r.as_dict() for r in results if not target_fields(r.target) & hidden]
-        return shown, [r.target.code for r in results if target_fields(r.target) & hidden]
+    def readiness(self, conn: psycopg.Connection, row: Mapping[str, Any], decision: disclosure.Decision
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+        """One enterprise's readiness as ``GET /v1/enterprises/{id}/readiness`` shows it (targets, top changes),
+        or, where the audience may not see the figures it is computed from (the API's rule,
+        :data:`api.services.readiness.NEEDED`), nothing but the codes of the targets withheld."""
+        doc = readiness.readiness_for(conn, row, standards=self.standards)
+        if any(g in decision.withheld for g in readiness.NEEDED):
+            return [], [], [t["target"] for t in doc["targets"]]
+        return doc["targets"], doc["changes"], []
 
     def programmes(self, conn: psycopg.Connection, rows: Sequence[Mapping[str, Any]],
                    decisions: Sequence[disclosure.Decision]) -> list[tuple[list[dict[str, Any]], int]]:

@@ -56,7 +56,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     *(f"fin_{f}" for f in FINANCIAL_FIELDS), "financials_json",
     "tier_history_count", "tier_first_recorded_at", "tier_last_changed_at", "tier_history_json",
     "readiness_status", *(f"readiness_{t}_{x}" for t in READINESS_TARGETS for x in ("status", "score")),
-    "readiness_withheld", "readiness_json",
+    "readiness_changes", "readiness_withheld", "readiness_json",
     "programmes_status", "programmes_qualified", "programmes_near_miss", "programmes_withheld", "programmes_json",
     *(f"funnel_{s}" for s in FUNNEL_STAGES),
 )
@@ -75,7 +75,8 @@ class ProfileParts:
         tier_history: the changes, oldest first (:data:`HISTORY_FIELDS`).
         funnel: distinct investors per :data:`FUNNEL_STAGES` stage.
         readiness: the targets the audience may see, as the readiness API shows them.
-        readiness_withheld: the codes of the targets left out because they read withheld figures.
+        readiness_changes: the changes that would move readiness most, as the readiness API lists them.
+        readiness_withheld: the codes of the targets left out because their figures are withheld.
         programmes: programmes matched (``status`` qualifies / near_miss), as the programmes API shows them.
         programmes_withheld: how many open programmes were left out because their rules read withheld figures.
         programmes_on_file: whether any programme is open (else the programmes part is ``unavailable``).
@@ -88,6 +89,7 @@ class ProfileParts:
     tier_history: Sequence[Mapping[str, Any]]
     funnel: Mapping[str, int]
     readiness: Sequence[Mapping[str, Any]] = ()
+    readiness_changes: Sequence[Mapping[str, Any]] = ()
     readiness_withheld: Sequence[str] = ()
     programmes: Sequence[Mapping[str, Any]] = ()
     programmes_withheld: int = 0
@@ -112,7 +114,9 @@ def profile_record(parts: ProfileParts, *, exported_at: datetime) -> dict[str, A
                        "withheld": list(parts.withheld)},
         "tier_history": [{f: _plain(h[f]) for f in HISTORY_FIELDS} for h in parts.tier_history],
         "readiness": {"status": _status(bool(parts.readiness), bool(parts.readiness_withheld), True),
-                      "targets": [_plain(r) for r in parts.readiness], "withheld": list(parts.readiness_withheld)},
+                      "targets": [_plain(r) for r in parts.readiness],
+                      "changes": [_plain(c) for c in parts.readiness_changes],
+                      "withheld": list(parts.readiness_withheld)},
         "programmes": {"status": _status(bool(parts.programmes), parts.programmes_withheld > 0,
                                          parts.programmes_on_file),
                        "items": [_plain(p) for p in parts.programmes], "withheld": parts.programmes_withheld},
@@ -150,6 +154,7 @@ def flatten(record: Mapping[str, Any]) -> dict[str, str]:
         "tier_history_json": history,
         "readiness_status": record["readiness"]["status"],
         **{f"readiness_{t}_{x}": ready.get(t, {}).get(x) for t in READINESS_TARGETS for x in ("status", "score")},
+        "readiness_changes": "；".join(c["text_zh"] for c in record["readiness"]["changes"]) or None,
         "readiness_withheld": record["readiness"]["withheld"], "readiness_json": record["readiness"]["targets"],
         "programmes_status": record["programmes"]["status"],
         "programmes_qualified": sum(1 for p in items if p["status"] == "qualifies"),

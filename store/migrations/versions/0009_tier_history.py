@@ -12,18 +12,12 @@
   ``capconnect.change_source`` (:func:`store.tier_history.mark_source`).
 * Backfill: each existing enterprise's current state, ``source = 'migration'``, at migration time (the
   history before this migration is unknown and not invented).
-
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-07
 """
 
 from alembic import op
 
 revision = "0009"
 down_revision = "0008"
-branch_labels = None
-depends_on = None
 
 SCHEMA = """
 CREATE TABLE tier_history (
