@@ -232,6 +232,10 @@ def test_import_round_trip_and_a_bad_file_writes_nothing(api: ApiEnv) -> None:
     err = error_of(r)
     assert err["fields"][0]["field"] == "targets[chinext].sets[chinext_1].criteria[1].metric"
     assert err["fields"][0]["value"] == "'profit'" and "unknown metric; allowed: revenue" in err["fields"][0]["reason"]
+    surrogate = json.dumps({**json.loads(_file()), "version": "a\ud800b"}).encode()  # ASCII JSON, \ud800 escaped
+    for junk in (b"", b"\xff\xfe{", _file(version="a\x00b"), surrogate, b"[" * 50_000):
+        r = upload("operator", junk)
+        assert r.status_code == 422 and error_of(r)["fields"][0]["field"] in ("file", "version"), r.text
     assert api.sql("SELECT count(*) FROM listing_standards") == [(0,)]
     for who in ("ds", "inv", "ent"):
         assert upload(who, _file(version="2099.1")).status_code == 403, who

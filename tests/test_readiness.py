@@ -185,3 +185,33 @@ def test_gb18030_text_is_accepted_and_the_hash_follows_the_content() -> None:
     assert a.hash == shipped().hash
     doc["version"] = "2025.1"
     assert parse_standards(doc).hash != a.hash
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"version": "x", "targets": [], "title": NaN}', "targets: []: a non-empty list of targets"),
+    ("[" * 100_000, "file: 'nesting': nested too deeply for a standards file"),
+    ("[1]", "file: 'list': a JSON object with version and targets"),
+])
+def test_the_loader_refuses_what_is_not_a_standards_file(text: str, message: str) -> None:
+    with pytest.raises(FieldError) as err:
+        parse_standards(text)
+    assert str(err.value) == message
+
+
+def test_what_the_database_cannot_store_is_refused_by_the_loader() -> None:
+    doc = _doc()
+    doc["title"] = float("nan")
+    with pytest.raises(FieldError, match=r"^file: 'NaN': NaN and Infinity are not JSON numbers"):
+        parse_standards(doc)
+    doc = _doc()
+    doc["title"] = "bad\x00"
+    with pytest.raises(FieldError, match=r"text may not contain NUL characters"):
+        parse_standards(doc)
+    doc = _doc()
+    doc["title"] = "bad\ud800"
+    with pytest.raises(FieldError, match=r"unpaired surrogates"):
+        parse_standards(doc)
+    doc = _doc()
+    doc["targets"][4]["sets"][0]["criteria"][0]["threshold"] = float("inf")
+    with pytest.raises(FieldError, match=r"^targets\[bse\]\.sets\[bse_1a\]\.criteria\[0\]\.threshold: inf: a number"):
+        parse_standards(doc)

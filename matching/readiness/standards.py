@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -203,7 +204,7 @@ def _num(x: float) -> str:
 
 def canonical(data: Mapping[str, Any]) -> str:
     """The canonical JSON text of a standards document (sorted keys, UTF-8, no spaces): what is hashed."""
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def _need(cond: bool, field: str, value: object, reason: str) -> None:
@@ -234,7 +235,7 @@ def _criterion(raw: Any, where: str) -> Criterion:
           f"{metric} is a step: its operator is 'done'" if m.kind == "flag" else f"'done' is for steps; {metric} "
           "takes >=, >, <= or <")
     note = raw.get("note") or ""
-    _need(isinstance(note, str), f"{where}.note", note, "a text is required")
+    _need(isinstance(note, str) and len(note) <= 1000, f"{where}.note", note, "a text of at most 1000 characters")
     threshold = raw.get("threshold")
     if op == "done":
         _need(threshold is True, f"{where}.threshold", threshold, "a step's threshold is true")
@@ -244,7 +245,7 @@ def _criterion(raw: Any, where: str) -> Criterion:
               "null (not public) needs a note saying so, e.g. '未公开，待运营方确认'")
         value = None
     else:
-        _need(isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and threshold == threshold,
+        _need(isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and math.isfinite(threshold),
               f"{where}.threshold", threshold, "a number, or null with a note where the figure is not public")
         value = float(threshold)
     unit = raw.get("unit")
@@ -329,6 +330,8 @@ def parse_standards(data: Mapping[str, Any] | str | bytes) -> Standards:
             data = json.loads(data)
         except json.JSONDecodeError as e:
             raise FieldError("file", f"line {e.lineno} column {e.colno}", f"not valid JSON: {e.msg}") from None
+        except RecursionError:
+            raise FieldError("file", "nesting", "nested too deeply for a standards file") from None
     _need(isinstance(data, Mapping), "file", type(data).__name__, "a JSON object with version and targets")
     assert isinstance(data, Mapping)
     version = _text(data, "version", "", limit=40)
@@ -336,9 +339,29 @@ def parse_standards(data: Mapping[str, Any] | str | bytes) -> Standards:
     _need(isinstance(targets_raw, list) and bool(targets_raw), "targets", targets_raw, "a non-empty list of targets")
     seen: set[str] = set()
     targets = tuple(_target(t, i, seen) for i, t in enumerate(targets_raw))
-    content = canonical(data)
+    try:
+        content = canonical(data)
+    except ValueError:
+        raise FieldError("file", "NaN", "NaN and Infinity are not JSON numbers; write a number or null") from None
+    try:  # what the database cannot store: NUL characters, unpaired surrogates
+        _need(not _has_nul(data), "file", "\\u0000", "text may not contain NUL characters; remove them")
+        digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    except RecursionError:
+        raise FieldError("file", "nesting", "nested too deeply for a standards file") from None
+    except UnicodeEncodeError:
+        raise FieldError("file", "\\ud800-\\udfff", "text may not contain unpaired surrogates; fix the file") from None
     return Standards(version, str(data.get("title") or ""), str(data.get("note") or ""), targets,
-                     hashlib.sha256(content.encode("utf-8")).hexdigest(), content)
+                     digest, content)
+
+
+def _has_nul(obj: Any) -> bool:
+    if isinstance(obj, str):
+        return "\x00" in obj
+    if isinstance(obj, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in obj.items())
+    if isinstance(obj, list):
+        return any(_has_nul(v) for v in obj)
+    return False
 
 
 def _decode(raw: bytes) -> str:
