@@ -43,6 +43,56 @@ def _shoot(page: Any, name: str) -> None:
     page.set_viewport_size(LAPTOP)
 
 
+def test_an_enterprise_sees_its_readiness_per_target(market: tuple[ApiEnv, str], chromium: Any) -> None:  # noqa: F811
+    env, base = market
+    answer = env.get(f"/v1/enterprises/{env.ids['ent']}/readiness", "ent").json()
+    page = _sign_in(chromium, base, env.keys["ent"])
+    panel = page.locator("#readiness")
+    targets = panel.locator(".readiness-target")
+    assert [(x.get_attribute("data-target"), x.get_attribute("data-status")) for x in targets.all()] == [
+        (t["target"], t["status"]) for t in answer["targets"]]
+    for t in answer["targets"]:
+        shown = panel.locator(f".readiness-target[data-target='{t['target']}']")
+        assert t["status_zh"] in shown.locator("h3").inner_text()
+        best = next(s for s in t["sets"] if s["code"] == t["best_set"])
+        rows = shown.locator("table.readiness-table").first.locator("tbody tr")
+        assert rows.count() == len(best["criteria"]), t["target"]
+        assert [r.get_attribute("class") for r in rows.all()] == [f"rd-{c['status']}" for c in best["criteria"]]
+        if t["placeholder"]:  # a regional tier's figures are placeholders: the page says so
+            assert "待确认" in shown.inner_text(), t["target"]
+    assert any(t["placeholder"] for t in answer["targets"]), "the next tier's standard should be a placeholder"
+    panel.scroll_into_view_if_needed()
+    _shoot(page, "enterprise-readiness")
+    page.goto(f"{base}/web/enterprise?lang=en")
+    assert answer["targets"][0]["status_en"] in page.locator("#readiness .readiness-target h3").first.inner_text()
+    _shoot(page, "enterprise-readiness-en")
+    page.context.close()
+
+
+def test_staff_see_the_listing_pipeline_with_counts(market: tuple[ApiEnv, str], chromium: Any) -> None:  # noqa: F811
+    env, base = market
+    report = env.get("/v1/reports/readiness", "operator").json()
+    page = _sign_in(chromium, base, env.keys["operator"])
+    page.goto(f"{base}/web/readiness")
+    rows = page.locator("table.pipeline-table tbody tr")
+    assert [r.get_attribute("data-target") for r in rows.all()] == [t["target"] for t in report["targets"]]
+    for t in report["targets"]:
+        cells = page.locator(f"table.pipeline-table tr[data-target='{t['target']}'] td.num").all_inner_texts()
+        counts = [t["assessed"], *(t["counts"][k] for k in ("met", "met_on_platform_data", "near", "far", "unknown"))]
+        assert cells == [f"{n:,}" for n in counts], t["target"]
+    assert sum(t["assessed"] for t in report["targets"]) > 0
+    _shoot(page, "staff-pipeline")
+    page.select_option("select[name=district]", "500112")
+    page.click("form.card button[type=submit]")
+    page.wait_for_load_state()
+    narrowed = env.get("/v1/reports/readiness", "operator", district="500112").json()
+    first = narrowed["targets"][0]
+    assert page.locator(f"table.pipeline-table tr[data-target='{first['target']}'] td.num").first.inner_text() == \
+        f"{first['assessed']:,}"
+    _shoot(page, "staff-pipeline-yubei")
+    page.context.close()
+
+
 def test_an_enterprise_sees_the_programmes_it_qualifies_for(market: tuple[ApiEnv, str],
                                                            chromium: Any) -> None:  # noqa: F811
     env, base = market
