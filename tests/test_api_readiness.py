@@ -161,8 +161,14 @@ def test_deal_list_reason_only_where_the_figures_are_disclosed(api: ApiEnv) -> N
         return {it["enterprise"]["id"]: [x["zh"] for x in it["reasons"]] for it in got}
 
     assert "接近北交所上市标准" not in reasons()[shown]  # the mandate does not target pre-IPO companies
-    api.sql("UPDATE mandates SET stages = array_append(stages, 'pre_ipo') WHERE investor_id = %s "
-            "AND valid_to IS NULL RETURNING 1", (inv,))
+    stages = api.get(f"/v1/investors/{inv}", "admin").json()["mandate"]["stages"]
+
+    def mandate_stages(value: list[str]) -> None:  # a new mandate version, served once the market reloads
+        r = api.client.patch(f"/v1/investors/{inv}/mandate", json={"stages": value}, headers=api.auth("admin"))
+        assert r.status_code == 201, r.text  # a new version
+        assert api.state.check_market()
+
+    mandate_stages([*stages, "pre_ipo"])
     now = reasons()
     assert "接近北交所上市标准" in now[shown]
     assert "接近北交所上市标准" not in now[withheld]  # growth tier withholds revenue and profit from investors
@@ -170,8 +176,7 @@ def test_deal_list_reason_only_where_the_figures_are_disclosed(api: ApiEnv) -> N
             "VALUES ('readiness-reveal', %s, %s, 'contact_accepted', now(), 'enterprise') RETURNING 1",
             (inv, withheld))
     assert "接近北交所上市标准" in reasons()[withheld]  # the enterprise agreed: the mutual reveal
-    api.sql("UPDATE mandates SET stages = array_remove(stages, 'pre_ipo') WHERE investor_id = %s "
-            "AND valid_to IS NULL RETURNING 1", (inv,))
+    mandate_stages(stages)
 
 
 # --- the console ---

@@ -23,6 +23,7 @@ from api.services.checks import authorize, party_id
 from api.services.readiness import listing_reasons
 from api.state import AppState
 from matching.domain import vocab
+from matching.domain.records import Mandate
 from matching.domain.vocab import split_list
 from matching.explain.reasons import Reason
 from matching.rules.filters import Filters
@@ -165,12 +166,23 @@ def _serve(state: AppState, m: Matcher, who: Principal, result: MatchList, side:
     view = {"investor": "investor", "enterprise": "enterprise"}.get(side)  # the lists with model reasons
     reasons = shown_reasons(state.pool, m, who, result.items, view)  # disclosure covers what is derived
     if side == "investor":  # "接近北交所上市标准", only where every figure behind it is disclosed to the investor
-        near = listing_reasons(state.pool, who, investor_id, [it.enterprise_id for it in result.items])
+        mandate = _current_mandate(m, investor_id)
+        near = listing_reasons(state.pool, who, investor_id, mandate, [it.enterprise_id for it in result.items])
         reasons = [[*r, near[it.enterprise_id]] if it.enterprise_id in near else r
                    for it, r in zip(result.items, reasons, strict=True)]
     items = [_item(m, it, r) for it, r in zip(result.items, reasons, strict=True)]
     return MatchListOut(list_id=list_id, model_version=result.model_version, as_of=result.as_of,
                         direction=result.direction, items=items)
+
+
+def _current_mandate(m: Matcher, investor_id: int | None) -> Mandate | None:
+    """The investor's newest mandate version in the matcher's market (the snapshot ranks with the version valid
+    at its ``as_of``; a version written since is the investor's current intent)."""
+    row = m.snap.investor_row.get(investor_id) if investor_id is not None else None
+    if row is None:
+        return None
+    versions = m.snap.man_versions.get(row)
+    return max(versions, key=lambda v: v.version) if versions else m.snap.man_record[row]
 
 
 def _item(m: Matcher, it: MatchItem, reasons: list[Reason]) -> MatchItemOut:

@@ -29,6 +29,7 @@ from api.deps import STAFF, Principal
 from api.errors import ApiError, field_detail, forbidden, not_found
 from api.security import record_confidential_views
 from api.services.checks import authorize, district_codes, district_name, invalid, party_id
+from matching.domain.records import Mandate
 from matching.errors import FieldError
 from matching.explain.reasons import Reason
 from matching.readiness import NEAR, Standards, panel, readiness_matrix
@@ -196,25 +197,22 @@ def target_choices(conn: Any) -> list[tuple[str, str, str]]:
     return [(t.code, t.zh, t.en) for t in standards_db.current(conn).targets]
 
 
-def targets_pre_ipo(mandate: Mapping[str, Any] | None) -> bool:
+def targets_pre_ipo(mandate: Mandate | None) -> bool:
     """Whether a mandate targets pre-IPO companies (round ``pre_ipo`` or instrument ``ipo_loan``)."""
-    return bool(mandate) and ("pre_ipo" in (mandate.get("stages") or ())  # type: ignore[union-attr]
-                              or "ipo_loan" in (mandate.get("instruments") or ()))  # type: ignore[union-attr]
+    return mandate is not None and ("pre_ipo" in mandate.stages or "ipo_loan" in mandate.instruments)
 
 
-def listing_reasons(pool: ConnectionPool, who: Principal, investor_id: int | None,
+def listing_reasons(pool: ConnectionPool, who: Principal, investor_id: int | None, mandate: Mandate | None,
                     enterprise_ids: Sequence[int | None]) -> dict[int, Reason]:
     """The "接近北交所上市标准" reason per deal-list enterprise that is near or meets the BSE standard's
     financial criteria, for an investor targeting pre-IPO companies, where every figure behind it is
     disclosed to that investor (see the module docstring). Staff viewing an investor's list see it by the
-    same rule as the investor (the list is the investor's)."""
+    same rule as the investor (the list is the investor's). ``mandate`` is the one the list was ranked on
+    (the matcher's market): a list for any other investor costs no database round trip."""
     ids = sorted({e for e in enterprise_ids if e is not None})
-    if investor_id is None or not ids:
+    if investor_id is None or not ids or not targets_pre_ipo(mandate):
         return {}
     with pool.connection() as conn:
-        mandate = db.current_mandates(conn, [investor_id]).get(investor_id)
-        if not targets_pre_ipo(mandate):
-            return {}
         accepted = db.contacts_accepted(conn, investor_id=investor_id, enterprise_ids=ids)
         rows = standards_db.enterprise_figures(conn, ids=ids)
         std = standards_db.current(conn)
