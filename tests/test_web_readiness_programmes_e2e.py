@@ -61,6 +61,9 @@ def test_an_enterprise_sees_its_readiness_per_target(market: tuple[ApiEnv, str],
         if t["placeholder"]:  # a regional tier's figures are placeholders: the page says so
             assert "待确认" in shown.inner_text(), t["target"]
     assert any(t["placeholder"] for t in answer["targets"]), "the next tier's standard should be a placeholder"
+    names = {t["target"]: t["zh"] for t in answer["targets"]}
+    assert panel.locator("ol.readiness-changes li").all_inner_texts() == [  # each change names its target
+        f"{names[c['target']]} · {c['text_zh']}" for c in answer["changes"]]
     panel.scroll_into_view_if_needed()
     _shoot(page, "enterprise-readiness")
     page.goto(f"{base}/web/enterprise?lang=en")

@@ -73,8 +73,11 @@ def panel(conn: Any, who: Principal, enterprise_id: int, lang: str) -> dict[str,
                         "placeholder": tr["placeholder"], "best": best,
                         "others": [s for s in sets if s["code"] != tr["best_set"]],
                         "changes": [c["text_en"] if en else c["text_zh"] for c in tr["changes"]]})
+    names = {t["code"]: t["name"] for t in targets}
     return {"standards": doc["standards"], "targets": targets,
-            "changes": [c["text_en"] if en else c["text_zh"] for c in doc["changes"]]}
+            # the list spans targets, often the same figure for several (revenue for each board): name the target
+            "changes": [f"{names.get(c['target'], c['target'])} · {c['text_en'] if en else c['text_zh']}"
+                        for c in doc["changes"]]}
 
 
 @router.get("/readiness")
