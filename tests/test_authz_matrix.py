@@ -168,6 +168,7 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     ("GET", "/web/operator", None, STAFF_PAGE),
     ("POST", "/web/operator/import", lambda ids: (*UPLOAD, {"entity": "enterprises"}), STAFF_PAGE),
     ("GET", "/web/operator/report.csv", None, STAFF_PAGE),
+    ("GET", "/web/exports/profiles", None, STAFF_PAGE),
     ("GET", "/web/programmes", None, STAFF_PAGE),
     ("GET", "/web/readiness", None, STAFF_PAGE),
     ("GET", "/web/models", None, SCIENTIST_PAGE),

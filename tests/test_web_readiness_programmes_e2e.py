@@ -5,14 +5,17 @@ generated market of :mod:`helpers_api`, with the sample programmes loaded (as ``
 does). Journeys: an enterprise signs in and sees its readiness per target and the programmes it qualifies
 for (the same as its API answers); staff see the listing pipeline with counts and the programmes with
 qualified / told counts; an operator imports a programmes file with a bad row, which is refused and named
-(nothing written). Every page is saved at laptop (1366×768) and phone (390×844) widths under
-``test-artifacts/screenshots/issue18-*.png`` (not committed).
+(nothing written); an operator downloads the 企业画像 export from the console. Every page is saved at
+laptop (1366×768) and phone (390×844) widths under ``test-artifacts/screenshots/issue18-*.png`` (not
+committed).
 
 The server and browser fixtures are :mod:`test_web_e2e`'s (Chromium is required there, with the fix).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -156,4 +159,25 @@ def test_an_operator_imports_programmes_and_a_bad_row_is_refused_and_named(
     assert env.sql("SELECT count(*) FROM programmes")[0][0] == before  # nothing written, not even row 2
     result.scroll_into_view_if_needed()
     _shoot(page, "operator-programmes-import-refused")
+    page.context.close()
+
+
+def test_an_operator_downloads_the_profile_export(market: tuple[ApiEnv, str], chromium: Any,  # noqa: F811
+                                                  tmp_path: Path) -> None:
+    env, base = market
+    page = _sign_in(chromium, base, env.keys["operator"])
+    page.goto(f"{base}/web/operator")
+    section = page.locator("#profile-export")
+    assert "企业画像导出" in section.locator("h2").inner_text()
+    section.scroll_into_view_if_needed()
+    _shoot(page, "operator-profile-export")
+    section.locator("select[name=encoding]").select_option("gb18030")
+    with page.expect_download() as download:
+        section.locator("button[type=submit]").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.suffix == ".csv"
+    rows = list(csv.DictReader(io.StringIO(saved.read_bytes().decode("gb18030"), newline="")))
+    assert len(rows) == env.sql("SELECT count(*) FROM enterprises")[0][0]
+    assert {r["schema_version"] for r in rows} == {"1.0"} and rows[0]["tier_zh"] in ("基础层", "成长层", "优选层")
     page.context.close()

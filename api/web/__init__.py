@@ -11,6 +11,7 @@ the core; they hold no business rules of their own and never import a route modu
 * ``/web/operator``, ``/web/models``: :mod:`api.web.staff`
 * ``/web/programmes`` and the enterprise page's programmes panel: :mod:`api.web.programmes`
 * ``/web/readiness`` (上市培育 pipeline) and the enterprise page's readiness panel: :mod:`api.web.readiness`
+* ``/web/exports/profiles`` (企业画像 for government platforms, a download): :mod:`api.web.exports`
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import auth, parties, programmes, readiness, staff
+from api.web import auth, exports, parties, programmes, readiness, staff
 from api.web.common import STATIC_DIR, PageError, SignInNeeded, page_error, signin_redirect
 
 router = APIRouter()
-for _part in (auth, parties, staff, programmes, readiness):
+for _part in (auth, parties, staff, programmes, readiness, exports):
     router.include_router(_part.router)
 
 #: Paths whose bodies may be as large as a bulk upload (the app's ``body_limits``).
