@@ -294,11 +294,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "profile_export_title": ("企业画像导出", "Enterprise profiles export"),
     "profile_export_help": ("供政府数据平台（渝快办、市公共数据资源管理平台）使用：每家企业一条记录，含档案、层级变化、"
                             "上市准备度、匹配的扶持政策和撮合成效（去重计数）。按企业的披露设置导出，未披露的数据为空，"
-                            "每次导出记入审计日志。格式版本 1.0，字段说明见 README。",
+                            "导出的保密数据逐企业记入审计日志。格式版本 1.0，字段说明见 README。",
                             "For government data platforms: one record per enterprise with its profile, tier history, "
                             "listing readiness, programmes matched and funnel counts, as far as each enterprise's "
-                            "disclosure settings allow (withheld figures are empty); every export is audited. "
-                            "Schema 1.0, documented in the README."),
+                            "disclosure settings allow (withheld figures are empty); confidential figures exported "
+                            "are audited. Schema 1.0, documented in the README."),
     "export_format": ("格式", "Format"),
     "export_encoding": ("编码（仅 CSV）", "Encoding (CSV only)"),
     "download": ("下载", "Download"),
