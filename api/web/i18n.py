@@ -20,6 +20,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "brand": ("科创资本通", "Sci-Tech Capital Connect"),
     "tagline": ("重庆区域性股权市场 · 投融资撮合", "Chongqing regional equity market · deal matching"),
     "switch_lang": ("English", "中文"),
+    "api_docs": ("API 文档", "API docs"),
     "sign_in": ("登录", "Sign in"),
     "sign_out": ("退出", "Sign out"),
     "signin_title": ("使用 API 密钥登录", "Sign in with your API key"),
@@ -216,7 +217,7 @@ TEXT: dict[str, tuple[str, str]] = {
                        "Your own yearly figures checked against the next tier's and each board's standard, "
                        "criterion by criterion. The score is how much of the closest set you meet (a missed "
                        "criterion counts by how close it is); {near}% or more is 'close'. Conditions the platform "
-                       "holds no data on (market value, net assets, 股改 …) are shown as not assessable and not "
+                       "holds no data on (market value, net assets, joint-stock conversion …) are shown as not assessable and not "
                        "scored."),
     "readiness_version": ("标准版本 {v}", "Standards version {v}"),
     "readiness_changes": ("最能提升准备度的改进", "Changes that would move you most"),

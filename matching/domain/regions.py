@@ -134,7 +134,18 @@ def in_scope(scope: str, *, district_code: str | None, province: str | None, cou
 PROVINCES = ("北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江",
              "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州",
              "云南", "陕西", "甘肃", "青海", "内蒙古", "广西", "西藏", "宁夏", "新疆")
+#: English names of :data:`PROVINCES` (pinyin, as maps print them), for English text.
+PROVINCES_EN = dict(zip(PROVINCES, (
+    "Beijing", "Tianjin", "Shanghai", "Chongqing", "Hebei", "Shanxi", "Liaoning", "Jilin", "Heilongjiang", "Jiangsu",
+    "Zhejiang", "Anhui", "Fujian", "Jiangxi", "Shandong", "Henan", "Hubei", "Hunan", "Guangdong", "Hainan",
+    "Sichuan", "Guizhou", "Yunnan", "Shaanxi", "Gansu", "Qinghai", "Inner Mongolia", "Guangxi", "Tibet", "Ningxia",
+    "Xinjiang"), strict=True))
 # fmt: on
+
+
+def province_en(name: str | None) -> str:
+    """A province's English name (``浙江`` → ``Zhejiang``); anything else (CA, London) as it is."""
+    return PROVINCES_EN.get(name or "", name or "")
 
 
 def locate(region: str | None, country: str | None, default_country: str = "CN"

@@ -129,10 +129,10 @@ def explain_pair(snap: MarketSnapshot, inv: int, need: int, *, view: View = "inv
     out = _sector(snap, inv, ent, who) + (_ticket(snap, inv, need, who) if has_need else [])
     rnd, stages = int(snap.need_round[need]) if has_need else -1, int(snap.man_stages[inv])
     if rnd >= 0 and stages and (stages >> rnd) & 1:
-        code = vocab.ROUNDS.codes[rnd]
-        out.append(_r("stage", f"融资轮次{vocab.ROUNDS.label(code)}符合{who[0]}投资阶段",
-                      f"The {vocab.ROUNDS.label(code, 'en')} round is one of {who[1]} stages", 0.15,
-                      round=code))
+        code, en = vocab.ROUNDS.codes[rnd], vocab.ROUNDS.label(vocab.ROUNDS.codes[rnd], "en")
+        en = en if en.lower().endswith(" round") else f"{en} round"  # "Pre-IPO round" is already one
+        out.append(_r("stage", f"融资轮次（{vocab.ROUNDS.label(code)}）符合{who[0]}的投资阶段",
+                      f"The {en} is one of {who[1]} investment stages", 0.15, round=code))
     out += _place(snap, inv, ent, who) + _listing(snap, inv, ent, who)
     instr = int(snap.need_instr[need]) if has_need else 0
     if has_need and (DEBT_MASK >> instr) & 1:
@@ -207,7 +207,7 @@ def _place(snap: MarketSnapshot, inv: int, ent: int, who: tuple[str, str]) -> li
         if scopes:
             elsewhere = snap.ent_province[ent] or snap.ent_country[ent]
             where_zh = f"重庆市{_district(code)}" if code else elsewhere
-            where_en = f"{_district(code, 'en')}, Chongqing" if code else elsewhere
+            where_en = f"{_district(code, 'en')}, Chongqing" if code else regions.province_en(elsewhere)
             scope = vocab.REGION_SCOPES.get(scopes[0])
             scope_zh, scope_en = scope.zh, scope.en
             out.append(_r("region", f"地区：位于{where_zh}，在{who[0]}投资地域（{scope_zh}）内",
@@ -216,8 +216,8 @@ def _place(snap: MarketSnapshot, inv: int, ent: int, who: tuple[str, str]) -> li
     if code and snap.inv_district[inv] == code and not np.isnan(snap.man_reinvest[inv]):
         out.append(_r("reinvest", f"返投：企业注册于{_district(code)}，与{who[0]}所在区县相同，"
                       "有助于满足返投要求",
-                      f"Local reinvestment: registered in {_district(code, 'en')}, the investor's own "
-                      "district, which counts towards its local reinvestment requirement", 0.05,
+                      f"Local reinvestment: registered in {_district(code, 'en')}, {who[1]} own district, "
+                      f"which counts towards {who[1]} local reinvestment requirement", 0.05,
                       district=code))
     return out
 
