@@ -4,18 +4,12 @@
   (:mod:`matching.readiness.standards`): its ``version`` (unique), when and by whom it was imported, the
   canonical JSON ``content`` and its SHA-256 ``hash``. The newest row is the one in force; while the table
   is empty the standards shipped with the code are. Rows are never updated: a correction is a new version.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-07
 """
 
 from alembic import op
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 SCHEMA = """
 CREATE TABLE listing_standards (

@@ -6,18 +6,12 @@
 * ``programme_notices``: the "told" record. One row per programme and enterprise, written when the
   enterprise first qualifies (on import, or when its profile changes); the primary key makes a second
   notice impossible. ``read_at`` is set when the enterprise opens its programmes.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-07
 """
 
 from alembic import op
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 #: Copied from ``matching.domain.vocab.PROGRAMME_KINDS`` (tests/test_programmes.py keeps them in step).
 PROGRAMME_KINDS = ("subsidy", "interest_subsidy", "risk_compensation", "guarantee", "listing_reward", "other")
