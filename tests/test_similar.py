@@ -9,6 +9,7 @@ withheld figure never appears; who may ask for which list.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -241,3 +242,37 @@ def test_a_withheld_figure_never_appears(api: ApiEnv) -> None:
     r = api.client.patch(f"/v1/enterprises/{other}", headers=api.auth("admin"), json={"disclosure": "public"})
     mine = next(it for it in _ents(api, eid, "inv", k=20)["items"] if it["id"] == other)
     assert mine["figures"]["revenue"] == secret and mine["withheld"] == []  # the enterprise opted in
+
+
+# --- the console ---
+
+def _browser(api: ApiEnv, key: str) -> Any:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(api.client.app, follow_redirects=False)
+    assert client.get("/web/signin").status_code == 200
+    r = client.post("/web/signin", data={"api_key": api.keys[key], "csrf": client.cookies["cc_csrf"]})
+    assert r.status_code == 303, r.text
+    return client
+
+
+def test_console_lists_similar_companies_on_the_card_and_similar_investors_on_the_investor_page(api: ApiEnv) -> None:
+    eid, inv = api.ids["ent"], api.ids["inv"]
+    listed = _ents(api, eid, "inv", k=8)["items"]
+    page = _browser(api, "inv").get(f"/web/enterprises/{eid}?lang=zh")
+    assert page.status_code == 200
+    html = page.text
+    assert 'id="similar"' in html and "相似企业" in html
+    assert [int(x) for x in re.findall(r'class="similar-item" data-id="(\d+)"', html)] == [it["id"] for it in listed]
+    assert f'href="/web/enterprises/{listed[0]["id"]}"' in html
+    for it in listed:
+        if "financials" in it["withheld"]:
+            assert "财务数据未披露" in html
+    en = _browser(api, "inv").get(f"/web/enterprises/{eid}?lang=en").text
+    assert "Similar companies" in en and "Similar profile" in en
+    assert 'id="similar"' not in _browser(api, "ent2").get(f"/web/enterprises/{eid}").text  # not its own card
+    assert 'id="similar"' in _browser(api, "ent").get(f"/web/enterprises/{eid}").text
+    mine = _browser(api, "inv").get("/web/investor?lang=zh").text
+    assert "相似机构" in mine and 'data-kind="investors"' in mine
+    peers = api.get(f"/v1/investors/{inv}/similar", "inv", k=8).json()["items"]
+    assert [int(x) for x in re.findall(r'class="similar-item" data-id="(\d+)"', mine)] == [it["id"] for it in peers]

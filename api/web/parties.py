@@ -25,6 +25,7 @@ from api.services import matching as matching_service
 from api.state import AppState
 from api.web import programmes as programmes_web
 from api.web import readiness as readiness_web
+from api.web import similar as similar_web
 from api.web.common import (
     EXPECTED,
     PageError,
@@ -101,6 +102,7 @@ def investor_page(request: Request, state: StateDep, who: InvestorPage) -> Respo
         return render(request, "investor.html", ctx, status=err.status, who=who)
     with state.pool.connection() as conn:
         done = _done_by_enterprise(conn, who, investor_id=investor_id)
+        ctx["similar"] = similar_web.investor_panel(state, conn, who, investor_id, lang)  # 相似机构
     ctx.update(deals=deals, done=done, cards=[_deal_card(state, it, lang) for it in deals.items],
                event_ids={it.position: {b: uuid.uuid4().hex for b in BUTTONS} for it in deals.items})
     return render(request, "investor.html", ctx, who=who)
@@ -171,12 +173,13 @@ def _post_event(request: Request, state: StateDep, who: Principal, body: dict[st
 @router.get("/enterprises/{enterprise_id}")
 def enterprise_profile(request: Request, enterprise_id: int, state: StateDep, who: AnyRole) -> Response:
     """An enterprise as far as disclosure allows, saying what is withheld and why."""
+    lang = lang_of(request)
     try:
         with state.pool.connection() as conn:
             ent = enterprise_service.profile(conn, who, enterprise_id)
+            similar = similar_web.enterprise_panel(state, conn, who, enterprise_id, lang)  # 相似企业
     except EXPECTED as exc:
         return error_page(request, PageError.of(exc), who)
-    lang = lang_of(request)
     quals = [vocab.QUALIFICATIONS.label(c, lang) if c in vocab.QUALIFICATIONS else c for c in ent["qualifications"]]
     target = ent["listing_target"]
     listing = vocab.LISTING_TARGETS.label(target, lang) if target in vocab.LISTING_TARGETS else target
@@ -184,7 +187,8 @@ def enterprise_profile(request: Request, enterprise_id: int, state: StateDep, wh
         regions.district(ent["district"]).en if ent["district"] in regions.DISTRICT_CODES else ent["district_name"])
     return render(request, "profile.html", {"e": ent, "quals": quals, "listing": listing, "district": district,
                                             "tier": vocab.TIERS.label(ent["tier"], lang),
-                                            "boards": [vocab.BOARDS.label(b, lang) for b in ent["boards"]]}, who=who)
+                                            "boards": [vocab.BOARDS.label(b, lang) for b in ent["boards"]],
+                                            "similar": similar}, who=who)
 
 
 # -- enterprise -----------------------------------------------------------------------------------------
