@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from helpers_api import ApiEnv, api_service, error_of
 from helpers_encoder import HashingEncoder
+from test_web_e2e import chromium, live  # noqa: F401  (fixtures)
 
 from matching.domain.records import Event
 from matching.serving.context import MatchContext, market_context
@@ -269,10 +270,48 @@ def test_console_lists_similar_companies_on_the_card_and_similar_investors_on_th
         if "financials" in it["withheld"]:
             assert "财务数据未披露" in html
     en = _browser(api, "inv").get(f"/web/enterprises/{eid}?lang=en").text
-    assert "Similar companies" in en and "Similar profile" in en
+    assert "Similar companies" in en and "Similarity" in en
+    assert all(r["en"] in en for r in listed[0]["reasons"] if r["code"] != "similar:profile")
     assert 'id="similar"' not in _browser(api, "ent2").get(f"/web/enterprises/{eid}").text  # not its own card
     assert 'id="similar"' in _browser(api, "ent").get(f"/web/enterprises/{eid}").text
     mine = _browser(api, "inv").get("/web/investor?lang=zh").text
     assert "相似机构" in mine and 'data-kind="investors"' in mine
     peers = api.get(f"/v1/investors/{inv}/similar", "inv", k=8).json()["items"]
     assert [int(x) for x in re.findall(r'class="similar-item" data-id="(\d+)"', mine)] == [it["id"] for it in peers]
+
+
+# --- in a real browser (Chromium, as test_web_e2e) ---
+
+def _shoot(page: Any, name: str) -> None:
+    from test_web_e2e import SHOTS
+
+    for label, size in (("laptop", {"width": 1366, "height": 768}), ("phone", {"width": 390, "height": 844})):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(SHOTS / f"issue17-{name}-{label}.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 768})
+
+
+def test_similar_companies_in_the_browser(live: tuple[ApiEnv, str], chromium: Any) -> None:  # noqa: F811
+    from test_web_e2e import _sign_in
+
+    env, base = live
+    eid = env.ids["ent"]
+    listed = env.get(f"/v1/enterprises/{eid}/similar", "inv", k=8).json()["items"]
+    page = _sign_in(chromium, base, env.keys["inv"])
+    page.goto(f"{base}/web/enterprises/{eid}?lang=zh")
+    panel = page.locator("#similar")
+    assert "相似企业" in panel.locator("h2").inner_text()
+    items = panel.locator(".similar-item")
+    assert [int(x.get_attribute("data-id") or 0) for x in items.all()] == [it["id"] for it in listed]
+    assert listed[0]["name"] in items.first.inner_text()
+    panel.scroll_into_view_if_needed()
+    _shoot(page, "similar-companies")
+    items.first.locator("a").click()  # more like that one
+    page.wait_for_url(f"**/web/enterprises/{listed[0]['id']}*")
+    assert page.locator("#similar .similar-item").count() > 0
+    page.goto(f"{base}/web/investor?lang=en")
+    peers = page.locator("#similar[data-kind='investors'] .similar-item")
+    assert "Similar investors" in page.locator("#similar h2").inner_text() and peers.count() > 0
+    page.locator("#similar").scroll_into_view_if_needed()
+    _shoot(page, "similar-investors-en")
+    page.context.close()

@@ -44,6 +44,11 @@ def _district(code: str | None, lang: str) -> str | None:
     return d.zh if lang == "zh" else d.en
 
 
+def _reasons(item: dict[str, Any], lang: str) -> list[str]:
+    """The item's reasons in ``lang``, without the profile-closeness one (its figure is shown by the name)."""
+    return [pick(lang, r["zh"], r["en"]) for r in item["reasons"] if r["code"] != "similar:profile"]
+
+
 def _words(lang: str) -> dict[str, str]:
     return {k: pick(lang, zh, en) for k, (zh, en) in WORDS.items()}
 
@@ -66,7 +71,7 @@ def enterprise_panel(state: AppState, conn: Any, who: Principal, enterprise_id: 
                  vocab.TIERS.label(it["tier"], lang) if it["tier"] in vocab.TIERS else it["tier"]]
         items.append({"id": it["id"], "name": it["name"], "href": f"/web/enterprises/{it['id']}",
                       "chips": [c for c in chips if c], "similarity": it["similarity"],
-                      "reasons": [pick(lang, r["zh"], r["en"]) for r in it["reasons"]],
+                      "reasons": _reasons(it, lang),
                       "revenue": None if f is None else f["revenue"], "year": None if f is None else f["year"],
                       "withheld": "financials" in it["withheld"], "no_figures": f is None and not it["withheld"]})
     return {"kind": "enterprises", "words": words, "error": None, "items": items}
@@ -82,6 +87,6 @@ def investor_panel(state: AppState, conn: Any, who: Principal, investor_id: int,
     items = [{"id": it["id"], "name": it["name"], "href": None,
               "chips": [c for c in (vocab.INVESTOR_TYPES.label(it["investor_type"], lang),
                                     _district(it["district"], lang)) if c],
-              "similarity": it["similarity"], "reasons": [pick(lang, r["zh"], r["en"]) for r in it["reasons"]],
+              "similarity": it["similarity"], "reasons": _reasons(it, lang),
               "revenue": None, "year": None, "withheld": False, "no_figures": False} for it in out["items"]]
     return {"kind": "investors", "words": words, "error": None, "items": items}
