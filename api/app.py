@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 import psycopg_pool
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
 
 from api import errors, web
 from api.encoders import serving_pool
@@ -99,6 +100,12 @@ def create_app(settings: Settings | None = None, *, encoder: TextEncoder | None 
     app.include_router(resources.router)
     app.include_router(reports.router)
     web.install(app)  # the web console: /web pages and /web/static
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """The service's address leads to the console (which signs in first and links to ``/docs``)."""
+        return RedirectResponse("/web", status_code=307)
+
     return app
 
 

@@ -154,6 +154,7 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     ("GET", "/docs/oauth2-redirect", None, PUBLIC),
     ("GET", "/redoc", None, PUBLIC),
     ("GET", "/web/static/app.css", None, PUBLIC),
+    ("GET", "/", None, PUBLIC),  # a 307 to the console, followed here to its sign-in page (test_newcomer.py)
     # the console: the same roles as the API routes each page uses; 303 = done, off to the next page
     ("GET", "/web", None, W(303, 303, 303, 303, 303, 303, 303)),  # each role's home page
     ("GET", "/web/", None, W(303, 303, 303, 303, 303, 303, 303)),
@@ -169,6 +170,8 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     ("GET", "/web/enterprise", None, W(200, 200, 403, 403, 403, 200, 200)),
     ("POST", "/web/enterprise/contacts", lambda ids: {"investor_id": ids["inv"], "enterprise_id": ids["ent"],
                                                       "decision": "decline"}, W(303, 303, 403, 403, 403, 303, 403)),
+    ("POST", "/web/enterprise/needs", lambda ids: {"instrument": "equity", "amount": "100",
+                                                   "enterprise_id": ids["ent"]}, W(303, 303, 403, 403, 403, 303, 403)),
     ("GET", "/web/operator", None, STAFF_PAGE),
     ("POST", "/web/operator/import", lambda ids: (*UPLOAD, {"entity": "enterprises"}), STAFF_PAGE),
     ("GET", "/web/operator/report.csv", None, STAFF_PAGE),
@@ -180,6 +183,7 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     ("POST", "/web/models/no-such-version/promote", lambda ids: {"force": "true"},
      W(404, 403, 404, 403, 403, 403, 403)),
     ("POST", "/web/models/rollback", lambda ids: {}, W(409, 403, 409, 403, 403, 403, 403)),
+    ("POST", "/web/models/retrain", lambda ids: {"promote": "maybe"}, W(422, 403, 422, 403, 403, 403, 403)),
 ]
 
 CASES = [(m, p, body, role, exp[role]) for m, p, body, exp in MATRIX for role in exp]

@@ -10,6 +10,8 @@ the core; they hold no business rules of their own and never import a route modu
 * ``/web/investor``, ``/web/enterprises/{id}``, ``/web/enterprise``: :mod:`api.web.parties`
 * ``/web/operator``, ``/web/models``: :mod:`api.web.staff`
 * ``/web/programmes`` and the enterprise page's programmes panel: :mod:`api.web.programmes`
+* ``/web/enterprise/needs`` (publish a need) and the financing products: :mod:`api.web.newcomer`
+* ``/web/models/retrain`` and the models page's job panel: :mod:`api.web.retrain`
 * ``/web/readiness`` (上市培育 pipeline) and the enterprise page's readiness panel: :mod:`api.web.readiness`
 * ``/web/exports/profiles`` (企业画像 for government platforms, a download): :mod:`api.web.exports`
 """
@@ -19,11 +21,11 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import auth, exports, parties, programmes, readiness, staff
+from api.web import auth, exports, newcomer, parties, programmes, readiness, retrain, staff
 from api.web.common import STATIC_DIR, PageError, SignInNeeded, page_error, signin_redirect
 
 router = APIRouter()
-for _part in (auth, parties, staff, programmes, readiness, exports):
+for _part in (auth, parties, newcomer, staff, retrain, programmes, readiness, exports):
     router.include_router(_part.router)
 
 #: Paths whose bodies may be as large as a bulk upload (the app's ``body_limits``).

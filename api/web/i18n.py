@@ -59,6 +59,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "apply": ("应用筛选", "Apply"),
     "reset": ("清除", "Clear"),
     "score": ("匹配度", "Match"),
+    "band_high": ("高匹配", "Strong match"),
+    "band_mid": ("中匹配", "Fair match"),
+    "band_low": ("低匹配", "Weaker match"),
+    "score_model": ("本次推荐第 {pos}/{n} 位。模型估计的对接概率 {p}%"
+                    "（大多数配对从未对接，最佳项目通常也只有百分之几）",
+                    "{pos} of {n} in this list. The model's estimated chance of engaging: {p}% (most pairs never "
+                    "engage, so even the best deal is a few per cent)"),
+    "score_rules": ("本次推荐第 {pos}/{n} 位。内容与规则评分 {p}（尚无训练好的模型）",
+                    "{pos} of {n} in this list. Content and rules score {p} (no trained model yet)"),
     "need": ("融资需求", "Need"),
     "amount": ("金额", "Amount"),
     "round": ("轮次", "Round"),
@@ -136,6 +145,25 @@ TEXT: dict[str, tuple[str, str]] = {
     "no_funds": ("暂无匹配的资金方。完善融资需求后再来看看。",
                  "No matching funds yet. Complete your financing needs and check again."),
     "investor_type": ("机构类型", "Investor type"),
+    "no_funds_yet": ("暂无匹配的资金方：贵企业还没有开放的融资需求。发布一条需求后，平台会为其推荐投资机构。",
+                     "No matching funds yet: you have no open financing need. Publish one and the platform "
+                     "suggests investors for it."),
+    "publish_title": ("发布融资需求", "Publish a financing need"),
+    "publish_help": ("填写融资方式和金额即可发布；发布后投资机构可以看到，推荐将在下次市场刷新后更新（通常几分钟内）。",
+                     "The instrument and the amount are enough. Investors see it once published; suggestions "
+                     "update at the next market refresh (usually within minutes)."),
+    "need_amount": ("融资金额（万元）", "Amount (10k yuan)"),
+    "use_of_funds": ("资金用途", "Use of funds"),
+    "publish": ("发布", "Publish"),
+    "need_published": ("融资需求（编号 {id}）已发布，推荐将在下次市场刷新后更新。",
+                       "Financing need {id} is published; suggestions update at the next market refresh."),
+    "products_title": ("现在就可申请的融资产品", "Financing products you could use now"),
+    "products_help": ("银行、担保和其他放贷机构通过债权类工具（如知识产权质押贷、上市贷）提供资金，"
+                      "以下机构的投资偏好覆盖贵企业。",
+                      "Banks, guarantee companies and other lenders provide debt instruments (IP-pledge loans, "
+                      "pre-IPO loans …); these lenders' mandates cover your enterprise."),
+    "no_products": ("暂无覆盖贵企业的放贷机构。", "No lender's mandate covers your enterprise yet."),
+    "ticket": ("单笔区间", "Ticket"),
     "requested_at": ("请求时间", "Requested"),
     # operator
     "outcomes_title": ("撮合成效", "Matching outcomes"),
@@ -203,6 +231,23 @@ TEXT: dict[str, tuple[str, str]] = {
     "promoted": ("已启用 {version}，正在服务 {serving}。", "Promoted {version}; serving {serving}."),
     "rolled_back": ("已回滚到 {version}。", "Rolled back to {version}."),
     "refused_model": ("模型 {version} 校验失败，未启用：{reason}", "Model {version} was refused: {reason}"),
+    "retrain_title": ("重新训练", "Retrain"),
+    "retrain": ("开始训练", "Start training"),
+    "retrain_promote": ("优于当前版本时自动启用", "Promote it when it beats the active version"),
+    "retrain_help": ("训练任务由后台进程 capconnect worker 执行（一次一个），本页显示进度。",
+                     "The job is run by the background process capconnect worker (one at a time); this page "
+                     "shows its progress."),
+    "job_id": ("任务", "Job"),
+    "job_queued": ("排队中", "Queued"),
+    "job_running": ("训练中", "Running"),
+    "job_succeeded": ("已完成", "Succeeded"),
+    "job_failed": ("失败", "Failed"),
+    "job_queued_help": ("任务已排队，等待 capconnect worker 开始执行。", "Queued: waiting for capconnect worker."),
+    "job_no_worker": ("任务仍在排队：似乎没有运行中的 capconnect worker。请在服务器上运行 capconnect worker，"
+                      "任务会保留在队列中直到被执行。",
+                      "The job is still queued: no capconnect worker seems to be running. Start capconnect worker "
+                      "on the server; the job stays queued until one runs it."),
+    "job_reloads": ("本页每 {s} 秒自动刷新。", "This page reloads every {s} seconds."),
     "status_candidate": ("候选", "Candidate"),
     "status_active": ("已启用", "Active"),
     "status_retired": ("已停用", "Retired"),
@@ -217,8 +262,8 @@ TEXT: dict[str, tuple[str, str]] = {
                        "Your own yearly figures checked against the next tier's and each board's standard, "
                        "criterion by criterion. The score is how much of the closest set you meet (a missed "
                        "criterion counts by how close it is); {near}% or more is 'close'. Conditions the platform "
-                       "holds no data on (market value, net assets, joint-stock conversion …) are shown as not assessable and not "
-                       "scored."),
+                       "holds no data on (market value, net assets, joint-stock conversion …) are shown as not "
+                       "assessable and not scored."),
     "readiness_version": ("标准版本 {v}", "Standards version {v}"),
     "readiness_changes": ("最能提升准备度的改进", "Changes that would move you most"),
     "readiness_score": ("评分 {s}%", "score {s}%"),

@@ -23,6 +23,7 @@ from api.services import enterprises as enterprise_service
 from api.services import events as event_service
 from api.services import matching as matching_service
 from api.state import AppState
+from api.web import newcomer as newcomer_web
 from api.web import programmes as programmes_web
 from api.web import readiness as readiness_web
 from api.web import similar as similar_web
@@ -103,9 +104,26 @@ def investor_page(request: Request, state: StateDep, who: InvestorPage) -> Respo
     with state.pool.connection() as conn:
         done = _done_by_enterprise(conn, who, investor_id=investor_id)
         ctx["similar"] = similar_web.investor_panel(state, conn, who, investor_id, lang)  # 相似机构
-    ctx.update(deals=deals, done=done, cards=[_deal_card(state, it, lang) for it in deals.items],
+    n = len(deals.items)
+    ctx.update(deals=deals, done=done, cards=[_deal_card(state, it, lang) | {"band": match_band(k, n)}
+                                              for k, it in enumerate(deals.items)],
                event_ids={it.position: {b: uuid.uuid4().hex for b in BUTTONS} for it in deals.items})
     return render(request, "investor.html", ctx, who=who)
+
+
+#: Bands of a deal list by place in it: the first 30 % of the list 高, the next 40 % 中, the rest 低.
+BANDS = ((0.3, "high"), (0.7, "mid"), (1.0, "low"))
+
+
+def match_band(index: int, n: int) -> str:
+    """The band of the ``index``-th (0-based) of ``n`` cards: ``high``, ``mid`` or ``low``.
+
+    By place in the served list, so the bands never contradict the card order (the list is the ranking:
+    score, then diversity and exploration); the calibrated probability itself (a few per cent even for the
+    best deal: most pairs never engage) is on hover, where it is explained, not shown as "匹配度 8".
+    """
+    share = index / n if n else 0.0
+    return next(band for top, band in BANDS if share < top)
 
 
 def _done_by_enterprise(conn: Any, who: Principal, *, investor_id: int) -> dict[int, set[str]]:
@@ -198,7 +216,8 @@ def enterprise_page(request: Request, state: StateDep, who: EnterprisePage) -> R
     lang = lang_of(request)
     enterprise_id = _acting_id(request, who, "enterprise")
     ctx: dict[str, Any] = {"enterprise_id": enterprise_id, "funds": None, "error": None, "requests": [],
-                           "answered": request.query_params.get("answered")}
+                           "answered": request.query_params.get("answered"),
+                           "published": int_param(request.query_params.get("published"))}
     if enterprise_id is None:
         return render(request, "enterprise.html", ctx, who=who)
     ctx["enterprise_name"] = party_name(state, "enterprise", enterprise_id)
@@ -206,6 +225,7 @@ def enterprise_page(request: Request, state: StateDep, who: EnterprisePage) -> R
         ctx["requests"] = _open_requests(state, conn, who, enterprise_id=enterprise_id)
         ctx["programmes"] = programmes_web.panel(conn, who, enterprise_id, lang)
         ctx["readiness"] = readiness_web.panel(conn, who, enterprise_id, lang)
+        ctx["newcomer"] = newcomer_web.panel(state, conn, who, enterprise_id, lang)
     try:
         ctx["funds"] = matching_service.investor_list(state, who, enterprise_id,
                                                       matching_service.ListParams(state, k=20))

@@ -20,6 +20,7 @@ from api.schemas.models import PromoteIn, RollbackIn
 from api.services import imports as import_service
 from api.services import models as model_service
 from api.services import reports as report_service
+from api.web import retrain as retrain_web
 from api.web.charts import bar_chart
 from api.web.common import EXPECTED, PageError, check_csrf, error_page, render, web_roles
 from api.web.i18n import lang_of, translator
@@ -130,10 +131,14 @@ def _models(request: Request, state: StateDep, who: Principal, *, error: str | N
             status: int = 200) -> Response:
     with state.pool.connection() as conn:
         versions = registry.list_versions(conn)
+        try:
+            job = retrain_web.job_panel(conn, who, request.query_params.get("job"))
+        except EXPECTED as exc:  # a job id that is not one: the page without it, saying so
+            job, error = None, error or PageError.of(exc).message(lang_of(request))
     cards = [{"v": mv, "plots": plots_of(mv), "baselines": (mv.metrics or {}).get("baselines_primary") or {}}
              for mv in versions]
     return render(request, "models.html", {
-        "cards": cards, "serving": state.matcher.model_version, "model": state.model, "error": error,
+        "cards": cards, "serving": state.matcher.model_version, "model": state.model, "error": error, "job": job,
         "done": request.query_params.get("done") if request.query_params.get("done") in NOTICES else None,
         "done_version": request.query_params.get("version", "")},
         status=status, who=who)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 import typer
 import uvicorn
 
@@ -93,20 +94,71 @@ def _prepare_demo(db: Database) -> None:
     console.print(f"model {result.version} trained and promoted")
 
 
+#: The label of the keys ``serve --demo`` creates (``<label> <role>``): found again on a later start.
+DEMO_LABEL = "demo (capconnect serve)"
+#: The roles that get a demo key, in the order they are printed, with the console page each one opens.
+DEMO_ROLES = (("investor", "/web/investor"), ("enterprise", "/web/enterprise"), ("operator", "/web/operator"),
+              ("data_scientist", "/web/models"), ("admin", "/web/operator"))
+
+
+def demo_parties(conn: psycopg.Connection) -> dict[str, tuple[int, str] | None]:
+    """The investor (a VC with a sector mandate) and the enterprise (with an open need) the demo keys act for."""
+    inv = conn.execute(
+        "SELECT i.id, i.name FROM investors i JOIN mandates m ON m.investor_id = i.id AND m.valid_to IS NULL "
+        "WHERE i.investor_type = 'vc' AND i.status <> 'inactive' AND cardinality(m.sectors) > 0 "
+        "ORDER BY i.id LIMIT 1").fetchone()
+    ent = conn.execute(
+        "SELECT e.id, e.name FROM enterprises e WHERE e.status = 'active' AND EXISTS (SELECT 1 FROM financing_needs n "
+        "WHERE n.enterprise_id = e.id AND n.status = 'open') ORDER BY e.id LIMIT 1").fetchone()
+    return {"investor": (inv[0], inv[1]) if inv else None, "enterprise": (ent[0], ent[1]) if ent else None}
+
+
+def demo_keys(conn: psycopg.Connection) -> list[tuple[str, str | None, str, int | None]]:
+    """One sign-in key per role, created once: ``(role, secret or None, shown, party id)`` per role.
+
+    A key this command created on an earlier start (same label, not revoked) is reused: its secret was shown
+    then and is not stored (only its hash), so it comes back as ``None`` with its public prefix.
+    """
+    parties = demo_parties(conn)
+    existing = {k.label: k for k in keys_db.list_keys(conn, include_revoked=False)}
+    out: list[tuple[str, str | None, str, int | None]] = []
+    for role, _ in DEMO_ROLES:
+        party = parties.get(role)
+        if role in parties and party is None:
+            continue  # no such party in this market
+        pid = party[0] if party else None
+        label = f"{DEMO_LABEL} {role}"
+        if (old := existing.get(label)) is not None and old.investor_id in (None, pid) and old.enterprise_id in (
+                None, pid):
+            out.append((role, None, old.shown, pid))
+            continue
+        created = keys_db.create_key(conn, role=role, investor_id=pid if role == "investor" else None,
+                                     enterprise_id=pid if role == "enterprise" else None, label=label)
+        out.append((role, created.secret, created.key.shown, pid))
+    return out
+
+
 def _print_key_hint(db: Database, demo: bool, base: str) -> None:
     with db.connect(autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT i.id, i.name FROM investors i JOIN mandates m ON m.investor_id = i.id AND m.valid_to IS NULL "
-            "WHERE i.investor_type = 'vc' AND i.status <> 'inactive' AND cardinality(m.sectors) > 0 "
-            "ORDER BY i.id LIMIT 1").fetchone()
-        if row is None:
-            return
-        investor_id, name = row
         if not demo:
-            console.print(f"keys: `capconnect keys create --role investor --for {investor_id}` (e.g. {name}), "
-                          "`capconnect keys create --role admin`")
+            parties = demo_parties(conn)
+            inv = parties["investor"]
+            if inv:
+                console.print(f"keys: `capconnect keys create --role investor --for {inv[0]}` (e.g. {inv[1]}), "
+                              "`capconnect keys create --role admin`")
+            console.print(f"console: {base}/web (sign in with a key)")
             return
-        created = keys_db.create_key(conn, role="investor", investor_id=investor_id, label="demo (capconnect serve)")
-    console.print(f"demo investor key for {name} (investor {investor_id}), shown once:\n  {created.secret}")
-    console.print(f"try: curl -H 'Authorization: Bearer {created.secret}' "
-                  f"'{base}/v1/investors/{investor_id}/deals?k=5'")
+        keys = demo_keys(conn)
+    console.print(f"console: {base}/web — sign in with one of these keys (one per role):")
+    pages = dict(DEMO_ROLES)
+    for role, secret, shown, pid in keys:
+        who = f" for {role} {pid}" if pid else ""
+        if secret:
+            console.print(f"  {role:<15} {secret}   ({base}{pages[role]}{who}; shown once, not stored)")
+        else:
+            again = f" --for {pid}" if pid else ""
+            console.print(f"  {role:<15} existing key {shown} (its secret was shown when it was created and is not "
+                          f"stored); create a new one with `capconnect keys create --role {role}{again}`")
+    inv = next(((secret, pid) for role, secret, _, pid in keys if role == "investor" and secret), None)
+    if inv:
+        console.print(f"try: curl -H 'Authorization: Bearer {inv[0]}' '{base}/v1/investors/{inv[1]}/deals?k=5'")
