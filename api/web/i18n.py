@@ -226,8 +226,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "promote": ("启用此版本", "Promote"),
     "force": ("强制（即使未优于当前版本）", "Force (even if not better than the active one)"),
     "rollback": ("回滚到上一版本", "Roll back to the previous version"),
-    "no_models": ("还没有训练好的模型，当前使用内容与规则打分（content-rules）。可运行 capconnect train 训练。",
-                  "No trained model yet; the content + rules score serves. Train one with capconnect train."),
+    "no_models": ("还没有训练好的模型，当前使用内容与规则打分（content-rules）。点击上方“开始训练”，"
+                  "或在服务器上运行 capconnect train。",
+                  "No trained model yet; the content + rules score serves. Press Start training above, or run "
+                  "capconnect train on the server."),
     "promoted": ("已启用 {version}，正在服务 {serving}。", "Promoted {version}; serving {serving}."),
     "rolled_back": ("已回滚到 {version}。", "Rolled back to {version}."),
     "refused_model": ("模型 {version} 校验失败，未启用：{reason}", "Model {version} was refused: {reason}"),

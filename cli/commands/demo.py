@@ -39,5 +39,7 @@ def demo(
         for label, n in rows:
             table.add_row(label, f"{n:,}")
         console.print(table)
-    console.print("next: `capconnect match deals <investor id>` prints a ranked, explained deal list "
-                  "(the first call embeds every profile: a few minutes on 2 cores, cached afterwards)")
+    console.print("next: `capconnect serve --demo` starts the service and prints the console's address "
+                  "(http://127.0.0.1:8000/web) with one sign-in key per role; `capconnect match deals <investor id>` "
+                  "prints a ranked, explained deal list here (the first call embeds every profile: a few minutes on "
+                  "2 cores, cached afterwards)")
