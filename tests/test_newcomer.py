@@ -130,6 +130,9 @@ def test_publishing_a_need_from_the_console(api: ApiEnv, newcomer: tuple[int, st
     bad = client.post("/web/enterprise/needs", data={**form, "csrf": csrf, "amount": "两千"})
     assert bad.status_code == 422 and "金额须为数字（万元），收到：两千" in bad.text
     assert "<code>amount</code>" in bad.text
+    for odd in ("nan", "inf", "-5", "1e400", "1e12", "", " "):  # never a 500, never a need
+        r = client.post("/web/enterprise/needs", data={**form, "csrf": csrf, "amount": odd})
+        assert r.status_code == 422 and "amount" in r.text, (odd, r.status_code)
     bad_instr = client.post("/web/enterprise/needs", data={**form, "csrf": csrf, "instrument": "gold"})
     assert bad_instr.status_code == 422 and "instrument" in bad_instr.text
     assert api.sql("SELECT count(*) FROM financing_needs WHERE enterprise_id = %s", (ent,))[0][0] == \
