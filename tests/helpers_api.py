@@ -164,3 +164,14 @@ def serve_trained_model(env: ApiEnv, version: str = "v1") -> None:
     promoted = env.post(f"/v1/models/{version}/promote", "admin", {"force": True, "reason": "test: serve it"})
     assert promoted.status_code == 200, promoted.text
     assert wait_for(lambda: env.state.matcher.model_version == version), env.state.matcher.model_version
+
+
+def console_client(api: ApiEnv, key: str | None = None, secret: str | None = None) -> TestClient:
+    """A console client of its own (its own cookies), signed in through the sign-in form with the named
+    role's key (or a secret), or not signed in when neither is given."""
+    client = TestClient(api.client.app, follow_redirects=False)
+    assert client.get("/web/signin").status_code == 200
+    if key or secret:
+        r = client.post("/web/signin", data={"api_key": secret or api.keys[key], "csrf": client.cookies["cc_csrf"]})
+        assert r.status_code == 303, r.text
+    return client

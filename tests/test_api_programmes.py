@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from helpers_api import ApiEnv, api_service, error_of
+from helpers_api import ApiEnv, api_service, console_client, error_of
 
 from matching.domain.credit_code import make_credit_code
 from matching.programmes import SAMPLE_FILE
@@ -171,17 +170,10 @@ def test_a_verified_qualification_claim_tells_the_enterprise_a_rejected_one_does
 
 # --- the console ---
 
-def browser(api: ApiEnv, key: str) -> TestClient:
-    """A client of its own, signed in with the named key through the sign-in form."""
-    client = TestClient(api.client.app, follow_redirects=False)
-    assert client.get("/web/signin").status_code == 200
-    r = client.post("/web/signin", data={"api_key": api.keys[key], "csrf": client.cookies["cc_csrf"]})
-    assert r.status_code == 303, r.text
-    return client
 
 
 def test_the_enterprise_page_shows_its_programmes_panel_with_the_unread_count(api: ApiEnv) -> None:
-    client = browser(api, "PD")
+    client = console_client(api, "PD")
     first = client.get("/web/enterprise").text
     assert "扶持政策" in first and "有 2 条新的符合条件的扶持政策" in first
     assert "渝北专精特新贴息（测试）" in first and "全市担保增信（测试）" in first
@@ -190,7 +182,7 @@ def test_the_enterprise_page_shows_its_programmes_panel_with_the_unread_count(ap
 
 
 def test_the_enterprise_page_says_what_a_near_miss_lacks_in_both_languages(api: ApiEnv) -> None:
-    client = browser(api, "PC")
+    client = console_client(api, "PC")
     zh = client.get("/web/enterprise?lang=zh").text
     assert "差一点符合" in zh and "员工人数须不少于 100 人（现 85 人，差 15 人）" in zh
     en = client.get("/web/enterprise?lang=en").text
@@ -198,14 +190,14 @@ def test_the_enterprise_page_says_what_a_near_miss_lacks_in_both_languages(api: 
 
 
 def test_the_staff_page_lists_programmes_with_counts(api: ApiEnv) -> None:
-    page = browser(api, "operator").get("/web/programmes")
+    page = console_client(api, "operator").get("/web/programmes")
     assert page.status_code == 200 and "扶持政策与覆盖企业" in page.text and "API-1" in page.text
     assert "已通知" in page.text and 'href="/web/programmes"' in page.text
-    narrowed = browser(api, "admin").get("/web/programmes?kind=guarantee&lang=en").text
+    narrowed = console_client(api, "admin").get("/web/programmes?kind=guarantee&lang=en").text
     assert "API-2" in narrowed and "API-1" not in narrowed and "Told" in narrowed
-    assert browser(api, "inv").get("/web/programmes").status_code == 403
-    assert browser(api, "PA").get("/web/programmes").status_code == 403
-    operator = browser(api, "operator").get("/web/operator").text
+    assert console_client(api, "inv").get("/web/programmes").status_code == 403
+    assert console_client(api, "PA").get("/web/programmes").status_code == 403
+    operator = console_client(api, "operator").get("/web/operator").text
     assert 'value="programmes"' in operator
 
 
@@ -216,10 +208,10 @@ def test_sample_programmes_are_marked_as_sample_not_real_policy(api: ApiEnv) -> 
     body = api.get("/v1/programmes", "operator").json()
     assert body["sample_data"] and "非真实政策" in body["sample_note"]["zh"]
     assert "not real policy" in body["sample_note"]["en"]
-    page = browser(api, "operator").get("/web/programmes").text
+    page = console_client(api, "operator").get("/web/programmes").text
     assert "示例数据，非真实政策" in page and "（示例）" in page
 
 
 def test_the_console_panel_names_an_enterprise_that_does_not_exist(api: ApiEnv) -> None:
-    page = browser(api, "operator").get("/web/enterprise?enterprise_id=9223372036854775807")
+    page = console_client(api, "operator").get("/web/enterprise?enterprise_id=9223372036854775807")
     assert "企业不存在" in page.text

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_api import ApiEnv, api_service, error_of
+from helpers_api import ApiEnv, api_service, console_client, error_of
 
 from matching.domain.credit_code import make_credit_code
 from matching.readiness.standards import SHIPPED
@@ -181,40 +181,31 @@ def test_deal_list_reason_only_where_the_figures_are_disclosed(api: ApiEnv) -> N
 
 # --- the console ---
 
-def browser(api: ApiEnv, key: str) -> Any:
-    """A client of its own, signed in with the named key through the sign-in form."""
-    from fastapi.testclient import TestClient
-
-    client = TestClient(api.client.app, follow_redirects=False)
-    assert client.get("/web/signin").status_code == 200
-    r = client.post("/web/signin", data={"api_key": api.keys[key], "csrf": client.cookies["cc_csrf"]})
-    assert r.status_code == 303, r.text
-    return client
 
 
 def test_the_enterprise_page_shows_its_readiness_table(api: ApiEnv) -> None:
     eid = make(api, tier="basic", financials=years((2024, 20000, 7000), (2023, 18000, 2000)))
     key = key_for(api, eid)
-    zh = browser(api, key).get("/web/enterprise?lang=zh").text
+    zh = console_client(api, key).get("/web/enterprise?lang=zh").text
     assert 'id="readiness"' in zh and "上市准备度" in zh and 'data-target="chinext" data-status="near"' in zh
     assert "未达标，差 1,000 万元" in zh and "最近2年累计净利润 &gt;= 10,000 万元" in zh
     assert "2024、2023" in zh and "第2.1.2条（一）" in zh and "平台数据无法评估" in zh
     assert 'data-target="growth" data-status="unknown"' in zh and "待确认" in zh and "标准未公开，待确认" in zh
-    en = browser(api, key).get("/web/enterprise?lang=en").text
+    en = console_client(api, key).get("/web/enterprise?lang=en").text
     assert "Listing readiness" in en and "Missed by 1,000 万元" in en and "Not assessable from platform data" in en
 
 
 def test_the_pipeline_page_for_staff(api: ApiEnv) -> None:
     report = api.get("/v1/reports/readiness", "operator", board="bse").json()
-    page = browser(api, "operator").get("/web/readiness?board=bse")
+    page = console_client(api, "operator").get("/web/readiness?board=bse")
     assert page.status_code == 200 and "上市培育 pipeline" in page.text and 'href="/web/readiness"' in page.text
     (t,) = report["targets"]
     row = page.text.split('<tr data-target="bse">')[1].split("</tr>")[0]
     for k in ("met", "met_on_platform_data", "near", "far", "unknown"):
         assert f'<td class="num">{t["counts"][k]:,}</td>' in row
-    assert "Listing pipeline" in browser(api, "admin").get("/web/readiness?lang=en").text
+    assert "Listing pipeline" in console_client(api, "admin").get("/web/readiness?lang=en").text
     for who in ("inv", "ds"):
-        assert browser(api, who).get("/web/readiness").status_code == 403
+        assert console_client(api, who).get("/web/readiness").status_code == 403
 
 
 # --- the standards import (last: it changes the standards in force for the module) ---

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers_api import ApiEnv, api_service
+from helpers_api import ApiEnv, api_service, console_client
 
 from api.web.parties import match_band
 from cli.commands import serve as serve_cmd
@@ -29,14 +29,6 @@ def api(pg_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathF
         yield env
 
 
-def browser(api: ApiEnv, key: str | None = None, secret: str | None = None) -> TestClient:
-    """A client of its own, signed in through the sign-in form with a named key (or a secret)."""
-    client = TestClient(api.client.app, follow_redirects=False)
-    assert client.get("/web/signin").status_code == 200
-    if key or secret:
-        r = client.post("/web/signin", data={"api_key": secret or api.keys[key], "csrf": client.cookies["cc_csrf"]})
-        assert r.status_code == 303, r.text
-    return client
 
 
 def csrf_of(page: str) -> str:
@@ -54,7 +46,7 @@ def test_the_root_leads_to_the_console_and_the_console_to_the_docs(api: ApiEnv) 
     assert 'href="/docs"' in client.get("/web/signin?lang=en").text
     assert client.get("/docs").status_code == 200
     assert "/" not in client.get("/openapi.json").json()["paths"]  # the redirect is not part of the API
-    signed = browser(api, "inv")
+    signed = console_client(api, "inv")
     assert signed.get("/").headers["location"] == "/web"
     assert signed.get("/web").headers["location"] == "/web/investor"
 
@@ -66,7 +58,7 @@ def test_bands_follow_the_place_in_the_list() -> None:
 
 
 def test_a_deal_card_shows_a_band_with_the_probability_on_hover(api: ApiEnv) -> None:
-    page = browser(api, "inv").get("/web/investor").text
+    page = console_client(api, "inv").get("/web/investor").text
     assert not re.search(r"匹配度</small>\s*\d", page)  # the "匹配度 8" of a probability × 100 is gone
     cards = re.findall(r'<span class="rank">(\d+)</span>.*?class="score band band-(\w+)" data-score="([^"]+)" '
                        r'title="([^"]+)">([^<]+)<', page, flags=re.S)
@@ -82,7 +74,7 @@ def test_a_deal_card_shows_a_band_with_the_probability_on_hover(api: ApiEnv) -> 
     api_list = api.get(f"/v1/investors/{api.ids['inv']}/deals", "inv", k=20).json()
     assert all(isinstance(it["score"], float) for it in api_list["items"])  # the API's numeric score stays
     assert "band" not in api_list["items"][0]
-    en = browser(api, "inv").get("/web/investor?lang=en").text
+    en = console_client(api, "inv").get("/web/investor?lang=en").text
     assert "Strong match" in en and "in this list" in en
 
 
@@ -99,7 +91,7 @@ def newcomer(api: ApiEnv) -> tuple[int, str]:
 
 def test_an_enterprise_without_a_need_sees_the_form_and_the_lenders(api: ApiEnv, newcomer: tuple[int, str]) -> None:
     ent, secret = newcomer
-    page = browser(api, secret=secret).get("/web/enterprise")
+    page = console_client(api, secret=secret).get("/web/enterprise")
     assert page.status_code == 200
     text = page.text
     assert "贵企业还没有开放的融资需求" in text and 'action="/web/enterprise/needs"' in text
@@ -117,12 +109,12 @@ def test_an_enterprise_without_a_need_sees_the_form_and_the_lenders(api: ApiEnv,
         excluded = conn.execute("SELECT excluded_investor_types FROM enterprises WHERE id = %s", (ent,)).fetchone()[0]
     assert not set(excluded or ()) & types
     # an enterprise with an open need sees its funds, not the form
-    assert 'action="/web/enterprise/needs"' not in browser(api, "ent").get("/web/enterprise").text
+    assert 'action="/web/enterprise/needs"' not in console_client(api, "ent").get("/web/enterprise").text
 
 
 def test_publishing_a_need_from_the_console(api: ApiEnv, newcomer: tuple[int, str]) -> None:
     ent, secret = newcomer
-    client = browser(api, secret=secret)
+    client = console_client(api, secret=secret)
     csrf = csrf_of(client.get("/web/enterprise").text)
     form = {"instrument": "ip_pledge", "amount": "2000", "round": "", "closes_on": "2027-06-30",
             "use_of_funds": "扩建产线", "enterprise_id": str(ent)}
@@ -148,7 +140,7 @@ def test_publishing_a_need_from_the_console(api: ApiEnv, newcomer: tuple[int, st
     after = client.get(ok.headers["location"]).text
     assert f"融资需求（编号 {need_id}）已发布" in after and 'action="/web/enterprise/needs"' not in after
     assert api.get(f"/v1/needs/{need_id}", "admin").json()["amount"] == 20_000_000  # the API sees it
-    inv = browser(api, "inv")
+    inv = console_client(api, "inv")
     refused = inv.post("/web/enterprise/needs", data={**form, "csrf": inv.cookies["cc_csrf"]})
     assert refused.status_code in (303, 403) and api.sql(
         "SELECT count(*) FROM financing_needs WHERE enterprise_id = %s", (ent,))[0][0] >= 1
@@ -156,7 +148,7 @@ def test_publishing_a_need_from_the_console(api: ApiEnv, newcomer: tuple[int, st
 
 # -- 6. the data scientist's retrain button ---------------------------------------------------------------
 def test_the_models_page_queues_a_job_and_says_when_no_worker_runs_it(api: ApiEnv) -> None:
-    client = browser(api, "ds")
+    client = console_client(api, "ds")
     page = client.get("/web/models").text
     assert 'action="/web/models/retrain"' in page and "开始训练" in page
     assert client.post("/web/models/retrain", data={}).status_code == 403  # no CSRF token
@@ -184,7 +176,7 @@ def test_the_models_page_queues_a_job_and_says_when_no_worker_runs_it(api: ApiEn
     assert "失败" in done and "stopped by the test" in done and 'http-equiv="refresh"' not in done
     assert 'action="/web/models/retrain"' in done
     assert "不存在" in client.get("/web/models?job=nope").text or "nope" in client.get("/web/models?job=nope").text
-    inv = browser(api, "inv")
+    inv = console_client(api, "inv")
     assert inv.post("/web/models/retrain", data={"csrf": inv.cookies["cc_csrf"]}).status_code in (303, 403)
     assert api.sql("SELECT count(*) FROM model_jobs")[0][0] == 1
 
@@ -202,7 +194,7 @@ def test_serve_demo_prints_one_key_per_role_and_reuses_them(api: ApiEnv) -> None
             key = keys_db.verify_key(conn, secret)
             assert key is not None and key.role == role
     for role, page in serve_cmd.DEMO_ROLES:  # each key signs in to its page
-        client = browser(api, secret=secrets[role])
+        client = console_client(api, secret=secrets[role])
         assert client.get("/web").headers["location"] == page, role
     n_keys = api.sql("SELECT count(*) FROM api_keys")[0][0]
     with console.capture() as second:

@@ -12,34 +12,13 @@ from typing import Any
 
 import pytest
 from helpers_api import ApiEnv
-from test_web_e2e import CHROMIUM, SHOTS, chromium, live  # noqa: F401 (fixtures)
+from test_web_e2e import CHROMIUM, LAPTOP, chromium, live, shoot, sign_in  # noqa: F401 (fixtures)
 
 from store import keys as keys_db
 
-LAPTOP = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
 assert CHROMIUM
 
 
-def _page(chromium: Any, base: str, key: str | None) -> Any:  # noqa: F811
-    context = chromium.new_context(viewport=LAPTOP, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{base}/")
-    assert "/web/signin" in page.url
-    if key:
-        page.fill("#api_key", key)
-        page.click("form.stack button[type=submit]")
-        page.wait_for_load_state()
-        assert "/web/signin" not in page.url, page.content()[:2000]
-    return page
-
-
-def _shoot(page: Any, name: str) -> None:
-    for label, size in (("laptop", LAPTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.screenshot(path=str(SHOTS / f"newcomer-{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(LAPTOP)
 
 
 @pytest.fixture(scope="module")
@@ -53,25 +32,25 @@ def newcomer_key(live: tuple[ApiEnv, str]) -> Iterator[tuple[int, str]]:  # noqa
 
 def test_root_signin_docs_and_deal_bands(live: tuple[ApiEnv, str], chromium: Any) -> None:  # noqa: F811
     env, base = live
-    page = _page(chromium, base, None)
+    page = sign_in(chromium, base, start='/', key=None)
     assert page.locator("footer a[href='/docs']").count() == 1
-    _shoot(page, "signin")
-    page = _page(chromium, base, env.keys["inv"])
+    shoot(page, "newcomer-signin")
+    page = sign_in(chromium, base, start='/', key=env.keys["inv"])
     bands = page.locator(".deal .band")
     assert bands.count() >= 5
     first = bands.first
     assert first.inner_text().strip() == "高匹配" and "本次推荐第 1/" in (first.get_attribute("title") or "")
-    _shoot(page, "deals")
+    shoot(page, "newcomer-deals")
 
 
 def test_an_enterprise_publishes_its_first_need(live: tuple[ApiEnv, str], chromium: Any,  # noqa: F811
                                                 newcomer_key: tuple[int, str]) -> None:
     env, base = live
     ent, secret = newcomer_key
-    page = _page(chromium, base, secret)
+    page = sign_in(chromium, base, start='/', key=secret)
     assert "/web/enterprise" in page.url
     assert page.locator("#publish-need").is_visible() and page.locator("#products li.product").count() >= 1
-    _shoot(page, "enterprise-no-need")
+    shoot(page, "newcomer-enterprise-no-need")
     page.select_option("#publish-need select[name=instrument]", "ip_pledge")
     page.fill("#publish-need input[name=amount]", "1500")
     page.fill("#publish-need textarea[name=use_of_funds]", "研发中心建设")
@@ -80,17 +59,17 @@ def test_an_enterprise_publishes_its_first_need(live: tuple[ApiEnv, str], chromi
     assert "published=" in page.url and page.locator("#publish-need").count() == 0
     assert env.sql("SELECT amount FROM financing_needs WHERE enterprise_id = %s AND status = 'open'",
                    (ent,)) == [(15_000_000,)]
-    _shoot(page, "enterprise-published")
+    shoot(page, "newcomer-enterprise-published")
 
 
 def test_a_data_scientist_queues_a_retraining(live: tuple[ApiEnv, str], chromium: Any) -> None:  # noqa: F811
     env, base = live
-    page = _page(chromium, base, env.keys["ds"])
+    page = sign_in(chromium, base, start='/', key=env.keys["ds"])
     page.goto(f"{base}/web/models")
     page.click("#retrain button[type=submit]")
     page.wait_for_load_state()
     assert "job=" in page.url and "排队中" in page.locator("#retrain").inner_text()
-    _shoot(page, "models-queued")
+    shoot(page, "newcomer-models-queued")
     job = page.url.rsplit("=", 1)[1]
     env.sql("UPDATE model_jobs SET status = 'failed', finished_at = now(), error = 'stopped by the test' "
             "WHERE id = %s RETURNING id", (job,))

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers_api import ApiEnv, api_service, error_of
+from helpers_api import ApiEnv, api_service, console_client, error_of
 from helpers_encoder import HashingEncoder
-from test_web_e2e import chromium, live  # noqa: F401  (fixtures)
+from test_web_e2e import chromium, live, shoot, sign_in  # noqa: F401  (fixtures)
 
 from matching.domain.records import Event
 from matching.serving.context import MatchContext, market_context
@@ -247,20 +247,12 @@ def test_a_withheld_figure_never_appears(api: ApiEnv) -> None:
 
 # --- the console ---
 
-def _browser(api: ApiEnv, key: str) -> Any:
-    from fastapi.testclient import TestClient
-
-    client = TestClient(api.client.app, follow_redirects=False)
-    assert client.get("/web/signin").status_code == 200
-    r = client.post("/web/signin", data={"api_key": api.keys[key], "csrf": client.cookies["cc_csrf"]})
-    assert r.status_code == 303, r.text
-    return client
 
 
 def test_console_lists_similar_companies_on_the_card_and_similar_investors_on_the_investor_page(api: ApiEnv) -> None:
     eid, inv = api.ids["ent"], api.ids["inv"]
     listed = _ents(api, eid, "inv", k=8)["items"]
-    page = _browser(api, "inv").get(f"/web/enterprises/{eid}?lang=zh")
+    page = console_client(api, "inv").get(f"/web/enterprises/{eid}?lang=zh")
     assert page.status_code == 200
     html = page.text
     assert 'id="similar"' in html and "相似企业" in html
@@ -269,12 +261,12 @@ def test_console_lists_similar_companies_on_the_card_and_similar_investors_on_th
     for it in listed:
         if "financials" in it["withheld"]:
             assert "财务数据未披露" in html
-    en = _browser(api, "inv").get(f"/web/enterprises/{eid}?lang=en").text
+    en = console_client(api, "inv").get(f"/web/enterprises/{eid}?lang=en").text
     assert "Similar companies" in en and "Similarity" in en
     assert all(r["en"] in en for r in listed[0]["reasons"] if r["code"] != "similar:profile")
-    assert 'id="similar"' not in _browser(api, "ent2").get(f"/web/enterprises/{eid}").text  # not its own card
-    assert 'id="similar"' in _browser(api, "ent").get(f"/web/enterprises/{eid}").text
-    mine = _browser(api, "inv").get("/web/investor?lang=zh").text
+    assert 'id="similar"' not in console_client(api, "ent2").get(f"/web/enterprises/{eid}").text  # not its own card
+    assert 'id="similar"' in console_client(api, "ent").get(f"/web/enterprises/{eid}").text
+    mine = console_client(api, "inv").get("/web/investor?lang=zh").text
     assert "相似机构" in mine and 'data-kind="investors"' in mine
     peers = api.get(f"/v1/investors/{inv}/similar", "inv", k=8).json()["items"]
     assert [int(x) for x in re.findall(r'class="similar-item" data-id="(\d+)"', mine)] == [it["id"] for it in peers]
@@ -282,22 +274,12 @@ def test_console_lists_similar_companies_on_the_card_and_similar_investors_on_th
 
 # --- in a real browser (Chromium, as test_web_e2e) ---
 
-def _shoot(page: Any, name: str) -> None:
-    from test_web_e2e import SHOTS
-
-    for label, size in (("laptop", {"width": 1366, "height": 768}), ("phone", {"width": 390, "height": 844})):
-        page.set_viewport_size(size)
-        page.screenshot(path=str(SHOTS / f"issue17-{name}-{label}.png"), full_page=True)
-    page.set_viewport_size({"width": 1366, "height": 768})
-
 
 def test_similar_companies_in_the_browser(live: tuple[ApiEnv, str], chromium: Any) -> None:  # noqa: F811
-    from test_web_e2e import _sign_in
-
     env, base = live
     eid = env.ids["ent"]
     listed = env.get(f"/v1/enterprises/{eid}/similar", "inv", k=8).json()["items"]
-    page = _sign_in(chromium, base, env.keys["inv"])
+    page = sign_in(chromium, base, env.keys["inv"])
     page.goto(f"{base}/web/enterprises/{eid}?lang=zh")
     panel = page.locator("#similar")
     assert "相似企业" in panel.locator("h2").inner_text()
@@ -305,7 +287,7 @@ def test_similar_companies_in_the_browser(live: tuple[ApiEnv, str], chromium: An
     assert [int(x.get_attribute("data-id") or 0) for x in items.all()] == [it["id"] for it in listed]
     assert listed[0]["name"] in items.first.inner_text()
     panel.scroll_into_view_if_needed()
-    _shoot(page, "similar-companies")
+    shoot(page, "issue17-similar-companies")
     items.first.locator("a").click()  # more like that one
     page.wait_for_url(f"**/web/enterprises/{listed[0]['id']}*")
     assert page.locator("#similar .similar-item").count() > 0
@@ -313,5 +295,5 @@ def test_similar_companies_in_the_browser(live: tuple[ApiEnv, str], chromium: An
     peers = page.locator("#similar[data-kind='investors'] .similar-item")
     assert "Similar investors" in page.locator("#similar h2").inner_text() and peers.count() > 0
     page.locator("#similar").scroll_into_view_if_needed()
-    _shoot(page, "similar-investors-en")
+    shoot(page, "issue17-similar-investors-en")
     page.context.close()

@@ -27,7 +27,7 @@ from store import keys as keys_db
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
-LAPTOP = {"width": 1366, "height": 860}
+LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 
 
@@ -75,22 +75,24 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def _sign_in(chromium: Any, base: str, key: str) -> Any:
-    """A fresh browser context (its own cookies) signed in through the form; returns its page."""
+def sign_in(chromium: Any, base: str, key: str | None, start: str = "/web") -> Any:
+    """A fresh browser context (its own cookies) that opens ``start``, lands on the sign-in form and signs in
+    with ``key`` (stays on the form when ``key`` is ``None``); returns its page. Shared by every browser test."""
     context = chromium.new_context(viewport=LAPTOP, locale="zh-CN")
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.goto(f"{base}/web")
+    page.goto(f"{base}{start}")
     assert "/web/signin" in page.url
-    page.fill("#api_key", key)
-    page.click("form.stack button[type=submit]")
-    page.wait_for_load_state()
-    assert "/web/signin" not in page.url, page.content()[:2000]
+    if key:
+        page.fill("#api_key", key)
+        page.click("form.stack button[type=submit]")
+        page.wait_for_load_state()
+        assert "/web/signin" not in page.url, page.content()[:2000]
     return page
 
 
-def _shoot(page: Any, name: str) -> None:
-    """Screenshots of the current page at laptop and phone widths (full page)."""
+def shoot(page: Any, name: str) -> None:
+    """Screenshots of the current page at laptop and phone widths (full page), as ``SHOTS/<name>-<width>.png``."""
     for label, size in (("laptop", LAPTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
         page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
@@ -101,14 +103,14 @@ def test_an_investor_saves_a_deal_and_the_event_is_stored(live: tuple[ApiEnv, st
     env, base = live
     signin = chromium.new_page(viewport=LAPTOP)
     signin.goto(f"{base}/web/signin")
-    _shoot(signin, "signin")
+    shoot(signin, "signin")
     signin.close()
-    page = _sign_in(chromium, base, env.keys["inv"])
+    page = sign_in(chromium, base, env.keys["inv"])
     assert page.url.endswith("/web/investor")
     cards = page.locator("li.deal")
     assert cards.count() >= 5
     assert cards.first.locator("li.reason").count() >= 1
-    _shoot(page, "investor-deals")
+    shoot(page, "investor-deals")
     list_id = page.locator("input[name=list_id]").first.input_value()
     card = page.locator("li.deal:has(button[data-action=saved])").first  # the market's history saved some
     enterprise_id = int(card.get_attribute("data-enterprise"))
@@ -121,14 +123,14 @@ def test_an_investor_saves_a_deal_and_the_event_is_stored(live: tuple[ApiEnv, st
     assert stored == [("saved", list_id, "investor", "api")]
     page.goto(f"{base}/web/investor?lang=en&tier=growth")
     assert "Deals for you" in page.inner_text("h1")
-    _shoot(page, "investor-deals-en-filtered")
+    shoot(page, "investor-deals-en-filtered")
     page.context.close()
 
 
 def test_an_enterprise_accepts_contact_and_the_investor_sees_financials(live: tuple[ApiEnv, str],
                                                                          chromium: Any) -> None:
     env, base = live
-    investor = _sign_in(chromium, base, env.keys["inv2"])
+    investor = sign_in(chromium, base, env.keys["inv2"])
     shown = {int(x) for x in investor.locator("li.deal").evaluate_all(
         "els => els.map(e => e.dataset.enterprise)")}
     hidden = {r[0] for r in env.sql(
@@ -142,15 +144,15 @@ def test_an_enterprise_accepts_contact_and_the_investor_sees_financials(live: tu
     investor.wait_for_selector(f"li.deal[data-enterprise='{ent}'] button.done")
     investor.goto(f"{base}/web/enterprises/{ent}")
     assert "企业同意您的联系请求后披露" in investor.inner_text("#disclosure")
-    _shoot(investor, "profile-withheld")
+    shoot(investor, "profile-withheld")
 
     with env.db.connect(autocommit=True) as conn:
         secret = keys_db.create_key(conn, role="enterprise", enterprise_id=ent, label="e2e").secret
-    owner = _sign_in(chromium, base, secret)
+    owner = sign_in(chromium, base, secret)
     assert owner.url.endswith("/web/enterprise")
     request = owner.locator(f"li.request[data-investor='{env.ids['inv2']}']")
     assert request.count() == 1
-    _shoot(owner, "enterprise")
+    shoot(owner, "enterprise")
     request.locator("button.primary").click()
     owner.wait_for_url("**/web/enterprise?answered=accept")
     assert owner.locator(f"li.request[data-investor='{env.ids['inv2']}']").count() == 0
@@ -160,17 +162,17 @@ def test_an_enterprise_accepts_contact_and_the_investor_sees_financials(live: tu
     assert "财务数据已向您披露" in investor.inner_text("#disclosure")
     financials = investor.inner_text("#financials")
     assert "未披露" not in financials and "万元" in financials
-    _shoot(investor, "profile-revealed")
+    shoot(investor, "profile-revealed")
     investor.context.close()
 
 
 def test_an_operator_uploads_a_bad_file_and_sees_the_row(live: tuple[ApiEnv, str], chromium: Any,
                                                          tmp_path: Path) -> None:
     env, base = live
-    page = _sign_in(chromium, base, env.keys["operator"])
+    page = sign_in(chromium, base, env.keys["operator"])
     page.goto(f"{base}/web/operator?from=2024-01-01&metric=meetings")
     assert page.locator("figure.chart svg").count() == 4
-    _shoot(page, "operator-report")
+    shoot(page, "operator-report")
     bad = tmp_path / "企业导入.csv"
     bad.write_text("name,credit_code,tier,district\n测试企业甲,91500000MA5U000010,basic,渝北区\n"
                    "测试企业乙,91500000MA5U000023,platinum,渝北区\n", encoding="gb18030")
@@ -180,10 +182,10 @@ def test_an_operator_uploads_a_bad_file_and_sees_the_row(live: tuple[ApiEnv, str
     errors = page.inner_text("#import-result table")
     assert "platinum" in errors and "3" in errors and "第 3 行" in page.inner_text("#import-result .alert")
     page.locator("#import-result").scroll_into_view_if_needed()
-    _shoot(page, "operator-import-error")
+    shoot(page, "operator-import-error")
     page.context.close()
 
-    scientist = _sign_in(chromium, base, env.keys["ds"])
+    scientist = sign_in(chromium, base, env.keys["ds"])
     assert scientist.url.endswith("/web/models")
-    _shoot(scientist, "models")
+    shoot(scientist, "models")
     scientist.context.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers_api import ApiEnv, api_service
+from helpers_api import ApiEnv, api_service, console_client
 
 from store import keys as keys_db
 from store import registry
@@ -21,14 +21,6 @@ def api(pg_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathF
         yield env
 
 
-def browser(api: ApiEnv, key: str | None = None) -> TestClient:
-    """A client of its own (its own cookies), signed in with the named key through the sign-in form."""
-    client = TestClient(api.client.app, follow_redirects=False)
-    assert client.get("/web/signin").status_code == 200
-    if key:
-        r = client.post("/web/signin", data={"api_key": api.keys[key], "csrf": client.cookies["cc_csrf"]})
-        assert r.status_code == 303, r.text
-    return client
 
 
 def test_pages_redirect_to_sign_in_without_a_session(api: ApiEnv) -> None:
@@ -43,7 +35,7 @@ def test_pages_redirect_to_sign_in_without_a_session(api: ApiEnv) -> None:
 
 
 def test_sign_in_sets_a_strict_http_only_cookie_and_checks_the_key(api: ApiEnv) -> None:
-    client = browser(api)
+    client = console_client(api)
     csrf = client.cookies["cc_csrf"]
     bad = client.post("/web/signin", data={"api_key": "cck_abc_wrong", "csrf": csrf})
     assert bad.status_code == 401 and "密钥无效" in bad.text
@@ -71,7 +63,7 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_checks_the_key(api: ApiEnv) 
     ("ds", "/web/models", "还没有训练好的模型"),
 ])
 def test_each_role_sees_its_page(api: ApiEnv, key: str, path: str, text: str) -> None:
-    client = browser(api, key)
+    client = console_client(api, key)
     assert client.get("/web").headers["location"] == {"inv": "/web/investor", "ent": "/web/enterprise",
                                                       "ds": "/web/models"}.get(key, "/web/operator")
     r = client.get(path)
@@ -82,13 +74,13 @@ def test_each_role_sees_its_page(api: ApiEnv, key: str, path: str, text: str) ->
                                            ("ds", "/web/investor"), ("ds", "/web/enterprise"),
                                            ("operator", "/web/models")])
 def test_the_wrong_role_gets_a_403_page(api: ApiEnv, key: str, path: str) -> None:
-    r = browser(api, key).get(path)
+    r = console_client(api, key).get(path)
     assert r.status_code == 403 and "无权访问" in r.text
 
 
 def test_the_deal_list_is_logged_and_shows_reasons(api: ApiEnv) -> None:
     before = api.sql("SELECT count(*) FROM served_lists WHERE investor_id = %s", (api.ids["inv"],))[0][0]
-    page = browser(api, "inv").get("/web/investor").text
+    page = console_client(api, "inv").get("/web/investor").text
     rows = api.sql("SELECT id::text, model_version FROM served_lists WHERE investor_id = %s ORDER BY created_at DESC",
                    (api.ids["inv"],))
     assert len(rows) == before + 1 and rows[0][0] in page and (rows[0][1] or "content-rules") in page
@@ -96,7 +88,7 @@ def test_the_deal_list_is_logged_and_shows_reasons(api: ApiEnv) -> None:
 
 
 def test_filters_narrow_the_list_and_bad_ones_say_why(api: ApiEnv) -> None:
-    client = browser(api, "inv")
+    client = console_client(api, "inv")
     growth = client.get("/web/investor", params={"tier": "growth"}).text
     assert "基础层" not in growth.split('class="deals"')[-1]
     bad = client.get("/web/investor", params={"amount_min": "lots"})
@@ -104,7 +96,7 @@ def test_filters_narrow_the_list_and_bad_ones_say_why(api: ApiEnv) -> None:
 
 
 def test_language_switch_is_remembered(api: ApiEnv) -> None:
-    client = browser(api, "inv")
+    client = console_client(api, "inv")
     en = client.get("/web/investor", params={"lang": "en"})
     assert en.status_code == 200 and "Deals for you" in en.text and '<html lang="en">' in en.text
     assert client.cookies["cc_lang"] == "en"
@@ -124,7 +116,7 @@ def _button_form(page: str, event_type: str) -> dict[str, str]:
 
 
 def test_buttons_post_events_idempotently_behind_csrf(api: ApiEnv) -> None:
-    client = browser(api, "inv")
+    client = console_client(api, "inv")
     form = _button_form(client.get("/web/investor").text, "saved")
     forged = client.post("/web/investor/events", data={**form, "csrf": "forged"})
     assert forged.status_code == 403 and "表单已过期" in forged.text
@@ -144,12 +136,12 @@ def test_buttons_post_events_idempotently_behind_csrf(api: ApiEnv) -> None:
 def test_the_profile_names_what_is_withheld_until_contact_is_accepted(api: ApiEnv) -> None:
     ent = api.sql("SELECT id FROM enterprises WHERE tier = 'basic' AND disclosure = 'tier_default' "
                   "ORDER BY id LIMIT 1")[0][0]
-    inv = browser(api, "inv2")
+    inv = console_client(api, "inv2")
     page = inv.get(f"/web/enterprises/{ent}").text
     assert "基础层企业仅披露公开信息" in page and "企业同意您的联系请求后披露" in page
     with api.db.connect(autocommit=True) as conn:
         api.keys["basic_ent"] = keys_db.create_key(conn, role="enterprise", enterprise_id=ent, label="web").secret
-    owner = browser(api, "basic_ent")
+    owner = console_client(api, "basic_ent")
     csrf = owner.cookies["cc_csrf"]
     r = owner.post("/web/enterprise/contacts", data={"csrf": csrf, "investor_id": api.ids["inv2"],
                                                      "enterprise_id": ent, "decision": "accept"})
@@ -162,7 +154,7 @@ def test_the_enterprise_sees_and_answers_contact_requests(api: ApiEnv) -> None:
     ent = api.ids["ent"]
     api.post("/v1/events", "inv", {"event_id": "web-req-1", "event_type": "contact_requested",
                                    "investor_id": api.ids["inv"], "enterprise_id": ent})
-    client = browser(api, "ent")
+    client = console_client(api, "ent")
     page = client.get("/web/enterprise").text
     assert f'data-investor="{api.ids["inv"]}"' in page
     r = client.post("/web/enterprise/contacts", data={"csrf": client.cookies["cc_csrf"], "investor_id": api.ids["inv"],
@@ -174,7 +166,7 @@ def test_the_enterprise_sees_and_answers_contact_requests(api: ApiEnv) -> None:
 
 
 def test_an_upload_with_a_bad_row_lists_the_row_on_the_page(api: ApiEnv) -> None:
-    client = browser(api, "operator")
+    client = console_client(api, "operator")
     csv = ("name,credit_code,tier,district\n测试企业甲,91500000MA5U000010,basic,渝北区\n"
            "测试企业乙,91500000MA5U000023,platinum,渝北区\n").encode()
     r = client.post("/web/operator/import", data={"csrf": client.cookies["cc_csrf"], "entity": "enterprises"},
@@ -194,7 +186,7 @@ def test_model_plots_are_served_only_when_the_manifest_lists_them(api: ApiEnv, t
     manifest = {"files": {"plots/listed.png": "x", "model.txt": "y"}}
     with api.db.connect(autocommit=True) as conn:
         registry.register(conn, "vweb", str(folder), manifest, {"primary": 0.5, "baselines_primary": {"random": 0.1}})
-    client = browser(api, "ds")
+    client = console_client(api, "ds")
     page = client.get("/web/models").text
     assert "vweb" in page and "/web/models/vweb/files/plots/listed.png" in page and "unlisted" not in page
     ok = client.get("/web/models/vweb/files/plots/listed.png")
@@ -213,7 +205,7 @@ def test_the_models_page_says_which_scorer_serves_and_why(api: ApiEnv, tmp_path:
               "enterprise": {"name": "affinity", "why": "validation NDCG@10 on new_pairs: 0.0974"}}
     with api.db.connect(autocommit=True) as conn:
         registry.register(conn, "vserved", str(tmp_path), {"files": {}}, {"primary": 0.1, "served": served})
-    page = browser(api, "ds").get("/web/models").text
+    page = console_client(api, "ds").get("/web/models").text
     card = page.split('id="model-vserved"')[1].split("</section>")[0]
     assert "机构端项目清单所用评分: <b>blend(affinity, 0.5)</b>" in card
     assert "企业端机构清单所用评分: <b>affinity</b>" in card and "validation NDCG@10 on new_pairs: 0.0974" in card

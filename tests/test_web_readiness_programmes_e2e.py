@@ -21,12 +21,9 @@ from typing import Any
 
 import pytest
 from helpers_api import ApiEnv
-from test_web_e2e import SHOTS, _sign_in, chromium, live  # noqa: F401  (fixtures)
+from test_web_e2e import LAPTOP, PHONE, SHOTS, chromium, live, shoot, sign_in  # noqa: F401  (fixtures)
 
 from store import programmes as programmes_db
-
-LAPTOP = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +35,11 @@ def market(live: tuple[ApiEnv, str]) -> tuple[ApiEnv, str]:  # noqa: F811
     return env, base
 
 
-def _shoot(page: Any, name: str) -> None:
-    """Full-page screenshots of the current page at laptop and phone widths."""
-    for label, size in (("laptop", LAPTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.screenshot(path=str(SHOTS / f"issue18-{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(LAPTOP)
-
 
 def test_an_enterprise_sees_its_readiness_per_target(market: tuple[ApiEnv, str], chromium: Any) -> None:  # noqa: F811
     env, base = market
     answer = env.get(f"/v1/enterprises/{env.ids['ent']}/readiness", "ent").json()
-    page = _sign_in(chromium, base, env.keys["ent"])
+    page = sign_in(chromium, base, env.keys["ent"])
     panel = page.locator("#readiness")
     targets = panel.locator(".readiness-target")
     assert [(x.get_attribute("data-target"), x.get_attribute("data-status")) for x in targets.all()] == [
@@ -68,17 +58,17 @@ def test_an_enterprise_sees_its_readiness_per_target(market: tuple[ApiEnv, str],
     assert panel.locator("ol.readiness-changes li").all_inner_texts() == [  # each change names its target
         f"{names[c['target']]} · {c['text_zh']}" for c in answer["changes"]]
     panel.scroll_into_view_if_needed()
-    _shoot(page, "enterprise-readiness")
+    shoot(page, "issue18-enterprise-readiness")
     page.goto(f"{base}/web/enterprise?lang=en")
     assert answer["targets"][0]["status_en"] in page.locator("#readiness .readiness-target h3").first.inner_text()
-    _shoot(page, "enterprise-readiness-en")
+    shoot(page, "issue18-enterprise-readiness-en")
     page.context.close()
 
 
 def test_staff_see_the_listing_pipeline_with_counts(market: tuple[ApiEnv, str], chromium: Any) -> None:  # noqa: F811
     env, base = market
     report = env.get("/v1/reports/readiness", "operator").json()
-    page = _sign_in(chromium, base, env.keys["operator"])
+    page = sign_in(chromium, base, env.keys["operator"])
     page.goto(f"{base}/web/readiness")
     rows = page.locator("table.pipeline-table tbody tr")
     assert [r.get_attribute("data-target") for r in rows.all()] == [t["target"] for t in report["targets"]]
@@ -87,7 +77,7 @@ def test_staff_see_the_listing_pipeline_with_counts(market: tuple[ApiEnv, str], 
         counts = [t["assessed"], *(t["counts"][k] for k in ("met", "met_on_platform_data", "near", "far", "unknown"))]
         assert cells == [f"{n:,}" for n in counts], t["target"]
     assert sum(t["assessed"] for t in report["targets"]) > 0
-    _shoot(page, "staff-pipeline")
+    shoot(page, "issue18-staff-pipeline")
     page.select_option("select[name=district]", "500112")
     page.click("form.card button[type=submit]")
     page.wait_for_load_state()
@@ -95,7 +85,7 @@ def test_staff_see_the_listing_pipeline_with_counts(market: tuple[ApiEnv, str], 
     first = narrowed["targets"][0]
     assert page.locator(f"table.pipeline-table tr[data-target='{first['target']}'] td.num").first.inner_text() == \
         f"{first['assessed']:,}"
-    _shoot(page, "staff-pipeline-yubei")
+    shoot(page, "issue18-staff-pipeline-yubei")
     page.context.close()
 
 
@@ -104,7 +94,7 @@ def test_an_enterprise_sees_the_programmes_it_qualifies_for(market: tuple[ApiEnv
     env, base = market
     answer = env.get(f"/v1/enterprises/{env.ids['ent']}/programmes", "admin").json()  # staff: marks nothing read
     assert answer["qualifies"] or answer["near_misses"], "the sample programmes fit no enterprise: data changed"
-    page = _sign_in(chromium, base, env.keys["ent"])
+    page = sign_in(chromium, base, env.keys["ent"])
     assert page.url.endswith("/web/enterprise")
     panel = page.locator("#programmes")
     assert [x.get_attribute("data-ref") for x in panel.locator("li.programme.qualifies").all()] == [
@@ -116,24 +106,24 @@ def test_an_enterprise_sees_the_programmes_it_qualifies_for(market: tuple[ApiEnv
         shown = panel.locator(f"li.programme.near[data-ref='{near['ref']}'] li.missing").all_inner_texts()
         assert shown == [m["zh"] for m in near["missing"]]
     panel.scroll_into_view_if_needed()
-    _shoot(page, "enterprise-programmes")
+    shoot(page, "issue18-enterprise-programmes")
     page.goto(f"{base}/web/enterprise?lang=en")
     assert "Support programmes" in page.locator("#programmes h2").inner_text()
-    _shoot(page, "enterprise-programmes-en")
+    shoot(page, "issue18-enterprise-programmes-en")
     page.context.close()
 
 
 def test_staff_see_programmes_with_counts(market: tuple[ApiEnv, str], chromium: Any) -> None:  # noqa: F811
     env, base = market
     overview = env.get("/v1/programmes", "operator").json()
-    page = _sign_in(chromium, base, env.keys["operator"])
+    page = sign_in(chromium, base, env.keys["operator"])
     page.goto(f"{base}/web/programmes")
     rows = page.locator("table.programmes-table tbody tr")
     assert rows.count() == overview["total"] > 0
     for item in overview["items"]:
         cells = page.locator(f"tr[data-ref='{item['ref']}'] td.num").all_inner_texts()
         assert cells == [f"{item['qualified']:,}", f"{item['near_misses']:,}", f"{item['told']:,}"], item["ref"]
-    _shoot(page, "staff-programmes")
+    shoot(page, "issue18-staff-programmes")
     page.context.close()
 
 
@@ -145,7 +135,7 @@ def test_an_operator_imports_programmes_and_a_bad_row_is_refused_and_named(
     bad.write_bytes(("政策编号,政策名称,发布单位,政策类型,适用层级,单户最高金额(万元)\r\n"
                      "E2E-01,浏览器测试贴息,测试单位,贴息,成长层,30\r\n"
                      "E2E-02,浏览器测试奖补,测试单位,发红包,基础层,10\r\n").encode("gb18030"))
-    page = _sign_in(chromium, base, env.keys["operator"])
+    page = sign_in(chromium, base, env.keys["operator"])
     page.goto(f"{base}/web/operator")
     page.select_option("select[name=entity]", "programmes")
     page.set_input_files("input[name=file]", str(bad))
@@ -158,19 +148,19 @@ def test_an_operator_imports_programmes_and_a_bad_row_is_refused_and_named(
     assert "第 3 行" in result.locator(".alert").inner_text()
     assert env.sql("SELECT count(*) FROM programmes")[0][0] == before  # nothing written, not even row 2
     result.scroll_into_view_if_needed()
-    _shoot(page, "operator-programmes-import-refused")
+    shoot(page, "issue18-operator-programmes-import-refused")
     page.context.close()
 
 
 def test_an_operator_downloads_the_profile_export(market: tuple[ApiEnv, str], chromium: Any,  # noqa: F811
                                                   tmp_path: Path) -> None:
     env, base = market
-    page = _sign_in(chromium, base, env.keys["operator"])
+    page = sign_in(chromium, base, env.keys["operator"])
     page.goto(f"{base}/web/operator")
     section = page.locator("#profile-export")
     assert "企业画像导出" in section.locator("h2").inner_text()
     section.scroll_into_view_if_needed()
-    _shoot(page, "operator-profile-export")
+    shoot(page, "issue18-operator-profile-export")
     section.locator("select[name=encoding]").select_option("gb18030")
     with page.expect_download() as download:
         section.locator("button[type=submit]").click()
