@@ -198,7 +198,7 @@ def test_the_enterprise_page_shows_its_readiness_table(api: ApiEnv) -> None:
 def test_the_pipeline_page_for_staff(api: ApiEnv) -> None:
     report = api.get("/v1/reports/readiness", "operator", board="bse").json()
     page = console_client(api, "operator").get("/web/readiness?board=bse")
-    assert page.status_code == 200 and "上市培育 pipeline" in page.text and 'href="/web/readiness"' in page.text
+    assert page.status_code == 200 and "上市培育进度" in page.text and 'href="/web/readiness"' in page.text
     (t,) = report["targets"]
     row = page.text.split('<tr data-target="bse">')[1].split("</tr>")[0]
     for k in ("met", "met_on_platform_data", "near", "far", "unknown"):

@@ -12,7 +12,7 @@ the core; they hold no business rules of their own and never import a route modu
 * ``/web/programmes`` and the enterprise page's programmes panel: :mod:`api.web.programmes`
 * ``/web/enterprise/needs`` (publish a need) and the financing products: :mod:`api.web.newcomer`
 * ``/web/models/retrain`` and the models page's job panel: :mod:`api.web.retrain`
-* ``/web/readiness`` (上市培育 pipeline) and the enterprise page's readiness panel: :mod:`api.web.readiness`
+* ``/web/readiness`` (上市培育进度) and the enterprise page's readiness panel: :mod:`api.web.readiness`
 * ``/web/exports/profiles`` (企业画像 for government platforms, a download): :mod:`api.web.exports`
 """
 

@@ -290,7 +290,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "rd_unknown_not_public": ("标准未公开，待确认", "Standard not public: to be confirmed"),
     "rd_no_date": ("日期未知", "date unknown"),
     "rd_step": ("须完成", "Required"),
-    "pipeline_title": ("上市培育 pipeline", "Listing pipeline (上市培育)"),
+    "pipeline_title": ("上市培育进度", "Listing pipeline"),
     "pipeline_help": ("各目标（下一层级、各板块）下企业数：已达标、财务指标已达标（市值等条件待核）、"
                       "接近标准（评分≥{near}%）、差距较大、无法评估。层级目标只统计下一层级为该层的企业。",
                       "Per target (the next tier, each board): enterprises met, financial criteria met (market "

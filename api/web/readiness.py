@@ -5,7 +5,7 @@
   (criterion, the figure and its years, the standard, met / missed by how much, the source), the other
   sets folded, the changes that would move it most. Standards not public or not verified are flagged
   "待确认 / to be confirmed" on the row and the target.
-* ``/web/readiness`` (operators, admins): "上市培育 pipeline": per target, how many enterprises are met /
+* ``/web/readiness`` (operators, admins): "上市培育进度": per target, how many enterprises are met /
   near / far, in total and by district, filtered by district and board.
 
 Both call :mod:`api.services.readiness`, as the API's routes do; the words are here and in :mod:`api.web.i18n`.
@@ -82,7 +82,7 @@ def panel(conn: Any, who: Principal, enterprise_id: int, lang: str) -> dict[str,
 
 @router.get("/readiness")
 def pipeline_page(request: Request, state: StateDep, who: StaffPage) -> Response:
-    """上市培育 pipeline: per target, enterprises met / near / far by district; ``?district=`` and ``?board=``."""
+    """上市培育进度: per target, enterprises met / near / far by district; ``?district=`` and ``?board=``."""
     lang = lang_of(request)
     en = lang == "en"
     district = request.query_params.get("district") or None
