@@ -23,6 +23,7 @@ from matching.ingest.parse_programmes import parse_programmes
 from matching.ingest.reader import read_table
 from matching.programmes import SAMPLE_FILE
 from matching.programmes.eligibility import EnterpriseColumns, evaluate
+from matching.rules.constraints import window_closed
 from matching.snapshot.core import BOARD, QUAL, TIER, mask_of, to_days
 from store.bulk import LoadCounts, Progress, copy_into_temp, distinct_update, upsert_returning
 
@@ -146,7 +147,7 @@ def notify(cur: psycopg.Connection | psycopg.Cursor, *, programme_ids: Sequence[
     """Write a notice for each (programme, enterprise) pair that qualifies and has none yet; programmes whose
     window has closed tell nobody. Returns how many notices were written."""
     today = today or china_today()
-    programmes = [(i, p) for i, p in read_programmes(cur, ids=programme_ids) if not p.is_closed(today)]
+    programmes = [(i, p) for i, p in read_programmes(cur, ids=programme_ids) if not window_closed(p.closes_on, today)]
     if not programmes or (enterprise_ids is not None and not enterprise_ids):
         return 0
     columns = enterprise_columns(cur, enterprise_ids)

@@ -27,6 +27,7 @@ from api.services.programmes import programme_view
 from matching.domain.programme import Programme
 from matching.programmes.eligibility import evaluate
 from matching.readiness import Standards
+from matching.rules.constraints import window_closed
 from store import programmes as programmes_db
 from store import standards as standards_db
 
@@ -55,7 +56,7 @@ class PartsContext:
         self.standards: Standards = standards_db.current(conn)
         self.today: date = programmes_db.china_today()
         self.programmes_open: list[tuple[int, Programme]] = [
-            (pid, p) for pid, p in programmes_db.read_programmes(conn) if not p.is_closed(self.today)]
+            (pid, p) for pid, p in programmes_db.read_programmes(conn) if not window_closed(p.closes_on, self.today)]
 
     def readiness(self, conn: psycopg.Connection, row: Mapping[str, Any], decision: disclosure.Decision
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:

@@ -21,6 +21,7 @@ from api.services.checks import authorize, district_codes, own_enterprise, party
 from matching.domain import vocab
 from matching.domain.programme import Programme
 from matching.programmes.eligibility import ProgrammeEligibility, evaluate
+from matching.rules.constraints import window_closed, window_open
 from store import programmes as db
 
 SAMPLE_NOTE = {"zh": "示例数据，非真实政策：条件与金额为演示虚构，请以主管部门正式发布的文件为准。",
@@ -58,7 +59,7 @@ def programmes_for(conn: Any, who: Principal, enterprise_id: int, *, mark_read: 
     near: list[dict[str, Any]] = []
     shown: list[Programme] = []
     for pid, programme in db.read_programmes(conn):
-        if programme.is_closed(today):
+        if window_closed(programme.closes_on, today):
             continue
         result = evaluate(programme, columns, today)
         status = result.status(0)
@@ -101,9 +102,9 @@ def overview(conn: Any, who: Principal, *, kinds: Sequence[str] | None = None,
 
 def window(programme: Programme, today: date) -> str:
     """``open``, ``upcoming`` or ``closed`` on ``today``."""
-    if programme.is_closed(today):
+    if window_closed(programme.closes_on, today):
         return "closed"
-    return "open" if programme.is_open(today) else "upcoming"
+    return "open" if window_open(programme.opens_on, programme.closes_on, today) else "upcoming"
 
 
 def programme_view(pid: int, p: Programme, today: date) -> dict[str, Any]:

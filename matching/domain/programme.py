@@ -58,11 +58,3 @@ class Programme:
     link: str | None = None
     description: str = ""
     is_sample: bool = False
-
-    def is_open(self, today: date) -> bool:
-        """Whether applications are accepted on ``today`` (inside the window; open ends count as open)."""
-        return (self.opens_on is None or self.opens_on <= today) and (self.closes_on is None or today <= self.closes_on)
-
-    def is_closed(self, today: date) -> bool:
-        """Whether the window has ended before ``today`` (a programme not yet open is not closed)."""
-        return self.closes_on is not None and self.closes_on < today

@@ -22,6 +22,8 @@ re-implements a rule. :func:`needs_open` is the one "need still open at t" predi
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 
 from matching.snapshot.core import DEBT_MASK, INSTR, ITYPE, MarketSnapshot
@@ -62,6 +64,17 @@ def needs_open(snap: MarketSnapshot, as_of: float | None = None, *, rows: np.nda
     now = snap.as_of if as_of is None else as_of
     st = snap.need_open[rows] if status is None else status
     return np.asarray(st & ~(snap.need_closes[rows] < now))
+
+
+def window_open(opens_on: date | None, closes_on: date | None, day: date) -> bool:
+    """Whether a dated window (a support programme's application period) accepts on ``day``: started and not
+    ended, an open end counting as open. The same rule as :func:`needs_open` for a need's closing date."""
+    return (opens_on is None or opens_on <= day) and not window_closed(closes_on, day)
+
+
+def window_closed(closes_on: date | None, day: date) -> bool:
+    """Whether a dated window ended before ``day`` (one not yet open is not closed)."""
+    return closes_on is not None and closes_on < day
 
 
 def needs_open_in(snap: MarketSnapshot, t0: float, t1: float) -> np.ndarray:
