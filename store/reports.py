@@ -87,3 +87,9 @@ def outcomes(conn: psycopg.Connection, *, start: datetime, end: datetime, group_
 def district_names(conn: psycopg.Connection) -> dict[str, str]:
     """District code → Chinese name, from the reference table."""
     return {code: name for code, name in conn.execute("SELECT code, name_zh FROM districts ORDER BY code")}
+
+
+def last_activity(conn: psycopg.Connection) -> datetime | None:
+    """When the last funnel event happened (``None`` on an empty market): the end of the data a report can show."""
+    row = conn.execute("SELECT max(occurred_at) FROM funnel_events").fetchone()
+    return row[0] if row else None

@@ -209,3 +209,31 @@ def test_the_models_page_says_which_scorer_serves_and_why(api: ApiEnv, tmp_path:
     card = page.split('id="model-vserved"')[1].split("</section>")[0]
     assert "机构端项目清单所用评分: <b>blend(affinity, 0.5)</b>" in card
     assert "企业端机构清单所用评分: <b>affinity</b>" in card and "validation NDCG@10 on new_pairs: 0.0974" in card
+
+
+
+def test_the_default_report_period_ends_on_the_last_event_when_the_data_stops_before_today(api: ApiEnv) -> None:
+    """Known answer inside a transaction rolled back: with the events after an earlier one deleted, the default
+    period ends on that event's day (China time); an event today gives ``None`` (today, the API's default)."""
+    from datetime import datetime, timedelta
+
+    from api.services.reports import CHINA, data_end
+    with api.db.connect() as conn:
+        cut = conn.execute("SELECT max(occurred_at) FROM funnel_events WHERE occurred_at < now() - interval '3 days'"
+                           ).fetchone()[0]
+        assert cut is not None
+        conn.execute("DELETE FROM funnel_events WHERE occurred_at > %s", (cut,))
+        assert data_end(conn) == cut.astimezone(CHINA).date()
+        conn.execute("UPDATE funnel_events SET occurred_at = now() - interval '1 minute'")
+        assert data_end(conn) is None
+        conn.execute("DELETE FROM funnel_events")
+        assert data_end(conn) is None
+        conn.rollback()
+    with api.db.connect() as conn:
+        data_end_now = data_end(conn)
+    page = console_client(api, "operator").get("/web/operator").text
+    day = data_end_now or datetime.now(CHINA).date()
+    assert f"{day - timedelta(days=29)} — {day}" in page
+    assert ('class="data-end"' in page) == (data_end_now is not None)
+    asked = console_client(api, "operator").get("/web/operator?from=2024-01-01&to=2024-01-31").text
+    assert "2024-01-01 — 2024-01-31" in asked and 'class="data-end"' not in asked

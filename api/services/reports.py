@@ -65,6 +65,16 @@ def outcome_report(conn: Any, who: Principal, period_from: date | None, period_t
     return report
 
 
+def data_end(conn: Any) -> date | None:
+    """The day a default report period should end: today, or the day of the last funnel event when the data
+    stops before today (an imported or demo market), so the default 30 days show activity (``None``: today)."""
+    last = reports_db.last_activity(conn)
+    if last is None:
+        return None
+    day = last.astimezone(CHINA).date()
+    return day if day < datetime.now(CHINA).date() else None
+
+
 def csv_response(report: dict[str, Any]) -> Response:
     """The report as a CSV download (:func:`to_csv`), named by its dimension and period."""
     group_by, first, last = report["group_by"], report["period_from"], report["period_to"]

@@ -168,6 +168,8 @@ TEXT: dict[str, tuple[str, str]] = {
     # operator
     "outcomes_title": ("撮合成效", "Matching outcomes"),
     "period": ("统计区间", "Period"),
+    "data_ends": ("数据截至 {day}，默认显示截至该日的 30 天",
+                  "The data ends on {day}: by default the 30 days up to it"),
     "from": ("开始", "From"),
     "to": ("结束", "To"),
     "metric": ("指标", "Metric"),

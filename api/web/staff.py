@@ -88,11 +88,14 @@ def _operator(request: Request, state: StateDep, who: Principal, imported: dict[
     q = request.query_params
     metric = q.get("metric") if q.get("metric") in METRICS else "contacts_requested"
     ctx: dict[str, Any] = {"metric": metric, "metrics": METRICS, "imported": imported, "entities": ENTITIES,
-                           "charts": [], "error": None, "from": q.get("from", ""), "to": q.get("to", "")}
+                           "charts": [], "error": None, "from": q.get("from", ""), "to": q.get("to", ""),
+                           "data_end": None}
     try:
         first = date.fromisoformat(ctx["from"]) if ctx["from"] else None
         last = date.fromisoformat(ctx["to"]) if ctx["to"] else None
         with state.pool.connection() as conn:
+            if first is None and last is None:  # no period asked: the 30 days up to the data's end
+                last = ctx["data_end"] = report_service.data_end(conn)
             reports = {d: report_service.outcome_report(conn, who, first, last, d) for d in DIMENSIONS}
     except EXPECTED as exc:
         err = PageError.of(exc)
