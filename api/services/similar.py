@@ -26,7 +26,9 @@ What is shown:
 * similar investors show public profile fields only (name, type, district, mandate sectors);
 * shared-investor and shared-deal counts come from investments in other enterprises, which only admin,
   operator and data scientists may read (:mod:`matching.rules.event_visibility`): for everyone else they
-  are ``null`` and no reason mentions them.
+  are ``null``, no reason mentions them and the list is ordered by the profiles' similarity alone (no
+  co-investment lift: ranked by it beside the similarity shown, an item above a more similar one would
+  tell that it shares investors; its ``score`` is then its ``similarity``).
 
 Per request, in process through the app (TestClient, 5,000 enterprises, 600 investors, k=10): ~4 ms for similar
 enterprises (the list, one query for the items' figures, disclosure, the audit), ~3 ms for similar investors.
@@ -76,7 +78,8 @@ def similar_enterprises(state: AppState, conn: Any, who: Principal, enterprise_i
         found = []
     else:
         allow = core.allowed_enterprises(ctx, viewer)
-        found = core.similar_enterprises(ctx, row, k, allow, reveal_shared=who.role in READ_ALL)
+        found = core.similar_enterprises(ctx, row, k, allow, reveal_shared=who.role in READ_ALL,
+                                         co_weight=_co_weight(who))
     ids = [f.id for f in found]
     current = {r["id"]: r for r in standards_db.enterprise_figures(conn, ids=ids)} if ids else {}
     shown_to = accepted(conn, who, ids)
@@ -119,7 +122,7 @@ def similar_investors(state: AppState, conn: Any, who: Principal, investor_id: i
     row = snap.investor_row.get(investor_id)
     if row is None:
         raise _not_in_market(conn, "investors", "投资机构", "investor", investor_id, "investor_id")
-    found = core.similar_investors(ctx, row, k, reveal_shared=who.role in READ_ALL)
+    found = core.similar_investors(ctx, row, k, reveal_shared=who.role in READ_ALL, co_weight=_co_weight(who))
     items = []
     for f in found:
         code = vocab.INVESTOR_TYPES.codes[int(snap.inv_type[f.row])]
@@ -131,6 +134,12 @@ def similar_investors(state: AppState, conn: Any, who: Principal, investor_id: i
                                                                  sorted(snap.man_sectors[f.row])],
             "score": f.score, "similarity": f.cosine, "shared_deals": f.shared, "reasons": _reasons(f.reasons)})
     return {"investor_id": investor_id, "as_of": ctx.as_of, "items": items}
+
+
+def _co_weight(who: Principal) -> float:
+    """The co-investment lift for roles that may read the shared counts; none for the others (the order and
+    the score would tell the count)."""
+    return core.CO_WEIGHT if who.role in READ_ALL else 0.0
 
 
 def _check_k(state: AppState, k: int) -> None:

@@ -24,8 +24,9 @@ derived from investors' investments in *other* enterprises; under
 investor reads its own, an enterprise those on itself). So the "3 位共同投资方" reason and the
 ``shared`` count are produced only when the caller passes ``reveal_shared=True``, which the API does for
 those roles (:data:`~matching.rules.event_visibility.READ_ALL`) only; for everyone else the count is
-``None`` and no reason mentions it. The lift still orders the list for every viewer, as the deal lists'
-collaborative features do (ranking may read what a party cannot see; what is *shown* may not).
+``None`` and no reason mentions it. Nor may the order tell it: the list shows each item's cosine, so an item
+ranked above a closer one would be known to share investors; for those viewers the API passes
+``co_weight=0`` (content only: no lift, and no co-investment candidates beyond the content search).
 Profiles' texts hold no financial figures (:func:`~matching.snapshot.profiles.enterprise_text`), so no
 order here depends on a withheld figure.
 
@@ -151,7 +152,8 @@ def similar_enterprises(context: MatchContext, enterprise_row: int, k: int, allo
     rows = [snap.enterprise_row[int(i)] for i in ids[0] if i >= 0]
     shared = co_investment(context).shared_investors(enterprise_row)
     shared[enterprise_row] = 0
-    cands = np.union1d(np.asarray(rows, dtype=np.int64), np.flatnonzero((shared > 0) & allow))
+    cands = np.union1d(np.asarray(rows, dtype=np.int64), np.flatnonzero((shared > 0) & allow) if co_weight
+                       else np.zeros(0, dtype=np.int64))
     picked = _blend(cands, context.ent_vecs[cands] @ query, shared[cands], k, co_weight)
     return [Similar(int(r), int(snap.ent_id[r]), s, c, int(n) if reveal_shared else None,
                     _enterprise_reasons(context, enterprise_row, int(r), c, int(n) if reveal_shared else None))
@@ -183,7 +185,8 @@ def similar_investors(context: MatchContext, investor_row: int, k: int, *, revea
     rows = [snap.investor_row[int(i)] for i in ids[0] if i >= 0]
     shared = co_investment(context).shared_enterprises(investor_row)
     shared[investor_row] = 0
-    cands = np.union1d(np.asarray(rows, dtype=np.int64), np.flatnonzero((shared > 0) & allow))
+    cands = np.union1d(np.asarray(rows, dtype=np.int64), np.flatnonzero((shared > 0) & allow) if co_weight
+                       else np.zeros(0, dtype=np.int64))
     picked = _blend(cands, context.man_vecs[cands] @ query, shared[cands], k, co_weight)
     return [Similar(int(r), int(snap.inv_id[r]), s, c, int(n) if reveal_shared else None,
                     _investor_reasons(context, investor_row, int(r), c, int(n) if reveal_shared else None))
