@@ -14,8 +14,10 @@ from psycopg.rows import dict_row
 from store.resources import ENTERPRISES, financials
 from store.tables import plain, select_list
 
-#: The funnel stages counted: distinct investors per stage (the export names none of them).
-STAGES = ("viewed", "contact_requested", "contact_accepted", "meeting", "invested")
+#: The funnel stages counted: distinct investors per stage (the export names none of them). Addressed stages
+#: only: ``viewed`` is its actor's private conduct (:data:`matching.rules.event_visibility.PRIVATE_TYPES`),
+#: which not even the enterprise reads.
+STAGES = ("contact_requested", "contact_accepted", "meeting", "invested")
 
 
 def enterprise_batches(conn: psycopg.Connection, *, district: Sequence[str] = (), batch: int = 500

@@ -3,6 +3,7 @@ forms): what one party may not see must not reach it through a derived number, a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -117,3 +118,47 @@ def test_console_forms_need_the_token_and_the_role(api: ApiEnv) -> None:
     assert all(out[p] == 403 for p in ("/web/readiness", "/web/programmes", "/web/exports/profiles", "/web/models",
                                        "inv/web/readiness", "inv/web/programmes", "inv/web/exports/profiles",
                                        "inv/web/enterprise")), out
+
+
+
+
+def test_the_export_counts_no_private_conduct(api: ApiEnv) -> None:
+    """Viewing a profile is its actor's private conduct (matching.rules.event_visibility.PRIVATE_TYPES): the
+    enterprise itself never learns who or how many viewed it, so the export (for a party outside the
+    platform) must not count it either."""
+    eid = api.ids["ent2"]
+    invs = [r[0] for r in api.sql("SELECT id FROM investors ORDER BY id LIMIT 3")]
+    for n, i in enumerate(invs):
+        api.sql("INSERT INTO funnel_events (event_key, investor_id, enterprise_id, event_type, occurred_at) "
+                "VALUES (%s, %s, %s, 'viewed', now() - INTERVAL '1 day') RETURNING id", (f"attack-viewed-{n}", i, eid))
+    r = api.get("/v1/exports/profiles", "admin")
+    assert r.status_code == 200
+    records = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+    mine = next(rec for rec in records if rec["enterprise"]["id"] == eid)
+    assert "viewed" not in mine["funnel"], mine["funnel"]
+    csv_head = api.get("/v1/exports/profiles", "admin", format="csv").text.splitlines()[0]
+    assert "viewed" not in csv_head
+
+
+
+def test_console_pages_answer_bad_parameters_without_a_500(api: ApiEnv) -> None:
+    a = console_client(api, "admin")
+    for page in ("/web/readiness?district=%00&board=zzz", "/web/readiness?board=" + "x" * 3000,
+                 "/web/readiness?district=zz", "/web/programmes?kind=zzz", "/web/programmes?district=%ff",
+                 "/web/exports/profiles?format=xml", "/web/exports/profiles?encoding=latin1",
+                 "/web/exports/profiles?district=zz", "/web/enterprises/-1", "/web/enterprises/99999999999999"):
+        assert 400 <= a.get(page, follow_redirects=False).status_code < 500, page
+    for page in ("/web/models?job=abc", "/web/models?job=-1", "/web/models?job=99999999999999999999999",
+                 "/web/enterprise?enterprise_id=abc", "/web/enterprise?enterprise_id=-1"):
+        assert a.get(page, follow_redirects=False).status_code < 500, page
+
+
+def test_the_need_form_publishes_for_the_key_s_own_enterprise_only(api: ApiEnv) -> None:
+    c = console_client(api, "ent")
+    count = "SELECT count(*) FROM financing_needs WHERE enterprise_id = %s"
+    before = api.sql(count, (api.ids["ent2"],))
+    for eid in (api.ids["ent2"], -5, 10**23):
+        r = c.post("/web/enterprise/needs", data={"csrf": c.cookies.get("cc_csrf", ""), "instrument": "equity",
+                                                  "amount": "100", "enterprise_id": str(eid)}, follow_redirects=False)
+        assert r.status_code in (403, 422), (eid, r.status_code)
+    assert api.sql(count, (api.ids["ent2"],)) == before

@@ -38,8 +38,9 @@ PROFILE_FIELDS = ("id", "credit_code", "name", "short_name", "name_en", "distric
                   "financials")
 FINANCIAL_FIELDS = ("year", "revenue", "net_profit", "revenue_growth", "rd_ratio", "employees", "patents")
 HISTORY_FIELDS = ("tier", "boards", "qualifications", "changed_at", "source")
-#: Funnel stages counted (distinct investors that reached each): no investor is named.
-FUNNEL_STAGES = ("viewed", "contact_requested", "contact_accepted", "meeting", "invested")
+#: Funnel stages counted (distinct investors that reached each): no investor is named. Never a private type
+#: (``viewed``, ``saved``, ``dismissed``: :data:`matching.rules.event_visibility.PRIVATE_TYPES`).
+FUNNEL_STAGES = ("contact_requested", "contact_accepted", "meeting", "invested")
 
 #: Readiness targets with columns of their own in CSV (``next_tier``: the tier above the enterprise's); any
 #: other target a newer standards file adds is in ``readiness_json`` only.
