@@ -32,7 +32,6 @@ def co_invested(api: ApiEnv) -> None:
 
 
 HIDDEN = (("/v1/investors/{inv}/similar", "shared_deals", "ent"),
-          ("/v1/investors/{inv}/similar", "shared_deals", "inv"),
           ("/v1/enterprises/{ent}/similar", "shared_investors", "ent"),
           ("/v1/enterprises/{ent}/similar", "shared_investors", "inv"))
 
@@ -162,3 +161,12 @@ def test_the_need_form_publishes_for_the_key_s_own_enterprise_only(api: ApiEnv) 
                                                   "amount": "100", "enterprise_id": str(eid)}, follow_redirects=False)
         assert r.status_code in (403, 422), (eid, r.status_code)
     assert api.sql(count, (api.ids["ent2"],)) == before
+
+
+def test_an_investor_never_reads_its_peers_through_a_similar_investors_list(api: ApiEnv) -> None:
+    """Investors may not read one another's profiles (GET /v1/investors/{other} is 403 for them), so a list of
+    the investors most like one, with names, types and mandate sectors, is not theirs either, even their own."""
+    own = api.get(f"/v1/investors/{api.ids['inv']}/similar", "inv")
+    assert own.status_code == 403 and "similar investors are shown to staff and enterprises" in own.text
+    assert api.get(f"/v1/investors/{api.ids['inv']}", "inv2").status_code == 403  # the rule it follows
+    assert api.get(f"/v1/investors/{api.ids['inv']}/similar", "ent").status_code == 200

@@ -145,9 +145,9 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     ("GET", "/v1/programmes", None, E(200, 200, 403, 403, 403, 403, 403)),
     ("POST", "/v1/imports/programmes", None, E(422, 422, 403, 403, 403, 403, 403)),
     # more like this: any enterprise for staff, data scientists and investors (hard rules filter the list), an
-    # enterprise its own; an investor's similar investors for itself, staff, data scientists and enterprises
+    # enterprise its own; an investor's similar investors for staff, data scientists and enterprises (never investors)
     ("GET", "/v1/enterprises/{ent}/similar", None, E(200, 200, 200, 200, 200, 200, 403)),
-    ("GET", "/v1/investors/{inv}/similar", None, E(200, 200, 200, 200, 403, 200, 200)),
+    ("GET", "/v1/investors/{inv}/similar", None, E(200, 200, 200, 403, 403, 200, 200)),
     # documentation and the console's static files: public
     ("GET", "/openapi.json", None, PUBLIC),
     ("GET", "/docs", None, PUBLIC),

@@ -167,7 +167,7 @@ def _ents(api: ApiEnv, eid: int, key: str, **params: Any) -> Any:
 def test_access_per_role(api: ApiEnv) -> None:
     ids = api.ids
     ent_path, inv_path = f"/v1/enterprises/{ids['ent']}/similar", f"/v1/investors/{ids['inv']}/similar"
-    expect = {"admin": (200, 200), "operator": (200, 200), "ds": (200, 200), "inv": (200, 200),
+    expect = {"admin": (200, 200), "operator": (200, 200), "ds": (200, 200), "inv": (200, 403),
               "inv2": (200, 403), "ent": (200, 200), "ent2": (403, 200), None: (401, 401)}
     for key, (ent_status, inv_status) in expect.items():
         assert api.get(ent_path, key).status_code == ent_status, key
@@ -266,9 +266,10 @@ def test_console_lists_similar_companies_on_the_card_and_similar_investors_on_th
     assert all(r["en"] in en for r in listed[0]["reasons"] if r["code"] != "similar:profile")
     assert 'id="similar"' not in console_client(api, "ent2").get(f"/web/enterprises/{eid}").text  # not its own card
     assert 'id="similar"' in console_client(api, "ent").get(f"/web/enterprises/{eid}").text
-    mine = console_client(api, "inv").get("/web/investor?lang=zh").text
+    assert 'data-kind="investors"' not in console_client(api, "inv").get("/web/investor?lang=zh").text  # no peers
+    mine = console_client(api, "operator").get(f"/web/investor?investor_id={inv}&lang=zh").text
     assert "相似机构" in mine and 'data-kind="investors"' in mine
-    peers = api.get(f"/v1/investors/{inv}/similar", "inv", k=8).json()["items"]
+    peers = api.get(f"/v1/investors/{inv}/similar", "operator", k=8).json()["items"]
     assert [int(x) for x in re.findall(r'class="similar-item" data-id="(\d+)"', mine)] == [it["id"] for it in peers]
 
 
@@ -292,6 +293,10 @@ def test_similar_companies_in_the_browser(live: tuple[ApiEnv, str], chromium: An
     page.wait_for_url(f"**/web/enterprises/{listed[0]['id']}*")
     assert page.locator("#similar .similar-item").count() > 0
     page.goto(f"{base}/web/investor?lang=en")
+    assert page.locator("#similar[data-kind='investors']").count() == 0  # investors never see their peers
+    page.context.close()
+    page = sign_in(chromium, base, env.keys["operator"])
+    page.goto(f"{base}/web/investor?investor_id={env.ids['inv']}&lang=en")
     peers = page.locator("#similar[data-kind='investors'] .similar-item")
     assert "Similar investors" in page.locator("#similar h2").inner_text() and peers.count() > 0
     page.locator("#similar").scroll_into_view_if_needed()

@@ -31,7 +31,7 @@ def similar_enterprises(enterprise_id: PartyId, state: StateDep, conn: ConnDep, 
 
 
 @router.get("/investors/{investor_id}/similar", response_model=SimilarInvestorsOut, responses=READ_ERRORS,
-            summary="Investors like this one (staff, enterprises: any; an investor: itself)")
+            summary="Investors like this one (staff and enterprises; never investors)")
 def similar_investors(investor_id: PartyId, state: StateDep, conn: ConnDep, who: Anyone,
                       k: K = service.DEFAULT_K) -> dict[str, Any]:
     """By mandate (or portfolio) embedding and co-investments; public profile fields only."""

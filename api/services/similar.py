@@ -8,8 +8,8 @@ role                   ``/enterprises/{id}/similar``              ``/investors/{
 =====================  =========================================  ==========================================
 admin, operator        any enterprise                             any investor
 data_scientist         any enterprise                             any investor
-investor               any enterprise (every role reads           itself only (investors never read each
-                       enterprise profiles)                       other's profiles)
+investor               any enterprise (every role reads           none: investors never read each other's
+                       enterprise profiles)                       profiles, and a peer list would be one
 enterprise             itself only (its competitors)              any investor (enterprises read investors'
                                                                   public profiles)
 =====================  =========================================  ==========================================
@@ -42,7 +42,7 @@ from api import disclosure
 from api.deps import Principal
 from api.errors import ApiError, field_detail, forbidden, not_found
 from api.security import record_confidential_views
-from api.services.checks import authorize, district_name, label, own_investor, party_id
+from api.services.checks import authorize, district_name, label, party_id
 from api.services.enterprises import accepted
 from api.state import AppState
 from matching.domain import vocab
@@ -115,8 +115,10 @@ def similar_investors(state: AppState, conn: Any, who: Principal, investor_id: i
     authorize(who, *READERS)
     party_id("investor_id", investor_id)
     _check_k(state, k)
-    if who.role == "investor":
-        own_investor(who, investor_id)
+    if who.role == "investor":  # even its own: the list would show peers' names, types and mandates
+        raise forbidden("投资机构之间不互相展示资料：相似机构仅对平台人员及企业展示",
+                        "Investors do not see one another's profiles: similar investors are shown to staff and "
+                        "enterprises only")
     ctx = state.matcher.context
     snap = ctx.snap
     row = snap.investor_row.get(investor_id)

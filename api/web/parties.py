@@ -103,7 +103,8 @@ def investor_page(request: Request, state: StateDep, who: InvestorPage) -> Respo
         return render(request, "investor.html", ctx, status=err.status, who=who)
     with state.pool.connection() as conn:
         done = _done_by_enterprise(conn, who, investor_id=investor_id)
-        ctx["similar"] = similar_web.investor_panel(state, conn, who, investor_id, lang)  # 相似机构
+        if who.role != "investor":  # 相似机构: investors never see one another's profiles
+            ctx["similar"] = similar_web.investor_panel(state, conn, who, investor_id, lang)
     n = len(deals.items)
     ctx.update(deals=deals, done=done, cards=[_deal_card(state, it, lang) | {"band": match_band(k, n)}
                                               for k, it in enumerate(deals.items)],
