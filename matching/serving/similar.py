@@ -150,11 +150,8 @@ def similar_enterprises(context: MatchContext, enterprise_row: int, k: int, allo
     index_mask[context.index.id_map.rows_of(snap.ent_id[allow])] = True
     ids, _ = context.index.search_rows(query, k + EXTRA, allow=index_mask)
     rows = [snap.enterprise_row[int(i)] for i in ids[0] if i >= 0]
-    shared = co_investment(context).shared_investors(enterprise_row)
-    shared[enterprise_row] = 0
-    cands = np.union1d(np.asarray(rows, dtype=np.int64), np.flatnonzero((shared > 0) & allow) if co_weight
-                       else np.zeros(0, dtype=np.int64))
-    picked = _blend(cands, context.ent_vecs[cands] @ query, shared[cands], k, co_weight)
+    picked = _rank(rows, context.ent_vecs, query, co_investment(context).shared_investors(enterprise_row),
+                   enterprise_row, allow, k, co_weight)
     return [Similar(int(r), int(snap.ent_id[r]), s, c, int(n) if reveal_shared else None,
                     _enterprise_reasons(context, enterprise_row, int(r), c, int(n) if reveal_shared else None))
             for r, s, c, n in picked]
@@ -183,11 +180,8 @@ def similar_investors(context: MatchContext, investor_row: int, k: int, *, revea
     query = context.man_vecs[investor_row]
     ids, _ = context.inv_index.search(query, k + EXTRA, allow=snap.inv_id[allow])
     rows = [snap.investor_row[int(i)] for i in ids[0] if i >= 0]
-    shared = co_investment(context).shared_enterprises(investor_row)
-    shared[investor_row] = 0
-    cands = np.union1d(np.asarray(rows, dtype=np.int64), np.flatnonzero((shared > 0) & allow) if co_weight
-                       else np.zeros(0, dtype=np.int64))
-    picked = _blend(cands, context.man_vecs[cands] @ query, shared[cands], k, co_weight)
+    picked = _rank(rows, context.man_vecs, query, co_investment(context).shared_enterprises(investor_row),
+                   investor_row, allow, k, co_weight)
     return [Similar(int(r), int(snap.inv_id[r]), s, c, int(n) if reveal_shared else None,
                     _investor_reasons(context, investor_row, int(r), c, int(n) if reveal_shared else None))
             for r, s, c, n in picked]
@@ -198,13 +192,17 @@ def _check_row(row: int, n: int, what: str) -> None:
         raise IndexError(f"{what} row {row}: the snapshot has {what} rows 0..{n - 1}")
 
 
-def _blend(rows: np.ndarray, cosine: np.ndarray, shared: np.ndarray, k: int, co_weight: float
-           ) -> list[tuple[int, float, float, int]]:
-    """``(row, score, cosine, shared)`` of the best ``k`` by cosine + lift; ties by row."""
-    cosine = np.asarray(cosine, dtype=np.float64)
-    score = cosine + co_weight * np.minimum(shared, CO_CAP) / CO_CAP
+def _rank(hits: list[int], vectors: np.ndarray, query: np.ndarray, shared: np.ndarray, own: int,
+          allow: np.ndarray, k: int, co_weight: float) -> list[tuple[int, float, float, int]]:
+    """``(row, score, cosine, shared)`` of the best ``k`` among the index ``hits`` (and, with a lift, every
+    allowed row sharing a counterpart with ``own``), by cosine + co-investment lift; ties by row."""
+    shared[own] = 0
+    lifted = np.flatnonzero((shared > 0) & allow) if co_weight else np.zeros(0, dtype=np.int64)
+    rows = np.union1d(np.asarray(hits, dtype=np.int64), lifted)
+    cosine = np.asarray(vectors[rows] @ query, dtype=np.float64)
+    score = cosine + co_weight * np.minimum(shared[rows], CO_CAP) / CO_CAP
     order = np.lexsort((rows, -score))[:k]
-    return [(int(rows[j]), float(score[j]), float(cosine[j]), int(shared[j])) for j in order]
+    return [(int(rows[j]), float(score[j]), float(cosine[j]), int(shared[rows[j]])) for j in order]
 
 
 def _closeness(cos: float) -> Reason:
