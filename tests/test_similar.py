@@ -94,7 +94,7 @@ def test_co_investment_lifts_a_pair_sharing_investors_point_in_time(market: Mark
     base = _context(market, market.enterprises)
     a = base.snap.ent_key_row[src.key]
     allow = allowed_enterprises(base)
-    plain = similar_enterprises(base, a, 40, allow, co_weight=0.0)
+    plain = similar_enterprises(base, a, 40, allow)
     far = plain[-1]  # the 40th by content alone
     b_key = base.snap.ent_key[far.row]
     invs = [i.key for i in market.investors][:3]
@@ -109,8 +109,9 @@ def test_co_investment_lifts_a_pair_sharing_investors_point_in_time(market: Mark
     assert lifted.score - lifted.cosine == pytest.approx(CO_WEIGHT * min(3 + base_shared, CO_CAP) / CO_CAP)
     reason = next(r for r in lifted.reasons if r.code == "similar:shared")
     assert reason.zh == f"{3 + base_shared} 位共同投资方" and reason.facts["shared"] == 3 + base_shared
-    hidden = similar_enterprises(ctx, a, 10, allowed_enterprises(ctx))  # the same order, the count not told
-    assert [s.row for s in hidden] == [s.row for s in got]
+    hidden = similar_enterprises(ctx, a, 10, allowed_enterprises(ctx))  # count not told, nor order lifted by it
+    assert [s.cosine for s in hidden] == sorted((s.cosine for s in hidden), reverse=True)
+    assert all(s.score == s.cosine for s in hidden) and lifted.row not in {s.row for s in hidden}
     assert all(s.shared is None and "similar:shared" not in {r.code for r in s.reasons} for s in hidden)
 
 
@@ -302,3 +303,18 @@ def test_similar_companies_in_the_browser(live: tuple[ApiEnv, str], chromium: An
     page.locator("#similar").scroll_into_view_if_needed()
     shoot(page, "issue17-similar-investors-en")
     page.context.close()
+
+
+def test_investors_described_by_their_portfolio_only_for_viewers_who_read_investments(market: Market) -> None:
+    """An investor without text of its own is embedded as its portfolio's centroid (investments in other
+    enterprises): without ``reveal_shared`` it is neither asked about (an empty list) nor listed."""
+    ctx = _context(market, market.enterprises)
+    described = np.ones(ctx.snap.n_investors, dtype=bool)
+    described[:3] = False
+    view = replace(ctx, snap=replace(ctx.snap, inv_described=described))
+    assert similar_investors(view, 0, 10) == []
+    shown = {s.row for s in similar_investors(view, 5, view.snap.n_investors)}
+    assert shown and not shown & {0, 1, 2}
+    assert similar_investors(view, 0, 10, reveal_shared=True)
+    everyone = {s.row for s in similar_investors(view, 5, view.snap.n_investors, reveal_shared=True)}
+    assert everyone & {0, 1, 2}

@@ -78,8 +78,7 @@ def similar_enterprises(state: AppState, conn: Any, who: Principal, enterprise_i
         found = []
     else:
         allow = core.allowed_enterprises(ctx, viewer)
-        found = core.similar_enterprises(ctx, row, k, allow, reveal_shared=who.role in READ_ALL,
-                                         co_weight=_co_weight(who))
+        found = core.similar_enterprises(ctx, row, k, allow, reveal_shared=who.role in READ_ALL)
     ids = [f.id for f in found]
     current = {r["id"]: r for r in standards_db.enterprise_figures(conn, ids=ids)} if ids else {}
     shown_to = accepted(conn, who, ids)
@@ -124,7 +123,7 @@ def similar_investors(state: AppState, conn: Any, who: Principal, investor_id: i
     row = snap.investor_row.get(investor_id)
     if row is None:
         raise _not_in_market(conn, "investors", "投资机构", "investor", investor_id, "investor_id")
-    found = core.similar_investors(ctx, row, k, reveal_shared=who.role in READ_ALL, co_weight=_co_weight(who))
+    found = core.similar_investors(ctx, row, k, reveal_shared=who.role in READ_ALL)
     items = []
     for f in found:
         code = vocab.INVESTOR_TYPES.codes[int(snap.inv_type[f.row])]
@@ -136,12 +135,6 @@ def similar_investors(state: AppState, conn: Any, who: Principal, investor_id: i
                                                                  sorted(snap.man_sectors[f.row])],
             "score": f.score, "similarity": f.cosine, "shared_deals": f.shared, "reasons": _reasons(f.reasons)})
     return {"investor_id": investor_id, "as_of": ctx.as_of, "items": items}
-
-
-def _co_weight(who: Principal) -> float:
-    """The co-investment lift for roles that may read the shared counts; none for the others (the order and
-    the score would tell the count)."""
-    return core.CO_WEIGHT if who.role in READ_ALL else 0.0
 
 
 def _check_k(state: AppState, k: int) -> None:

@@ -16,17 +16,23 @@ from api.state import AppState
 from api.web.common import EXPECTED, PageError
 from api.web.i18n import pick
 from matching.domain import regions, vocab
+from matching.rules.event_visibility import READ_ALL
 
 #: How many items a panel lists.
 K = 8
 WORDS: dict[str, tuple[str, str]] = {
     "title_enterprises": ("相似企业", "Similar companies"),
     "title_investors": ("相似机构", "Similar investors"),
-    "help_enterprises": ("按企业简介的语义相似度与共同投资方排序；财务数据按披露规则显示。",
-                         "Ranked by how alike the profiles read and by shared investors; figures as disclosed to you."),
-    "help_investors": ("按投资方向（或投资组合）的相似度与共同投资记录排序；仅显示公开信息。",
-                       "Ranked by how alike the mandates (or portfolios) read and by co-investments; "
-                       "public fields only."),
+    "help_enterprises": ("按企业简介的语义相似度排序；财务数据按披露规则显示。",
+                         "Ranked by how alike the profiles read; figures as disclosed to you."),
+    "help_investors": ("按投资方向的语义相似度排序；仅显示公开信息。",
+                       "Ranked by how alike the mandates read; public fields only."),
+    "help_enterprises_staff": ("按企业简介的语义相似度与共同投资方排序；财务数据按披露规则显示。",
+                               "Ranked by how alike the profiles read and by shared investors; figures as "
+                               "disclosed to you."),
+    "help_investors_staff": ("按投资方向（或投资组合）的相似度与共同投资记录排序；仅显示公开信息。",
+                             "Ranked by how alike the mandates (or portfolios) read and by co-investments; "
+                             "public fields only."),
     "none": ("暂无相似的企业", "No similar companies"),
     "none_investors": ("暂无相似的机构", "No similar investors"),
     "revenue": ("营业收入", "Revenue"),
@@ -49,8 +55,14 @@ def _reasons(item: dict[str, Any], lang: str) -> list[str]:
     return [pick(lang, r["zh"], r["en"]) for r in item["reasons"] if r["code"] != "similar:profile"]
 
 
-def _words(lang: str) -> dict[str, str]:
-    return {k: pick(lang, zh, en) for k, (zh, en) in WORDS.items()}
+def _words(lang: str, who: Principal) -> dict[str, str]:
+    """The panel's words in ``lang``; the help says what the list is ranked by for this viewer (the
+    co-investment lift and portfolio-described investors only for the roles that may read investments)."""
+    words = {k: pick(lang, zh, en) for k, (zh, en) in WORDS.items()}
+    if who.role in READ_ALL:
+        words["help_enterprises"], words["help_investors"] = words["help_enterprises_staff"], words[
+            "help_investors_staff"]
+    return words
 
 
 def enterprise_panel(state: AppState, conn: Any, who: Principal, enterprise_id: int, lang: str
@@ -59,7 +71,7 @@ def enterprise_panel(state: AppState, conn: Any, who: Principal, enterprise_id: 
     ask (another enterprise's card seen by an enterprise key: competitors are its own business)."""
     if who.role == "enterprise" and who.enterprise_id != enterprise_id:
         return None
-    words = _words(lang)
+    words = _words(lang, who)
     try:
         out = service.similar_enterprises(state, conn, who, enterprise_id, K)
     except EXPECTED as exc:
@@ -79,7 +91,7 @@ def enterprise_panel(state: AppState, conn: Any, who: Principal, enterprise_id: 
 
 def investor_panel(state: AppState, conn: Any, who: Principal, investor_id: int, lang: str) -> dict[str, Any]:
     """The investor page's "相似机构" panel, or ``{"error": …}`` in ``lang``."""
-    words = _words(lang)
+    words = _words(lang, who)
     try:
         out = service.similar_investors(state, conn, who, investor_id, K)
     except EXPECTED as exc:

@@ -10,7 +10,7 @@ Two signals, blended:
 * **co-investment**: two enterprises alike because the same investors invested in both (two investors
   alike because they invested in the same enterprises). Read from the funnel history as of the
   snapshot (``context.hist``, events strictly before its ``as_of``: point-in-time like every feature),
-  ``invested`` pairs only. The lift is ``co_weight · min(shared, CO_CAP) / CO_CAP`` on top of the cosine,
+  ``invested`` pairs only. The lift is ``CO_WEIGHT · min(shared, CO_CAP) / CO_CAP`` on top of the cosine,
   so two enterprises three investors share rise above a slightly closer text with none.
 
 The query itself is never returned; every candidate passes ``allowed`` (the caller's hard rules:
@@ -25,8 +25,10 @@ investor reads its own, an enterprise those on itself). So the "3 位共同投�
 ``shared`` count are produced only when the caller passes ``reveal_shared=True``, which the API does for
 those roles (:data:`~matching.rules.event_visibility.READ_ALL`) only; for everyone else the count is
 ``None`` and no reason mentions it. Nor may the order tell it: the list shows each item's cosine, so an item
-ranked above a closer one would be known to share investors; for those viewers the API passes
-``co_weight=0`` (content only: no lift, and no co-investment candidates beyond the content search).
+ranked above a closer one would be known to share investors; so the lift follows ``reveal_shared`` (without it:
+content only, no lift and no co-investment candidates beyond the content search). Likewise an investor without
+text of its own is embedded as its portfolio's centroid (investments in other enterprises): without
+``reveal_shared`` such investors are neither asked about nor listed, so no cosine shown derives from them.
 Profiles' texts hold no financial figures (:func:`~matching.snapshot.profiles.enterprise_text`), so no
 order here depends on a withheld figure.
 
@@ -125,7 +127,7 @@ def allowed_enterprises(context: MatchContext, investor_row: int | None = None) 
 
 
 def similar_enterprises(context: MatchContext, enterprise_row: int, k: int, allowed_mask: np.ndarray, *,
-                        reveal_shared: bool = False, co_weight: float = CO_WEIGHT) -> list[Similar]:
+                        reveal_shared: bool = False) -> list[Similar]:
     """Enterprises most like ``enterprise_row``, best first, never itself, only where ``allowed_mask``.
 
     Args:
@@ -133,8 +135,8 @@ def similar_enterprises(context: MatchContext, enterprise_row: int, k: int, allo
         enterprise_row: the enterprise asked about (a snapshot row).
         k: how many (at most).
         allowed_mask: bool over enterprise rows (:func:`allowed_enterprises`).
-        reveal_shared: state the shared-investor count (see the module docstring for who may read it).
-        co_weight: weight of the co-investment lift (0: content only).
+        reveal_shared: state the shared-investor count and rank with the co-investment lift (see the module
+            docstring for who may; without it the list is by content only).
 
     Raises:
         IndexError: ``enterprise_row`` is not a row of the snapshot.
@@ -151,22 +153,23 @@ def similar_enterprises(context: MatchContext, enterprise_row: int, k: int, allo
     ids, _ = context.index.search_rows(query, k + EXTRA, allow=index_mask)
     rows = [snap.enterprise_row[int(i)] for i in ids[0] if i >= 0]
     picked = _rank(rows, context.ent_vecs, query, co_investment(context).shared_investors(enterprise_row),
-                   enterprise_row, allow, k, co_weight)
+                   enterprise_row, allow, k, CO_WEIGHT if reveal_shared else 0.0)
     return [Similar(int(r), int(snap.ent_id[r]), s, c, int(n) if reveal_shared else None,
                     _enterprise_reasons(context, enterprise_row, int(r), c, int(n) if reveal_shared else None))
             for r, s, c, n in picked]
 
 
-def similar_investors(context: MatchContext, investor_row: int, k: int, *, reveal_shared: bool = False,
-                      co_weight: float = CO_WEIGHT) -> list[Similar]:
+def similar_investors(context: MatchContext, investor_row: int, k: int, *, reveal_shared: bool = False
+                      ) -> list[Similar]:
     """Active investors most like ``investor_row`` by mandate (or portfolio) and co-investments, never itself.
 
     Args:
         context: the market.
         investor_row: the investor asked about (a snapshot row).
         k: how many (at most).
-        reveal_shared: state the shared-deal count (see the module docstring for who may read it).
-        co_weight: weight of the co-investment lift (0: content only).
+        reveal_shared: state the shared-deal count, rank with the co-investment lift and include investors
+            embedded by their portfolio (see the module docstring for who may; without it: content only,
+            investors with a text of their own only, and ``[]`` when the one asked about has none).
 
     Raises:
         IndexError: ``investor_row`` is not a row of the snapshot.
@@ -175,13 +178,17 @@ def similar_investors(context: MatchContext, investor_row: int, k: int, *, revea
     _check_row(investor_row, snap.n_investors, "investor")
     allow = snap.inv_active.astype(bool).copy()
     allow[investor_row] = False
+    if not reveal_shared and len(snap.inv_described):  # a portfolio centroid derives from private investments
+        if not snap.inv_described[investor_row]:
+            return []
+        allow &= snap.inv_described
     if k <= 0 or not allow.any():
         return []
     query = context.man_vecs[investor_row]
     ids, _ = context.inv_index.search(query, k + EXTRA, allow=snap.inv_id[allow])
     rows = [snap.investor_row[int(i)] for i in ids[0] if i >= 0]
     picked = _rank(rows, context.man_vecs, query, co_investment(context).shared_enterprises(investor_row),
-                   investor_row, allow, k, co_weight)
+                   investor_row, allow, k, CO_WEIGHT if reveal_shared else 0.0)
     return [Similar(int(r), int(snap.inv_id[r]), s, c, int(n) if reveal_shared else None,
                     _investor_reasons(context, investor_row, int(r), c, int(n) if reveal_shared else None))
             for r, s, c, n in picked]
