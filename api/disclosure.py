@@ -131,6 +131,13 @@ def decide(*, role: str, tier: str, disclosure: str, enterprise_id: int, viewer_
                     reveal=REVEAL_EN, reveal_zh=REVEAL_ZH)
 
 
+def withheld_figures(decision: Decision) -> tuple[str, ...]:
+    """The yearly figures (:data:`OPERATING_FIELDS`, :data:`AMOUNT_FIELDS`) the decision's groups withhold: what
+    :func:`redact` blanks, and what nothing derived for that audience may read."""
+    hidden = set(decision.withheld)
+    return (OPERATING_FIELDS if OPERATING in hidden else ()) + (AMOUNT_FIELDS if FINANCIALS in hidden else ())
+
+
 def redact(enterprise: Mapping[str, Any], decision: Decision) -> dict[str, Any]:
     """A copy of an enterprise (a dict with ``financials``: a list of yearly dicts) without what is withheld.
 
@@ -150,8 +157,7 @@ def redact(enterprise: Mapping[str, Any], decision: Decision) -> dict[str, Any]:
     if OPERATING in hidden and FINANCIALS in hidden:
         out["financials"] = None
     elif years is not None:
-        blank = (OPERATING_FIELDS if OPERATING in hidden else ()) + (AMOUNT_FIELDS if FINANCIALS in hidden else ())
-        out["financials"] = [{**y, **dict.fromkeys(blank)} for y in years]
+        out["financials"] = [{**y, **dict.fromkeys(withheld_figures(decision))} for y in years]
     out["withheld"] = list(decision.withheld)
     out["disclosure"] = decision.as_dict()
     return out

@@ -36,14 +36,6 @@ PROGRAMME_FIELDS: dict[str, str] = {"min_revenue": "revenue", "max_revenue": "re
                                     "min_employees": "employees", "max_employees": "employees"}
 
 
-def withheld_fields(decision: disclosure.Decision) -> frozenset[str]:
-    """The yearly figures withheld from the audience (:data:`api.disclosure.OPERATING_FIELDS`,
-    :data:`~api.disclosure.AMOUNT_FIELDS`), by the decision's groups."""
-    hidden = set(decision.withheld)
-    return frozenset((disclosure.OPERATING_FIELDS if disclosure.OPERATING in hidden else ())
-                     + (disclosure.AMOUNT_FIELDS if disclosure.FINANCIALS in hidden else ()))
-
-
 def programme_fields(programme: Programme) -> frozenset[str]:
     """The reported figures a programme's rules read."""
     return frozenset(f for rule, f in PROGRAMME_FIELDS.items() if getattr(programme, rule) is not None)
@@ -78,7 +70,7 @@ class PartsContext:
             return out
         columns = programmes_db.enterprise_columns(conn, ids)
         at = {int(eid): i for i, eid in enumerate(columns.ids)}
-        hidden = [withheld_fields(d) for d in decisions]
+        hidden = [frozenset(disclosure.withheld_figures(d)) for d in decisions]
         for pid, programme in self.programmes_open:
             reads = programme_fields(programme)
             result = evaluate(programme, columns, self.today)
