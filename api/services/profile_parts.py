@@ -55,9 +55,9 @@ class PartsContext:
         """One enterprise's readiness as ``GET /v1/enterprises/{id}/readiness`` shows it (targets, top changes),
         or, where the audience may not see the figures it is computed from (the API's rule,
         :data:`api.services.readiness.NEEDED`), nothing but the codes of the targets withheld."""
+        if any(g in decision.withheld for g in readiness.NEEDED):  # nothing computed that is not shown
+            return [], [], [t.code for t in self.standards.targets_for(row["tier"])]
         doc = readiness.readiness_for(conn, row, standards=self.standards)
-        if any(g in decision.withheld for g in readiness.NEEDED):
-            return [], [], [t["target"] for t in doc["targets"]]
         return doc["targets"], doc["changes"], []
 
     def programmes(self, conn: psycopg.Connection, rows: Sequence[Mapping[str, Any]],

@@ -317,6 +317,5 @@ def readiness_for(enterprise: Any, standards: Standards | None = None, *, target
     """
     std = standards or shipped()
     p = panel([enterprise], keys=[0], as_of_year=as_of_year)
-    chosen = ([std.target(c) for c in targets] if targets is not None else
-              [t for t in std.targets if t.next_of is None or t.next_of == p.tiers[0]])
+    chosen = [std.target(c) for c in targets] if targets is not None else std.targets_for(p.tiers[0])
     return [_row(score_target(t, p), p, 0, max_changes) for t in chosen]

@@ -193,6 +193,10 @@ class Standards:
                 return t
         raise FieldError("target", code, f"unknown target; allowed: {', '.join(self.codes)}")
 
+    def targets_for(self, tier: str | None) -> tuple[Target, ...]:
+        """The targets an enterprise of ``tier`` is assessed against: the next tier of its own, then every board."""
+        return tuple(t for t in self.targets if t.next_of is None or t.next_of == tier)
+
     def as_dict(self) -> dict[str, Any]:
         """The file's content as a dict."""
         return dict(json.loads(self.content))
