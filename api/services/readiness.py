@@ -32,7 +32,7 @@ from api.services.checks import authorize, district_codes, district_name, invali
 from matching.domain.records import Mandate
 from matching.errors import FieldError
 from matching.explain.reasons import Reason
-from matching.readiness import NEAR, Standards, panel, readiness_matrix
+from matching.readiness import NEAR, Standards, panel, readiness_matrix, score_target
 from matching.readiness import readiness_for as core_readiness
 from store import resources as db
 from store import standards as standards_db
@@ -223,11 +223,10 @@ def listing_reasons(pool: ConnectionPool, who: Principal, investor_id: int | Non
         contact_accepted=r["id"] in accepted).withheld for g in NEEDED)]
     if not shown:
         return {}
-    ts = readiness_matrix(panel(shown), Standards(std.version, std.title, std.note,
-                                                   (std.target(REASON_TARGET),), std.hash, std.content))
+    ts = score_target(std.target(REASON_TARGET), panel(shown))
     out = {}
     for i, r in enumerate(shown):
-        if ts[REASON_TARGET].status[i] in ("met", "met_on_platform_data", "near"):
+        if ts.status[i] in ("met", "met_on_platform_data", "near"):
             out[int(r["id"])] = Reason(REASON_CODE, REASON_ZH, REASON_EN, 0.0, "fit",
-                                       {"target": REASON_TARGET, "score": float(ts[REASON_TARGET].score[i])})
+                                       {"target": REASON_TARGET, "score": float(ts.score[i])})
     return out

@@ -9,8 +9,9 @@ from matching.readiness.readiness import (
     panel,
     readiness_for,
     readiness_matrix,
+    score_target,
 )
 from matching.readiness.standards import METRICS, Criterion, Standards, load_standards, parse_standards, shipped
 
 __all__ = ["METRICS", "NEAR", "Criterion", "Panel", "Standards", "TargetReadiness", "TargetScores", "load_standards",
-           "panel", "parse_standards", "readiness_for", "readiness_matrix", "shipped"]
+           "panel", "parse_standards", "readiness_for", "readiness_matrix", "score_target", "shipped"]
