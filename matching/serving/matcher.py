@@ -180,17 +180,18 @@ class Matcher:
         """:meth:`recommend_enterprises` for several investors, features and scores in one pass."""
         c, f = self.context, filters or Filters()
         snap, live = c.snap, c.live
-        need_f = None
+        need_f = ent_f = None
         if f.boards or f.tiers or f.districts or f.instruments or f.amount_min is not None or f.amount_max is not None:
-            need_f = f.needs(snap) & f.enterprises(snap)[np.maximum(snap.need_ent, 0)]
+            ent_f = f.enterprises(snap)
+            need_f = f.needs(snap) & ent_f[np.maximum(snap.need_ent, 0)]
         exp = exposure_rows(snap, exposure) if exposure else None
         pend = []
         for iid in investor_ids:
             inv = self._row(snap.investor_row, iid, "investor")
             if c.needless is not None:  # no financing needs: enterprises as they are
                 ents = c.needless.enterprises_for(inv)
-                if need_f is not None:
-                    ents = ents[f.enterprises(snap)[ents]]
+                if ent_f is not None:
+                    ents = ents[ent_f[ents]]
                 none = np.full(len(ents), -1, dtype=np.int64)
                 pend.append(self._candidates(self._query_fit("enterprise", inv, ents, none, np.full(len(ents), 0.5),
                                                              snap.n_enterprises, c.man_vecs[inv], exp),
