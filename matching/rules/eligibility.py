@@ -287,6 +287,12 @@ class Eligibility:
         """Bool mask over enterprises an investor may be shown without a need (need-less markets)."""
         return eligible(self.snap, int(inv), self.enterprises, self._now, tolerance=0.0)
 
+    def investors_for_enterprise(self, ent: int) -> np.ndarray:
+        """Bool mask over investors who may be shown enterprise row ``ent`` without a need (the other way round
+        of :meth:`enterprises_for`: the same enterprise-level rules)."""
+        invs = np.arange(self.snap.n_investors)
+        return eligible(self.snap, invs, self.enterprises.take(slice(ent, ent + 1)), self._now, tolerance=0.0)
+
 
 def pair_fit(snap: MarketSnapshot, inv: np.ndarray | int, need: np.ndarray) -> np.ndarray:
     """:func:`~matching.rules.fit.structured_fit` of pairs ``(inv[i], need[i])`` given as rows (needs ≥ 0)."""

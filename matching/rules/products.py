@@ -4,7 +4,7 @@ An enterprise that has published no financing need has no (investor, need) pair 
 empty. Meanwhile it can still borrow: banks, guarantee companies and other lenders (the debt-only investor
 types, :data:`matching.rules.constraints.DEBT_ONLY`) lend through debt instruments
 (:data:`matching.domain.vocab.DEBT_INSTRUMENTS`). Which of them may be shown the enterprise is the hard rules'
-enterprise-level answer (:func:`matching.rules.eligibility.eligible` over the enterprise's own columns: active
+enterprise-level answer (:meth:`matching.rules.eligibility.Eligibility.investors_for_enterprise`: active
 parties, region/tier/board scopes, sector and investor-type exclusions both ways), the same rule need-less pairs
 are served by; this module adds no rule of its own beyond keeping the lenders whose mandate names a debt
 instrument, and which of those instruments it names.
@@ -18,7 +18,7 @@ import numpy as np
 
 from matching.domain import vocab
 from matching.rules.constraints import DEBT_ONLY
-from matching.rules.eligibility import Eligibility, eligible
+from matching.rules.eligibility import Eligibility
 from matching.snapshot.core import DEBT_MASK, INSTR, MarketSnapshot
 
 
@@ -49,9 +49,7 @@ def financing_products(snap: MarketSnapshot, enterprise_id: int, *, limit: int =
         KeyError: ``enterprise_id`` is not in the snapshot.
     """
     row = snap.enterprise_row[int(enterprise_id)]
-    rules = Eligibility.of(snap)
-    invs = np.arange(snap.n_investors)
-    ok = eligible(snap, invs, rules.enterprises.take(slice(row, row + 1)), rules.statuses(), tolerance=0.0)
+    ok = Eligibility.of(snap).investors_for_enterprise(row)
     ok &= np.isin(snap.inv_type, DEBT_ONLY) & ((snap.man_instr & DEBT_MASK) != 0)
     order = sorted(np.flatnonzero(ok), key=lambda i: (list(DEBT_ONLY).index(snap.inv_type[i]), snap.inv_id[i]))
     out = []
