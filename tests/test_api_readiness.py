@@ -139,6 +139,8 @@ def test_pipeline_counts_by_district_and_board(api: ApiEnv) -> None:
         assert api.get("/v1/reports/readiness", who).status_code == 403, who
     r = api.get("/v1/reports/readiness", "admin", board="nasdaq")
     assert r.status_code == 422 and error_of(r)["fields"][0]["field"] == "board"
+    both = api.get("/v1/reports/readiness", "admin", board="bse、chinext")  # separated as every other filter
+    assert both.status_code == 200 and [t["target"] for t in both.json()["targets"]] == ["bse", "chinext"]
     full = api.get("/v1/reports/readiness", "admin").json()
     growth = next(t for t in full["targets"] if t["target"] == "growth")
     assert growth["placeholder"] and growth["counts"]["unknown"] == growth["assessed"]

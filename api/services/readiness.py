@@ -28,7 +28,7 @@ from api import disclosure
 from api.deps import STAFF, Principal
 from api.errors import ApiError, field_detail, forbidden, not_found
 from api.security import record_confidential_views
-from api.services.checks import authorize, district_codes, district_name, invalid, party_id
+from api.services.checks import authorize, codes, district_codes, district_name, invalid, party_id
 from matching.domain.records import Mandate
 from matching.errors import FieldError
 from matching.explain.reasons import Reason
@@ -162,14 +162,9 @@ def pipeline(conn: Any, who: Principal, district: Sequence[str] | None = None,
 
 
 def _targets(std: Standards, board: Sequence[str] | None) -> list[str]:
-    if not board:
-        return list(std.codes)
-    wanted = [b.strip() for v in board for b in v.replace("，", ",").split(",") if b.strip()]
-    for b in wanted:
-        if b not in std.codes:
-            raise invalid("board", b, f"未知的目标板块：{b}", f"unknown board; allowed: {', '.join(std.codes)}",
-                          std.codes)
-    return list(dict.fromkeys(wanted))
+    """The targets asked for (separated as every other filter is, :func:`~matching.domain.vocab.split_list`), or
+    every target; 422 naming the first unknown one."""
+    return codes(board, lambda b: std.target(b).code, "board", std.codes) or list(std.codes)
 
 
 def import_standards(conn: Any, who: Principal, filename: str | None, data: bytes) -> dict[str, Any]:
