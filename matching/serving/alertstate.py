@@ -1,0 +1,200 @@
+"""Standing queries and what the alert engine remembers of each one's current list: :class:`ListState`.
+
+A standing query is an investor's mandate, or one of its saved searches (list filters and free text), with the
+top N and the score threshold the investor set (:class:`StandingQuery`). Whether a new pair *enters* a query's top
+N is decided against the scores of the N items its deal list holds now, on one scale (:func:`alert_scores`):
+
+* with a model, the score the deal list serves (:meth:`TwoSidedScorer.score` seen by the investor: pointwise,
+  so a pair scored alone gets the score it would get in the list);
+* without one (cold start), the transparent content + rules score, whose similarity term is a *percentile*:
+  the list takes it among its retrieved candidates; here it is taken among the similarities of every pair the
+  query may be shown (``ListState`` keeps them sorted per query), for the list's items and a new pair alike,
+  so both sides of the comparison are on the same scale.
+
+The state of a query is built once from its deal list (:meth:`~matching.serving.matcher.Matcher.
+recommend_enterprises_batch`, the same code a client's list runs), then kept up to date incrementally: each
+alert pushes its score into the query's top N (so a burst of new needs alerts only for those that enter the top
+N, one after the other). It is dropped when the model changes, when the query changes (its signature), or when
+the caller says the investor's mandate changed (:meth:`ListState.forget`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from matching.features.table import pair_features
+from matching.ranking.baselines import ContentRulesScorer
+from matching.rules.eligibility import pair_fit
+from matching.rules.filters import Filters
+from matching.serving.matcher import Matcher
+
+#: The standing query of an investor's mandate (a saved search's key is ``search:<id>``).
+MANDATE = "mandate"
+#: The weight of the similarity percentile in the content + rules score (the served one's).
+SIM_WEIGHT = ContentRulesScorer().sim_weight
+#: Lists whose state is built in one call of the batched deal list.
+BATCH = 256
+#: A list is asked for this many times its length, so that leaving out the change being alerted on leaves N.
+WIDEN = 2
+#: A saved search with free text keeps this many of its deal list's items before the text narrows them.
+TEXT_WIDEN = 5
+
+
+@dataclass(frozen=True)
+class StandingQuery:
+    """One standing query of one investor.
+
+    Attributes:
+        investor_id: the investor.
+        key: :data:`MANDATE`, or ``search:<id>`` for a saved search.
+        filters: list filters (they narrow the hard rules, never loosen them).
+        text: free text (a saved search's); a pair's enterprise must be among the search's hits for it.
+        top_n: the list length an alert must enter.
+        min_score: the lowest score that may alert (``None``: no threshold).
+    """
+
+    investor_id: int
+    key: str = MANDATE
+    filters: Filters = field(default_factory=Filters)
+    text: str | None = None
+    top_n: int = 10
+    min_score: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.top_n <= 100:
+            raise ValueError(f"top_n must lie in 1..100, got {self.top_n}")
+
+    @property
+    def ident(self) -> tuple[int, str]:
+        """``(investor_id, key)``."""
+        return self.investor_id, self.key
+
+
+@dataclass
+class QueryState:
+    """A query's current list on the alert scale.
+
+    Attributes:
+        top: the scores of its best items, best first (at most ``top_n``).
+        top_n: the list length.
+        ref_sims: sorted similarities of the pairs it may be shown (the percentile's reference; no model only).
+        signature: the query as it was when the state was built.
+    """
+
+    top: np.ndarray
+    top_n: int
+    ref_sims: np.ndarray | None
+    signature: StandingQuery
+
+    @property
+    def cutoff(self) -> float:
+        """The score a new pair must beat: the N-th best, or ``-inf`` while the list holds fewer than N."""
+        return float(self.top[self.top_n - 1]) if len(self.top) >= self.top_n else float("-inf")
+
+    def push(self, score: float) -> None:
+        """A pair entered the list: keep the best ``top_n`` scores."""
+        self.top = np.sort(np.r_[self.top, score])[::-1][:self.top_n]
+
+
+def alert_scores(m: Matcher, inv: np.ndarray, ent: np.ndarray, need: np.ndarray,
+                 ref_sims: Sequence[np.ndarray] | None = None, ref_of: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of pairs (rows) on the alert scale (module docstring) and their feature rows.
+
+    Args:
+        ref_sims, ref_of: without a model, each pair's reference similarities are ``ref_sims[ref_of[i]]``.
+    """
+    c = m.context
+    X, sim = pair_features(c.snap, c.hist, inv, ent, need, man_vecs=c.man_vecs, ent_vecs=c.ent_vecs, collab=c.collab)
+    fit = pair_fit(c.snap, inv, need) if len(inv) else np.zeros(0)
+    if m.scorer is not None:
+        return (m.scorer.score(X, "investor", fit=fit) if len(inv) else np.zeros(0)), X
+    if ref_sims is None or ref_of is None:
+        raise ValueError("without a model, alert_scores needs each pair's reference similarities (ref_sims, ref_of)")
+    pct = np.zeros(len(inv))
+    for r in np.unique(ref_of):
+        at = ref_of == r
+        ref = ref_sims[int(r)]
+        pct[at] = np.searchsorted(ref, sim[at], "right") / max(len(ref), 1)
+    return SIM_WEIGHT * np.minimum(pct, 1.0) + (1.0 - SIM_WEIGHT) * fit, X
+
+
+class ListState:
+    """Each standing query's current top N on the alert scale (module docstring); one per alert engine."""
+
+    def __init__(self) -> None:
+        self.model_version: str | None = None
+        self._states: dict[tuple[int, str], QueryState] = {}
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def sync(self, m: Matcher) -> None:
+        """Forget every state when ``m`` serves another model than the one they were scored with."""
+        if m.model_version != self.model_version:
+            self._states.clear()
+            self.model_version = m.model_version
+
+    def forget(self, investor_ids: Iterable[int]) -> None:
+        """Drop the states of these investors (their mandate or alert settings changed)."""
+        gone = set(investor_ids)
+        for ident in [i for i in self._states if i[0] in gone]:
+            del self._states[ident]
+
+    def get(self, q: StandingQuery) -> QueryState | None:
+        """The state of ``q`` if it was built for the query as it is now."""
+        s = self._states.get(q.ident)
+        return s if s is not None and s.signature == q else None
+
+    def ensure(self, m: Matcher, queries: Sequence[StandingQuery], text_hits: dict[str, frozenset[int]] | None = None,
+               *, new_needs: Collection[int] = ()) -> int:
+        """Build the states ``queries`` lack from their deal lists; returns how many were built.
+
+        Queries are grouped by (filters, list length) so each group's lists come from one batched call.
+        ``new_needs`` (ids) are the change being alerted on: the market already holds them, so their pairs are
+        left out of the lists (the state is the list as it was before the change).
+        """
+        self.sync(m)
+        todo = [q for q in queries if self.get(q) is None and q.investor_id in m.snap.investor_row]
+        groups: dict[tuple[Filters, int], list[StandingQuery]] = {}
+        for q in todo:
+            groups.setdefault((q.filters, q.top_n * (TEXT_WIDEN if q.text else WIDEN)), []).append(q)
+        for (filters, k), qs in groups.items():
+            for start in range(0, len(qs), BATCH):
+                chunk = qs[start:start + BATCH]
+                lists = m.recommend_enterprises_batch([q.investor_id for q in chunk], k, filters)
+                self._build(m, chunk, [[(it.enterprise_id, it.need_id) for it in lst.items
+                                        if it.need_id not in new_needs] for lst in lists], text_hits or {})
+        return len(todo)
+
+    def _build(self, m: Matcher, qs: Sequence[StandingQuery], items: Sequence[Sequence[tuple[int | None, int | None]]],
+               text_hits: dict[str, frozenset[int]]) -> None:
+        snap = m.snap
+        refs = [self._reference(m, q) for q in qs] if m.scorer is None else None
+        inv, ent, need, of = [], [], [], []
+        for j, (q, pairs) in enumerate(zip(qs, items, strict=True)):
+            hits = text_hits.get(q.key) if q.text else None
+            kept = [(e, n) for e, n in pairs if e is not None and n is not None and (hits is None or e in hits)]
+            for e, n in kept[:q.top_n]:
+                inv.append(snap.investor_row[q.investor_id])
+                ent.append(snap.enterprise_row[e])
+                need.append(snap.need_row[n])
+                of.append(j)
+        arrays = [np.asarray(a, dtype=np.int64) for a in (inv, ent, need, of)]
+        score, _ = alert_scores(m, *arrays[:3], refs, arrays[3])
+        for j, q in enumerate(qs):
+            self._states[q.ident] = QueryState(np.sort(score[arrays[3] == j])[::-1], q.top_n,
+                                               None if refs is None else refs[j], q)
+
+    @staticmethod
+    def _reference(m: Matcher, q: StandingQuery) -> np.ndarray:
+        """Sorted similarities of every live need the query may be shown (the cold-start percentile's reference)."""
+        c, snap = m.context, m.snap
+        inv = snap.investor_row[q.investor_id]
+        pos = c.live.eligible(inv, tolerance=m.policy.tolerance)
+        ent = c.live.ent[pos]
+        keep = q.filters.needs(snap)[c.live.need[pos]] & q.filters.enterprises(snap)[ent]
+        return np.sort(c.ent_vecs[ent[keep]] @ c.man_vecs[inv]).astype(np.float64)
