@@ -27,6 +27,7 @@ from fastapi.responses import RedirectResponse
 
 from api import errors, web
 from api.encoders import serving_pool
+from api.exposure import ExposureSync
 from api.gate import AuthGate
 from api.hygiene import TextHygieneMiddleware
 from api.impressions import ImpressionWriter
@@ -134,6 +135,8 @@ def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: Text
         state.impressions = ImpressionWriter(pool, flush_ms=settings.impression_flush_ms, metrics=metrics)
         stack.callback(state.impressions.stop)  # before the pool closes: queued lists are written
     state.rebuild = _rebuild_work(state)
+    sync = ExposureSync(pool, state.exposure, lambda: state.matcher.snap, settings.exposure_refresh_seconds).start()
+    stack.callback(sync.stop)  # what every process serves, counted in the database, read back here
     poller = ModelPoller(state, settings.model_poll_seconds, settings.market_refresh_seconds).start()
     stack.callback(poller.stop)
     logger.info("ready in %.1f s: %d enterprises, %d investors, model %s, encoder %s", time.perf_counter() - t0,

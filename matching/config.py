@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     impression_flush_ms: float = Field(default=20.0, ge=0, description="Served lists are written to the impression "
                                        "log in batches at most this old (0: in the request that served them).")
     model_poll_seconds: float = Field(default=10.0, gt=0, description="How often the service checks the active model.")
+    exposure_refresh_seconds: float = Field(default=5.0, gt=0, description="How often each service process reads the "
+                                            "exposure counts every process shares (shows per enterprise this period, "
+                                            "counted in the database with the impression log).")
     market_refresh_seconds: float = Field(
         default=60.0, ge=0, description="How often the service checks the market for changes and reloads (0: never).")
     db_pool_min_size: int = Field(default=2, ge=1, description="Connections the service keeps open.")

@@ -9,12 +9,13 @@ import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import psycopg
 
 from matching.serving.results import MatchList
+from store.exposure import shown_in_period
 
 Side = Literal["investor", "enterprise", "secondary", "search"]
 
@@ -120,9 +121,6 @@ def write_dead_letter(conn: psycopg.Connection, served: ServedList, error: str) 
 
 
 def exposure_counts(conn: psycopg.Connection, now: datetime, days: int = 30) -> dict[int, int]:
-    """How often each enterprise was shown in the last ``days`` (feeds the matcher's exposure cap)."""
-    rows = conn.execute(
-        "SELECT i.enterprise_id, count(*) FROM served_list_items i JOIN served_lists l ON l.id = i.list_id "
-        "WHERE l.created_at >= %s AND i.enterprise_id IS NOT NULL GROUP BY i.enterprise_id",
-        (now - timedelta(days=days),)).fetchall()
-    return {int(e): int(n) for e, n in rows}
+    """How often each enterprise was shown in the UTC days from ``days`` ago to today (feeds the matcher's exposure
+    cap): the counts kept with the impression log (``exposure_daily``, :mod:`store.exposure`)."""
+    return shown_in_period(conn, now, days)
