@@ -35,7 +35,7 @@ from api.loader import load_market, load_matcher
 from api.metrics import Metrics
 from api.middleware import RequestContextMiddleware
 from api.ratelimit import RateLimiter
-from api.routes import events, exports, matching, models, ops, readiness, reports, resources, similar
+from api.routes import events, exports, matching, models, ops, readiness, reports, resources, similar, syndicates
 from api.security import SecurityHeadersMiddleware, cors_options
 from api.state import AppState, ModelPoller, QueryCache
 from matching.config import Settings, get_settings
@@ -57,7 +57,7 @@ or `X-API-Key: <key>`. Every error has one shape: `{"error": {"code", "message",
 
 #: The routers the app mounts, in order (add a resource's router here).
 ROUTERS = (ops.router, matching.router, events.router, models.router, exports.router, readiness.router,
-           similar.router)
+           similar.router, syndicates.router)
 
 
 def body_limits(settings: Settings) -> list[tuple[str, int]]:
