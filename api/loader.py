@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,9 @@ from matching.errors import ArtifactError, MatchingError
 from matching.ranking.bundle import ModelBundle
 from matching.retrieval.embeddings import EmbeddingCache
 from matching.retrieval.encoder.encoder import TextEncoder
+from matching.retrieval.index import IndexConfig
 from matching.serving.context import MatchContext, market_context
+from matching.serving.mapped import context_for, context_key, prune
 from matching.serving.matcher import Matcher, Policy
 from matching.serving.results import CONTENT_RULES
 from store import registry
@@ -31,6 +34,8 @@ from store.lists import exposure_counts
 from store.market_read import market_fingerprint, read_market
 
 logger = logging.getLogger(__name__)
+#: The mapped serving contexts' folder, inside the embedding cache's folder (as its ``indexes``).
+SERVING_DIR = "serving"
 
 
 class EmptyMarketError(MatchingError):
@@ -61,28 +66,56 @@ class LoadedMatcher:
     market: LoadedMarket
 
 
+def serving_key(settings: Settings, fingerprint: str, encoder_id: str) -> str:
+    """The key of the mapped serving context of a market (:func:`~matching.serving.mapped.context_key`):
+    its fingerprint, the encoder and the index settings."""
+    index = {k: v for k, v in vars(IndexConfig(exact_threshold=settings.exact_search_threshold)).items()
+             if k != "threads"}
+    return context_key(fingerprint, encoder_id, {"index": index, "collaborative": True, "slim": True})
+
+
 def load_market(settings: Settings, conn: psycopg.Connection, encoder: TextEncoder, *,
                 cache: EmbeddingCache | None = None, show_progress: bool = False) -> LoadedMarket:
-    """Read the market, embed it (through ``cache``) and build its context (serving's slim snapshot).
+    """The market's context (serving's slim snapshot), mapped from the files the first worker wrote.
+
+    With an on-disk ``cache``, the context lives as files beside it (``<cache>/serving/<key>``, keyed by the
+    market's fingerprint, :mod:`matching.serving.mapped`): the first worker (or a reload) reads the market,
+    embeds it (through ``cache``), builds the context and writes it; every worker then maps the same files
+    read-only, so N workers hold one copy of the market. Without a cache folder the context is built in memory.
 
     Raises:
         EmptyMarketError: the database holds no enterprises.
     """
     fingerprint = market_fingerprint(conn)
-    stored = read_market(conn)
     shown = exposure_counts(conn, datetime.now(UTC))
-    if not stored.enterprises:
-        raise EmptyMarketError("the database holds no enterprises: run `capconnect serve --demo`, or import a market "
-                               "(`capconnect import enterprises FILE`) first")
-    snapshot = stored.snapshot()
-    del stored  # the snapshot holds what serving needs; the records go once it is embedded
-    logger.info("building the matching context over %d enterprises and %d investors", snapshot.n_enterprises,
-                snapshot.n_investors)
-    context = market_context(snapshot, encoder, settings=settings, cache=cache, show_progress=show_progress,
-                             slim=True)  # the records and texts are not needed once embedded (memory per worker)
-    del snapshot
-    if cache is not None:
-        cache.release()  # the on-disk cache's tables (every cached vector) are not kept in memory
+
+    def build() -> MatchContext:
+        stored = read_market(conn)
+        if not stored.enterprises:
+            raise EmptyMarketError("the database holds no enterprises: run `capconnect serve --demo`, or import a "
+                                   "market (`capconnect import enterprises FILE`) first")
+        snapshot = stored.snapshot()
+        del stored  # the snapshot holds what serving needs; the records go once it is embedded
+        logger.info("building the matching context over %d enterprises and %d investors", snapshot.n_enterprises,
+                    snapshot.n_investors)
+        context = market_context(snapshot, encoder, settings=settings, cache=cache, show_progress=show_progress,
+                                 slim=True)  # the records and texts are not needed once embedded (memory per worker)
+        del snapshot
+        if cache is not None:
+            cache.release()  # the on-disk cache's tables (every cached vector) are not kept in memory
+        return context
+
+    if cache is None or cache.folder is None:
+        context = build()
+    else:
+        folder = cache.folder / SERVING_DIR
+        where = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}|{fingerprint}"  # one database's market
+        key = serving_key(settings, where, encoder.encoder_id)
+        t0 = time.perf_counter()
+        context, built = context_for(folder, key, build)
+        logger.info("serving context %s %s in %.1f s", key, "built and mapped" if built else "mapped",
+                    time.perf_counter() - t0)
+        prune(folder, {key})
     release_memory()
     return LoadedMarket(context, fingerprint, shown)
 
