@@ -26,6 +26,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 
 from api import errors, web
+from api.alerting import AlertEngine
 from api.encoders import serving_pool
 from api.exposure import ExposureSync
 from api.gate import AuthGate
@@ -36,6 +37,7 @@ from api.metrics import Metrics
 from api.middleware import RequestContextMiddleware
 from api.ratelimit import RateLimiter
 from api.routes import events, exports, matching, models, ops, readiness, reports, resources, similar, syndicates
+from api.routes import alerts as alert_routes
 from api.security import SecurityHeadersMiddleware, cors_options
 from api.state import AppState, ModelPoller, QueryCache
 from matching.config import Settings, get_settings
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None, *, encoder: TextEncoder | None 
         app.include_router(router)
     app.include_router(resources.router)
     app.include_router(reports.router)
+    app.include_router(alert_routes.router)
     web.install(app)  # the web console: /web pages and /web/static
 
     @app.get("/", include_in_schema=False)
@@ -139,6 +142,8 @@ def _start(settings: Settings, stack: ExitStack, metrics: Metrics, encoder: Text
     stack.callback(sync.stop)  # what every process serves, counted in the database, read back here
     poller = ModelPoller(state, settings.model_poll_seconds, settings.market_refresh_seconds).start()
     stack.callback(poller.stop)
+    if settings.alert_engine:  # one process at a time generates alerts and posts webhooks (api/alerting.py)
+        stack.callback(AlertEngine(state).start().stop)
     logger.info("ready in %.1f s: %d enterprises, %d investors, model %s, encoder %s", time.perf_counter() - t0,
                 matcher.snap.n_enterprises, matcher.snap.n_investors, status.version, encoder.encoder_id)
     return state

@@ -91,6 +91,18 @@ class Settings(BaseSettings):
     auth_max_failures: int = Field(default=10, ge=1, description="Failed sign-ins and invalid API keys one client "
                                    "address may send per auth_failure_window_seconds before it is refused (429).")
     auth_failure_window_seconds: float = Field(default=900.0, gt=0, description="The window of auth_max_failures.")
+    # -- alerts and webhooks (api/alerting.py, api/webhooks.py) ----------------------------------
+    alert_engine: bool = Field(default=True, description="Generate alerts after market changes and deliver webhooks "
+                               "in this service (one process at a time holds the lock).")
+    alert_poll_seconds: float = Field(default=2.0, gt=0, description="How long the alert engine waits for a change "
+                                      "notice before it looks at the queue anyway.")
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, description="How often due webhook posts are looked for.")
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="How long a receiver may take to answer.")
+    webhook_backoff_seconds: float = Field(default=30.0, gt=0, description="Wait before the first retry of a failed "
+                                           "post; doubled at each further attempt.")
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20, description="Attempts before a post is marked failed.")
+    webhook_allow_private: bool = Field(default=False, description="Allow webhooks to loopback and private addresses "
+                                        "(tests, a receiver on the same network); refused by default.")
 
     @field_validator("cors_origins")
     @classmethod

@@ -94,7 +94,9 @@ def api_service(pg_admin_url: str, root: Path, *, encoder: HashingEncoder | None
         settings = Settings(**{"database_url": db.url, "data_dir": root / "data", "models_dir": root / "models",
                                "api_rate_burst": 100_000, "api_rate_per_second": 1000.0, "max_body_bytes": 4096,
                                "auth_max_failures": 100_000,  # tests send invalid keys on purpose, from one address
-                               "model_poll_seconds": 0.3, "impression_flush_ms": 0, **overrides})
+                               "model_poll_seconds": 0.3, "impression_flush_ms": 0,
+                               "alert_engine": False,  # on in the alert tests only: it reloads the market on changes
+                               **overrides})
         encoder = encoder or HashingEncoder()
         with TestClient(create_app(settings, encoder=encoder)) as client:
             env = ApiEnv(client, db, settings, {}, {}, encoder)

@@ -54,6 +54,7 @@ class StandingQuery:
         text: free text (a saved search's); a pair's enterprise must be among the search's hits for it.
         top_n: the list length an alert must enter.
         min_score: the lowest score that may alert (``None``: no threshold).
+        revision: the mandate's version (a new version makes a new query: its state is built again).
     """
 
     investor_id: int
@@ -62,6 +63,7 @@ class StandingQuery:
     text: str | None = None
     top_n: int = 10
     min_score: float | None = None
+    revision: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_n <= 100:

@@ -125,7 +125,8 @@ CREATE INDEX webhook_deliveries_investor_idx ON webhook_deliveries (investor_id,
 
 CREATE FUNCTION alert_changes_needs_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO alert_changes (kind, entity_id, reason) SELECT 'need', n.id, 'need_created' FROM alert_new n ORDER BY n.id;
+    INSERT INTO alert_changes (kind, entity_id, reason)
+    SELECT 'need', n.id, 'need_created' FROM alert_new n ORDER BY n.id;
     PERFORM pg_notify('capconnect_alerts', 'needs');
     RETURN NULL;
 END $$;
@@ -135,7 +136,8 @@ BEGIN
     INSERT INTO alert_changes (kind, entity_id, reason)
     SELECT 'need', n.id, 'need_changed' FROM alert_new n JOIN alert_old o ON o.id = n.id
     WHERE (n.instrument, n.amount, n.currency, n.round, n.status, n.opened_on, n.closes_on, n.enterprise_id)
-          IS DISTINCT FROM (o.instrument, o.amount, o.currency, o.round, o.status, o.opened_on, o.closes_on, o.enterprise_id)
+          IS DISTINCT FROM
+          (o.instrument, o.amount, o.currency, o.round, o.status, o.opened_on, o.closes_on, o.enterprise_id)
     ORDER BY n.id;
     PERFORM pg_notify('capconnect_alerts', 'needs');
     RETURN NULL;
