@@ -92,7 +92,9 @@ def _copy_need(api: ApiEnv, need_id: int, **changes: Any) -> int:
 def _deal(api: ApiEnv, key: str, *, withheld: bool | None = None) -> dict[str, Any]:
     """An item of the investor's deal list (one whose figures are withheld from it, when asked)."""
     items = api.get(f"/v1/investors/{api.ids[key]}/deals", key, k=20).json()["items"]
-    for it in items:
+    dismissed = {r[0] for r in api.sql("SELECT enterprise_id FROM funnel_events WHERE investor_id = %s AND "
+                                       "event_type = 'dismissed'", (api.ids[key],))}
+    for it in (it for it in items if it["enterprise"]["id"] not in dismissed):
         tier, choice = api.sql("SELECT tier, disclosure FROM enterprises WHERE id = %s", (it["enterprise"]["id"],))[0]
         hidden = disclosure.decide(role="investor", tier=tier, disclosure=choice,
                                    enterprise_id=it["enterprise"]["id"]).withheld
@@ -279,3 +281,29 @@ def test_readme_snippet_verifies(tmp_path: Path) -> None:
     assert verify("whsec_x", headers, body, now=now + 10)
     assert not verify("whsec_x", headers, body, now=now + 3600)
     assert not verify("whsec_x", {**headers, TIMESTAMP: str(now + 1)}, body, now=now)
+
+
+def test_a_daily_digest_collects_alerts_into_one_signed_post(api: ApiEnv) -> None:
+    inv, rec = api.ids["inv"], api.extra["receiver"]
+    base = f"/v1/investors/{inv}"
+    assert api.client.put(f"{base}/alert-settings", json={"delivery": "daily"},
+                          headers=api.auth("inv")).status_code == 200
+    deal = _deal(api, "inv")
+    need = _copy_need(api, deal["need"]["id"])
+    assert wait_for(lambda: _idle(api), 60)
+    rows = api.sql("SELECT id, delivered_at FROM alerts WHERE investor_id = %s AND need_id = %s", (inv, need))
+    assert len(rows) == 1 and rows[0][1] is None  # waits for the digest: no post of its own
+    alert_id = rows[0][0]
+    assert f"alert-{alert_id}" not in {p[0][ALERT_ID] for p in rec.posts}
+    with api.db.connect(autocommit=True) as conn:  # a day has passed since the last digest
+        conn.execute("UPDATE alert_settings SET digest_sent_at = now() - interval '2 days', "
+                     "updated_at = now() - interval '2 days' WHERE investor_id = %s", (inv,))
+    assert wait_for(lambda: any(alert_id in [a["alert_id"] for a in p.get("alerts", [])]
+                                for p in rec.seen.values()), 60)
+    nid, payload = next((k, p) for k, p in rec.seen.items() if alert_id in [a["alert_id"] for a in p.get("alerts", [])])
+    assert nid.startswith("digest-") and payload["type"] == "digest"
+    headers, body, _ = rec.of(nid)[0]
+    assert verify(api.extra["secret_inv"], headers, body)
+    assert f"alert-{alert_id}" not in {p[0][ALERT_ID] for p in rec.posts}  # never also on its own
+    assert wait_for(lambda: api.sql("SELECT delivered_at FROM alerts WHERE id = %s", (alert_id,))[0][0] is not None, 10)
+    api.client.put(f"{base}/alert-settings", json={"delivery": "immediate"}, headers=api.auth("inv"))
