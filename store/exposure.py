@@ -31,16 +31,13 @@ def first_day(now: datetime, days: int = PERIOD_DAYS) -> date:
 def shown_between(conn: psycopg.Connection, first: date, last: date) -> tuple[np.ndarray, np.ndarray]:
     """Shows per enterprise summed over the days ``first`` to ``last`` (both included), as two arrays of the same
     length: enterprise ids (ascending) and counts (int64)."""
-    rows = conn.execute("SELECT enterprise_id, sum(shown)::bigint FROM exposure_daily WHERE day BETWEEN %s AND %s "
-                        "GROUP BY enterprise_id ORDER BY enterprise_id", (first, last)).fetchall()
-    return _arrays(rows)
+    return _arrays(conn, "SELECT enterprise_id AS id, sum(shown)::bigint AS n FROM exposure_daily "
+                         "WHERE day BETWEEN %s AND %s GROUP BY enterprise_id", (first, last))
 
 
 def shown_on(conn: psycopg.Connection, day: date) -> tuple[np.ndarray, np.ndarray]:
     """Shows per enterprise on ``day`` (ids ascending, counts)."""
-    rows = conn.execute("SELECT enterprise_id, shown FROM exposure_daily WHERE day = %s ORDER BY enterprise_id",
-                        (day,)).fetchall()
-    return _arrays(rows)
+    return _arrays(conn, "SELECT enterprise_id AS id, shown AS n FROM exposure_daily WHERE day = %s", (day,))
 
 
 def shown_in_period(conn: psycopg.Connection, now: datetime, days: int = PERIOD_DAYS) -> dict[int, int]:
@@ -54,8 +51,16 @@ def prune(conn: psycopg.Connection, now: datetime, days: int = PERIOD_DAYS) -> i
     return conn.execute("DELETE FROM exposure_daily WHERE day < %s", (first_day(now, days),)).rowcount
 
 
-def _arrays(rows: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    if not rows:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    arr = np.asarray(rows, dtype=np.int64)
-    return arr[:, 0].copy(), arr[:, 1].copy()
+def _arrays(conn: psycopg.Connection, query: str, params: tuple[object, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``query``'s ``id`` and ``n`` columns as two int64 arrays in ``id`` order.
+
+    The server packs each column into one ``bytea`` of big-endian 8-byte integers (``int8send``): a refresh reads
+    up to a market's worth of rows every few seconds in every process, and a row per Python tuple would hold the
+    interpreter's lock for most of a second at a million enterprises (measured: 450 ms to fetch and 180 ms to
+    convert a million rows, against 36 ms to unpack the two columns).
+    """
+    row = conn.execute(f"SELECT coalesce(string_agg(int8send(q.id), ''::bytea ORDER BY q.id), ''::bytea), "
+                       f"coalesce(string_agg(int8send(q.n), ''::bytea ORDER BY q.id), ''::bytea) FROM ({query}) q",
+                       params).fetchone()
+    assert row is not None
+    return (np.frombuffer(row[0], dtype=">i8").astype(np.int64), np.frombuffer(row[1], dtype=">i8").astype(np.int64))

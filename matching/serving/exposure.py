@@ -30,18 +30,27 @@ def exposure_rows(snap: MarketSnapshot, counts: Mapping[int, int]) -> np.ndarray
     return out
 
 
-def _by_row(snap: MarketSnapshot, ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """``counts`` of enterprise ``ids`` placed at their rows of ``snap`` (vectorised; unknown ids dropped)."""
+def _by_row(snap: MarketSnapshot, ids: np.ndarray, counts: np.ndarray,
+            by_id: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """``counts`` of enterprise ``ids`` placed at their rows of ``snap`` (vectorised; unknown ids dropped).
+
+    ``by_id``: :func:`rows_by_id` of ``snap``, when the caller keeps it.
+    """
     out = np.zeros(snap.n_enterprises, dtype=np.int64)
     if len(ids) == 0 or snap.n_enterprises == 0:
         return out
+    order, ent = by_id if by_id is not None else rows_by_id(snap)
+    pos = np.minimum(np.searchsorted(ent, ids), len(ent) - 1)
+    known = ent[pos] == ids
+    out[order[pos[known]]] = counts[known]
+    return out
+
+
+def rows_by_id(snap: MarketSnapshot) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``snap`` in enterprise id order, and the ids in that order."""
     ent = np.asarray(snap.ent_id, dtype=np.int64)
     order = np.argsort(ent, kind="stable")
-    pos = np.searchsorted(ent[order], ids)
-    pos_ok = np.minimum(pos, len(ent) - 1)
-    known = (pos < len(ent)) & (ent[order][pos_ok] == ids)
-    out[order[pos_ok[known]]] = counts[known]
-    return out
+    return order, ent[order]
 
 
 class ShownCounts(Mapping[int, int]):
@@ -58,6 +67,7 @@ class ShownCounts(Mapping[int, int]):
         self._base = np.zeros(0, dtype=np.int64)  # base: their counts
         self._local: dict[int, int] = {}  # counted here since the base was read
         self._rows: tuple[MarketSnapshot, np.ndarray] | None = None
+        self._by_id: tuple[MarketSnapshot, tuple[np.ndarray, np.ndarray]] | None = None  # the last snapshot's
         self.reset(counts or {})
 
     def reset(self, counts: Mapping[int, int]) -> None:
@@ -80,9 +90,15 @@ class ShownCounts(Mapping[int, int]):
         if len(ids) > 1 and not bool((ids[1:] > ids[:-1]).all()):
             raise ValueError("enterprise ids must be ascending and distinct")
         target = snap if snap is not None else (self._rows[0] if self._rows is not None else None)
-        rows = (target, _by_row(target, ids, counts)) if target is not None else None
+        rows = (target, _by_row(target, ids, counts, self._rows_by_id(target))) if target is not None else None
         with self._lock:
             self._ids, self._base, self._local, self._rows = ids, counts, {}, rows
+
+    def _rows_by_id(self, snap: MarketSnapshot) -> tuple[np.ndarray, np.ndarray]:
+        kept = self._by_id
+        if kept is None or kept[0] is not snap:  # sorted once per snapshot, not at every refresh
+            kept = self._by_id = (snap, rows_by_id(snap))
+        return kept[1]
 
     def record(self, enterprise_ids: Iterable[int]) -> None:
         """Count one more show of each enterprise (a list was served)."""
@@ -97,7 +113,7 @@ class ShownCounts(Mapping[int, int]):
         """The counts by row of ``snap``, kept in step with :meth:`record` (read it, never write it)."""
         with self._lock:
             if self._rows is None or self._rows[0] is not snap:
-                out = _by_row(snap, self._ids, self._base)
+                out = _by_row(snap, self._ids, self._base, self._rows_by_id(snap))
                 for eid, n in self._local.items():
                     row = snap.enterprise_row.get(eid)
                     if row is not None:
