@@ -46,6 +46,9 @@ class Settings(BaseSettings):
                              "collaborative) proposes per list before ranking (100: ~250 pairs per list).")
     ticket_tolerance: float = Field(default=0.2, ge=0.0, le=1.0, description="Slack on ticket ranges.")
     import_batch_rows: int = Field(default=5_000, ge=100)
+    dask_scheduler: str | None = Field(
+        default=None, description="A Dask scheduler (e.g. tcp://10.0.0.5:8786): training's batch work (embedding, "
+        "training rows per period, LambdaRank fits) runs on that cluster. Unset: in this process.")
     # -- the HTTP service (api/) ---------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Interface `capconnect serve` listens on.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port `capconnect serve` listens on.")

@@ -24,6 +24,7 @@ from matching.snapshot.asof import set_version_vectors
 from matching.snapshot.core import MarketSnapshot
 from store.impressions import read_impressions
 from store.market_read import read_market
+from training.cluster import IN_PROCESS, Batch
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -38,6 +39,9 @@ class Inputs:
     man_vecs: np.ndarray
     encoder: TextEncoder
     impressions: list[Impression] = field(default_factory=list)
+    #: embeddings of earlier mandate versions by (investor row, version), attached to ``snap`` too
+    #: (a Dask cluster ships them with the snapshot: they live beside it, not in it)
+    versions: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
 
 class TrainingError(MatchingError):
@@ -52,8 +56,9 @@ def say(progress: Progress | None, message: str) -> None:
 
 
 def load_inputs(settings: Settings, conn: psycopg.Connection, *, encoder: TextEncoder | None = None,
-                show_progress: bool = False, progress: Progress | None = None) -> Inputs:
-    """Read the market and the impression log; embed every profile and mandate (cached)."""
+                show_progress: bool = False, progress: Progress | None = None, batch: Batch = IN_PROCESS) -> Inputs:
+    """Read the market and the impression log; embed every profile and mandate (cached; the texts the
+    cache lacks are encoded where ``batch`` runs: here, or on a Dask cluster)."""
     say(progress, "reading the market from PostgreSQL")
     stored = read_market(conn)
     snap = stored.snapshot()
@@ -62,18 +67,22 @@ def load_inputs(settings: Settings, conn: psycopg.Connection, *, encoder: TextEn
         say(progress, "loading the encoder")
         encoder = load_encoder(ensure_default_encoder(settings))
     say(progress, f"embedding {snap.n_enterprises:,} profiles and {snap.n_investors:,} mandates (cached)")
-    return embed_inputs(settings, snap, encoder, show_progress=show_progress, impressions=impressions)
+    return embed_inputs(settings, snap, encoder, show_progress=show_progress, impressions=impressions, batch=batch)
 
 
 def embed_inputs(settings: Settings, snap: MarketSnapshot, encoder: TextEncoder, *, show_progress: bool = False,
-                 impressions: list[Impression] | None = None) -> Inputs:
-    """:class:`Inputs` of a snapshot: profiles and mandates embedded through the on-disk cache."""
+                 impressions: list[Impression] | None = None, batch: Batch = IN_PROCESS) -> Inputs:
+    """:class:`Inputs` of a snapshot: profiles and mandates embedded through the on-disk cache, the
+    missing texts encoded where ``batch`` runs (``batch.encoder``: same id, same cache keys)."""
     # earlier mandate versions too: training periods read the one valid then
-    vectors = embed_market(snap, encoder, cache=EmbeddingCache(settings.embedding_cache_dir),
-                           batch_size=settings.encoder_batch_size, show_progress=show_progress, versions=True)
+    local = batch is IN_PROCESS
+    vectors = embed_market(snap, batch.encoder(encoder), cache=EmbeddingCache(settings.embedding_cache_dir),
+                           batch_size=settings.encoder_batch_size,
+                           show_progress=show_progress and local,  # a bar cuts the texts into serial pieces
+                           versions=True)
     if vectors.versions:
         set_version_vectors(snap, vectors.versions)
-    return Inputs(snap, vectors.ent, vectors.man, encoder, impressions or [])
+    return Inputs(snap, vectors.ent, vectors.man, encoder, impressions or [], dict(vectors.versions))
 
 
 def inputs_from_market(settings: Settings, market: Any, *, encoder: TextEncoder | None = None,

@@ -40,6 +40,7 @@ from matching.retrieval.encoder.encoder import TextEncoder
 from matching.snapshot.core import MarketSnapshot
 from store import registry
 from training.artifacts import day, write_version
+from training.cluster import IN_PROCESS, Batch, batch_for
 from training.holdout import (
     EVAL_THREADS,
     EvalBuilder,
@@ -133,15 +134,18 @@ def windows_at(snap: MarketSnapshot, config: TrainConfig, holdout: tuple[float, 
     return {"train": (train_start, valid_start), "valid": (valid_start, start), "holdout": (start, end)}
 
 
-def build_training_data(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float, float]]
-                        ) -> dict[str, dict[str, RankingData]]:
-    """``{direction: {"train", "valid"}}``: recomputed point-in-time rows plus the impression log's."""
+def build_training_data(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float, float]], *,
+                        batch: Batch = IN_PROCESS) -> dict[str, dict[str, RankingData]]:
+    """``{direction: {"train", "valid"}}``: recomputed point-in-time rows plus the impression log's
+    (the periods run where ``batch`` runs: here, or a Dask task each; the rows are the same)."""
     out: dict[str, dict[str, RankingData]] = {d: {} for d in tuple(Side)}
+    map_periods = batch.period_map(inputs.versions)
     for name in ("train", "valid"):
         start, end = wins[name]
         recomputed = build_ranking_sets(  # both directions in one pass: they share each period's History
             inputs.snap, tuple(Side), start, end, ent_vecs=inputs.ent_vecs, man_vecs=inputs.man_vecs,
-            negatives_per_query=config.negatives_per_query, seed=config.seed, period_days=config.period_days)
+            negatives_per_query=config.negatives_per_query, seed=config.seed, period_days=config.period_days,
+            map_periods=map_periods)
         for direction in tuple(Side):
             logged = impression_data(inputs.snap, direction, inputs.impressions,  # type: ignore[arg-type]
                                      horizon_days=config.impression_horizon_days, start=start, end=end)
@@ -212,7 +216,8 @@ class Fitted:
 
 
 def fit_scorer(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float, float]], *,
-               eval_builder: EvalBuilder | None = None, progress: Progress | None = None
+               eval_builder: EvalBuilder | None = None, progress: Progress | None = None,
+               batch: Batch = IN_PROCESS
                ) -> tuple[dict[str, dict[str, RankingData]], dict[str, LambdaRanker], TwoSidedScorer, dict[str, Any],
                           dict[str, float]]:
     """Build the point-in-time training data, fit both rankers, calibrate them on the validation
@@ -228,17 +233,18 @@ def fit_scorer(inputs: Inputs, config: TrainConfig, wins: dict[str, tuple[float,
     """
     build = eval_builder or eval_sets
     say(progress, "building point-in-time training data (both directions)")
-    data = build_training_data(inputs, config, wins)
+    data = build_training_data(inputs, config, wins, batch=batch)
     rankers: dict[str, LambdaRanker] = {}
     fit_seconds: dict[str, float] = {}
     for direction in tuple(Side):
         d = data[direction]
         if len(d["train"]) == 0 or len(d["valid"]) == 0:
             raise TrainingError(f"no {direction} training or validation rows: the market needs more funnel history")
-        say(progress, f"fitting the {direction} ranker on {len(d['train']):,} rows ({d['train'].n_queries:,} queries)")
+        say(progress, f"fitting the {direction} ranker on {len(d['train']):,} rows ({d['train'].n_queries:,} queries)"
+                      + ("" if batch is IN_PROCESS else f", {batch.where}"))
         t0 = time.perf_counter()
-        rankers[direction] = LambdaRanker(seed=config.seed).fit(d["train"], d["valid"],
-                                                                num_boost_round=config.num_boost_round)
+        rankers[direction] = batch.fit_ranker(d["train"], d["valid"], seed=config.seed,
+                                              num_boost_round=config.num_boost_round)
         fit_seconds[direction] = round(time.perf_counter() - t0, 2)
     scorer = TwoSidedScorer.fit_calibrators(rankers["investor"], rankers["enterprise"], data["investor"]["valid"],
                                             data["enterprise"]["valid"])
@@ -274,7 +280,7 @@ def _masked(build: EvalBuilder, drop: tuple[str, ...]) -> EvalBuilder:
 
 def fit_and_evaluate(inputs: Inputs, config: TrainConfig | None = None, *, active: TwoSidedScorer | None = None,
                      progress: Progress | None = None, wins: dict[str, tuple[float, float]] | None = None,
-                     eval_builder: EvalBuilder | None = None) -> Fitted:
+                     eval_builder: EvalBuilder | None = None, batch: Batch = IN_PROCESS) -> Fitted:
     """Split in time, fit and choose the served scorer (:func:`fit_scorer`), evaluate on the holdout.
 
     Args:
@@ -284,6 +290,7 @@ def fit_and_evaluate(inputs: Inputs, config: TrainConfig | None = None, *, activ
         progress: called with a line per stage.
         wins: the windows (default :func:`windows`, cut at the end of the history).
         eval_builder: the evaluation sets of a window (default :func:`eval_sets`).
+        batch: where the training rows and fits run (default here; :func:`training.cluster.batch_for`).
 
     Raises:
         TrainingError: too little history or no rows in a window.
@@ -293,7 +300,7 @@ def fit_and_evaluate(inputs: Inputs, config: TrainConfig | None = None, *, activ
     build = _masked(eval_builder or eval_sets, config.drop_features)
     say(progress, "windows: " + ", ".join(f"{k} {day(a)} … {day(b)}" for k, (a, b) in wins.items()))
     data, rankers, scorer, calibration, fit_seconds = fit_scorer(inputs, config, wins, eval_builder=build,
-                                                                 progress=progress)
+                                                                 progress=progress, batch=batch)
     say(progress, "building the holdout evaluation sets (every eligible candidate of each query)")
     sets = build(inputs, wins["holdout"], config.seed)
     say(progress, "evaluating on the holdout window over the full candidate set, beside the baselines")
@@ -306,7 +313,7 @@ def fit_and_evaluate(inputs: Inputs, config: TrainConfig | None = None, *, activ
 def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, version: str | None = None,
           encoder: TextEncoder | None = None, show_progress: bool = True, register: bool = True,
           config: TrainConfig | None = None, progress: Progress | None = None,
-          inputs: Inputs | None = None) -> ModelBundle:
+          inputs: Inputs | None = None, batch: Batch | None = None) -> ModelBundle:
     """Train, evaluate, write ``models/<version>/`` and register it as a candidate.
 
     Args:
@@ -320,6 +327,7 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
         config: windows and sampling (``seed`` overrides its seed).
         progress: called with a line per stage.
         inputs: already loaded inputs (notebooks, tests).
+        batch: where the batch work runs (default: ``settings.dask_scheduler``'s cluster when set, else here).
 
     Raises:
         TrainingError: too little history; ValueError: a taken version name.
@@ -329,9 +337,16 @@ def train(settings: Settings, conn: psycopg.Connection, *, seed: int = 0, versio
     if version is not None and ((settings.models_dir / version).exists()
                                 or registry.get_version(conn, version) is not None):
         raise ValueError(f"version {version!r} exists already: choose another name")
-    inputs = inputs or load_inputs(settings, conn, encoder=encoder, show_progress=show_progress, progress=progress)
-    active_name, active, why = active_scorer(conn, inputs.encoder.encoder_id)
-    fitted = fit_and_evaluate(inputs, config, active=active, progress=progress)
+    own_batch = batch is None
+    batch = batch_for(settings) if batch is None else batch
+    try:
+        inputs = inputs or load_inputs(settings, conn, encoder=encoder, show_progress=show_progress, progress=progress,
+                                       batch=batch)
+        active_name, active, why = active_scorer(conn, inputs.encoder.encoder_id)
+        fitted = fit_and_evaluate(inputs, config, active=active, progress=progress, batch=batch)
+    finally:
+        if own_batch:
+            batch.close()
     models_dir = settings.models_dir
     models_dir.mkdir(parents=True, exist_ok=True)
     name = version or new_version_name(models_dir, conn)

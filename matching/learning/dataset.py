@@ -20,8 +20,9 @@ date whatever its status today (today's status would tell which needs got funded
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -137,12 +138,14 @@ def build_ranking_data(snap: MarketSnapshot, direction: Side | str, start: float
 def build_ranking_sets(snap: MarketSnapshot, directions: Sequence[Side | str], start: float, end: float, *,
                        ent_vecs: np.ndarray, man_vecs: np.ndarray, negatives_per_query: int = 20,
                        seed: int = 0, period_days: float = 30.0, hard_fraction: float = 0.5,
-                       eligible_only: bool = True) -> dict[str, RankingData]:
+                       eligible_only: bool = True, map_periods: PeriodMap | None = None) -> dict[str, RankingData]:
     """:func:`build_ranking_data` of several directions in one pass over the periods.
 
     The directions share each period's pairs, eligibility, History and collaborative model (the
     costly parts); each direction samples with its own generator, seeded as when built alone, so
     ``build_ranking_sets(…)[d]`` equals ``build_ranking_data(…, d, …)`` row for row.
+    ``map_periods`` runs :func:`period_rows` over the periods (default: here, in order); the parts are
+    assembled in period order whatever runs them.
     """
     for d in directions:
         if d not in tuple(Side):
@@ -150,17 +153,38 @@ def build_ranking_sets(snap: MarketSnapshot, directions: Sequence[Side | str], s
     sides = [Side(d).value for d in directions]  # plain strings: RankingData.direction is saved as text
     if not end > start or period_days <= 0:
         raise ValueError(f"need start < end and period_days > 0, got [{start}, {end}), {period_days}")
-    parts: dict[str, list[dict[str, np.ndarray]]] = {d: [] for d in sides}
-    for p, t0 in enumerate(np.arange(start, end, period_days)):
-        period = _Period.build(snap, float(t0), float(min(t0 + period_days, end)), eligible_only)
-        if period is None:
-            continue
-        for direction in sides:
-            part = period.rows(direction, ent_vecs, man_vecs, negatives_per_query, np.random.default_rng([seed, p]),
-                               hard_fraction)
-            if part is not None:
-                parts[direction].append(part)
-    return {d: assemble_parts(d, parts[d], start, end) for d in sides}
+    periods = [(p, float(t0), float(min(t0 + period_days, end)))
+               for p, t0 in enumerate(np.arange(start, end, period_days))]
+    shared = {"snap": snap, "directions": tuple(sides), "ent_vecs": ent_vecs, "man_vecs": man_vecs,
+              "negatives_per_query": negatives_per_query, "seed": seed, "hard_fraction": hard_fraction,
+              "eligible_only": eligible_only}
+    results = (map_periods or map_in_process)(period_rows, periods, shared)
+    return {d: assemble_parts(d, [r[d] for r in results if r.get(d) is not None], start, end) for d in sides}
+
+
+#: How the periods are run: ``map_periods(fn, items, shared)`` returns ``[fn(item, **shared) for item in
+#: items]`` in order, in this process (:func:`map_in_process`) or elsewhere (``training.cluster``: a Dask
+#: task per period). ``shared`` holds the arguments every item reads (the snapshot, the vectors).
+PeriodMap = Callable[[Callable[..., Any], Sequence[Any], Mapping[str, Any]], list[Any]]
+
+
+def map_in_process(fn: Callable[..., Any], items: Sequence[Any], shared: Mapping[str, Any]) -> list[Any]:
+    """:data:`PeriodMap` in this process, one item after the other."""
+    return [fn(item, **shared) for item in items]
+
+
+def period_rows(period: tuple[int, float, float], *, snap: MarketSnapshot, directions: Sequence[str],
+                ent_vecs: np.ndarray, man_vecs: np.ndarray, negatives_per_query: int, seed: int,
+                hard_fraction: float, eligible_only: bool) -> dict[str, dict[str, np.ndarray] | None]:
+    """One period's row columns per direction (``None`` where it has none): the unit of work of
+    :func:`build_ranking_sets`, a pure function of its arguments (period ``(p, t0, t1)``: its number
+    seeds the sampling, so a period's rows do not depend on where or in which order it runs)."""
+    p, t0, t1 = period
+    built = _Period.build(snap, t0, t1, eligible_only)
+    if built is None:
+        return {d: None for d in directions}
+    return {d: built.rows(d, ent_vecs, man_vecs, negatives_per_query, np.random.default_rng([seed, p]),
+                          hard_fraction) for d in directions}
 
 
 def assemble_parts(direction: str, parts: list[dict[str, np.ndarray]], start: float, end: float) -> RankingData:

@@ -12,6 +12,7 @@ import json
 import logging
 from importlib.metadata import version
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import lightgbm as lgb
@@ -66,6 +67,20 @@ class _EarlyStopping:
             self.best_score, self.best_iter, self.best_eval = score, it, env.evaluation_result_list
         if it >= self.min_rounds and it - self.best_iter >= self.patience:
             raise lgb.callback.EarlyStopException(self.best_iter - 1, self.best_eval)
+
+
+def best_round(curve: list[float], *, patience: int = 30, min_rounds: int = 50) -> int:
+    """The round :meth:`LambdaRanker.fit`'s early stopping keeps, replayed on a validation curve (the
+    watched metric after each round) computed elsewhere: the Dask fit trains every round, then keeps
+    this one (one stopping rule: the same :class:`_EarlyStopping`). 0 for an empty curve."""
+    stopper = _EarlyStopping(patience, min_rounds)
+    for i, score in enumerate(curve):
+        env = SimpleNamespace(iteration=i, evaluation_result_list=[("valid", "ndcg@10", float(score), True)])
+        try:
+            stopper(env)
+        except lgb.callback.EarlyStopException:
+            break
+    return int(stopper.best_iter)
 
 
 class LambdaRanker:
@@ -124,6 +139,17 @@ class LambdaRanker:
         self.valid_curve: list[float] = stopper.curve if stopper else []
         logger.info("trained %s ranker: %d rows, %d queries, best iteration %d", train.direction, len(train),
                     train.n_queries, self.best_iteration)
+        return self
+
+    @classmethod
+    def from_booster(cls, booster: lgb.Booster, side: Side | str, *, params: dict[str, Any], seed: int,
+                     best_iteration: int, valid_curve: list[float]) -> LambdaRanker:
+        """A ranker around a booster trained elsewhere with :data:`DEFAULT_PARAMS` (the Dask fit,
+        ``training.dask_train``): saved, loaded and served like one from :meth:`fit`."""
+        self = cls(params=params, seed=seed)
+        self.booster, self.side = booster, Side.parse(side)
+        self.best_iteration = int(best_iteration or booster.current_iteration())
+        self.valid_curve = list(valid_curve)
         return self
 
     def _model(self) -> lgb.Booster:
