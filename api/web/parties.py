@@ -27,6 +27,7 @@ from api.web import newcomer as newcomer_web
 from api.web import programmes as programmes_web
 from api.web import readiness as readiness_web
 from api.web import similar as similar_web
+from api.web import syndicates as syndicates_web
 from api.web.common import (
     EXPECTED,
     PageError,
@@ -106,6 +107,7 @@ def investor_page(request: Request, state: StateDep, who: InvestorPage) -> Respo
         if who.role != "investor":  # 相似机构: investors never see one another's profiles
             ctx["similar"] = similar_web.investor_panel(state, conn, who, investor_id, lang)
     n = len(deals.items)
+    ctx["sw"] = syndicates_web.words(lang)  # 组建银团/联合投资 on each card with a need
     ctx.update(deals=deals, done=done, cards=[_deal_card(state, it, lang) | {"band": match_band(k, n)}
                                               for k, it in enumerate(deals.items)],
                event_ids={it.position: {b: uuid.uuid4().hex for b in BUTTONS} for it in deals.items})
@@ -227,6 +229,7 @@ def enterprise_page(request: Request, state: StateDep, who: EnterprisePage) -> R
         ctx["programmes"] = programmes_web.panel(conn, who, enterprise_id, lang)
         ctx["readiness"] = readiness_web.panel(conn, who, enterprise_id, lang)
         ctx["newcomer"] = newcomer_web.panel(state, conn, who, enterprise_id, lang)
+    ctx["sw"], ctx["syndicate_needs"] = syndicates_web.words(lang), syndicates_web.open_needs(state, enterprise_id)
     try:
         ctx["funds"] = matching_service.investor_list(state, who, enterprise_id,
                                                       matching_service.ListParams(state, k=20))

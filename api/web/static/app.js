@@ -53,4 +53,28 @@
         });
     });
   });
+
+  // 组建银团/联合投资: a deal card's folded panel loads its sets the first time it is opened (the link inside
+  // opens the same sets as a page without this script).
+  document.querySelectorAll("details.syndicate[data-src]").forEach(function (box) {
+    box.addEventListener("toggle", function () {
+      if (!box.open || box.getAttribute("data-loaded")) { return; }
+      box.setAttribute("data-loaded", "loading");
+      var slot = box.querySelector(".syndicate-body");
+      slot.setAttribute("aria-busy", "true");
+      slot.textContent = box.getAttribute("data-loading") || sending;
+      fetch(box.getAttribute("data-src"), {credentials: "same-origin", headers: {"X-Requested-With": "fetch"}})
+        .then(function (r) { return r.text(); })
+        .then(function (html) {
+          slot.innerHTML = html;  // rendered by the server (Jinja autoescaping), from our own origin
+          slot.removeAttribute("aria-busy");
+          box.setAttribute("data-loaded", "done");
+        })
+        .catch(function (err) {
+          slot.removeAttribute("aria-busy");
+          slot.textContent = failed + ": " + err.message;
+          box.removeAttribute("data-loaded");
+        });
+    });
+  });
 })();
