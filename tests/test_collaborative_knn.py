@@ -1,10 +1,11 @@
-"""The collaborative investor neighbourhoods from a FAISS kNN (issue 16 item 1), against scikit-learn's brute force.
+"""The collaborative investor neighbourhoods from a FAISS kNN (issue 16 item 1), against brute force.
 
-Up to ``BRUTE_MAX_INVESTORS`` the neighbours are scikit-learn's (bit for bit); these tests force the FAISS
-kNN that serves larger markets. Known answers: on random sparse + dense descriptions the neighbours equal
-an exact NumPy scan of every pair (ties broken by row), for both the sparse-overlap path and the dense-block path; on the demo market
-(5,000 enterprises, 600 investors, 24 months) the fitted model scores every pair as the model fitted with
-scikit-learn's ``NearestNeighbors(metric="cosine", algorithm="brute")`` did, and proposes the same candidates.
+Up to ``BRUTE_MAX_INVESTORS`` the neighbours are scikit-learn's (bit for bit); these tests force the
+FAISS kNN that serves larger markets. Known answers: on random sparse + dense descriptions the
+neighbours equal an exact NumPy scan of every pair (ties broken by row), for both the sparse-overlap
+path and the dense-block path; on the demo market (5,000 enterprises, 600 investors, 24 months) the
+fitted model scores every pair as the model fitted with scikit-learn's brute-force
+``NearestNeighbors(metric="cosine")`` did, and proposes the same candidates.
 """
 
 from __future__ import annotations
