@@ -216,3 +216,68 @@ def _print_cut(cut: Cut, result: dict[str, Any]) -> None:
                 table.add_row(scorer, *(f"{m[k]:.3f}" for k, _ in _COLUMNS), f"{ci[0]:.3f}–{ci[1]:.3f}",
                               f"{m['queries']:,}", style="bold" if scorer == d["served_scorer"] else None)
             console.print(table, width=160)
+
+
+@app.command("syndicates")
+def syndicates(
+    directory: Path = typer.Argument(..., exists=True, file_okay=False, help="The CrunchBase 2013 export folder."),
+    json_out: Path = typer.Option(None, "--json", dir_okay=False, help="Write every metric to this JSON file."),
+    readme: Path = typer.Option(None, "--readme", dir_okay=False,
+                                help="Write the table between the bench:syndicates markers of this README."),
+    seed: int = typer.Option(0, "--seed", help="Seed of tie-breaks and training."),
+    max_investors: int = typer.Option(0, "--max-investors", help="Thin data: keep the N most active investors."),
+) -> None:
+    """Real rounds with 2+ investors: given the first investor, rank the others (syndicate ranker vs baselines)."""
+    import resource
+
+    from training import syndicate_bench as sb
+
+    try:
+        parsed = read_crunchbase(directory)
+    except FieldError as exc:
+        fail(str(exc))
+    if max_investors:
+        from matching.learning.benchmark.thin import thin_events
+
+        parsed = thin_events(parsed, max_investors=max_investors)
+    t0 = time.perf_counter()
+    snap = _import_and_read(parsed, keep=False)
+    s = settings()
+    encoder = load_encoder(ensure_default_encoder(s))
+    inputs = embed_inputs(s, snap, encoder, show_progress=False)  # cached embeddings: no model trained for text
+    config = replace(benchmark_config(), seed=seed)
+    cuts = {c.name: c for c in CRUNCHBASE_CUTS}
+    results: dict[str, Any] = {}
+    try:
+        listed = sb.listed_order(parsed.events)  # the lead: each round's first investor as the file lists it
+        results["validation"] = sb.run_cut(inputs, cuts["validation"], config, listed=listed, progress=console.print)
+        results["test"] = sb.run_cut(inputs, cuts["test"], config, lead_weight=results["validation"]["lead_weight"],
+                                     listed=listed, progress=console.print)
+    except TrainingError as exc:
+        fail(str(exc))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB → GiB
+    report = json_safe({"benchmark": "syndicates-crunchbase-2013", "source": str(directory),
+                        "attribution": ATTRIBUTION, "protocol": sb.PROTOCOL, "encoder_id": encoder.encoder_id,
+                        "config_hash": config_hash(config), "cuts": results, "peak_rss_gib": round(peak, 2),
+                        "timings": {"total": round(time.perf_counter() - t0, 1)}})
+    for name, cut in results.items():
+        for subset in sb.SUBSETS:
+            table = Table(title=f"syndicates · {name} · {subset}", title_justify="left", box=box.SIMPLE_HEAD)
+            for col in ("scorer", "R@10", "NDCG@10", "95% CI", "queries"):
+                table.add_column(col, justify="left" if col == "scorer" else "right")
+            for scorer, m in cut["results"][subset]["metrics"].items():
+                ci = m["ndcg@10_ci95"]
+                table.add_row(scorer, f"{m['recall@10']:.3f}", f"{m['ndcg@10']:.3f}", f"{ci[0]:.3f}–{ci[1]:.3f}",
+                              f"{m['queries']:,}")
+            console.print(table)
+    console.print(f"syndicate benchmark finished in {report['timings']['total']:.0f} s, peak {peak:.1f} GiB")
+    console.print(ATTRIBUTION, highlight=False)
+    if json_out:
+        json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        console.print(f"metrics written to {json_out}")
+    if readme:
+        from training.benchmark_report import replace_section
+
+        replace_section(readme, "<!-- bench:syndicates:start -->", "<!-- bench:syndicates:end -->",
+                        sb.markdown(report))
+        console.print(f"report written into {readme} (between the bench:syndicates markers)")
