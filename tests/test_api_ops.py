@@ -182,5 +182,6 @@ def test_serve_command_refuses_an_empty_database_and_hints_keys(db, api: ApiEnv,
         get_settings.cache_clear()
     assert ok.exit_code == 0, ok.output
     assert "capconnect keys create --role investor --for" in ok.stdout and "http://127.0.0.1:8123/docs" in ok.stdout
-    assert calls == [("api.app:create_app", {"factory": True, "host": "127.0.0.1", "port": 8123, "workers": 2,
-                                             "log_config": None})]
+    assert calls == [("cli.commands.serve:worker_app", {
+        "factory": True, "host": "127.0.0.1", "port": 8123, "workers": 2, "log_config": None,
+        "timeout_worker_healthcheck": serve_cmd.WORKER_HEALTHCHECK_SECONDS})]

@@ -124,3 +124,38 @@ def test_shows_served_by_one_process_count_toward_the_others_exposure_cap(
                 break
             time.sleep(0.5)
     assert not capped & set(seen), f"process b still shows {sorted(capped & set(seen))}, shown {CAP}+ times by a"
+
+
+@pytest.mark.parametrize(("cores", "asked", "expected"), [(1, None, 2), (2, None, 2), (6, None, 6), (6, "1", 1),
+                                                          (2, "3", 3)])
+def test_serve_runs_a_worker_per_core_at_least_two_and_prints_its_hints_once(
+        live_db: str, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+        cores: int, asked: str | None, expected: int) -> None:
+    from typer.testing import CliRunner
+
+    from cli.commands import serve as serve_cmd
+    from cli.main import app as cli_app
+    from matching.config import get_settings
+
+    calls: list[tuple[object, dict]] = []
+    monkeypatch.setattr(serve_cmd.uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    monkeypatch.setattr("api.logs.configure_logging", lambda *a, **k: None)  # leave pytest's log capture alone
+    monkeypatch.setattr(serve_cmd.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setattr("api.app.create_app", lambda *a, **k: "the one-worker app")
+    monkeypatch.setenv("CAPCONNECT_DATA_DIR", str(tmp_path_factory.mktemp("serve")))
+    monkeypatch.setenv("CAPCONNECT_DATABASE_URL", live_db)
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(cli_app, ["serve", "--port", "8124", *(["--workers", asked] if asked else [])])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    assert out.stdout.count("console: http://127.0.0.1:8124/web") == 1  # by the parent, before any worker starts
+    assert f"with {expected} worker process{'es' if expected > 1 else ''};" in out.stdout
+    assert len(calls) == 1
+    app, kw = calls[0]
+    if expected == 1:
+        assert app == "the one-worker app" and "workers" not in kw
+    else:
+        assert app == "cli.commands.serve:worker_app" and kw["workers"] == expected and kw["factory"] is True
+        assert kw["timeout_worker_healthcheck"] == serve_cmd.WORKER_HEALTHCHECK_SECONDS

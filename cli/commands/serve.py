@@ -5,13 +5,20 @@ investors, 24 months), embeds every profile and mandate into the on-disk cache, 
 and promotes it (when none is active), and creates a demo investor key. A second start reuses all
 of it (market in PostgreSQL, embeddings on disk, the active model in ``models/``) and is up in seconds.
 
-The embedded PostgreSQL server, when used, is started here and stays up while the service runs;
-with ``--workers N`` every worker loads its own matcher and shares that server.
+The embedded PostgreSQL server, when used, is started here and stays up while the service runs.
+It serves with one worker process per core, at least two (``--workers N`` says how many): every worker
+loads its own matcher and shares that server, and everything the workers share (rate limits, exposure
+counts, the impression log, sessions, jobs) is in the database, so they serve one market (as several
+machines over one database do: README, "Several service machines behind a load balancer"). What this
+command prints (the model, the keys per role, the console's address) is printed once, here, before the
+workers start.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from typing import TYPE_CHECKING
 
 import psycopg
 import typer
@@ -26,6 +33,9 @@ from store import programmes as programmes_db
 from store import registry
 from store.database import Database
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 logger = logging.getLogger(__name__)
 
 
@@ -33,13 +43,15 @@ def serve(
     demo: bool = typer.Option(False, "--demo", help="Build the demo market, embeddings and a first model if missing."),
     host: str = typer.Option(None, "--host", help="Interface to listen on (default CAPCONNECT_API_HOST, 127.0.0.1)."),
     port: int = typer.Option(None, "--port", help="Port (default CAPCONNECT_API_PORT, 8000)."),
-    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes (each loads the matcher)."),
+    workers: int = typer.Option(None, "--workers", min=1, max=64, help="Worker processes, each loading the matcher "
+                                "(default: one per core, at least 2)."),
 ) -> None:
     """Serve the matching API (interactive docs at http://HOST:PORT/docs)."""
     from api.logs import configure_logging
 
     s = settings()
     host, port = host or s.api_host, port or s.api_port
+    workers = workers or default_workers()
     with database() as db:
         if demo:
             _prepare_demo(db)
@@ -50,14 +62,41 @@ def serve(
             active = registry.active_version(conn)
         console.print(f"model: {active.version if active else 'none active: lists ranked by content + rules'}")
         _print_key_hint(db, demo, f"http://{host}:{port}")
-        console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs); Ctrl-C stops")
+        console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs) with {workers} worker "
+                      f"process{'es' if workers > 1 else ''}; Ctrl-C stops")
         configure_logging()
         if workers == 1:
             from api.app import create_app
 
             uvicorn.run(create_app(s, show_progress=True), host=host, port=port, log_config=None)
-        else:  # each worker builds the app from the same environment
-            uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
+        else:  # each worker process builds the app from the same environment (worker_app)
+            uvicorn.run("cli.commands.serve:worker_app", factory=True, host=host, port=port, workers=workers,
+                        log_config=None, timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process of ``serve --workers N`` (a fresh interpreter): JSON logs, as the parent's."""
+    from api.app import create_app
+    from api.logs import configure_logging
+
+    configure_logging()
+    return create_app()
+
+
+#: How long uvicorn's supervisor waits for a worker to answer its health check before it kills and replaces it
+#: (uvicorn's default, 5 s, is shorter than a worker's start on two busy cores: importing the encoder and mapping
+#: the market holds the interpreter for seconds at a time, and the supervisor killed starting workers in a loop).
+WORKER_HEALTHCHECK_SECONDS = 90
+
+
+def default_workers() -> int:
+    """One worker process per core this process may run on, at least two (a request never queues behind another
+    worker's slow one, and a worker that restarts leaves one serving)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(2, cores)
 
 
 def _prepare_demo(db: Database) -> None:
