@@ -2,25 +2,27 @@
 
 A standing query is an investor's mandate, or one of its saved searches (list filters and free text), with the
 top N and the score threshold the investor set (:class:`StandingQuery`). Whether a new pair *enters* a query's top
-N is decided against the scores of the N items its deal list holds now, on one scale (:func:`alert_scores`):
+N is decided against the N best scores of the query's current list, on one scale (:func:`alert_scores`):
 
 * with a model, the score the deal list serves (:meth:`TwoSidedScorer.score` seen by the investor: pointwise,
   so a pair scored alone gets the score it would get in the list);
 * without one (cold start), the transparent content + rules score, whose similarity term is a *percentile*:
   the list takes it among its retrieved candidates; here it is taken among the similarities of every pair the
-  query may be shown (``ListState`` keeps them sorted per query), for the list's items and a new pair alike,
+  query may be shown (``ListState`` keeps them sorted per query), for the list's pairs and a new pair alike,
   so both sides of the comparison are on the same scale.
 
-The state of a query is built once from its deal list (:meth:`~matching.serving.matcher.Matcher.
-recommend_enterprises_batch`, the same code a client's list runs), then kept up to date incrementally: each
-alert pushes its score into the query's top N (so a burst of new needs alerts only for those that enter the top
-N, one after the other). It is dropped when the model changes, when the query changes (its signature), or when
-the caller says the investor's mandate changed (:meth:`ListState.forget`).
+The current list of a query is taken exhaustively (:meth:`ListState.ensure`): every pair its investor may be shown
+(the deal list's hard rules and filters, one need per enterprise as the deal list picks it), all scored, which is
+the deal list without the approximation of retrieval (that list scores only the candidates retrieval proposes, so
+its N-th score is never above this one: an alert is never a pair the served list would rank below its N-th). It is
+built once per query, then kept up to date incrementally: each alert pushes its score into the query's top N (so a
+burst of new needs alerts only for those that enter the top N, one after the other). It is dropped when the model
+changes or the query changes (its signature: filters, text, N, threshold, the mandate's version).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,18 +31,15 @@ from matching.features.table import pair_features
 from matching.ranking.baselines import ContentRulesScorer
 from matching.rules.eligibility import pair_fit
 from matching.rules.filters import Filters
+from matching.rules.liveneeds import best_per_target
 from matching.serving.matcher import Matcher
 
 #: The standing query of an investor's mandate (a saved search's key is ``search:<id>``).
 MANDATE = "mandate"
 #: The weight of the similarity percentile in the content + rules score (the served one's).
 SIM_WEIGHT = ContentRulesScorer().sim_weight
-#: Lists whose state is built in one call of the batched deal list.
+#: Queries whose states are scored in one feature matrix.
 BATCH = 256
-#: A list is asked for this many times its length, so that leaving out the change being alerted on leaves N.
-WIDEN = 2
-#: A saved search with free text keeps this many of its deal list's items before the text narrows them.
-TEXT_WIDEN = 5
 
 
 @dataclass(frozen=True)
@@ -151,52 +150,51 @@ class ListState:
         s = self._states.get(q.ident)
         return s if s is not None and s.signature == q else None
 
-    def ensure(self, m: Matcher, queries: Sequence[StandingQuery], text_hits: dict[str, frozenset[int]] | None = None,
-               *, new_needs: Collection[int] = ()) -> int:
-        """Build the states ``queries`` lack from their deal lists; returns how many were built.
+    def ensure(self, m: Matcher, queries: Sequence[StandingQuery],
+               text_hits: Mapping[str, frozenset[int]] | None = None, *, new_needs: Collection[int] = ()) -> int:
+        """Build the states ``queries`` lack; returns how many were built.
 
-        Queries are grouped by (filters, list length) so each group's lists come from one batched call.
-        ``new_needs`` (ids) are the change being alerted on: the market already holds them, so their pairs are
-        left out of the lists (the state is the list as it was before the change).
+        A query's list is taken exhaustively: every live need its investor may be shown (the hard rules, through
+        :class:`~matching.rules.liveneeds.LiveNeeds` as the deal list reads them), narrowed by its filters and text,
+        one need per enterprise (the best structured fit, as the deal list picks it), scored on the alert scale.
+        Its N best scores are the state. (The deal list scores only the candidates retrieval proposes; with exact
+        retrieval the two top N are the same, so this cutoff is never below the served list's.) ``new_needs``
+        (ids) are the change being alerted on: the market already holds them, so they are left out (the state is
+        the list as it was before the change).
         """
         self.sync(m)
         todo = [q for q in queries if self.get(q) is None and q.investor_id in m.snap.investor_row]
-        groups: dict[tuple[Filters, int], list[StandingQuery]] = {}
-        for q in todo:
-            groups.setdefault((q.filters, q.top_n * (TEXT_WIDEN if q.text else WIDEN)), []).append(q)
-        for (filters, k), qs in groups.items():
-            for start in range(0, len(qs), BATCH):
-                chunk = qs[start:start + BATCH]
-                lists = m.recommend_enterprises_batch([q.investor_id for q in chunk], k, filters)
-                self._build(m, chunk, [[(it.enterprise_id, it.need_id) for it in lst.items
-                                        if it.need_id not in new_needs] for lst in lists], text_hits or {})
+        snap, c = m.snap, m.context
+        new_rows = np.unique(np.asarray([snap.need_row[int(n)] for n in new_needs if int(n) in snap.need_row],
+                                        dtype=np.int64))
+        masks: dict[Filters, np.ndarray] = {}
+        for start in range(0, len(todo), BATCH):
+            chunk = todo[start:start + BATCH]
+            parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+            refs: list[np.ndarray] = []
+            for q in chunk:
+                inv = snap.investor_row[q.investor_id]
+                pos = c.live.eligible(inv, tolerance=m.policy.tolerance)
+                need = c.live.need[pos]
+                if q.filters != Filters():
+                    if q.filters not in masks:
+                        masks[q.filters] = q.filters.needs(snap) & q.filters.enterprises(snap)[np.maximum(
+                            snap.need_ent, 0)]
+                    pos = pos[masks[q.filters][need]]
+                if len(new_rows):
+                    pos = pos[~np.isin(c.live.need[pos], new_rows)]
+                if q.text:
+                    hits = np.asarray(sorted((text_hits or {}).get(q.key, frozenset())), dtype=np.int64)
+                    pos = pos[np.isin(snap.ent_id[c.live.ent[pos]], hits)]
+                ent, need = c.live.ent[pos], c.live.need[pos]
+                if m.scorer is None:
+                    refs.append(np.sort(c.ent_vecs[ent] @ c.man_vecs[inv]).astype(np.float64))
+                first = best_per_target(ent, need, c.live.fit(inv, pos), c.live.shared[pos])
+                parts.append((np.full(len(first), inv, dtype=np.int64), ent[first], need[first]))
+            of = np.concatenate([np.full(len(p[0]), j, dtype=np.int64) for j, p in enumerate(parts)])
+            arrays = [np.concatenate([p[k] for p in parts]) for k in range(3)]
+            score, _ = alert_scores(m, *arrays, refs if m.scorer is None else None, of)
+            for j, q in enumerate(chunk):
+                self._states[q.ident] = QueryState(np.sort(score[of == j])[::-1][:q.top_n], q.top_n,
+                                                   refs[j] if m.scorer is None else None, q)
         return len(todo)
-
-    def _build(self, m: Matcher, qs: Sequence[StandingQuery], items: Sequence[Sequence[tuple[int | None, int | None]]],
-               text_hits: dict[str, frozenset[int]]) -> None:
-        snap = m.snap
-        refs = [self._reference(m, q) for q in qs] if m.scorer is None else None
-        inv, ent, need, of = [], [], [], []
-        for j, (q, pairs) in enumerate(zip(qs, items, strict=True)):
-            hits = text_hits.get(q.key) if q.text else None
-            kept = [(e, n) for e, n in pairs if e is not None and n is not None and (hits is None or e in hits)]
-            for e, n in kept[:q.top_n]:
-                inv.append(snap.investor_row[q.investor_id])
-                ent.append(snap.enterprise_row[e])
-                need.append(snap.need_row[n])
-                of.append(j)
-        arrays = [np.asarray(a, dtype=np.int64) for a in (inv, ent, need, of)]
-        score, _ = alert_scores(m, *arrays[:3], refs, arrays[3])
-        for j, q in enumerate(qs):
-            self._states[q.ident] = QueryState(np.sort(score[arrays[3] == j])[::-1], q.top_n,
-                                               None if refs is None else refs[j], q)
-
-    @staticmethod
-    def _reference(m: Matcher, q: StandingQuery) -> np.ndarray:
-        """Sorted similarities of every live need the query may be shown (the cold-start percentile's reference)."""
-        c, snap = m.context, m.snap
-        inv = snap.investor_row[q.investor_id]
-        pos = c.live.eligible(inv, tolerance=m.policy.tolerance)
-        ent = c.live.ent[pos]
-        keep = q.filters.needs(snap)[c.live.need[pos]] & q.filters.enterprises(snap)[ent]
-        return np.sort(c.ent_vecs[ent[keep]] @ c.man_vecs[inv]).astype(np.float64)
