@@ -12,7 +12,7 @@ import ctypes
 import gc
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from matching.serving.mapped import context_for, context_key, prune
 from matching.serving.matcher import Matcher, Policy
 from matching.serving.results import CONTENT_RULES
 from store import registry
+from store.artifacts import local_folder
 from store.lists import exposure_counts
 from store.market_read import market_fingerprint, read_market
 
@@ -66,12 +67,13 @@ class LoadedMatcher:
     market: LoadedMarket
 
 
-def serving_key(settings: Settings, fingerprint: str, encoder_id: str) -> str:
+def serving_key(settings: Settings, conn: psycopg.Connection, fingerprint: str, encoder_id: str) -> str:
     """The key of the mapped serving context of a market (:func:`~matching.serving.mapped.context_key`):
-    its fingerprint, the encoder and the index settings."""
+    the database and its market's fingerprint, the encoder and the index settings."""
     index = {k: v for k, v in vars(IndexConfig(exact_threshold=settings.exact_search_threshold)).items()
              if k != "threads"}
-    return context_key(fingerprint, encoder_id, {"index": index, "collaborative": True, "slim": True})
+    where = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}|{fingerprint}"  # one database's market
+    return context_key(where, encoder_id, {"index": index, "collaborative": True, "slim": True})
 
 
 def load_market(settings: Settings, conn: psycopg.Connection, encoder: TextEncoder, *,
@@ -109,8 +111,7 @@ def load_market(settings: Settings, conn: psycopg.Connection, encoder: TextEncod
         context = build()
     else:
         folder = cache.folder / SERVING_DIR
-        where = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}|{fingerprint}"  # one database's market
-        key = serving_key(settings, where, encoder.encoder_id)
+        key = serving_key(settings, conn, fingerprint, encoder.encoder_id)
         t0 = time.perf_counter()
         context, built = context_for(folder, key, build)
         logger.info("serving context %s %s in %.1f s", key, "built and mapped" if built else "mapped",
@@ -151,6 +152,11 @@ def load_matcher(settings: Settings, conn: psycopg.Connection, encoder: TextEnco
     cache = EmbeddingCache(settings.embedding_cache_dir)
     active = registry.active_version(conn)
     market = load_market(settings, conn, encoder, cache=cache, show_progress=show_progress)
+    if active is not None:  # a version trained on another machine: its files from the database (store.artifacts)
+        try:
+            active = replace(active, path=str(local_folder(conn, active.version, active.path, settings.models_dir)))
+        except ArtifactError as exc:
+            logger.error("active model %s: %s", active.version, exc)  # its registered path is refused below
     bundle, status = active_bundle(active, encoder.encoder_id)
     matcher = Matcher(market.context, bundle.scorer if bundle is not None else None, Policy.from_settings(settings),
                       encoder=query_encoder if query_encoder is not None else encoder,

@@ -39,6 +39,7 @@ class Server:
     workers: int
     startup_s: float
     pids: list[int] = field(default_factory=list)
+    ready_s: list[float] = field(default_factory=list)  # per worker (pids' order): seconds until its first /readyz
 
 
 @contextmanager
@@ -58,8 +59,9 @@ def uvicorn_server(database_url: str, env: dict[str, str], workers: int, *, time
     base = f"http://127.0.0.1:{port}"
     t0 = time.perf_counter()
     try:
-        pids = _wait_workers(base, proc, workers, timeout_s)
-        yield Server(base, proc, workers, time.perf_counter() - t0, pids)
+        ready = _wait_workers(base, proc, workers, timeout_s, t0)
+        pids = sorted(ready)
+        yield Server(base, proc, workers, time.perf_counter() - t0, pids, [round(ready[p], 1) for p in pids])
     finally:
         _stop_group(proc)
         if log:
@@ -84,8 +86,10 @@ def _stop_group(proc: subprocess.Popen) -> None:
         return
 
 
-def _wait_workers(base: str, proc: subprocess.Popen, workers: int, timeout_s: float) -> list[int]:
-    seen: set[int] = set()
+def _wait_workers(base: str, proc: subprocess.Popen, workers: int, timeout_s: float, t0: float
+                  ) -> dict[int, float]:
+    """Each worker's pid and the seconds from ``t0`` until it first answered ``/readyz``."""
+    seen: dict[int, float] = {}
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -93,9 +97,9 @@ def _wait_workers(base: str, proc: subprocess.Popen, workers: int, timeout_s: fl
         try:
             r = httpx.get(f"{base}/readyz", timeout=5)  # a new connection: the kernel spreads them over workers
             if r.status_code == 200:
-                seen.add(int(r.json()["worker_pid"]))
+                seen.setdefault(int(r.json()["worker_pid"]), time.perf_counter() - t0)
                 if len(seen) >= workers:
-                    return sorted(seen)
+                    return seen
                 continue
         except (httpx.HTTPError, KeyError, ValueError):
             pass

@@ -14,7 +14,7 @@ TARGETS: dict[tuple[str, str], tuple[float, str]] = {
     ("100k", "deals_p50"): (10, "max"), ("100k", "deals_p99"): (40, "max"),
     ("100k", "deals_per_s_2w"): (150, "min"),
     ("1m", "deals_p50"): (25, "max"), ("1m", "deals_p99"): (100, "max"), ("1m", "rss_mib"): (2048, "max"),
-    ("100k", "search_p50"): (60, "max"), ("100k", "rss_mib"): (1024, "max"),
+    ("100k", "search_p50"): (60, "max"), ("100k", "rss_mib"): (1024, "max"), ("1m", "ready_s"): (60, "max"),
 }
 
 
@@ -60,6 +60,13 @@ def _ratio(now: Any, before: Any) -> str:
     return f"{now / before:.2f}×"
 
 
+def _files(sf: dict[str, Any] | None) -> str:
+    if not sf:
+        return "–"
+    built = "" if sf.get("built", True) else " (found, not rebuilt)"
+    return f"{_f(sf.get('seconds'))} / {_f(sf.get('peak_rss_mib'), 0)} / {_f(sf.get('files_mib'), 0)}{built}"
+
+
 def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
     """The whole table as Markdown."""
     m = r["machine"]
@@ -69,7 +76,7 @@ def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
     lines += ["**Serving through HTTP** (uvicorn on loopback, load from another process; k = 20; p50 / p99 in ms, "
               "1 client unless said; ✓/✗: the issue's targets)", "",
               "| size | workers | deal list p50 / p99 | deal lists/s (loaded) | investor list p50 / p99 | "
-              "search p50 / p99 | memory per worker RSS / PSS / peak MiB | ready in s |",
+              "search p50 / p99 | memory per worker RSS / PSS / peak MiB | each worker ready in s |",
               "|---|---|---|---|---|---|---|---|"]
     for size, s in r["sizes"].items():
         for w, h in s.get("http", {}).items():
@@ -78,9 +85,10 @@ def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
                 continue
             d, dl, iv, se = h["deals_1_client"], h["deals_loaded"], h["investors_1_client"], h["search_1_client"]
             mem = h.get("memory_mib", [])
-            rss = max((x.get("rss", 0) for x in mem), default=None)
-            pss = max((x.get("pss", 0) for x in mem), default=None)
-            hwm = max((x.get("hwm", 0) for x in mem), default=None)
+            per_worker = "; ".join(f"{_f(x.get('rss'), 0)}{_mark(size, 'rss_mib', x.get('rss'))} / "
+                                   f"{_f(x.get('pss'), 0)} / {_f(x.get('hwm'), 0)}" for x in mem) or "–"
+            ready = h.get("worker_ready_s") or [h["startup_s"]]
+            ready_s = "; ".join(f"{_f(x)}{_mark(size, 'ready_s', x)}" for x in ready)
             per_s = dl["per_s"]
             lines.append(
                 f"| {size} | {w} | {_f(d['p50_ms'])}{_mark(size, 'deals_p50', d['p50_ms']) if w == '1' else ''} / "
@@ -89,7 +97,7 @@ def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
                 f"{_mark(size, 'deals_per_s_2w', per_s) if w == '2' else ''}"
                 f" | {_f(iv['p50_ms'])} / {_f(iv['p99_ms'])} | {_f(se['p50_ms'])}"
                 f"{_mark(size, 'search_p50', se['p50_ms']) if w == '1' else ''} / {_f(se['p99_ms'])} | "
-                f"{_f(rss, 0)}{_mark(size, 'rss_mib', rss)} / {_f(pss, 0)} / {_f(hwm, 0)} | {_f(h['startup_s'])} |")
+                f"{per_worker} | {ready_s} |")
     lines += ["", "**Baselines in the same run** (in-process = the matcher called directly: no HTTP, auth or "
               "impression log)", "",
               "| size | in-process deal list p50 / p99 | in-process investor list p50 / p99 | 1 → 2 workers, lists/s | "
@@ -110,8 +118,9 @@ def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
             f"{_f(ix.get('build_s'))} | {_f(ix.get('approx_p50_ms'), 2)} vs {_f(ix.get('exact_numpy_p50_ms'), 2)} "
             f"({_f(ix.get('speedup'))}×) | {_f(before)} → {_f(now)} ({_ratio(now, before)}) |")
     lines += ["", "**Market, ingestion and training**", "",
-              "| size | funnel events | generate s | bulk load (COPY) rows/s | read + snapshot s | events/s single "
-              "route | events/s batch route (100) | acknowledged = stored |", "|---|---|---|---|---|---|---|---|"]
+              "| size | funnel events | generate s | bulk load (COPY) rows/s | read + snapshot s | serving files: "
+              "build s / peak MiB / on disk MiB | events/s single route | events/s batch route (100) | "
+              "acknowledged = stored |", "|---|---|---|---|---|---|---|---|---|"]
     for size, s in r["sizes"].items():
         mk = s.get("market", {})
         ev = next((h.get("events") for h in s.get("http", {}).values() if h.get("events")), None) or {}
@@ -119,7 +128,7 @@ def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
         durable = ev and sg.get("acknowledged") == sg.get("stored") and bt.get("acknowledged") == bt.get("stored")
         lines.append(f"| {size} | {_f(mk.get('funnel_events'))} | {_f(mk.get('generate_s'))} | "
                      f"{_f(mk.get('load_rows_per_s'))} | {_f(mk.get('read_snapshot_s'))} | "
-                     f"{_f(sg.get('events_per_s'))} | "
+                     f"{_files(s.get('serving_files'))} | {_f(sg.get('events_per_s'))} | "
                      f"{_f(bt.get('events_per_s'))}{' ✓' if (bt.get('events_per_s') or 0) >= 2000 else ' ✗'} | "
                      f"{'yes' if durable else 'NO' if ev else '–'} ({_f(bt.get('stored'))}) |")
     lines.append("")

@@ -148,6 +148,11 @@ class Runner:
         env = {"CAPCONNECT_EMBEDDINGS_DIR": str(emb_dir),
                "CAPCONNECT_MODELS_DIR": str(self.bench_dir / "models"),
                "CAPCONNECT_EXACT_SEARCH_THRESHOLD": str(self.settings.exact_search_threshold)}
+        from bench.scale import prebuild
+
+        out["serving_files"] = prebuild.run(bench_url, env)  # the build step: the workers then only map the files
+        self.say(f"serving files: {out['serving_files']}", flush=True)
+        release_memory()
         out["http"] = {}
         peak = 0.0
         for workers in a.workers:
@@ -206,6 +211,7 @@ class Runner:
         out: dict[str, Any] = {}
         with http.uvicorn_server(url, env, workers, log=log) as srv:
             out["startup_s"] = round(srv.startup_s, 1)
+            out["worker_ready_s"] = srv.ready_s
             self.say(f"{workers} worker(s) ready in {srv.startup_s:.0f} s", flush=True)
             deals = reqs["deals"]
             out["deals_1_client"] = http.run_load(srv.base, deals, concurrency=1, max_requests=a.requests,
