@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from cli.commands import benchmark, data, db, demo, encoder, export, keys, match, models, serve, worker
+from cli.commands import benchmark, cluster, data, db, demo, encoder, export, keys, match, models, serve, worker
 
 app = typer.Typer(
     name="capconnect",
@@ -31,6 +31,7 @@ app.command("serve")(serve.serve)
 app.command("worker")(worker.worker)
 app.command("train")(models.train)
 app.command("evaluate")(models.evaluate)
+app.command("dask-local")(cluster.dask_local)
 
 
 @app.callback()

@@ -6,9 +6,11 @@
 - **Same parameters**: :data:`matching.ranking.ranker.DEFAULT_PARAMS`, the same seed and rounds, spelt as
   the scikit-learn names LightGBM's Dask estimator takes (so no alias is overridden by a default).
 - **Same early stopping**: LightGBM's Dask estimator evaluates a validation set per worker on that
-  worker's share only, so it cannot watch the whole window's NDCG@10. The fit runs every round; the
-  driver then scores the validation window after each round (one tree per round, summed) and keeps
-  the round :func:`matching.ranking.ranker.best_round` picks from that curve: the in-process rule.
+  worker's share only, so it cannot watch the whole window's NDCG@10. The fit runs in blocks of rounds
+  (each continuing the last, ``init_model``); after each block the driver scores the validation window
+  after each new round (one tree per round, summed) and asks
+  :func:`matching.ranking.ranker.replay_early_stopping` whether the in-process rule would have stopped,
+  and which round it keeps.
 - **Same artifact**: the booster becomes a :class:`LambdaRanker` (:meth:`LambdaRanker.from_booster`),
   saved and served exactly like one fitted in process.
 
@@ -31,7 +33,7 @@ from distributed import Client
 from matching.features.table import FEATURE_NAMES
 from matching.learning import metrics
 from matching.learning.dataset import RankingData
-from matching.ranking.ranker import LambdaRanker, best_round
+from matching.ranking.ranker import LambdaRanker, replay_early_stopping
 from training.cluster import partition_bounds
 
 logger = logging.getLogger(__name__)
@@ -71,30 +73,31 @@ def _to_dask(client: Client, data: RankingData, workers: list[str]) -> tuple[Any
     return da.concatenate(xs), da.concatenate(ys), da.concatenate(gs)
 
 
-def validation_curve(booster: lgb.Booster, valid: RankingData, *, k: int = 10) -> list[float]:
-    """NDCG@k of ``valid`` after each round (:func:`matching.learning.metrics.ndcg_at_k`): each round's
-    tree predicted once and summed, so the whole curve costs one full prediction."""
+def extend_curve(booster: lgb.Booster, valid: RankingData, scores: np.ndarray, curve: list[float], *,
+                 k: int = 10) -> list[float]:
+    """Append NDCG@k of ``valid`` (:func:`matching.learning.metrics.ndcg_at_k`) after each round of
+    ``booster`` past ``len(curve)``; ``scores`` (valid's scores after those rounds) is updated in place.
+    Each round's tree is predicted once and summed: the whole curve costs one full prediction."""
     X = np.asarray(valid.X, dtype=np.float32)
-    scores = np.zeros(len(X), dtype=np.float64)
-    curve = []
-    for it in range(booster.current_iteration()):
+    for it in range(len(curve), booster.current_iteration()):
         scores += booster.predict(X, start_iteration=it, num_iteration=1)
         curve.append(metrics.ndcg_at_k(valid.y, scores, valid.group, k))
     return curve
 
 
 def fit_ranker(client: Client, train: RankingData, valid: RankingData, *, seed: int, num_boost_round: int,
-               parts: int | None = None, early_stopping_rounds: int = 30, min_boost_round: int = 50
-               ) -> LambdaRanker:
+               parts: int | None = None, early_stopping_rounds: int = 30, min_boost_round: int = 50,
+               block_rounds: int = 50) -> LambdaRanker:
     """One direction's LambdaRank model fitted by ``lightgbm.DaskLGBMRanker`` on the cluster.
 
     Args:
         client: the cluster.
         train, valid: training rows and the later validation window (as :meth:`LambdaRanker.fit`).
         seed: the LightGBM seed.
-        num_boost_round: rounds to train (the kept round is chosen on ``valid``).
+        num_boost_round: most rounds (the kept round is chosen on ``valid``).
         parts: partitions of whole queries (default: one per worker), placed on the workers in turn.
         early_stopping_rounds, min_boost_round: the in-process early stopping's patience and floor.
+        block_rounds: rounds per Dask fit between two looks at the validation curve.
 
     Raises:
         ValueError: empty training data, or data built with another feature list.
@@ -109,15 +112,24 @@ def fit_ranker(client: Client, train: RankingData, valid: RankingData, *, seed: 
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     if parts is not None:
         workers = [workers[i % len(workers)] for i in range(parts)]
-    n_parts = len(workers)
     X, y, group = _to_dask(client, train, workers)
     t0 = time.perf_counter()
-    model = DaskLGBMRanker(client=client, **estimator_params(ranker.params, num_boost_round))
-    model.fit(X, y, group=group, feature_name=list(FEATURE_NAMES))
-    booster = model.booster_
-    logger.info("Dask fit of the %s ranker: %d rows, %d queries, %d partitions, %.1f s", train.direction, len(train),
-                train.n_queries, n_parts, time.perf_counter() - t0)
-    curve = validation_curve(booster, valid) if len(valid) else []
-    best = best_round(curve, patience=early_stopping_rounds, min_rounds=min_boost_round) if curve else 0
+    booster: lgb.Booster | None = None
+    curve: list[float] = []
+    scores = np.zeros(len(valid), dtype=np.float64)
+    best, stopped = 0, False
+    while not stopped and (booster.current_iteration() if booster else 0) < num_boost_round:
+        done = booster.current_iteration() if booster else 0
+        rounds = min(block_rounds, num_boost_round - done) if len(valid) else num_boost_round
+        model = DaskLGBMRanker(client=client, **estimator_params(ranker.params, rounds))
+        model.fit(X, y, group=group, feature_name=list(FEATURE_NAMES), init_model=booster)
+        booster = model.booster_
+        if not len(valid):
+            break
+        extend_curve(booster, valid, scores, curve)
+        best, stopped = replay_early_stopping(curve, patience=early_stopping_rounds, min_rounds=min_boost_round)
+    assert booster is not None
+    logger.info("Dask fit of the %s ranker: %d rows, %d queries, %d partitions, %d rounds, %.1f s", train.direction,
+                len(train), train.n_queries, len(workers), booster.current_iteration(), time.perf_counter() - t0)
     return LambdaRanker.from_booster(booster, train.direction, params=ranker.params, seed=seed,
                                      best_iteration=best or booster.current_iteration(), valid_curve=curve)

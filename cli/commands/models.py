@@ -60,11 +60,16 @@ def train(
     holdout_days: float = typer.Option(45.0, "--holdout-days", help="Window promotion is judged on."),
     promote_after: bool = typer.Option(False, "--promote", help="Promote when it beats the active version."),
     encoder: bool = typer.Option(False, "--encoder", help="Fine-tune the encoder on past positive pairs first."),
+    dask_scheduler: str | None = typer.Option(
+        None, "--dask-scheduler", help="Run the batch work (embedding, training rows, LambdaRank fits) on this Dask "
+        "cluster, e.g. tcp://10.0.0.5:8786 (default: CAPCONNECT_DASK_SCHEDULER; unset: in this process)."),
 ) -> None:
     """Train both directions, evaluate beside the baselines, write models/<version>/ and register it."""
     from training.pipeline import train as run_train
 
     s = settings()
+    if dask_scheduler:
+        s = s.model_copy(update={"dask_scheduler": dask_scheduler})
     config = TrainConfig(seed=seed, valid_days=valid_days, holdout_days=holdout_days)
     with database() as db, db.connect(autocommit=True) as conn:
         try:
@@ -76,7 +81,7 @@ def train(
                 console.print(outcome.summary())
             result = run_train(s, conn, seed=seed, version=version, config=config,
                                progress=lambda m: console.print(f"· {m}"))
-        except (TrainingError, ValueError) as exc:
+        except (TrainingError, ValueError, ConnectionError) as exc:
             fail(str(exc))
         print_metrics(result.metrics)
         print_served(result.metrics)

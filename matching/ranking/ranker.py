@@ -69,18 +69,19 @@ class _EarlyStopping:
             raise lgb.callback.EarlyStopException(self.best_iter - 1, self.best_eval)
 
 
-def best_round(curve: list[float], *, patience: int = 30, min_rounds: int = 50) -> int:
-    """The round :meth:`LambdaRanker.fit`'s early stopping keeps, replayed on a validation curve (the
-    watched metric after each round) computed elsewhere: the Dask fit trains every round, then keeps
-    this one (one stopping rule: the same :class:`_EarlyStopping`). 0 for an empty curve."""
+def replay_early_stopping(curve: list[float], *, patience: int = 30, min_rounds: int = 50) -> tuple[int, bool]:
+    """:meth:`LambdaRanker.fit`'s early stopping replayed on a validation curve (the watched metric after
+    each round) computed elsewhere: ``(the round it keeps, whether it stopped within the curve)``. The Dask
+    fit trains in blocks of rounds and asks this after each (one stopping rule: the same
+    :class:`_EarlyStopping`). ``(0, False)`` for an empty curve."""
     stopper = _EarlyStopping(patience, min_rounds)
     for i, score in enumerate(curve):
         env = SimpleNamespace(iteration=i, evaluation_result_list=[("valid", "ndcg@10", float(score), True)])
         try:
             stopper(env)
         except lgb.callback.EarlyStopException:
-            break
-    return int(stopper.best_iter)
+            return int(stopper.best_iter), True
+    return int(stopper.best_iter), False
 
 
 class LambdaRanker:
