@@ -104,17 +104,19 @@ def allocate(amount: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray | None
 
 
 def objective(members: tuple[int, ...], fit: np.ndarray, co: np.ndarray, lead: int | None, *,
-              lead_weight: float = LEAD_WEIGHT, pair_weight: float = PAIR_WEIGHT) -> tuple[float, float, float, float]:
-    """``(objective, mean fit, lead ties, pair ties)`` of a set (positions; ``lead`` among them or ``None``)."""
-    idx = np.asarray(members, dtype=np.int64)
-    mean_fit = float(fit[idx].mean())
-    others = idx[idx != lead] if lead is not None else idx
-    lead_tie = float(ties(co[lead, others]).mean()) if lead is not None and len(others) else 0.0
-    if len(others) >= 2:
-        sub = ties(co[np.ix_(others, others)])
-        pair_tie = float(sub[np.triu_indices(len(others), 1)].mean())
-    else:
-        pair_tie = 0.0
+              lead_weight: float = LEAD_WEIGHT, pair_weight: float = PAIR_WEIGHT, tie: np.ndarray | None = None
+              ) -> tuple[float, float, float, float]:
+    """``(objective, mean fit, lead ties, pair ties)`` of a set (positions; ``lead`` among them or ``None``).
+
+    ``tie``: :func:`ties` of ``co`` when the caller has it (the search computes it once). Plain Python over the
+    few members: faster than array calls for sets of at most a handful.
+    """
+    t = ties(co) if tie is None else tie
+    mean_fit = sum(float(fit[m]) for m in members) / len(members)
+    others = [m for m in members if m != lead]
+    lead_tie = sum(float(t[lead, m]) for m in others) / len(others) if lead is not None and others else 0.0
+    pairs = [(a, b) for i, a in enumerate(others) for b in others[i + 1:]]
+    pair_tie = sum(float(t[a, b]) for a, b in pairs) / len(pairs) if pairs else 0.0
     return mean_fit + lead_weight * lead_tie + pair_weight * pair_tie, mean_fit, lead_tie, pair_tie
 
 
@@ -127,21 +129,24 @@ def search(amount: float, lo: np.ndarray, hi: np.ndarray, fit: np.ndarray, co: n
         amount: the amount to cover.
         lo, hi: each candidate's share range (``lo ≥ 0``, ``hi`` at most the amount).
         fit: each candidate's fit percentile.
-        co: ``(k, k)`` co-investment counts between candidates.
+        co: ``(k, k)`` co-investment counts between candidates (the diagonal is ignored).
         lead: the lead's position (always a member) or ``None``.
     """
     k = len(fit)
     if k == 0 or n <= 0:
         return []
-    weights = {"lead_weight": lead_weight, "pair_weight": pair_weight}
+    tie = ties(co)
+    np.fill_diagonal(tie, 0.0)
+    kw = {"lead_weight": lead_weight, "pair_weight": pair_weight, "tie": tie}
     near = member_scores(fit, co[lead] if lead is not None else np.zeros(k), lead_weight=lead_weight)
     order = [int(i) for i in np.lexsort((np.arange(k), -near)) if i != lead][:pool]
+    lo_l, hi_l, fit_l = [float(x) for x in lo], [float(x) for x in hi], [float(x) for x in fit]
     start: tuple[int, ...] = (lead,) if lead is not None else ()
     frontier: list[tuple[int, ...]] = [start]
-    found: dict[frozenset[int], Found] = {}
+    found: dict[frozenset[int], tuple[float, tuple[int, ...], tuple[float, float, float]]] = {}
     seen: set[frozenset[int]] = set()
     for _size in range(len(start), max_size):
-        grown: dict[frozenset[int], tuple[float, tuple[int, ...]]] = {}
+        grown: dict[frozenset[int], tuple[float, tuple[int, ...], tuple[float, float, float]]] = {}
         for members in frontier:
             for c in order:
                 if c in members:
@@ -149,28 +154,31 @@ def search(amount: float, lo: np.ndarray, hi: np.ndarray, fit: np.ndarray, co: n
                 key = frozenset((*members, c))
                 if key in seen or key in grown:
                     continue
-                cand = _ordered((*members, c), fit, lead)
-                idx = np.asarray(cand, dtype=np.int64)
-                if lo[idx].sum() > amount + _EPS:
+                cand = _ordered((*members, c), fit_l, lead)
+                if sum(lo_l[m] for m in cand) > amount + _EPS:
                     seen.add(key)
                     continue
-                grown[key] = (objective(cand, fit, co, lead, **weights)[0], cand)
+                value, mean_fit, lead_tie, pair_tie = objective(cand, fit, co, lead, **kw)
+                grown[key] = (value, cand, (mean_fit, lead_tie, pair_tie))
         if not grown:
             break
         seen.update(grown)
-        for key, (_, cand) in grown.items():
-            if len(cand) >= min_size and key not in found:
-                shares = allocate(amount, lo[list(cand)], hi[list(cand)])
-                if shares is not None:
-                    value, mean_fit, lead_tie, pair_tie = objective(cand, fit, co, lead, **weights)
-                    found[key] = Found(cand, tuple(float(s) for s in shares), value, mean_fit, (lead_tie, pair_tie))
+        for key, item in grown.items():  # feasible: Σ lo ≤ amount (checked above) ≤ Σ hi
+            if len(item[1]) >= min_size and key not in found and sum(hi_l[m] for m in item[1]) >= amount - _EPS:
+                found[key] = item
         best = sorted(grown.values(), key=lambda v: (-v[0], v[1]))[:beam]
-        frontier = [cand for _, cand in best]
-    results = sorted(found.values(), key=lambda f: (-f.objective, len(f.members), f.members))
-    return results[:n]
+        frontier = [cand for _, cand, _ in best]
+    out = []
+    for value, cand, (mean_fit, lead_tie, pair_tie) in sorted(found.values(), key=lambda v: (-v[0], len(v[1]), v[1])):
+        shares = allocate(amount, lo[list(cand)], hi[list(cand)])  # only for the sets returned
+        if shares is not None:
+            out.append(Found(cand, tuple(float(x) for x in shares), value, mean_fit, (lead_tie, pair_tie)))
+        if len(out) == n:
+            break
+    return out
 
 
-def _ordered(members: tuple[int, ...], fit: np.ndarray, lead: int | None) -> tuple[int, ...]:
+def _ordered(members: tuple[int, ...], fit: list[float], lead: int | None) -> tuple[int, ...]:
     """The lead first, then by fit (best first), then by position."""
     rest = sorted((m for m in members if m != lead), key=lambda m: (-fit[m], m))
     return ((lead,) if lead is not None else ()) + tuple(rest)
