@@ -135,6 +135,7 @@ BRUTE_MAX_INVESTORS = 20_000
 NEIGHBOUR_MARGIN = 16
 _ROWS = 256  # investors per block of the sparse overlap
 _PAIRS = 1 << 20  # candidate pairs re-scored at once
+_QUERIES = 8192  # investors per FAISS search
 
 
 def investor_neighbours(engaged: sp.csr_matrix, dense: np.ndarray, k: int, *,
@@ -174,6 +175,7 @@ def investor_neighbours(engaged: sp.csr_matrix, dense: np.ndarray, k: int, *,
     index = faiss.IndexFlatIP(d.shape[1])
     d32 = np.ascontiguousarray(d, dtype=np.float32)
     index.add(d32)
+    near_all = np.vstack([index.search(d32[q:q + _QUERIES], k2)[1] for q in range(0, n, _QUERIES)])
     idx = np.full((n, k), -1, dtype=np.int64)
     out = np.zeros((n, k), dtype=np.float64)
     for lo in range(0, n, _ROWS):
@@ -185,7 +187,7 @@ def investor_neighbours(engaged: sp.csr_matrix, dense: np.ndarray, k: int, *,
             r, cols = np.nonzero(block >= kth[:, None])
             rows, sims = r + lo, block[r, cols]
         else:
-            _, near = index.search(d32[lo:hi], k2)  # the dense part's best (exact flat search)
+            near = near_all[lo:hi]  # the dense part's best (exact flat search)
             ov.sum_duplicates()
             ov.sort_indices()
             ov_keys = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(ov.indptr)) * n + ov.indices
