@@ -7,7 +7,8 @@ the same scorer; either replaces the reference in one assignment. A request read
 and keeps that object to the end, so a list is always scored by one model over one market; no request
 waits and none is dropped. A bundle that fails verification is refused and logged; the current model
 keeps serving. The exposure counts (shows per enterprise this period) are the service's, not the
-matcher's: :attr:`AppState.exposure` is passed into every deal list and counts what was served.
+matcher's: :attr:`AppState.exposure` is passed into every deal list and counts what was served; every
+process reads what all of them served from the database (:mod:`api.exposure`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg_pool
@@ -34,7 +34,7 @@ from matching.serving.context import MatchContext
 from matching.serving.exposure import ShownCounts
 from matching.serving.matcher import Matcher
 from matching.serving.results import CONTENT_RULES
-from store import registry
+from store import artifacts, registry
 from store.registry import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,8 @@ class AppState:
         limiter: the per-key rate limiter (counted in the database, shared by every worker).
         metrics: the Prometheus metrics.
         model: the serving model's status.
-        exposure: shows per enterprise id this period (seeded from the impression log, counted per list).
+        exposure: shows per enterprise id this period (every process's, read from the database every
+            ``exposure_refresh_seconds`` by :class:`api.exposure.ExposureSync`; counted per list in between).
         started_at: when the state was built.
         rebuild: reads the market as it is now into a new context and the log's exposure counts (set by
             the lifespan; the market poller calls it through :meth:`check_market`).
@@ -117,7 +118,9 @@ class AppState:
         Raises:
             ArtifactError: the folder is missing, altered, or built for other features or encoder.
         """
-        return ModelBundle.load(Path(mv.path), encoder_id=self.encoder.encoder_id)
+        with self.pool.connection() as conn:  # trained on another machine: its files from the database
+            folder = artifacts.local_folder(conn, mv.version, mv.path, self.settings.models_dir)
+        return ModelBundle.load(folder, encoder_id=self.encoder.encoder_id)
 
     def swap(self, bundle: ModelBundle | None) -> Matcher:
         """Serve ``bundle`` (``None``: the content + rules score) from the next request on."""

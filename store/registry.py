@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -21,6 +22,7 @@ from psycopg.types.json import Jsonb
 
 from matching.ranking.bundle import json_safe
 from matching.ranking.promotion import PromotionRefused, check_promotion, rollback_target, verify
+from store import artifacts
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,8 @@ def _json(value: dict[str, Any]) -> Jsonb:
 
 def register(conn: psycopg.Connection, version: str, path: str, manifest: dict[str, Any],
              metrics: dict[str, Any]) -> ModelVersion:
-    """Insert a new ``candidate`` version (committed by the caller's transaction).
+    """Insert a new ``candidate`` version (committed by the caller's transaction), with the files of ``path``
+    (:func:`store.artifacts.save`) so that any service machine can load it.
 
     Raises:
         psycopg.errors.UniqueViolation: the version name is taken.
@@ -59,6 +62,9 @@ def register(conn: psycopg.Connection, version: str, path: str, manifest: dict[s
     row = conn.cursor(row_factory=dict_row).execute(
         f"INSERT INTO model_versions (version, path, manifest, metrics) VALUES (%s, %s, %s, %s) "
         f"RETURNING {_COLUMNS}", (version, path, _json(manifest), _json(metrics))).fetchone()
+    if Path(path).is_dir():  # its files, for the machines that did not train it (store.artifacts)
+        size = artifacts.save(conn, version, Path(path))
+        logger.info("model %s registered; its files kept in the database (%d bytes)", version, size)
     return _row(row)
 
 

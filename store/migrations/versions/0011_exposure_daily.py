@@ -1,4 +1,7 @@
-"""Exposure counts shared by every service process: shows per enterprise and UTC day, ``exposure_daily``.
+"""State every service machine shares: exposure counts per UTC day (``exposure_daily``) and the files of each
+model version (``model_artifacts``).
+
+**Exposure counts.**
 
 The exposure cap (:mod:`matching.ranking.diversity`) demotes enterprises shown too often this period. Each
 service process counts the lists it serves in memory (:class:`matching.serving.exposure.ShownCounts`); with
@@ -18,6 +21,12 @@ served. The impression log holds the answer but counting it (a join of ``served_
 * Rows are not tied to ``enterprises`` by a key (a list write should not lock the enterprise row); the rows of
   a deleted enterprise are never read (it is not in the market) and leave with their day
   (:func:`store.exposure.prune`).
+
+**Model files.** A version's folder is written on the machine that trained it and registered with that path;
+a service machine with a data folder of its own could not load it. ``model_artifacts`` keeps each version's
+folder as one archive (:mod:`store.artifacts`, written by :func:`store.registry.register`), unpacked into
+``models_dir`` by a machine that lacks it. Versions registered before this migration have no archive (their
+folders stay where they are).
 """
 
 from alembic import op
@@ -47,6 +56,13 @@ END $$;
 CREATE TRIGGER served_list_items_exposure AFTER INSERT ON served_list_items
     REFERENCING NEW TABLE AS exposure_new FOR EACH STATEMENT EXECUTE FUNCTION exposure_daily_counted();
 
+CREATE TABLE model_artifacts (
+    version text PRIMARY KEY REFERENCES model_versions(version) ON DELETE CASCADE,
+    archive bytea NOT NULL,
+    sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    stored_at timestamptz NOT NULL DEFAULT now()
+);
+
 INSERT INTO exposure_daily (day, enterprise_id, shown)
 SELECT (l.created_at AT TIME ZONE 'UTC')::date, i.enterprise_id, count(*)
 FROM served_list_items i JOIN served_lists l ON l.id = i.list_id
@@ -57,6 +73,7 @@ GROUP BY 1, 2;
 DROP = """
 DROP TRIGGER IF EXISTS served_list_items_exposure ON served_list_items;
 DROP TABLE IF EXISTS exposure_daily;
+DROP TABLE IF EXISTS model_artifacts;
 DROP FUNCTION IF EXISTS exposure_daily_counted();
 """
 
