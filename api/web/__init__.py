@@ -14,6 +14,8 @@ the core; they hold no business rules of their own and never import a route modu
 * ``/web/models/retrain`` and the models page's job panel: :mod:`api.web.retrain`
 * ``/web/readiness`` (上市培育进度) and the enterprise page's readiness panel: :mod:`api.web.readiness`
 * ``/web/exports/profiles`` (企业画像 for government platforms, a download): :mod:`api.web.exports`
+* ``/web/alerts`` (提醒: alerts, alert settings, saved searches, the webhook) and the navigation's unread count:
+  :mod:`api.web.alerts`
 * ``/web/needs/{id}/syndicates`` and the deal cards' 组建银团/联合投资 panel: :mod:`api.web.syndicates`
 """
 
@@ -22,11 +24,11 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import auth, exports, newcomer, parties, programmes, readiness, retrain, staff, syndicates
+from api.web import alerts, auth, exports, newcomer, parties, programmes, readiness, retrain, staff, syndicates
 from api.web.common import STATIC_DIR, PageError, SignInNeeded, page_error, signin_redirect
 
 router = APIRouter()
-for _part in (auth, parties, newcomer, staff, retrain, programmes, readiness, exports, syndicates):
+for _part in (auth, parties, newcomer, alerts, staff, retrain, programmes, readiness, exports, syndicates):
     router.include_router(_part.router)
 
 #: Paths whose bodies may be as large as a bulk upload (the app's ``body_limits``).

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import psycopg
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -28,12 +30,14 @@ from fastapi.templating import Jinja2Templates
 from api import throttle
 from api.deps import Principal, StateDep
 from api.errors import ApiError
+from api.services import alerts as alert_service
 from api.state import AppState
 from api.web.i18n import LANG_COOKIE, LANGS, lang_of, pick, translator
 from matching.domain import vocab
 from matching.errors import FieldError, MatchingError
 from store import sessions as sessions_db
 
+logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 STATIC_DIR = HERE / "static"
@@ -45,12 +49,13 @@ HOME = {"investor": "/web/investor", "enterprise": "/web/enterprise", "operator"
         "admin": "/web/operator", "data_scientist": "/web/models"}
 #: Navigation per role: (text key, path).
 NAV = {
-    "investor": (("nav_deals", "/web/investor"),),
+    "investor": (("nav_deals", "/web/investor"), ("nav_alerts", "/web/alerts")),
     "enterprise": (("nav_enterprise", "/web/enterprise"),),
-    "operator": (("nav_operator", "/web/operator"), ("nav_deals", "/web/investor"),
+    "operator": (("nav_operator", "/web/operator"), ("nav_deals", "/web/investor"), ("nav_alerts", "/web/alerts"),
                  ("nav_enterprise", "/web/enterprise"), ("nav_programmes", "/web/programmes"),
                  ("nav_pipeline", "/web/readiness")),
-    "admin": (("nav_operator", "/web/operator"), ("nav_deals", "/web/investor"), ("nav_enterprise", "/web/enterprise"),
+    "admin": (("nav_operator", "/web/operator"), ("nav_deals", "/web/investor"), ("nav_alerts", "/web/alerts"),
+              ("nav_enterprise", "/web/enterprise"),
               ("nav_programmes", "/web/programmes"), ("nav_pipeline", "/web/readiness"), ("nav_models", "/web/models")),
     "data_scientist": (("nav_models", "/web/models"),),
 }
@@ -180,6 +185,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, *
     token = getattr(request.state, "csrf", None) or request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
     nav = NAV.get(who.role, ()) if who else ()
     ctx = {"t": translator(lang), "lang": lang, "csrf": token, "who": who, "nav": nav, "path": request.url.path,
+           "badges": nav_badges(request, who),
            "lang_url": _lang_url(request, "en" if lang == "zh" else "zh"), "pick": lambda zh, en: pick(lang, zh, en),
            "money": lambda v: money(v, lang), "local": local_time, "label": lambda v, code: label(v, code, lang),
            **(context or {})}
@@ -191,6 +197,22 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, *
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", secure=secure, path="/")
     response.headers["Cache-Control"] = "no-store"  # pages show data this key may see: never cache them
     return response
+
+
+def nav_badges(request: Request, who: Principal | None) -> dict[str, int]:
+    """Counts shown beside navigation items: an investor's unread alerts beside "提醒" (read through
+    :func:`api.services.alerts.list_alerts`, its access checks). A count that cannot be read is left out: the
+    badge never keeps a page from rendering."""
+    state = getattr(request.app.state, "capconnect", None)
+    if who is None or who.role != "investor" or who.investor_id is None or state is None:
+        return {}
+    try:
+        with state.pool.connection() as conn:
+            listed = alert_service.list_alerts(conn, who, who.investor_id, limit=1, offset=0, unread_only=True)
+    except (*EXPECTED, psycopg.Error) as exc:
+        logger.warning("unread alerts of investor %s not counted: %s", who.investor_id, exc)
+        return {}
+    return {"nav_alerts": int(listed["unread"])}
 
 
 def local_time(moment: datetime | None) -> str:

@@ -45,6 +45,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "nav_enterprise": ("资金推荐", "Funding"),
     "nav_operator": ("撮合成效", "Outcomes"),
     "nav_models": ("模型", "Models"),
+    "nav_alerts": ("提醒", "Alerts"),
+    "unread_badge": ("{n} 条未读提醒", "{n} unread alerts"),
     # investor
     "deals_title": ("为您推荐的项目", "Deals for you"),
     "deals_for": ("投资方", "Investor"),
