@@ -115,6 +115,8 @@ def prepare(base_url: str, shape: Shape, *, fresh: bool = False) -> tuple[Prepar
         load_s = time.perf_counter() - t0
         del batch
         _record(url, shape)
+    else:
+        upgrade(url)  # a reused market gets the migrations added since it was generated (its rows stay)
     t0 = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         stored = read_market(conn)

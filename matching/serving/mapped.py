@@ -217,9 +217,14 @@ def context_for(folder: Path, key: str, build: Callable[[], MatchContext], *, ve
     Returns ``(context, built)``.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    if (folder / key / MANIFEST).exists():  # the usual start: mapped (and checked) without waiting for the lock
+        try:
+            return load_context(folder, key, verify=verify), False
+        except ArtifactError as exc:
+            logger.warning("refused the serving context, rebuilding it: %s", exc)
     with open(folder / f".{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (folder / key).exists():
+        if (folder / key).exists():  # another worker may have built (or rebuilt) it while this one waited
             try:
                 return load_context(folder, key, verify=verify), False
             except ArtifactError as exc:
