@@ -27,8 +27,10 @@ What is shown, member by member:
   not fit names no rule (the broken rules could include the enterprise's refusal list, which is internal).
   That an investor appears at all tells that its mandate admits the need: what a syndicate suggestion is.
 
-Per request, in process (demo market, 600 investors): one feature pass over the investors who may join, and a
-beam search over the best 30 (milliseconds; see the core's tests for the known answers).
+Cost: one feature pass over the investors who may join and a beam search over the best 30. The core call
+(:func:`matching.serving.syndicates.suggest`) on a generated market of 5,000 enterprises and 600 investors, 200 open
+needs (pools of 76 investors at the median, 256 at most): median 64 ms, p95 132 ms, slowest 1.2 s, measured while
+other jobs held the 2-core machine at load average ≈ 10 (so an upper bound; no quiet measurement was made).
 """
 
 from __future__ import annotations
