@@ -219,6 +219,8 @@ def _syndicate(context: MatchContext, found: Pool, s: ss.Found, co: np.ndarray, 
     pos = np.asarray(s.members, dtype=np.int64)
     rows = found.rows[pos]
     shares = np.asarray(s.amounts)
+    if (shares <= 0).any():  # a member with nothing to put in is no member (open minimums, amount met by the rest)
+        return None
     ok = eligible(snap, rows, share_columns(context, need_row, shares), context.rules.statuses(), tolerance=0.0)
     if not ok.all():  # the last line of defence: never suggest a share the rules refuse (a bug: shout)
         logger.error("dropped a syndicate for need row %d: rows %s refused at shares %s", need_row,
