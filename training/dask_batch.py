@@ -89,7 +89,8 @@ class DaskBatch(Batch):
             return value  # small: travels inside each task
         held = self._scattered.get(id(value))
         if held is None or held[0] is not value:
-            held = (value, self.client.scatter(value, broadcast=True, hash=False))
+            # in a list: scatter() would send a dict's items as separate keys
+            held = (value, self.client.scatter([value], broadcast=True, hash=False)[0])
             self._scattered[id(value)] = held
         return held[1]
 

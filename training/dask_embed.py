@@ -67,7 +67,8 @@ class ClusterEncoder:
         client: the cluster's client.
         loader: a picklable callable that loads the encoder on a worker.
         encoder_id, dimension: the driver encoder's (cache keys and artifacts must not change).
-        texts_per_task: texts per task (partitions are the unit a worker takes).
+        texts_per_task: most texts per task (partitions are the unit a worker takes); fewer texts than
+            workers × this are cut into one partition per worker.
     """
 
     thread_safe = False
@@ -87,7 +88,8 @@ class ClusterEncoder:
         items = list(texts)
         if not items:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        parts = chunks(items, self.texts_per_task)
+        workers = max(1, len(self.client.scheduler_info(n_workers=-1)["workers"]))
+        parts = chunks(items, min(self.texts_per_task, -(-len(items) // workers)))  # every worker gets a part
         futures = self.client.map(encode_partition, parts, loader=self.loader, encoder_id=self.encoder_id,
                                   kind=kind, texts_per_batch=batch_size, pure=False)  # (map's own batch_size)
         out: list[Any] = self.client.gather(futures)
