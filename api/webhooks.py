@@ -63,22 +63,23 @@ def verify(secret: str, headers: dict[str, str], body: bytes, *, tolerance_secon
     return hmac.compare_digest(h.get(SIGNATURE.lower(), ""), sign(secret, ts, body))
 
 
-def url_problem(url: str, *, allow_private: bool) -> str | None:
-    """Why a webhook URL is refused (``None``: fine): http(s) only, a host, and unless ``allow_private`` no
-    loopback, private, link-local or reserved address (the service must not be made to call its own network)."""
+def url_problem(url: str, *, allow_private: bool) -> tuple[str, str] | None:
+    """Why a webhook URL is refused, ``(Chinese, English)`` (``None``: fine): http(s) only, a host, and unless
+    ``allow_private`` no loopback, private, link-local or reserved address (the service must not be made to call
+    its own network)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "an http:// or https:// URL with a host"
+        return "带主机名的 http:// 或 https:// 地址", "an http:// or https:// URL with a host"
     if allow_private:
         return None
     try:
         addrs = {a[4][0] for a in socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)}
     except OSError:
-        return f"a host that resolves ({parts.hostname} does not)"
+        return f"可解析的主机名（{parts.hostname} 无法解析）", f"a host that resolves ({parts.hostname} does not)"
     for a in addrs:
         ip = ipaddress.ip_address(a.split("%")[0])
         if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-            return f"a public address ({parts.hostname} is {ip})"
+            return f"公网地址（{parts.hostname} 是 {ip}）", f"a public address ({parts.hostname} is {ip})"
     return None
 
 
@@ -149,7 +150,7 @@ class Deliverer:
         status, error = None, None
         problem = url_problem(row["url"], allow_private=self.settings.webhook_allow_private)
         if problem is not None:
-            error = f"refused: the URL must be {problem}"
+            error = f"refused: the URL must be {problem[1]}"
         else:
             try:
                 status = self._client.post(row["url"], content=body, headers=headers).status_code

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 import uvicorn
-from helpers_api import ApiEnv, api_service, console_client, wait_for
+from helpers_api import ApiEnv, api_service, console_client, error_of, wait_for
 from test_newcomer_wording import check_en, check_zh
 from test_web_e2e import CHROMIUM, LAPTOP, chromium, shoot, sign_in  # noqa: F401  (fixtures)
 
 from api.web.alerts_text import REASONS, WORDS
-from api.webhooks import ALERT_ID, verify
+from api.webhooks import ALERT_ID, url_problem, verify
 
 
 class Receiver:
@@ -170,9 +170,20 @@ def test_a_refused_form_names_the_field_the_value_and_what_is_allowed(live: tupl
     r = client.post("/web/alerts/webhook", data={"csrf": csrf, "url": "ftp://example.com/hook"})
     error = r.text.split('data-form="webhook"')[1].split("</div>")[0]
     assert r.status_code == 422 and "<code>url</code>" in error and "ftp://example.com/hook" in error
-    assert "http:// or https://" in error
+    assert "Webhook 地址须为带主机名的 http:// 或 https:// 地址" in error and "an http" not in error  # no English
     assert env.get(f"/v1/investors/{env.ids['inv2']}/alert-settings", "inv2").json()["top_n"] == 10  # nothing saved
     assert env.get(f"/v1/investors/{env.ids['inv2']}/webhook", "inv2").status_code == 404
+
+
+def test_the_api_says_why_a_webhook_url_is_refused_in_both_languages(live: tuple[ApiEnv, str]) -> None:
+    env, _ = live
+    r = env.client.put(f"/v1/investors/{env.ids['inv2']}/webhook", json={"url": "ftp://example.com/hook"},
+                       headers=env.auth("inv2"))
+    assert r.status_code == 422 and error_of(r)["message"] == (
+        "Webhook 地址须为带主机名的 http:// 或 https:// 地址 / the webhook URL must be an http:// or https:// URL with "
+        "a host")
+    assert url_problem("https://10.0.0.7/x", allow_private=False) == (
+        "公网地址（10.0.0.7 是 10.0.0.7）", "a public address (10.0.0.7 is 10.0.0.7)")
 
 
 def test_settings_and_saved_searches_round_trip_through_the_api(live: tuple[ApiEnv, str]) -> None:

@@ -174,7 +174,7 @@ def put_webhook(state: AppState, conn: psycopg.Connection, who: Principal, inves
     _investor(conn, who, investor_id, write=True)
     problem = url_problem(body.url, allow_private=state.settings.webhook_allow_private)
     if problem is not None:
-        raise invalid("url", body.url, f"Webhook 地址须为{problem}", f"the webhook URL must be {problem}")
+        raise invalid("url", body.url, f"Webhook 地址须为{problem[0]}", f"the webhook URL must be {problem[1]}")
     secret = "whsec_" + secrets.token_urlsafe(32)
     return {**hooks.put_webhook(conn, investor_id, body.url, secret, body.active), "secret": secret}
 

@@ -100,6 +100,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "remove": ("删除 Webhook", "Remove webhook"),
     "removed": ("Webhook 已删除。提醒仍会显示在本页。", "Webhook removed. Alerts still appear on this page."),
     "since": ("登记于", "Registered"),
+    "secret_ready": ("Webhook 已登记。签名密钥只显示这一次，请在下方复制保存 ↓",
+                     "Webhook registered. Its signing secret is shown this once: copy it below ↓"),
     "secret_title": ("签名密钥（只显示这一次）", "Signing secret (shown this once)"),
     "secret_help": ("请立即复制并妥善保存：离开本页后无法再次查看。丢失后重新登记即可获得新密钥。",
                     "Copy it now and keep it safe: it cannot be shown again. If lost, register again for a new one."),

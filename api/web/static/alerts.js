@@ -1,6 +1,9 @@
 // 提醒 / Alerts page: the webhook secret's copy button (the secret is shown once; the page works without this).
 (function () {
   "use strict";
+  // A webhook just registered: bring its secret (shown this once) into view.
+  var secret = document.getElementById("webhook-secret");
+  if (secret) { secret.scrollIntoView({block: "center"}); }
   document.querySelectorAll("button[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {
       var source = document.querySelector(button.getAttribute("data-copy"));
