@@ -270,7 +270,15 @@ def test_an_investor_sees_a_new_alert_marks_it_read_and_registers_a_webhook(live
     en_card = page.locator(f"li.alert-card[data-alert-id='{second['id']}']")
     assert en_card.locator("li.reason").all_inner_texts() == [r["en"] for r in second["reasons"]]
     shoot(page, "issue17-alerts-en")
-    page.goto(f"{base}/web/alerts?lang=zh")
+    page.goto(f"{base}/web/alerts?lang=zh&offset=1")  # the second page: one alert, a link back to the newest
+    assert page.locator("li.alert-card").count() == env.get(
+        f"/v1/investors/{env.ids['inv']}/alerts", "inv").json()["total"] - 1
+    assert page.locator(".pager a").first.inner_text() == "← 较新"
+    page.goto(f"{base}/web/alerts")
+    page.click("#mark-all button[type=submit]")
+    page.wait_for_url("**/web/alerts")
+    assert _badge(page.content()) is None and page.locator("li.alert-card[data-state=unread]").count() == 0
+    assert env.get(f"/v1/investors/{env.ids['inv']}/alerts", "inv").json()["unread"] == 0
     page.context.close()
 
 
@@ -283,6 +291,20 @@ def test_a_refused_form_and_the_staff_view_in_the_browser(live: tuple[ApiEnv, st
     error = page.locator("#settings .form-error")
     assert "须不大于 100" in error.inner_text() and "500" in error.inner_text()
     shoot(page, "issue17-alerts-form-error")
+    page.click("#searches summary")
+    page.fill("#searches input[name=name]", "江北 股权 大额")
+    page.fill("#searches input[name=text]", "新能源汽车")
+    page.select_option("#searches select[name=district]", "500105")
+    page.select_option("#searches select[name=instrument]", "equity")
+    page.fill("#searches input[name=amount_min]", "2000")
+    page.click("#searches form button[type=submit]")
+    page.wait_for_url("**/web/alerts?done=created_search*")
+    item = page.locator("#searches li.search-item").first
+    assert "江北 股权 大额" in item.inner_text() and "江北区" in item.inner_text() and "2,000 万元" in item.inner_text()
+    saved = env.get(f"/v1/investors/{env.ids['inv2']}/saved-searches", "inv2").json()
+    assert saved[-1]["filters"] == {"districts": ["500105"], "instruments": ["equity"], "amount_min": 20_000_000.0}
+    page.locator("#searches").scroll_into_view_if_needed()
+    shoot(page, "issue17-alerts-saved-search")
     page.context.close()
     staff = sign_in(chromium, base, env.keys["operator"], start=f"/web/alerts?investor_id={env.ids['inv']}")
     assert staff.locator("#readonly-note").is_visible() and staff.locator("li.alert-card").count() >= 1
