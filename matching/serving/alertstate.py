@@ -17,7 +17,8 @@ the deal list without the approximation of retrieval (that list scores only the 
 its N-th score is never above this one: an alert is never a pair the served list would rank below its N-th). It is
 built once per query, then kept up to date incrementally: each alert pushes its score into the query's top N (so a
 burst of new needs alerts only for those that enter the top N, one after the other). It is dropped when the model
-changes or the query changes (its signature: filters, text, N, threshold, the mandate's version).
+changes, the query changes (its signature: filters, text, N, threshold, the mandate's version), or once a day of
+market time (the time features move every score).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from matching.serving.matcher import Matcher
 MANDATE = "mandate"
 #: The weight of the similarity percentile in the content + rules score (the served one's).
 SIM_WEIGHT = ContentRulesScorer().sim_weight
+#: States older than this (days of market time) are built again.
+MAX_AGE_DAYS = 1.0
 #: Queries whose states are scored in one feature matrix.
 BATCH = 256
 
@@ -128,16 +131,19 @@ class ListState:
 
     def __init__(self) -> None:
         self.model_version: str | None = None
+        self.as_of: float | None = None  # the market day the states were scored on
         self._states: dict[tuple[int, str], QueryState] = {}
 
     def __len__(self) -> int:
         return len(self._states)
 
     def sync(self, m: Matcher) -> None:
-        """Forget every state when ``m`` serves another model than the one they were scored with."""
-        if m.model_version != self.model_version:
+        """Forget every state when ``m`` serves another model than the one they were scored with, or its market is
+        more than :data:`MAX_AGE_DAYS` past theirs (time features move every score: a stale cutoff is rebuilt)."""
+        now = float(m.snap.as_of)
+        if m.model_version != self.model_version or self.as_of is None or now - self.as_of > MAX_AGE_DAYS:
             self._states.clear()
-            self.model_version = m.model_version
+            self.model_version, self.as_of = m.model_version, now
 
     def forget(self, investor_ids: Iterable[int]) -> None:
         """Drop the states of these investors (their mandate or alert settings changed)."""
