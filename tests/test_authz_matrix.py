@@ -148,6 +148,23 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     # enterprise its own; an investor's similar investors for staff, data scientists and enterprises (never investors)
     ("GET", "/v1/enterprises/{ent}/similar", None, E(200, 200, 200, 200, 200, 200, 403)),
     ("GET", "/v1/investors/{inv}/similar", None, E(200, 200, 200, 403, 403, 200, 200)),
+    # alerts (issue 17): an investor its own; staff and data scientists read, staff change; enterprises nothing
+    ("GET", "/v1/investors/{inv}/alerts", None, E(200, 200, 200, 200, 403, 403, 403)),
+    ("POST", "/v1/investors/{inv}/alerts/read", lambda ids: {"all": True}, E(200, 200, 403, 200, 403, 403, 403)),
+    ("GET", "/v1/investors/{inv}/alert-settings", None, E(200, 200, 200, 200, 403, 403, 403)),
+    ("PUT", "/v1/investors/{inv}/alert-settings", lambda ids: {"top_n": 10}, E(200, 200, 403, 200, 403, 403, 403)),
+    ("GET", "/v1/investors/{inv}/saved-searches", None, E(200, 200, 200, 200, 403, 403, 403)),
+    ("POST", "/v1/investors/{inv}/saved-searches", lambda ids: {"name": "矩阵检索"},
+     E(201, 201, 403, 201, 403, 403, 403)),
+    ("GET", "/v1/investors/{inv}/saved-searches/999999999", None, E(404, 404, 404, 404, 403, 403, 403)),
+    ("PATCH", "/v1/investors/{inv}/saved-searches/999999999", lambda ids: {"top_n": 3},
+     E(404, 404, 403, 404, 403, 403, 403)),
+    ("DELETE", "/v1/investors/{inv}/saved-searches/999999999", None, E(404, 404, 403, 404, 403, 403, 403)),
+    ("GET", "/v1/investors/{inv}/webhook", None, E(404, 404, 404, 404, 403, 403, 403)),  # none registered
+    ("PUT", "/v1/investors/{inv}/webhook", lambda ids: {"url": "ftp://example.com/hook"},  # refused past the gate
+     E(422, 422, 403, 422, 403, 403, 403)),
+    ("DELETE", "/v1/investors/{inv}/webhook", None, E(404, 404, 403, 404, 403, 403, 403)),
+    ("GET", "/v1/investors/{inv}/webhook/deliveries", None, E(200, 200, 200, 200, 403, 403, 403)),
     # documentation and the console's static files: public
     ("GET", "/openapi.json", None, PUBLIC),
     ("GET", "/docs", None, PUBLIC),
