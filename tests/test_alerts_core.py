@@ -45,7 +45,8 @@ def test_a_new_fitting_need_enters_the_top_n_once(known: tuple[MarketSnapshot, M
     a = alerts[0]
     # the state was A's list before the change: software, NEV and chips (three eligible needs), so the cutoff is
     # the weakest of those three, and the target beat it
-    assert len(state.get(queries[0]).top) == 3 and a.cutoff < a.item.score
+    assert a.cutoff < a.item.score
+    assert len(state.get(queries[0]).top) == 4  # N + 1 kept: the three before and the target
     assert "融资需求5,000万元在贵机构单笔投资区间2,000万–1亿元内" in " ".join(r.zh for r in a.item.reasons)
     assert violations(snap, snap.investor_row[ids["A"]], snap.need_row[ids["n-target"]]) == []
     # never twice: neither from the outbox (sent) nor from the state (the pair is in the top N now)
@@ -96,7 +97,20 @@ def test_a_burst_alerts_only_what_enters_the_top_n(known: tuple[MarketSnapshot, 
     got = new_alerts(m, [q], rows, state=state)
     # before the change A's list held NEV only; the target enters first and raises the cutoff above the others
     assert [a.item.enterprise_id for a in got] == [ids["target"]]
-    assert state.get(q).cutoff == pytest.approx(got[0].item.score)
+    assert state.get(q).cutoff(-1) == pytest.approx(got[0].item.score)
+
+
+def test_a_changed_need_is_compared_with_the_others_never_with_itself(known: tuple[MarketSnapshot, Matcher]) -> None:
+    snap, m = known
+    ids = _ids(snap)
+    q = StandingQuery(ids["A"], top_n=1)
+    state = ListState()
+    state.ensure(m, [q])  # the list as it is, the target's need at the top
+    target = snap.need_row[ids["n-target"]]
+    assert state.get(q).needs[0] == target
+    got = new_alerts(m, [q], changed_needs(m, need_ids=[ids["n-target"]]), state=state)
+    assert [(a.item.need_id, a.rank) for a in got] == [(ids["n-target"], 1)]
+    assert got[0].cutoff == pytest.approx(float(state.get(q).others(target)[0]))
 
 
 def test_cold_start_scores_are_on_one_scale(known: tuple[MarketSnapshot, Matcher]) -> None:

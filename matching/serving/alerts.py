@@ -11,8 +11,9 @@ for their open needs), :func:`new_alerts` finds the pairs worth telling an inves
 3. **The same features and scorer** as the deal list (:func:`~matching.serving.alertstate.alert_scores`:
    :func:`pair_features` and the served :class:`TwoSidedScorer`, or the content + rules score without a model).
 4. **The rule**: a pair alerts when its score reaches the query's threshold (``min_score``) and is *above the
-   N-th best score of the query's current list* (:class:`~matching.serving.alertstate.ListState`), i.e. it would
-   push the N-th item out: it enters the investor's top N. Pairs are taken best first and each one that enters
+   N-th best score of the query's current list without that need* (:class:`~matching.serving.alertstate.ListState`;
+   a changed need is never compared with its own earlier score), i.e. it would push the N-th item out: it enters
+   the investor's top N. Pairs are taken best first and each one that enters
    raises the cutoff (it is now in the list), so a burst of fitting needs alerts for at most N of them. A pair
    found by two queries alerts once (the first query in the caller's order, the mandate first).
 5. The last line of defence, as in the matcher: each alert is checked against
@@ -126,7 +127,7 @@ def new_alerts(m: Matcher, queries: Sequence[StandingQuery], need_rows: np.ndarr
                  new_needs=frozenset(int(x) for x in snap.need_id[need_rows]))
     states = [state.get(q) for q in queries]
     refs = [s.ref_sims if s is not None and s.ref_sims is not None else np.zeros(0) for s in states]
-    cutoff = np.array([s.cutoff if s is not None else np.inf for s in states])
+    cutoff = np.array([s.floor if s is not None else np.inf for s in states])  # exact per need in _admit
     floor = np.array([q.min_score if q.min_score is not None else -np.inf for q in queries])
     picked: list[tuple[float, int, int, int, int, np.ndarray]] = []
     for start in range(0, len(inv), CHUNK):
@@ -182,15 +183,15 @@ def _admit(m: Matcher, queries: Sequence[StandingQuery], states: Sequence[object
         st = states[qi]
         assert st is not None  # built by ensure for every query with a pair
         key = (int(snap.inv_id[i]), int(snap.ent_id[e]), int(snap.need_id[n]))
-        before = st.cutoff  # type: ignore[attr-defined]
+        before = st.cutoff(n)  # type: ignore[attr-defined]
         if key in sent or not score > before:
             continue
         broken = violations(snap, i, n, tolerance=m.policy.tolerance)
         if broken:  # never alert a violation (and shout: the eligibility index disagrees with the reference)
             logger.error("alert dropped: investor row %d / need row %d breaks %s", i, n, broken)
             continue
-        rank = 1 + int(np.count_nonzero(st.top > score))  # type: ignore[attr-defined]
-        st.push(score)  # type: ignore[attr-defined]
+        rank = 1 + int(np.count_nonzero(st.others(n) > score))  # type: ignore[attr-defined]
+        st.push(score, n)  # type: ignore[attr-defined]
         sent.add(key)
         chosen.append((queries[qi].key, rank, score, before, i, e, n, x))
     if not chosen:

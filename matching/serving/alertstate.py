@@ -79,28 +79,45 @@ class StandingQuery:
 
 @dataclass
 class QueryState:
-    """A query's current list on the alert scale.
+    """A query's current list on the alert scale: its best N + 1 pairs' scores and needs.
+
+    One more than N is kept so that the cutoff *without* a given need is known: a changed need is compared with the
+    list of the others, never with its own earlier score.
 
     Attributes:
-        top: the scores of its best items, best first (at most ``top_n``).
+        top: the scores of its best pairs, best first (at most ``top_n + 1``).
+        needs: their need rows, aligned with ``top``.
         top_n: the list length.
         ref_sims: sorted similarities of the pairs it may be shown (the percentile's reference; no model only).
         signature: the query as it was when the state was built.
     """
 
     top: np.ndarray
+    needs: np.ndarray
     top_n: int
     ref_sims: np.ndarray | None
     signature: StandingQuery
 
     @property
-    def cutoff(self) -> float:
-        """The score a new pair must beat: the N-th best, or ``-inf`` while the list holds fewer than N."""
-        return float(self.top[self.top_n - 1]) if len(self.top) >= self.top_n else float("-inf")
+    def floor(self) -> float:
+        """A bound under every :meth:`cutoff`: the (N+1)-th best score, ``-inf`` while fewer are known."""
+        return float(self.top[self.top_n]) if len(self.top) > self.top_n else float("-inf")
 
-    def push(self, score: float) -> None:
-        """A pair entered the list: keep the best ``top_n`` scores."""
-        self.top = np.sort(np.r_[self.top, score])[::-1][:self.top_n]
+    def others(self, need: int) -> np.ndarray:
+        """The scores of the list without need row ``need``, best first."""
+        return self.top[self.needs != need]
+
+    def cutoff(self, need: int) -> float:
+        """The score a pair of need row ``need`` must beat: the N-th best of the others, ``-inf`` while fewer."""
+        rest = self.others(need)
+        return float(rest[self.top_n - 1]) if len(rest) >= self.top_n else float("-inf")
+
+    def push(self, score: float, need: int) -> None:
+        """A pair of need row ``need`` entered the list (its earlier score, if any, leaves): keep the best N + 1."""
+        keep = self.needs != need
+        top, needs = np.r_[self.top[keep], score], np.r_[self.needs[keep], need]
+        order = np.argsort(-top, kind="stable")[:self.top_n + 1]
+        self.top, self.needs = top[order], needs[order]
 
 
 def alert_scores(m: Matcher, inv: np.ndarray, ent: np.ndarray, need: np.ndarray,
@@ -201,6 +218,8 @@ class ListState:
             arrays = [np.concatenate([p[k] for p in parts]) for k in range(3)]
             score, _ = alert_scores(m, *arrays, refs if m.scorer is None else None, of)
             for j, q in enumerate(chunk):
-                self._states[q.ident] = QueryState(np.sort(score[of == j])[::-1][:q.top_n], q.top_n,
+                at = np.flatnonzero(of == j)
+                best = at[np.argsort(-score[at], kind="stable")[:q.top_n + 1]]
+                self._states[q.ident] = QueryState(score[best], arrays[2][best], q.top_n,
                                                    refs[j] if m.scorer is None else None, q)
         return len(todo)
