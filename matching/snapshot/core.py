@@ -191,7 +191,9 @@ class MarketSnapshot:
 
     def needs_of(self, ent_row: int) -> np.ndarray:
         """Need rows of an enterprise."""
-        return self._needs_by_ent.get(ent_row, _EMPTY)
+        if not 0 <= ent_row < len(self._need_bounds) - 1:
+            return _EMPTY
+        return self._need_order[self._need_bounds[ent_row]:self._need_bounds[ent_row + 1]]
 
     def events_before(self, when: float) -> slice:
         """The slice of the (time-sorted) event arrays strictly before ``when`` (days)."""
@@ -206,7 +208,9 @@ class MarketSnapshot:
                             ("need_row", {int(x): i for i, x in enumerate(self.need_id)}),
                             ("ent_key_row", {k: i for i, k in enumerate(self.ent_key)}),
                             ("inv_key_row", {k: i for i, k in enumerate(self.inv_key)}),
-                            ("_needs_by_ent", {e: order[bounds[e]:bounds[e + 1]] for e in np.unique(self.need_ent)})):
+                            # need rows by enterprise as two arrays (not a dict of a million small arrays: those
+                            # cost memory in every worker and seconds to map, matching.serving.mapped)
+                            ("_need_order", order.astype(np.int64)), ("_need_bounds", bounds.astype(np.int64))):
             object.__setattr__(self, name, value)
 
 
