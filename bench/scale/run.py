@@ -44,7 +44,7 @@ from matching.retrieval.indexstore import build_or_load
 from matching.retrieval.vectors import embed_market
 from matching.serving.context import build_context
 from matching.serving.matcher import Matcher, Policy
-from matching.snapshot.core import ITYPE
+from matching.snapshot.core import ITYPE, slim_for_serving
 from store import keys as keys_db
 from store import registry
 from store.database import open_database
@@ -183,6 +183,8 @@ class Runner:
         vectors = embed_market(snap, enc, cache=cache, secondaries=True)
         ent_vecs, man_vecs = vectors.ent, vectors.man
         vec_s = time.perf_counter() - t0
+        p.snapshot = snap = slim_for_serving(snap)  # as a worker serves it (records and texts dropped once embedded)
+        release_memory()
         config = IndexConfig(exact_threshold=s.exact_search_threshold, threads=s.faiss_threads)
         shutil.rmtree(emb_dir / "indexes", ignore_errors=True)  # built (and timed) here; the workers load it
         t0 = time.perf_counter()
