@@ -112,8 +112,8 @@ def test_a_corrupt_or_stale_folder_is_refused_with_the_fix(built: MatchContext, 
     (tmp_path / "k2" / MANIFEST).write_text((path / MANIFEST).read_text(), encoding="utf-8")
     with pytest.raises(ArtifactError) as err:
         load_context(tmp_path, "k2")
-    assert str(err.value).startswith(f"serving context at {tmp_path / 'k2'} is stale: format 2 and key k1, expected "
-                                     "format 2 and key k2: delete ")
+    assert str(err.value).startswith(f"serving context at {tmp_path / 'k2'} is stale: format 3 and key k1, expected "
+                                     "format 3 and key k2: delete ")
     with pytest.raises(ArtifactError, match="no serving context at .*manifest.json missing.*: delete"):
         load_context(tmp_path, "k3")
 

@@ -13,7 +13,6 @@ class IdMap:
 
     def __init__(self) -> None:
         self._ids: np.ndarray | None = None
-        self._rows: dict[int, int] = {}
         self._lookup: tuple[str, np.ndarray] | None = None  # vectorised id → row table, built lazily
 
     @property
@@ -26,20 +25,17 @@ class IdMap:
         arr = np.asarray(ids, dtype=np.int64)
         if len(np.unique(arr)) != len(arr):
             raise ValueError("external ids must be unique")
-        self._ids = arr.copy()
-        self._rows = {int(x): i for i, x in enumerate(arr)}
+        self._ids = arr.copy()  # no id → row dict: lookups are vectorised (a million-entry dict per worker was ~100 MB)
         self._lookup = None
 
     def extend(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """Append new external ids; return their rows."""
         arr = np.asarray(ids, dtype=np.int64)
-        clash = [int(x) for x in arr if int(x) in self._rows]
+        clash = [] if self._ids is None else [int(self._ids[r]) for r in self.rows_of(arr)]
         if clash or len(np.unique(arr)) != len(arr):
             raise ValueError(f"ids already in the index or repeated: {clash[:5]}")
         start = 0 if self._ids is None else len(self._ids)
         self._ids = arr.copy() if self._ids is None else np.concatenate([self._ids, arr])
-        for i, x in enumerate(arr):
-            self._rows[int(x)] = start + i
         self._lookup = None
         return np.arange(start, start + len(arr), dtype=np.int64)
 
@@ -82,4 +78,5 @@ class IdMap:
         return 0 if self._ids is None else len(self._ids)
 
     def __contains__(self, external_id: object) -> bool:
-        return isinstance(external_id, (int, np.integer)) and int(external_id) in self._rows
+        return isinstance(external_id, (int, np.integer)) and self._ids is not None \
+            and len(self.rows_of([int(external_id)])) == 1

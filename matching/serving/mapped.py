@@ -44,7 +44,7 @@ from matching.serving.context import MatchContext
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever the layout of the files or of anything pickled in them changes.
-FORMAT_VERSION = 2  # 2: need rows by enterprise as arrays (matching.snapshot.core)
+FORMAT_VERSION = 3  # 2: need rows by enterprise as arrays; 3: shared empty sets and codes, IdMap without a dict
 MANIFEST = "manifest.json"
 PICKLE = "context.pkl"
 #: Arrays at least this large are written as their own ``.npy`` file and mapped; smaller ones are pickled.

@@ -21,6 +21,7 @@ from matching.domain import regions, vocab
 from matching.domain.records import Enterprise, Event, Investor, Mandate, Need, Secondary
 from matching.snapshot.profiles import described, enterprise_text, mandate_text
 from matching.snapshot.sectors import SectorCodes
+from matching.snapshot.shared import NO_KEYS, interned, key_set
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY = 86400.0
@@ -256,13 +257,13 @@ def mandate_columns(sectors: SectorCodes, investors: Sequence[Investor], man: Se
         man_clusters=[frozenset(sectors.cluster[s] for s in ss if sectors.cluster[s] >= 0) for ss in man_sectors],
         man_excluded_sectors=[frozenset(sectors.index[s] for s in (m.excluded_sectors if m else [])
                                         if s in sectors.index) for m in man],
-        man_excluded_ents=[frozenset(m.excluded_enterprises) if m else frozenset() for m in man],
+        man_excluded_ents=[key_set(m.excluded_enterprises) if m else NO_KEYS for m in man],
         man_stages=np.array([mask_of(m.stages, ROUND) if m else 0 for m in man], dtype=np.int64),
         man_tiers=np.array([mask_of(m.tiers, TIER) if m else 0 for m in man], dtype=np.int64),
         man_boards=np.array([mask_of(m.boards, BOARD) if m else 0 for m in man], dtype=np.int64),
         man_instr=np.array([(mask_of(m.instruments, INSTR) if m else 0) or EQUITY_MASK for m in man], dtype=np.int64),
         man_regions=np.array([mask_of(m.regions, REGION) if m else 0 for m in man], dtype=np.int64),
-        man_districts=[frozenset(m.districts) if m else frozenset() for m in man],
+        man_districts=[key_set(m.districts) if m else NO_KEYS for m in man],
         man_ticket_min=np.array([_cny(m, m.ticket_min) if m else np.nan for m in man], dtype=np.float64),
         man_ticket_max=np.array([_cny(m, m.ticket_max) if m else np.nan for m in man], dtype=np.float64),
         man_reinvest=np.array([np.nan if not m or m.local_reinvest_ratio is None else m.local_reinvest_ratio
@@ -335,9 +336,9 @@ def build_snapshot(
         ent_tier=np.array([TIER.get(e.tier, 0) for e in enterprises], dtype=np.int8),
         ent_boards=np.array([mask_of(e.boards, BOARD) for e in enterprises], dtype=np.int64),
         ent_quals=np.array([mask_of(e.qualifications, QUAL) for e in enterprises], dtype=np.int64),
-        ent_district=[e.district_code for e in enterprises],
-        ent_province=[e.province for e in enterprises],
-        ent_country=[e.country for e in enterprises],
+        ent_district=interned(e.district_code for e in enterprises),
+        ent_province=interned(e.province for e in enterprises),
+        ent_country=interned(e.country for e in enterprises),
         ent_region_mask=np.array([sum(1 << REGION[s] for s in vocab.REGION_SCOPES.codes if regions.in_scope(
             s, district_code=e.district_code, province=e.province, country=e.country)) for e in enterprises],
             dtype=np.int64),
@@ -346,7 +347,7 @@ def build_snapshot(
         ent_founded=np.array([to_days(e.founded_on) for e in enterprises], dtype=np.float64),
         ent_revenue=fin[:, 0], ent_growth=fin[:, 1], ent_rd=fin[:, 2], ent_patents=fin[:, 3], ent_employees=fin[:, 4],
         ent_excl_types=np.array([mask_of(e.excluded_investor_types, ITYPE) for e in enterprises], dtype=np.int64),
-        ent_excl_investors=[frozenset(e.excluded_investors) for e in enterprises],
+        ent_excl_investors=[key_set(e.excluded_investors) for e in enterprises],
         # needs stay out of the profile text: their status changes over time and the text is not versioned,
         # so today's open needs in a text would tell training which needs were still open later (a leak)
         ent_text=[enterprise_text(e) for e in enterprises],
@@ -366,7 +367,7 @@ def build_snapshot(
         inv_name=[i.name for i in investors],
         inv_type=np.array([ITYPE[i.investor_type] for i in investors], dtype=np.int8),
         inv_active=np.array([i.status != "inactive" for i in investors], dtype=bool),
-        inv_district=[i.district_code for i in investors],
+        inv_district=interned(i.district_code for i in investors),
         inv_aum=np.array([np.nan if i.aum is None else i.aum for i in investors], dtype=np.float64),
         inv_record=list(investors),
         **mandate_columns(sectors, investors, man),
