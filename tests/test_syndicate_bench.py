@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_benchmark import CRUNCHBASE, _row, _snapshot, _window
+from test_benchmark import CRUNCHBASE, _hand_rows, _row, _snapshot, _vectors, _window
 
 import training.syndicate_bench as sb
 from matching.ingest.investment_events import parse_investment_events, write_investment_events_csv
 from matching.ingest.reader import read_table
+from matching.learning.benchmark.adapter import protocol_sets
 from training.pipeline import Inputs
 
 
@@ -54,6 +55,18 @@ def test_rounds_lead_positives_follow_ons_and_co_investments(tmp_path: Path) -> 
     assert worst < ndcg[0] <= 1.0
     recall_new, _ = sb.per_query(r, r.co.astype(float), ~r.follow_on)  # new pairs: c is out
     assert recall_new.tolist() == [1.0]
+
+
+def test_the_enterprise_lists_alone_are_the_same_lists(tmp_path: Path) -> None:
+    """The deal-list scorer's choice reads the enterprise -> investor lists only: asked alone they are the same."""
+    snap = _snapshot(_hand_rows(), tmp_path)
+    ent_vecs, man_vecs = _vectors(snap)
+    both = protocol_sets(snap, _window(), ent_vecs=ent_vecs, man_vecs=man_vecs)
+    alone = protocol_sets(snap, _window(), ent_vecs=ent_vecs, man_vecs=man_vecs, directions=("enterprise",))
+    assert set(alone) == {"enterprise"} and set(both) == {"investor", "enterprise"}
+    a, b = alone["enterprise"].data, both["enterprise"].data
+    assert (a.inv == b.inv).all() and (a.ent == b.ent).all() and (a.y == b.y).all()
+    assert np.array_equal(a.X, b.X, equal_nan=True)
 
 
 @pytest.mark.skipif(not CRUNCHBASE.exists(), reason="the shared CrunchBase export is not beside the checkout")

@@ -58,7 +58,7 @@ from training.pipeline import Inputs, TrainConfig, fit_scorer, windows_at
 WEIGHTS: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 SCORERS = ("syndicate", "co_investment", "deal_list")
 SUBSETS = ("all", "new_pairs")
-CHUNK = 400_000
+CHUNK = 200_000
 INVESTED = int(vocab.EVENT_GRADES["invested"])
 PROTOCOL = (
     "queries: rounds (company x day of invested events) in [cut, end) with >= 2 investors; lead: the round's "
@@ -214,10 +214,18 @@ def per_query(r: Rounds, scores: np.ndarray, keep: np.ndarray, *, seed: int = 0)
     return np.asarray(recalls), ndcg
 
 
+def lead_history(r: Rounds) -> np.ndarray:
+    """Per row, whether its query's lead co-invested with any of the query's candidates before the cut."""
+    warm = np.array([bool((r.co[a:b] > 0).any()) for a, b in _bounds(r.sizes)], dtype=bool)
+    return np.repeat(warm, r.sizes)
+
+
 def evaluate(r: Rounds, scores: dict[str, np.ndarray], *, seed: int = 0) -> dict[str, Any]:
     """Per subset and scorer: recall@10 and NDCG@10 with intervals; the syndicate ranker against the better
-    baseline (paired bootstrap on NDCG@10)."""
+    baseline (paired bootstrap on NDCG@10); NDCG@10 by the lead's history (``by_lead``: rounds whose lead had
+    co-invested with some candidate before the cut, and rounds whose lead had not)."""
     out: dict[str, Any] = {}
+    warm = lead_history(r)
     for sub in SUBSETS:
         keep = _subset(r, sub)
         per = {n: per_query(r, s, keep, seed=seed) for n, s in scores.items()}
@@ -231,6 +239,11 @@ def evaluate(r: Rounds, scores: dict[str, np.ndarray], *, seed: int = 0) -> dict
             best = max((n for n in per if n != "syndicate"), key=lambda n: rows[n]["ndcg@10"])
             entry["syndicate_vs_best_baseline"] = {"baseline": best,
                                                    **paired_bootstrap(per["syndicate"][1], per[best][1], seed=seed)}
+        entry["by_lead"] = {}
+        for label, rows_of in (("lead with co-investors", warm), ("lead without", ~warm)):
+            part = {n: per_query(r, sc, keep & rows_of, seed=seed)[1] for n, sc in scores.items()}
+            entry["by_lead"][label] = {n: float(v.mean()) if len(v) else float("nan") for n, v in part.items()} | {
+                "queries": int(len(next(iter(part.values()))))}
         out[sub] = entry
     return out
 
@@ -240,8 +253,8 @@ def served_scorer(inputs: Inputs, cut: Cut, config: TrainConfig, progress: Progr
     """The deal-list scorer of one cut: :func:`fit_scorer` with the validation window's enterprise → investor
     protocol lists (the investor → enterprise lists are not needed: only that direction's choice is)."""
     def builder(inp: Inputs, window: tuple[float, float], seed: int) -> dict[str, EvalSet]:
-        return {"enterprise": protocol_sets(inp.snap, window, ent_vecs=inp.ent_vecs, man_vecs=inp.man_vecs)
-                ["enterprise"]}
+        return protocol_sets(inp.snap, window, ent_vecs=inp.ent_vecs, man_vecs=inp.man_vecs,
+                             directions=("enterprise",))
     wins = windows_at(inputs.snap, config, cut.window())
     _, _, scorer, _, fit_seconds = fit_scorer(inputs, config, wins, eval_builder=builder, progress=progress)
     choice = scorer.choices["enterprise"]
@@ -303,6 +316,12 @@ def markdown(report: dict[str, Any]) -> str:
                 lines.append(f"| {_NAMES[scorer]} | {m['recall@10']:.3f} [{m['recall@10_ci95'][0]:.3f}, "
                              f"{m['recall@10_ci95'][1]:.3f}] | {m['ndcg@10']:.3f} [{m['ndcg@10_ci95'][0]:.3f}, "
                              f"{m['ndcg@10_ci95'][1]:.3f}] | {m['queries']:,} |")
+            by = res.get("by_lead") or {}
+            if by:
+                lines += ["", "| NDCG@10 by the lead's history | " + " | ".join(SCORERS) + " | queries |",
+                          "|---|" + "---:|" * (len(SCORERS) + 1)]
+                lines += [f"| {label} | " + " | ".join(f"{b[n]:.3f}" for n in SCORERS) + f" | {b['queries']:,} |"
+                          for label, b in by.items()]
             vs = res.get("syndicate_vs_best_baseline")
             if vs:
                 lines += ["", f"Syndicate − {vs['baseline']} (NDCG@10, paired bootstrap over queries): "

@@ -35,8 +35,10 @@ MIN_PORTFOLIO = 5
 
 
 def protocol_sets(snap: MarketSnapshot, window: tuple[float, float], *, ent_vecs: np.ndarray, man_vecs: np.ndarray,
-                  min_portfolio: int = MIN_PORTFOLIO) -> dict[str, EvalSet]:
-    """Both directions' evaluation sets of the window ``[start, end)`` (days), full candidate lists.
+                  min_portfolio: int = MIN_PORTFOLIO, directions: tuple[str, ...] = ("investor", "enterprise")
+                  ) -> dict[str, EvalSet]:
+    """The evaluation sets of the window ``[start, end)`` (days), full candidate lists, for ``directions`` (default
+    both; the syndicate benchmark asks for ``enterprise`` only, which spares the investor lists' memory).
 
     Raises:
         ValueError: ``end <= start`` or ``min_portfolio < 1``.
@@ -80,6 +82,8 @@ def protocol_sets(snap: MarketSnapshot, window: tuple[float, float], *, ent_vecs
     e_inv = np.tile(investors, len(q_ent))
     e_ent = np.repeat(q_ent, len(investors))
     ent_set = rows("enterprise", e_inv, e_ent, np.full(len(q_ent), len(investors)), e_ent)
+    if "investor" not in directions:
+        return {"enterprise": ent_set}
     # investor -> enterprise: eligible investors with a positive outside their portfolio rank the window's
     # companies outside their portfolio
     cand_inv = np.repeat(investors, len(companies))
