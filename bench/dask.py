@@ -13,7 +13,7 @@ Measures, in one run and beside the in-process baseline:
   (:func:`bench.scale.market.synthetic_vectors`: the cost of the rows and fits does not depend on the
   encoder); holdout NDCG@10 per direction beside each.
 
-Writes ``bench/results/dask.json`` and ``dask.md``. About 4 minutes on the 2-core box::
+Writes ``bench/results/dask.json`` and ``dask.md``. 196 s on the shared 2-core box (load average 5-7)::
 
     python -m bench.dask
 """
@@ -91,8 +91,9 @@ def _table(results: dict[str, Any]) -> str:
         "# Training's batch work: in process and on a Dask cluster (this machine)",
         "",
         f"`python -m bench.dask` on {results['machine']} (load average {results['load_before']} before, "
-        f"{results['load_after']} after: other work shared the cores). Embedding: {results['texts']} profile "
-        f"texts, real encoder, no cache. Training: a generated market of {m['enterprises']:,} enterprises × "
+        f"{results['load_after']} after: other work shared the cores; the run took {results['run_s']} s). "
+        f"Embedding: {results['texts']} profile texts, real encoder, no cache. "
+        f"Training: a generated market of {m['enterprises']:,} enterprises × "
         f"{m['investors']:,} investors over {m['months']} months ({m['events']:,} funnel events), synthetic vectors.",
         "",
         "| where | embedding texts/s | encoder load per worker (s) | max abs diff vs in process | "
@@ -114,7 +115,7 @@ def _table(results: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--texts", type=int, default=480, help="profile texts to embed per setting")
+    ap.add_argument("--texts", type=int, default=256, help="profile texts to embed per setting")
     ap.add_argument("--enterprises", type=int, default=5000)
     ap.add_argument("--investors", type=int, default=600)
     ap.add_argument("--months", type=int, default=24)
@@ -126,6 +127,7 @@ def main() -> None:
 
     from training.dask_batch import DaskBatch
 
+    started = time.perf_counter()
     settings = Settings()
     load_before = [round(x, 2) for x in os.getloadavg()]
     texts = [enterprise_text(e) for e in generate_market(args.texts, 20, 1, seed=11).enterprises][: args.texts]
@@ -159,7 +161,7 @@ def main() -> None:
         "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()], "texts": len(texts),
         "market": {"enterprises": args.enterprises, "investors": args.investors, "months": args.months,
                    "events": int(len(inputs.snap.ev_time))},
-        "runs": runs,
+        "runs": runs, "run_s": round(time.perf_counter() - started),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
