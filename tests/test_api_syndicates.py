@@ -120,6 +120,9 @@ def test_errors_unknown_closed_and_a_lead_who_does_not_fit(api: ApiEnv) -> None:
     missing = api.get("/v1/needs/999999999/syndicates", "admin")
     assert missing.status_code == 404 and error_of(missing)["fields"][0]["field"] == "need_id"
     assert api.get("/v1/needs/0/syndicates", "admin").status_code == 422
+    for path, params in (("/v1/needs/99999999999999999999/syndicates", {}), (_path(api), {"lead": 10**20}),
+                         (_path(api), {"lead": -3}), (_path(api), {"lead": "x"})):
+        assert 400 <= api.get(path, "admin", **params).status_code < 500, (path, params)
     unknown_lead = api.get(_path(api), "admin", lead=999999999)
     assert unknown_lead.status_code == 404 and error_of(unknown_lead)["fields"][0]["field"] == "lead"
     sfund = api.get(_path(api), "admin", lead=api.ids["sfund"])
