@@ -148,6 +148,9 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
     # enterprise its own; an investor's similar investors for staff, data scientists and enterprises (never investors)
     ("GET", "/v1/enterprises/{ent}/similar", None, E(200, 200, 200, 200, 200, 200, 403)),
     ("GET", "/v1/investors/{inv}/similar", None, E(200, 200, 200, 403, 403, 200, 200)),
+    # syndicates (issue 17): staff, data scientists, investors (as their own lead), the need's enterprise; {need} is
+    # created after the market snapshot, so every caller past the gate gets the 404 "not in the snapshot yet"
+    ("GET", "/v1/needs/{need}/syndicates", None, E(404, 404, 404, 404, 404, 404, 403)),
     # alerts (issue 17): an investor its own; staff and data scientists read, staff change; enterprises nothing
     ("GET", "/v1/investors/{inv}/alerts", None, E(200, 200, 200, 200, 403, 403, 403)),
     ("POST", "/v1/investors/{inv}/alerts/read", lambda ids: {"all": True}, E(200, 200, 403, 200, 403, 403, 403)),
@@ -189,6 +192,7 @@ MATRIX: list[tuple[str, str, Body, dict[str, int]]] = [
                                                       "decision": "decline"}, W(303, 303, 403, 403, 403, 303, 403)),
     ("POST", "/web/enterprise/needs", lambda ids: {"instrument": "equity", "amount": "100",
                                                    "enterprise_id": ids["ent"]}, W(303, 303, 403, 403, 403, 303, 403)),
+    ("GET", "/web/needs/{need}/syndicates", None, W(404, 404, 404, 404, 404, 404, 403)),  # the same service
     # 提醒: an investor its own alerts (the parameter is not the key's), staff any investor's read-only
     ("GET", "/web/alerts?investor_id={inv}", None, W(200, 200, 403, 200, 200, 403, 403)),
     ("POST", "/web/alerts/read", lambda ids: {"all": "1"}, W(403, 403, 403, 303, 303, 403, 403)),

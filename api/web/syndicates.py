@@ -60,7 +60,9 @@ def panel(state: AppState, conn: Any, who: Principal, need_id: int, lead: int | 
     try:
         out = service.syndicates(state, conn, who, need_id, lead)
     except EXPECTED as exc:
-        return {"need_id": need_id, "words": w, "help": help_, "error": PageError.of(exc).message(lang), "sets": []}
+        err = PageError.of(exc)
+        return {"need_id": need_id, "words": w, "help": help_, "error": err.message(lang), "status": err.status,
+                "sets": []}
     sets = []
     for s in out["items"]:
         members = [{"name": m["name"], "lead": m["lead"], "type": vocab.INVESTOR_TYPES.label(m["investor_type"], lang)
@@ -70,7 +72,7 @@ def panel(state: AppState, conn: Any, who: Principal, need_id: int, lead: int | 
                    for m in s["members"]]
         sets.append({"rank": s["rank"], "members": members,
                      "reasons": [pick(lang, r["zh"], r["en"]) for r in s["reasons"]]})
-    return {"need_id": need_id, "words": w, "help": help_, "error": None, "sets": sets}
+    return {"need_id": need_id, "words": w, "help": help_, "error": None, "status": 200, "sets": sets}
 
 
 def _ticket(m: dict[str, Any], lang: str) -> str | None:
@@ -100,5 +102,6 @@ def syndicates_page(request: Request, need_id: int, state: StateDep, who: AnyRol
     lead = int_param(request.query_params.get("lead"))
     with state.pool.connection() as conn:
         ctx = {"syn": panel(state, conn, who, need_id, lead, lang)}
-    fragment = request.query_params.get("fragment") == "1"
-    return render(request, "syndicate_sets.html" if fragment else "syndicates.html", ctx, who=who)
+    fragment = request.query_params.get("fragment") == "1"  # the card's script shows the message in the panel
+    return render(request, "syndicate_sets.html" if fragment else "syndicates.html", ctx,
+                  status=200 if fragment else ctx["syn"]["status"], who=who)
