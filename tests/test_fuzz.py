@@ -21,7 +21,9 @@ from bench import schema_fuzz as sf
 
 FUZZ_EXAMPLES = 10
 NOTHING_TO_FIND = {"/v1/models/jobs/{job_id}", "/v1/models/{version}",  # no job or version exists here
-                   "/v1/investors/{investor_id}/secondaries"}  # a list only for the S fund's own key and id
+                   "/v1/investors/{investor_id}/secondaries",  # a list only for the S fund's own key and id
+                   "/v1/investors/{investor_id}/webhook",  # no webhook registered here
+                   "/v1/investors/{investor_id}/saved-searches/{search_id}"}  # nor any saved search
 ROLES = ("admin", "operator", "ds", "inv", "sfund", "ent")
 
 
