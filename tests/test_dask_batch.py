@@ -26,9 +26,8 @@ from matching.config import Settings
 from matching.learning import metrics
 from matching.learning.dataset import build_ranking_data
 from matching.ranking.ranker import LambdaRanker, replay_early_stopping
-from matching.retrieval.embeddings import EmbeddingCache, text_key
+from matching.retrieval.embeddings import EmbeddingCache, embed, text_key
 from matching.retrieval.encoder.encoder import load_encoder
-from matching.retrieval.vectors import embed_market
 from matching.synth.generator import generate_market
 from training import pipeline
 from training.cluster import IN_PROCESS, batch_for, partition_bounds
@@ -94,34 +93,35 @@ def test_same_vectors_from_the_workers_into_the_same_cache(client: distributed.C
                                                            inputs: pipeline.Inputs, tmp_path: Path) -> None:
     from training.dask_batch import DaskBatch
 
-    snap = inputs.snap
-    few = pipeline.Inputs(snap, inputs.ent_vecs, inputs.man_vecs, encoder)
     batch = DaskBatch(client, encoder_loader=functools.partial(load_encoder, encoder_dir, threads=1),
                       texts_per_task=16)
-    texts = list(snap.ent_text[:40])
-    here_cache, dask_cache = EmbeddingCache(tmp_path / "here"), EmbeddingCache(tmp_path / "dask")
-    from matching.retrieval.embeddings import embed
-
-    here = embed(few.encoder, texts, kind="passage", cache=here_cache, batch_size=8)
-    there = embed(batch.encoder(encoder), texts, kind="passage", cache=dask_cache, batch_size=8)
+    texts = list(inputs.snap.ent_text[:40])  # 3 partitions of at most 16 over 2 workers
+    here = embed(encoder, texts, kind="passage", cache=EmbeddingCache(tmp_path / "here"), batch_size=8)
+    there = embed(batch.encoder(encoder), texts, kind="passage", cache=EmbeddingCache(tmp_path / "dask"), batch_size=8)
     assert there.shape == here.shape == (40, encoder.dimension)
     assert float(np.abs(there - here).max()) <= 1e-6
     # written into the cache as in process: the same keys, read back without encoding
     keys = [text_key(t) for t in texts]
     found, cached = EmbeddingCache(tmp_path / "dask").lookup(encoder.encoder_id, "passage", keys)
     assert found.all() and np.array_equal(cached, there)
-    assert sorted(p.name for p in (tmp_path / "dask").iterdir()) == sorted(p.name for p in (tmp_path / "here").iterdir())
-    # each worker process loaded the encoder once, whatever the number of partitions it took
-    loaded = client.run(lambda: sorted(__import__("training.dask_embed", fromlist=["_LOADED"])._LOADED))
-    assert all(v in ([], [encoder.encoder_id]) for v in loaded.values()) and any(loaded.values())
+    assert {p.name for p in (tmp_path / "dask").iterdir()} == {p.name for p in (tmp_path / "here").iterdir()}
+    # each worker process loaded the encoder at most once, for the 3 partitions
+    loads = client.run(lambda: dict(__import__("training.dask_embed", fromlist=["LOAD_COUNTS"]).LOAD_COUNTS))
+    assert all(n in ({}, {encoder.encoder_id: 1}) for n in loads.values()) and any(loads.values()), loads
 
 
-def test_embed_market_on_the_cluster_equals_in_process(batch, inputs: pipeline.Inputs) -> None:  # type: ignore[no-untyped-def]
-    here = embed_market(inputs.snap, HashingEncoder(), versions=True)
-    there = embed_market(inputs.snap, batch.encoder(HashingEncoder()), versions=True)
-    assert np.array_equal(here.ent, there.ent) and np.array_equal(here.man, there.man)
+def test_training_inputs_embedded_on_the_cluster_equal_in_process(batch, inputs: pipeline.Inputs,  # type: ignore[no-untyped-def]
+                                                                   tmp_path: Path) -> None:
+    # training's own entry (embed_inputs, as load_inputs calls it): profiles, mandates, earlier mandate versions
+    here = pipeline.embed_inputs(Settings(data_dir=tmp_path / "here"), inputs.snap, HashingEncoder())
+    there = pipeline.embed_inputs(Settings(data_dir=tmp_path / "dask"), inputs.snap, HashingEncoder(), batch=batch)
+    assert np.array_equal(here.ent_vecs, there.ent_vecs) and np.array_equal(here.man_vecs, there.man_vecs)
     assert here.versions.keys() == there.versions.keys() and len(here.versions) > 0
     assert all(np.array_equal(here.versions[k], there.versions[k]) for k in here.versions)
+    assert there.encoder.encoder_id == "test-char-ngram-64"  # the driver's encoder, not the stand-in
+    for kind in ("query", "passage"):  # the cache written as in process
+        sizes = [EmbeddingCache(tmp_path / w / "embeddings").size("test-char-ngram-64", kind) for w in ("here", "dask")]
+        assert sizes[0] == sizes[1] > 0
 
 
 def test_training_rows_per_period_on_the_cluster_are_the_same_rows(rows: dict) -> None:
@@ -131,7 +131,8 @@ def test_training_rows_per_period_on_the_cluster_are_the_same_rows(rows: dict) -
             a, b = here[direction][window], dask[direction][window]
             assert len(a) > 100 and a.window == b.window
             for name in ("X", "y", "group", "qid", "query", "inv", "ent", "need", "as_of", "event_time"):
-                np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=f"{direction} {window} {name}")
+                np.testing.assert_array_equal(getattr(a, name), getattr(b, name),
+                                              err_msg=f"{direction} {window} {name}")
 
 
 def test_dask_lambdarank_is_equivalent_and_saves_the_same_artifact(batch, rows: dict, inputs: pipeline.Inputs,
@@ -154,7 +155,8 @@ def test_dask_lambdarank_is_equivalent_and_saves_the_same_artifact(batch, rows: 
     dask.save(tmp_path / "dask", encoder_id="enc")
     loaded = LambdaRanker.load(tmp_path / "dask", "investor", encoder_id="enc")
     np.testing.assert_allclose(loaded.predict(holdout.X), dask.predict(holdout.X))
-    manifests = [json.loads((tmp_path / w / "ranker_investor.json").read_text(encoding="utf-8")) for w in ("here", "dask")]
+    manifests = [json.loads((tmp_path / w / "ranker_investor.json").read_text(encoding="utf-8"))
+                 for w in ("here", "dask")]
     assert {k: v for k, v in manifests[0]["params"].items() if k != "num_threads"} == manifests[1]["params"]
 
     def lgb_params(where: str) -> dict[str, str]:

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 #: Encoders loaded in this (worker) process, by encoder id: loaded on the first partition, kept after.
 _LOADED: dict[str, TextEncoder] = {}
+#: How many times this process loaded each encoder (1 after any number of partitions; read by the tests).
+LOAD_COUNTS: dict[str, int] = {}
 
 
 def default_loader(encoder: TextEncoder) -> Callable[[], TextEncoder]:
@@ -48,6 +50,7 @@ def _worker_encoder(loader: Callable[[], TextEncoder], encoder_id: str) -> TextE
             raise ValueError(f"a Dask worker loaded encoder {encoder.encoder_id!r}, the driver embeds with "
                              f"{encoder_id!r}: every worker must read the same encoder folder")
         _LOADED[encoder_id] = encoder
+        LOAD_COUNTS[encoder_id] = LOAD_COUNTS.get(encoder_id, 0) + 1
         logger.info("worker loaded encoder %s", encoder_id)
     return encoder
 
