@@ -35,6 +35,8 @@ from store import webhooks as hooks
 
 READERS = ("investor", *READ_ALL)
 WRITERS = ("investor", *STAFF)
+#: Webhook signing secrets start with this (easy to recognise in a receiver's configuration).
+SECRET_PREFIX = "whsec_"
 
 
 def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
@@ -175,8 +177,8 @@ def put_webhook(state: AppState, conn: psycopg.Connection, who: Principal, inves
     problem = url_problem(body.url, allow_private=state.settings.webhook_allow_private)
     if problem is not None:
         raise invalid("url", body.url, f"Webhook 地址须为{problem[0]}", f"the webhook URL must be {problem[1]}")
-    secret = "whsec_" + secrets.token_urlsafe(32)
-    return {**hooks.put_webhook(conn, investor_id, body.url, secret, body.active), "secret": secret}
+    signing_key = SECRET_PREFIX + secrets.token_urlsafe(32)
+    return {**hooks.put_webhook(conn, investor_id, body.url, signing_key, body.active), "secret": signing_key}
 
 
 def delete_webhook(conn: psycopg.Connection, who: Principal, investor_id: int) -> None:
