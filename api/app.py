@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None, *, encoder: TextEncoder | None 
                 yield
             finally:
                 app.state.capconnect = None
+                metrics.process_exited()
                 logger.info("shutting down")
 
     app = FastAPI(title="科创资本通 matching API", version="1.0", description=DESCRIPTION, lifespan=lifespan)

@@ -159,3 +159,62 @@ def test_serve_runs_a_worker_per_core_at_least_two_and_prints_its_hints_once(
     else:
         assert app == "cli.commands.serve:worker_app" and kw["workers"] == expected and kw["factory"] is True
         assert kw["timeout_worker_healthcheck"] == serve_cmd.WORKER_HEALTHCHECK_SECONDS
+
+
+def _requests_total(text: str, route: str) -> float:
+    """``capconnect_http_requests_total`` of ``route`` (status 200) in a ``/metrics`` answer (0 when absent)."""
+    prefix = f'capconnect_http_requests_total{{method="GET",route="{route}",status="200"}} '
+    return sum(float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix))
+
+
+def test_workers_sharing_a_metrics_folder_answer_metrics_for_all_of_them(
+        live_db: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Two processes as ``serve --workers 2`` starts them (one ``PROMETHEUS_MULTIPROC_DIR``): a scrape reaching
+    either counts the requests both answered, and the model gauge says 1 once, not 2."""
+    root = tmp_path_factory.mktemp("metrics")
+    (root / "prom").mkdir()
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(root / "prom"), "CAPCONNECT_METRICS_PUBLIC": "true"}
+    with serve(live_db, root / "a", log=root / "a.log", **env) as a, \
+            serve(live_db, root / "b", log=root / "b.log", **env) as b, httpx.Client(timeout=30) as client:
+        for base, n in ((a, 3), (b, 5)):
+            for _ in range(n):
+                assert client.get(f"{base}/healthz").status_code == 200
+        for base in (a, b):
+            text = client.get(f"{base}/metrics").text
+            assert _requests_total(text, "/healthz") == 8, text
+            model = [line for line in text.splitlines() if line.startswith("capconnect_model_info{")]
+            assert model and all(line.endswith(" 1.0") for line in model), model
+
+
+def test_serve_with_several_workers_gives_them_one_fresh_metrics_folder_and_removes_it(
+        live_db: str, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from api.metrics import MULTIPROC_ENV
+    from cli.commands import serve as serve_cmd
+    from cli.main import app as cli_app
+    from matching.config import get_settings
+
+    seen: list[str | None] = []
+
+    def fake_run(app: object, **kw: object) -> None:
+        folder = os.environ.get(MULTIPROC_ENV)
+        seen.append(folder)
+        assert folder and Path(folder).is_dir() and not any(Path(folder).iterdir())
+
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    monkeypatch.setattr(serve_cmd.uvicorn, "run", fake_run)
+    monkeypatch.setattr("api.logs.configure_logging", lambda *a, **k: None)
+    monkeypatch.setenv("CAPCONNECT_DATA_DIR", str(tmp_path_factory.mktemp("serve-metrics")))
+    monkeypatch.setenv("CAPCONNECT_DATABASE_URL", live_db)
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(cli_app, ["serve", "--port", "8125", "--workers", "2"])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    assert len(seen) == 1 and seen[0] is not None
+    assert not Path(seen[0]).exists() and MULTIPROC_ENV not in os.environ

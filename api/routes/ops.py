@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.deps import STAFF, BearerDep, HeaderKeyDep, OptionalPrincipalDep, StateDep, get_principal, require_roles
 from api.schemas.common import error_responses
@@ -99,7 +99,7 @@ def metrics_reader(request: Request, state: StateDep, bearer: BearerDep, header_
 def metrics(state: StateDep) -> Response:
     """Request counts and latency by route template and status, lists served, events ingested, model swaps,
     the impression log's backlog and dead letters."""
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 def _jsonable(value: Any) -> Any:

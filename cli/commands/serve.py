@@ -9,15 +9,19 @@ The embedded PostgreSQL server, when used, is started here and stays up while th
 It serves with one worker process per core, at least two (``--workers N`` says how many): every worker
 loads its own matcher and shares that server, and everything the workers share (rate limits, exposure
 counts, the impression log, sessions, jobs) is in the database, so they serve one market (as several
-machines over one database do: README, "Several service machines behind a load balancer"). What this
-command prints (the model, the keys per role, the console's address) is printed once, here, before the
-workers start.
+machines over one database do: README, "Several service machines behind a load balancer"); their ``/metrics``
+are summed through a shared folder (:func:`shared_metrics_folder`). What this command prints (the model,
+the keys per role, the console's address) is printed once, here, before the workers start.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -70,8 +74,28 @@ def serve(
 
             uvicorn.run(create_app(s, show_progress=True), host=host, port=port, log_config=None)
         else:  # each worker process builds the app from the same environment (worker_app)
-            uvicorn.run("cli.commands.serve:worker_app", factory=True, host=host, port=port, workers=workers,
-                        log_config=None, timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+            with shared_metrics_folder():
+                uvicorn.run("cli.commands.serve:worker_app", factory=True, host=host, port=port, workers=workers,
+                            log_config=None, timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+
+
+@contextmanager
+def shared_metrics_folder() -> Iterator[None]:
+    """Name a fresh folder in ``PROMETHEUS_MULTIPROC_DIR`` for the workers about to start (they inherit the
+    environment), so ``/metrics`` from any worker sums them all (:mod:`api.metrics`); removed afterwards.
+    A folder the operator named already is used as it is and kept."""
+    from api.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="capconnect-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def worker_app() -> FastAPI:
