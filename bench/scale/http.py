@@ -52,7 +52,10 @@ def uvicorn_server(database_url: str, env: dict[str, str], workers: int, *, time
                "CAPCONNECT_MODEL_POLL_SECONDS": "3600", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **env}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+           "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+           # a 1M worker maps its market in ~30 s, part of it unpickling with the GIL held: uvicorn's default
+           # 5 s health check would kill and respawn it forever
+           "--timeout-worker-healthcheck", "300"]
     out = log.open("wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT if log else out,
                             start_new_session=True)  # its own process group: the workers are stopped with it
