@@ -277,14 +277,26 @@ def test_the_openapi_schema_documents_the_alert_routes(api: ApiEnv) -> None:
 
 
 def test_readme_snippet_verifies(tmp_path: Path) -> None:
-    """The receiver's check: a signature over another timestamp or an old timestamp is refused."""
+    """The receiver's check, as the service's reference and as the README's snippet: a signature over another
+    timestamp or body, or an old timestamp, is refused."""
+    import re
+
     from api.webhooks import SIGNATURE, TIMESTAMP, sign
 
-    body, now = b'{"id":"alert-1"}', 1_800_000_000
+    body, now = b'{"id":"alert-1"}', int(time.time())
     headers = {TIMESTAMP: str(now), SIGNATURE: sign("whsec_x", now, body)}
     assert verify("whsec_x", headers, body, now=now + 10)
     assert not verify("whsec_x", headers, body, now=now + 3600)
     assert not verify("whsec_x", {**headers, TIMESTAMP: str(now + 1)}, body, now=now)
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Alerts on standing mandates"):]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    scope: dict[str, Any] = {}
+    exec(compile("\n".join(line[2:] if line.startswith("  ") else line for line in snippet.splitlines()),
+                 "README", "exec"), scope)
+    assert scope["verify"]("whsec_x", headers, body)
+    assert not scope["verify"]("whsec_x", headers, body + b"x")
+    assert not scope["verify"]("whsec_y", headers, body)
 
 
 def test_a_daily_digest_collects_alerts_into_one_signed_post(api: ApiEnv) -> None:
