@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 import psycopg_pool
 
@@ -78,9 +79,44 @@ def url_problem(url: str, *, allow_private: bool) -> tuple[str, str] | None:
         return f"可解析的主机名（{parts.hostname} 无法解析）", f"a host that resolves ({parts.hostname} does not)"
     for a in addrs:
         ip = ipaddress.ip_address(a.split("%")[0])
-        if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+        if not public(ip):
             return f"公网地址（{parts.hostname} 是 {ip}）", f"a public address ({parts.hostname} is {ip})"
     return None
+
+
+def public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may be posted to ``ip``: a global unicast address, and so is the IPv4 address an
+    IPv4-mapped or 6to4 one carries (100.64.0.0/10, the cloud metadata address 100.100.100.200, is not global)."""
+    inner = getattr(ip, "ipv4_mapped", None) or getattr(ip, "sixtofour", None)
+    return ip.is_global and not ip.is_multicast and (inner is None or public(inner))
+
+
+class _PublicOnly(httpcore.SyncBackend):
+    """Connects only to public addresses, resolving the name itself: the address checked is the address
+    connected to (a name that answers a public address to :func:`url_problem` and a private one to the
+    connection, DNS rebinding, is refused). TLS still verifies the URL's host name."""
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        try:
+            addrs = [a[4][0] for a in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
+        except OSError as exc:
+            raise httpcore.ConnectError(f"{host} does not resolve: {exc}") from exc
+        bad = [a for a in addrs if not public(ipaddress.ip_address(a.split("%")[0]))]
+        if bad or not addrs:
+            raise httpcore.ConnectError(f"refused: {host} is {bad[0] if bad else 'no address'}, not a public address")
+        return super().connect_tcp(addrs[0], port, timeout, local_address, socket_options)
+
+
+def client(settings: Settings) -> httpx.Client:
+    """The delivery client: no redirects, no proxies from the environment, and unless ``webhook_allow_private``
+    connections to public addresses only (:class:`_PublicOnly`)."""
+    transport = httpx.HTTPTransport()
+    if not settings.webhook_allow_private:  # httpx takes no network backend: its pool is rebuilt with ours
+        transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(),
+                                                  network_backend=_PublicOnly())
+    return httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False,
+                        transport=transport)
 
 
 class Deliverer:
@@ -96,7 +132,7 @@ class Deliverer:
         self.pool, self.settings, self.leader = pool, settings, leader
         self._stop, self._wake = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
-        self._client = httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        self._client = client(settings)
 
     def start(self) -> Deliverer:
         """Start the loop."""
