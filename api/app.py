@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, *, encoder: TextEncoder | None 
         show_progress: progress bars while embedding at start-up (``capconnect serve`` shows them).
     """
     settings = settings or get_settings()
-    metrics = Metrics()
+    metrics = Metrics(settings.metrics_multiproc_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

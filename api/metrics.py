@@ -10,6 +10,7 @@ scrape reads this app's own registry. Several machines are several scrape target
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
@@ -21,6 +22,10 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 
 class Metrics:
     """The service's metrics.
+
+    Args:
+        shared_dir: the folder this machine's workers share (``settings.metrics_multiproc_dir``, i.e.
+            ``PROMETHEUS_MULTIPROC_DIR``, which prometheus_client itself reads at import); None: one process.
 
     Attributes:
         registry: what ``/metrics`` exposes.
@@ -34,7 +39,8 @@ class Metrics:
         impression_dead_letters: served lists the database refused, moved to ``impression_dead_letters``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, shared_dir: Path | None = None) -> None:
+        self.shared_dir = shared_dir
         self.registry = CollectorRegistry(auto_describe=True)
         self._versions: set[str] = set()
         r = self.registry
@@ -66,14 +72,13 @@ class Metrics:
     def exposition(self) -> bytes:
         """The text ``/metrics`` answers: every worker's values summed when several share a folder, else
         this app's own."""
-        if os.environ.get(MULTIPROC_ENV):
+        if self.shared_dir is not None:
             merged = CollectorRegistry()
-            multiprocess.MultiProcessCollector(merged)
+            multiprocess.MultiProcessCollector(merged, path=str(self.shared_dir))
             return generate_latest(merged)
         return generate_latest(self.registry)
 
-    @staticmethod
-    def process_exited() -> None:
+    def process_exited(self) -> None:
         """Drop this process's live gauges from the shared folder (a worker's shutdown)."""
-        if os.environ.get(MULTIPROC_ENV):
-            multiprocess.mark_process_dead(os.getpid())
+        if self.shared_dir is not None:
+            multiprocess.mark_process_dead(os.getpid(), path=str(self.shared_dir))

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
                                       "enterprise key may date an event (staff and imports may date any time).")
     metrics_public: bool = Field(default=False, description="Serve /metrics without a key (a scraper on a private "
                                  "network); otherwise an admin or operator key is needed.")
+    metrics_multiproc_dir: Path | None = Field(
+        default=None, description="Where the worker processes of one machine share their metric files (prometheus_"
+        "client's multiprocess mode, which reads the same variable); `capconnect serve --workers N` sets a fresh one.",
+        validation_alias="PROMETHEUS_MULTIPROC_DIR")
     # -- the web console's sessions and sign-in throttling ---------------------------------------
     session_idle_minutes: float = Field(default=30.0, gt=0, description="A console session ends after this long "
                                         "without a request.")

@@ -73,7 +73,7 @@ def test_keys_are_compared_in_constant_time() -> None:
 def test_secrets_come_only_from_the_environment() -> None:
     readers, literals = [], []
     url_with_password = re.compile(r"postgres(?:ql)?://[^/@\s:'\"]+:[^/@\s'\"]+@")
-    for package in ("api", "capconnect", "matching", "training", "bench"):
+    for package in ("api", "cli", "store", "matching", "training", "bench"):
         for path in (ROOT / package).rglob("*.py"):
             source = path.read_text(encoding="utf-8")
             rel = str(path.relative_to(ROOT))

@@ -86,11 +86,11 @@ def shared_metrics_folder() -> Iterator[None]:
     A folder the operator named already is used as it is and kept."""
     from api.metrics import MULTIPROC_ENV
 
-    if os.environ.get(MULTIPROC_ENV):
+    if settings().metrics_multiproc_dir is not None:
         yield
         return
     folder = tempfile.mkdtemp(prefix="capconnect-metrics-")
-    os.environ[MULTIPROC_ENV] = folder
+    os.environ.update({MULTIPROC_ENV: folder})  # written, for the workers to inherit; read through Settings
     try:
         yield
     finally:
