@@ -6,10 +6,12 @@ from __future__ import annotations
 import http.server
 import socket
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from helpers_api import ApiEnv, api_service
 
 from api.webhooks import Deliverer, url_problem
 from matching.config import Settings
@@ -67,3 +69,107 @@ def test_dns_rebinding_cannot_point_a_checked_webhook_at_loopback(monkeypatch: p
     finally:
         deliverer._client.close()
         server.shutdown()
+
+
+# -- the API: bad input is a 4xx; another party's things stay its own -------------------------------------------
+@pytest.fixture(scope="module")
+def api(pg_admin_url: str, template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
+    with api_service(pg_admin_url, tmp_path_factory.mktemp("attack_r2")) as env:
+        yield env
+
+
+def test_alert_inputs_that_postgres_or_the_rules_refuse_are_a_4xx_and_store_nothing(api: ApiEnv) -> None:
+    inv = api.ids["inv"]
+    base = f"/v1/investors/{inv}"
+    out = {}
+    for name, body in {"nul_name": {"name": "a\x00b"}, "nul_text": {"name": "x", "text": "半导体\x00"},
+                       "top_n_huge": {"name": "x", "top_n": 10**20}, "min_score_nan": {"name": "x", "min_score": "NaN"},
+                       "amount_huge": {"name": "x", "filters": {"amount_min": 1e308}},
+                       "bad_board": {"name": "x", "filters": {"boards": ["\x00"]}}}.items():
+        out["search:" + name] = api.post(f"{base}/saved-searches", "inv", body).status_code
+    out["search:surrogate"] = api.client.post(f"{base}/saved-searches", content=b'{"name": "\\ud800"}',
+                                              headers={**api.auth("inv"), "Content-Type": "application/json"}
+                                              ).status_code
+    out["hook:nul"] = api.client.put(f"{base}/webhook", json={"url": "https://exa\x00mple.com/x"},
+                                     headers=api.auth("inv")).status_code
+    out["hook:gbk"] = api.client.put(f"{base}/webhook", content="{\"url\": \"https://例子.测试/钩子\"}".encode("gbk"),
+                                     headers={**api.auth("inv"), "Content-Type": "application/json"}).status_code
+    out["settings:top_n"] = api.client.put(f"{base}/alert-settings", json={"top_n": 0},
+                                           headers=api.auth("inv")).status_code
+    out["read:huge_id"] = api.post(f"{base}/alerts/read", "inv", {"ids": [2**63]}).status_code
+    out["read:neg_id"] = api.post(f"{base}/alerts/read", "inv", {"ids": [-1]}).status_code
+    out["search:huge_id"] = api.get(f"{base}/saved-searches/99999999999999999999", "inv").status_code
+    assert all(400 <= s < 500 for s in out.values()), out
+    assert api.sql("SELECT count(*) FROM saved_searches WHERE investor_id = %s", (inv,))[0][0] == 0
+    assert api.sql("SELECT count(*) FROM webhooks WHERE investor_id = %s", (inv,))[0][0] == 0
+
+
+def test_another_investors_saved_search_and_webhook_are_out_of_reach(api: ApiEnv) -> None:
+    inv, inv2 = api.ids["inv"], api.ids["inv2"]
+    r = api.post(f"/v1/investors/{inv2}/saved-searches", "inv2", {"name": "私有检索", "text": "半导体"})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    try:
+        # the other investor's id in the path: 403; its search's id under one's own path: 404 (never its content)
+        assert api.get(f"/v1/investors/{inv2}/saved-searches/{sid}", "inv").status_code == 403
+        r = api.get(f"/v1/investors/{inv}/saved-searches/{sid}", "inv")
+        assert r.status_code == 404 and "私有检索" not in r.text
+        r = api.client.patch(f"/v1/investors/{inv}/saved-searches/{sid}", json={"active": False},
+                             headers=api.auth("inv"))
+        assert r.status_code == 404
+        assert api.client.delete(f"/v1/investors/{inv}/saved-searches/{sid}", headers=api.auth("inv")).status_code \
+            == 404
+        assert api.get(f"/v1/investors/{inv2}/webhook/deliveries", "inv").status_code == 403
+        assert api.get(f"/v1/investors/{inv2}/webhook", "ent").status_code == 403
+        assert api.sql("SELECT active FROM saved_searches WHERE id = %s", (sid,)) == [(True,)]
+    finally:
+        api.client.delete(f"/v1/investors/{inv2}/saved-searches/{sid}", headers=api.auth("inv2"))
+
+
+# -- syndicates ---------------------------------------------------------------------------------------------------
+def _lead_with_big_sets(api: ApiEnv) -> tuple[int, int, dict[str, Any]]:
+    """An open need, a lead and the staff's view of its sets, where some set's co-investors (by fit) are not in id
+    order."""
+    for (need,) in api.sql("SELECT id FROM financing_needs WHERE status = 'open' ORDER BY id LIMIT 200"):
+        staff = api.get(f"/v1/needs/{need}/syndicates", "admin")
+        if staff.status_code != 200 or not staff.json()["items"]:
+            continue
+        for lead in sorted({m["investor_id"] for s in staff.json()["items"] for m in s["members"]}):
+            led = api.get(f"/v1/needs/{need}/syndicates", "admin", lead=lead).json()
+            peers = [[m["investor_id"] for m in s["members"][1:]] for s in led["items"]]
+            if any(p != sorted(p) for p in peers):  # a set whose fit order is not the id order
+                return need, lead, led
+    raise AssertionError("the demo market should hold a set whose co-investors' fit order is not their id order")
+
+
+def test_a_lead_cannot_learn_its_peers_withheld_scores_from_the_member_order(api: ApiEnv) -> None:
+    """Members came as "the lead first, then by fit" (the peers' deal-list scores), while the investor lead is
+    told no peer's score: the order told which peer the model ranks higher. For an investor the co-investors
+    come in investor id order."""
+    from store import keys as keys_db
+    need, lead, staff = _lead_with_big_sets(api)
+    with api.db.connect(autocommit=True) as conn:
+        api.keys["lead_r2"] = keys_db.create_key(conn, role="investor", investor_id=lead, label="r2 lead").secret
+    mine = api.get(f"/v1/needs/{need}/syndicates", "lead_r2")
+    assert mine.status_code == 200, mine.text
+    assert [[m["investor_id"] for m in s["members"]][0] for s in mine.json()["items"]] == \
+        [lead] * len(mine.json()["items"])
+    for s in mine.json()["items"]:
+        peers = [m["investor_id"] for m in s["members"][1:]]
+        assert peers == sorted(peers), s["members"]
+    for s in staff["items"]:  # staff keep the fit order
+        fits = [m["fit"] for m in s["members"][1:]]
+        assert fits == sorted(fits, reverse=True)
+
+
+def test_syndicates_of_another_enterprise_or_a_bad_id_tell_nothing(api: ApiEnv) -> None:
+    own = api.sql("SELECT id FROM financing_needs WHERE enterprise_id = %s ORDER BY id LIMIT 1", (api.ids["ent"],))
+    other = api.sql("SELECT id FROM financing_needs WHERE enterprise_id <> %s AND status = 'open' ORDER BY id LIMIT 1",
+                    (api.ids["ent"],))[0][0]
+    assert own
+    r = api.get(f"/v1/needs/{other}/syndicates", "ent")
+    assert r.status_code == 403 and "investor_id" not in r.text
+    for bad in ("0", "-3", "abc", "99999999999999999999", "1e3", "%00"):
+        assert 400 <= api.get(f"/v1/needs/{bad}/syndicates", "ent").status_code < 500, bad
+    assert api.get(f"/v1/needs/{other}/syndicates", "inv", lead=api.ids["inv2"]).status_code == 403
+    assert 400 <= api.get(f"/v1/needs/{other}/syndicates", "inv", lead="0").status_code < 500

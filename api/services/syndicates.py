@@ -20,12 +20,13 @@ What is shown, member by member:
 * **the enterprise** (its own need): names, types, proposed shares, ticket ranges (enterprises read investors'
   public mandates) and scores (as on its investor list); no co-investment count, and the counts do not order
   the sets (they come from investments in other enterprises, :mod:`matching.rules.event_visibility`).
-* **an investor** (as lead): its co-investors' names and types only. Their ticket ranges, scores and
-  history are theirs; their proposed shares are withheld too, and so is the lead's own (in a two-member set the
-  other's share is the amount less the lead's, and each share is drawn from its member's private range). The
-  set says how many members cover the amount (``total`` equals ``amount``). Its 422 for a need its mandate does
-  not fit names no rule (the broken rules could include the enterprise's refusal list, which is internal).
-  That an investor appears at all tells that its mandate admits the need: what a syndicate suggestion is.
+* **an investor** (as lead): its co-investors' names and types only, in investor id order (by fit would tell their
+  scores). Their ticket ranges, scores and history are theirs; their proposed shares are withheld too, and so is the
+  lead's own (in a two-member set the other's share is the amount less the lead's, and each share is drawn from its
+  member's private range). The set says how many members cover the amount (``total`` equals ``amount``). Its 422 for
+  a need its mandate does not fit names no rule (the broken rules could include the enterprise's refusal list, which
+  is internal). That an investor appears at all tells that its mandate admits the need: what a syndicate suggestion
+  is.
 
 Cost: one feature pass over the investors who may join and a beam search over the best 30. The core call
 (:func:`matching.serving.syndicates.suggest`) on a generated market of 5,000 enterprises and 600 investors, 200 open
@@ -123,9 +124,12 @@ def _not_yet(zh: str, en: str, value: int, field: str) -> ApiError:
 def _set(s: core.Syndicate, rank: int, who: Principal, snap: Any) -> dict[str, Any]:
     staff = who.role in READ_ALL
     drop = set(core.HISTORY_CODES) if not staff else set()
+    members = s.members
     if who.role == "investor":
         drop |= set(core.TICKET_CODES)
-    return {"rank": rank, "members": [_member(m, who, snap, drop) for m in s.members], "amount": s.amount,
+        # the lead, then its co-investors by id: "by fit" would order them by the scores withheld from it
+        members = sorted(members, key=lambda m: (not m.lead, m.id))
+    return {"rank": rank, "members": [_member(m, who, snap, drop) for m in members], "amount": s.amount,
             "total": s.total, "objective": s.objective if staff else None,
             "co_investments": s.co_investments if staff else None, "reasons": _reasons(s.reasons, drop)}
 
