@@ -3,10 +3,14 @@ see must not reach it (or the service's own network) by any route, and bad input
 
 from __future__ import annotations
 
+import hashlib
 import http.server
+import io
 import socket
+import tarfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +19,8 @@ from helpers_api import ApiEnv, api_service
 
 from api.webhooks import Deliverer, url_problem
 from matching.config import Settings
+from matching.errors import ArtifactError
+from store import artifacts
 
 
 # -- webhooks: the service must not be made to call its own network -------------------------------------------
@@ -173,3 +179,46 @@ def test_syndicates_of_another_enterprise_or_a_bad_id_tell_nothing(api: ApiEnv) 
         assert 400 <= api.get(f"/v1/needs/{bad}/syndicates", "ent").status_code < 500, bad
     assert api.get(f"/v1/needs/{other}/syndicates", "inv", lead=api.ids["inv2"]).status_code == 403
     assert 400 <= api.get(f"/v1/needs/{other}/syndicates", "inv", lead="0").status_code < 500
+
+
+# -- model archives in PostgreSQL: nothing unpacks outside models_dir/<version> ---------------------------------------
+def _archive(*members: tarfile.TarInfo) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for info in members:
+            tar.addfile(info, io.BytesIO(b"x" * info.size) if info.isfile() else None)
+    return buf.getvalue()
+
+
+def _link(name: str, target: str, kind: bytes) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info
+
+
+def _store(api: ApiEnv, version: str, archive: bytes) -> None:
+    with api.db.connect(autocommit=True) as conn:
+        conn.execute("INSERT INTO model_versions (version, path, manifest, metrics) VALUES (%s, %s, '{}', '{}') "
+                     "ON CONFLICT (version) DO NOTHING", (version, f"/nowhere/{version}"))
+        conn.execute("INSERT INTO model_artifacts (version, archive, sha256) VALUES (%s, %s, %s) ON CONFLICT (version) "
+                     "DO UPDATE SET archive = EXCLUDED.archive, sha256 = EXCLUDED.sha256",
+                     (version, archive, hashlib.sha256(archive).hexdigest()))
+
+
+def test_links_out_of_the_folder_are_refused_and_leave_nothing(api: ApiEnv, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s")
+    models = tmp_path / "models"
+    ok = tarfile.TarInfo("model.txt")
+    ok.size = 1
+    for n, evil in enumerate([(_link("model.txt", str(secret), tarfile.SYMTYPE),),
+                              (_link("d", "..", tarfile.SYMTYPE), _link("d/x", "../../secret.txt", tarfile.SYMTYPE)),
+                              (_link("h", str(secret), tarfile.LNKTYPE),),
+                              (_link("sub", "/", tarfile.SYMTYPE), ok)]):
+        version = f"evil{n}"
+        _store(api, version, _archive(*evil))
+        with api.db.connect() as conn, pytest.raises(ArtifactError, match=f"the archive of {version} cannot be "):
+            artifacts.local_folder(conn, version, f"/nowhere/{version}", models)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["models", "secret.txt"]
+        assert list(models.iterdir()) == [] and secret.read_text() == "s"
+
