@@ -73,15 +73,29 @@ def url_problem(url: str, *, allow_private: bool) -> tuple[str, str] | None:
         return "带主机名的 http:// 或 https:// 地址", "an http:// or https:// URL with a host"
     if allow_private:
         return None
+    # a name that does not resolve and one that resolves to an internal address get the same answer, without the
+    # address: the caller must not map the service's network (its DNS) through this message
+    hidden = (f"解析为公网地址的主机（{parts.hostname} 不是）",
+              f"a host that resolves to public addresses only ({parts.hostname} does not)")
     try:
         addrs = {a[4][0] for a in socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)}
     except OSError:
-        return f"可解析的主机名（{parts.hostname} 无法解析）", f"a host that resolves ({parts.hostname} does not)"
+        return hidden
     for a in addrs:
         ip = ipaddress.ip_address(a.split("%")[0])
         if not public(ip):
-            return f"公网地址（{parts.hostname} 是 {ip}）", f"a public address ({parts.hostname} is {ip})"
+            if _literal(parts.hostname):  # the caller wrote the address: naming it tells nothing
+                return f"公网地址（{parts.hostname} 是 {ip}）", f"a public address ({parts.hostname} is {ip})"
+            return hidden
     return None
+
+
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -100,11 +114,10 @@ class _PublicOnly(httpcore.SyncBackend):
                     socket_options: Any = None) -> httpcore.NetworkStream:
         try:
             addrs = [a[4][0] for a in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
-        except OSError as exc:
-            raise httpcore.ConnectError(f"{host} does not resolve: {exc}") from exc
-        bad = [a for a in addrs if not public(ipaddress.ip_address(a.split("%")[0]))]
-        if bad or not addrs:
-            raise httpcore.ConnectError(f"refused: {host} is {bad[0] if bad else 'no address'}, not a public address")
+        except OSError as exc:  # the delivery log is the investor's: the same words as url_problem, no address
+            raise httpcore.ConnectError(f"refused: {host} does not resolve to public addresses only") from exc
+        if not addrs or not all(public(ipaddress.ip_address(a.split("%")[0])) for a in addrs):
+            raise httpcore.ConnectError(f"refused: {host} does not resolve to public addresses only")
         return super().connect_tcp(addrs[0], port, timeout, local_address, socket_options)
 
 

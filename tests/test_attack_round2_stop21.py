@@ -35,6 +35,16 @@ def test_a_webhook_may_not_name_a_non_public_address(url: str) -> None:
     assert url_problem(url, allow_private=False) is not None, url
 
 
+
+def test_the_refusal_does_not_map_the_services_network() -> None:
+    """"a public address (db.internal is 10.0.0.5)" told a client the service's internal DNS; and "does not
+    resolve" against "is private" told which internal names exist. Both are one answer now, naming no address."""
+    inside = url_problem("http://localhost:5432/", allow_private=False)
+    nowhere = url_problem("http://no-such-host.invalid/", allow_private=False)
+    assert inside is not None and nowhere is not None
+    assert not any(a in " ".join(inside) for a in ("127.0.0.1", "::1"))
+    assert [t.replace("localhost", "H") for t in inside] == [t.replace("no-such-host.invalid", "H") for t in nowhere]
+
 class _Hits(http.server.BaseHTTPRequestHandler):
     hits: list[str] = []
 
