@@ -17,7 +17,7 @@ import httpx
 import pytest
 from helpers_api import ApiEnv, api_service
 
-from api.webhooks import Deliverer, url_problem
+from api.webhooks import Deliverer, client, url_problem
 from matching.config import Settings
 from matching.errors import ArtifactError
 from store import artifacts
@@ -232,3 +232,51 @@ def test_links_out_of_the_folder_are_refused_and_leave_nothing(api: ApiEnv, tmp_
         assert sorted(p.name for p in tmp_path.iterdir()) == ["models", "secret.txt"]
         assert list(models.iterdir()) == [] and secret.read_text() == "s"
 
+
+
+def test_the_signing_secret_is_shown_once_and_never_again(api: ApiEnv) -> None:
+    from helpers_api import console_client
+    inv = api.ids["inv"]
+    r = api.client.put(f"/v1/investors/{inv}/webhook", json={"url": "https://93.184.216.34/hook"},
+                       headers=api.auth("inv"))
+    assert r.status_code == 200, r.text
+    secret = r.json()["secret"]
+    try:
+        assert secret and len(secret) > 40
+        seen = [api.get(f"/v1/investors/{inv}/webhook", key).text for key in ("inv", "admin", "ds")]
+        seen += [api.get(f"/v1/investors/{inv}/webhook/deliveries", "inv").text,
+                 api.get(f"/v1/investors/{inv}/alerts", "inv").text,
+                 console_client(api, "inv").get("/web/alerts").text,
+                 console_client(api, "admin").get(f"/web/alerts?investor_id={inv}").text]
+        assert all(secret not in text and secret[6:20] not in text for text in seen)
+        assert all("93.184.216.34" in text for text in seen[:3] + seen[-2:])  # the webhook was on every page
+    finally:
+        api.client.delete(f"/v1/investors/{inv}/webhook", headers=api.auth("inv"))
+
+
+def test_a_redirect_is_never_followed() -> None:
+    """A receiver answering 302 to an internal address: the post is not repeated there (3xx is a failed try)."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Redirect.hits.clear()
+    c = client(Settings(webhook_allow_private=True, webhook_timeout_seconds=2.0))
+    try:
+        r = c.post(f"http://127.0.0.1:{server.server_address[1]}/hook", content=b"{}")
+        assert r.status_code == 302 and _Redirect.hits == ["/hook"]
+    finally:
+        c.close()
+        server.shutdown()
+
+
+class _Redirect(http.server.BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        _Redirect.hits.append(self.path)
+        self.send_response(302)
+        self.send_header("Location", "/internal-admin")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
