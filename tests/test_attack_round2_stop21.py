@@ -280,3 +280,40 @@ class _Redirect(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+# -- alerts: what the deal list hides never alerts --------------------------------------------------------------------
+def _new_need(api: ApiEnv, need_id: int, **changes: Any) -> int:
+    ent, instr, amount, rnd = api.sql("SELECT enterprise_id, instrument, amount, round FROM financing_needs "
+                                      "WHERE id = %s", (need_id,))[0]
+    body = {"enterprise_id": ent, "instrument": instr, "amount": float(amount), "round": rnd, **changes}
+    r = api.post("/v1/needs", "admin", {k: v for k, v in body.items() if v is not None})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def test_an_enterprises_private_refusal_and_a_closed_need_never_alert(api: ApiEnv) -> None:
+    """The enterprise's refusal list is internal: an alert (or its absence against a control) must agree with
+    the deal list, which never shows the pair. A closed need never alerts either."""
+    from api.alerting import AlertEngine
+    inv = api.ids["inv"]
+    m = api.state.matcher
+    deals = api.get(f"/v1/investors/{inv}/deals", "inv", k=20).json()["items"]
+    by_ent = {d["enterprise"]["id"]: d for d in deals}
+    (refusing, d1), (control, d2) = list(by_ent.items())[:2]
+    engine = AlertEngine(api.state)
+    with api.db.connect(autocommit=True) as conn:
+        engine.run_once(conn)  # the cursor starts at the newest change
+        conn.execute("UPDATE enterprises SET excluded_investors = array_append(excluded_investors, %s) WHERE id = %s",
+                     (m.snap.inv_key[m.snap.investor_row[inv]], refusing))
+        refused = _new_need(api, d1["need"]["id"])
+        fine = _new_need(api, d2["need"]["id"])
+        engine.run_once(conn)
+        closed = _new_need(api, d2["need"]["id"], status="closed")
+        engine.run_once(conn)
+        engine.deliverer._client.close()
+    got = {r[0] for r in api.sql("SELECT need_id FROM alerts WHERE investor_id = %s", (inv,))}
+    assert fine in got, "the control need should alert (else this test shows nothing)"
+    assert refused not in got and closed not in got
+    assert all(it["enterprise"]["id"] != refusing
+               for it in api.get(f"/v1/investors/{inv}/deals", "inv", k=50).json()["items"])
