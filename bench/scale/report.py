@@ -102,13 +102,18 @@ def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
               "impression log)", "",
               "| size | in-process deal list p50 / p99 | in-process investor list p50 / p99 | 1 → 2 workers, lists/s | "
               "features: batched vs per candidate (ms) | index | recall@100 | build s | query: index vs exact NumPy "
-              "p50 ms | previous run: deal p50 |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "p50 ms | previous run: deal p50 | previous run: RSS MiB, ready s (1 worker) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for size, s in r["sizes"].items():
         ip, ix = s.get("inprocess", {}), s.get("index", {})
         f = ip.get("features", {})
         h1, h2 = _get(s, "http", "1", "deals_loaded", "per_s"), _get(s, "http", "2", "deals_loaded", "per_s")
         before = _get(prev, "sizes", size, "http", "1", "deals_1_client", "p50_ms")
         now = _get(s, "http", "1", "deals_1_client", "p50_ms")
+        rss_before = max((m.get("rss", 0) for m in _get(prev, "sizes", size, "http", "1", "memory_mib") or []),
+                         default=None)
+        rss_now = max((m.get("rss", 0) for m in _get(s, "http", "1", "memory_mib") or []), default=None)
+        up_before, up_now = _get(prev, "sizes", size, "http", "1", "startup_s"), _get(s, "http", "1", "startup_s")
         lines.append(
             f"| {size} | {_f(_get(ip, 'deals', 'p50_ms'))} / {_f(_get(ip, 'deals', 'p99_ms'))} | "
             f"{_f(_get(ip, 'investors', 'p50_ms'))} / {_f(_get(ip, 'investors', 'p99_ms'))} | {_f(h1)} → {_f(h2)} "
@@ -116,7 +121,8 @@ def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
             f"({_f(f.get('speedup'))}×, {f.get('candidates')} pairs) | {ix.get('kind')} | "
             f"{_f(ix.get('recall_at_100'), 3)}{' ✓' if (ix.get('recall_at_100') or 0) >= 0.95 else ' ✗'} | "
             f"{_f(ix.get('build_s'))} | {_f(ix.get('approx_p50_ms'), 2)} vs {_f(ix.get('exact_numpy_p50_ms'), 2)} "
-            f"({_f(ix.get('speedup'))}×) | {_f(before)} → {_f(now)} ({_ratio(now, before)}) |")
+            f"({_f(ix.get('speedup'))}×) | {_f(before)} → {_f(now)} ({_ratio(now, before)}) | "
+            f"{_f(rss_before, 0)} → {_f(rss_now, 0)}, {_f(up_before)} → {_f(up_now)} |")
     lines += ["", "**Market, ingestion and training**", "",
               "| size | funnel events | generate s | bulk load (COPY) rows/s | read + snapshot s | serving files: "
               "build s / peak MiB / on disk MiB | events/s single route | events/s batch route (100) | "
