@@ -317,3 +317,21 @@ def test_an_enterprises_private_refusal_and_a_closed_need_never_alert(api: ApiEn
     assert refused not in got and closed not in got
     assert all(it["enterprise"]["id"] != refusing
                for it in api.get(f"/v1/investors/{inv}/deals", "inv", k=50).json()["items"])
+
+
+def test_text_a_party_wrote_is_escaped_on_the_console(api: ApiEnv) -> None:
+    from helpers_api import console_client
+    inv = api.ids["inv"]
+    evil = '"><script>alert(1)</script>'
+    r = api.post(f"/v1/investors/{inv}/saved-searches", "inv", {"name": evil, "text": evil})
+    assert r.status_code == 201, r.text
+    hook = api.client.put(f"/v1/investors/{inv}/webhook", json={"url": f"https://93.184.216.34/{evil}"},
+                          headers=api.auth("inv"))
+    try:
+        page = console_client(api, "inv").get("/web/alerts")
+        assert page.status_code == 200 and "93.184.216.34" in page.text
+        assert "<script>alert(1)" not in page.text
+    finally:
+        api.client.delete(f"/v1/investors/{inv}/saved-searches/{r.json()['id']}", headers=api.auth("inv"))
+        if hook.status_code == 200:
+            api.client.delete(f"/v1/investors/{inv}/webhook", headers=api.auth("inv"))
