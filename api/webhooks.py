@@ -105,31 +105,78 @@ def public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast and (inner is None or public(inner))
 
 
-class _PublicOnly(httpcore.SyncBackend):
-    """Connects only to public addresses, resolving the name itself: the address checked is the address
-    connected to (a name that answers a public address to :func:`url_problem` and a private one to the
-    connection, DNS rebinding, is refused). TLS still verifies the URL's host name."""
+class _Deadline(httpcore.NetworkStream):
+    """A connection whose reads and writes all end by one deadline: httpcore's timeout bounds each operation, so a
+    receiver sending a byte at a time would hold the delivery thread (every investor's alerts) indefinitely."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
+        self.stream, self.deadline = stream, deadline
+
+    def _left(self, timeout: float | None, error: type[Exception]) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise error("the receiver took longer than webhook_timeout_seconds in all")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, self._left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, self._left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+                  ) -> httpcore.NetworkStream:
+        tls = self.stream.start_tls(ssl_context, server_hostname, self._left(timeout, httpcore.ConnectTimeout))
+        return _Deadline(tls, self.deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.stream.get_extra_info(info)
+
+
+class _Backend(httpcore.SyncBackend):
+    """Each connection has ``seconds`` in all (:class:`_Deadline`); with ``public_only`` it connects only to public
+    addresses, resolving the name itself: the address checked is the address connected to (a name that answers a
+    public address to :func:`url_problem` and a private one to the connection, DNS rebinding, is refused). TLS
+    still verifies the URL's host name."""
+
+    def __init__(self, *, seconds: float, public_only: bool) -> None:
+        self.seconds, self.public_only = seconds, public_only
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Any = None) -> httpcore.NetworkStream:
-        try:
-            addrs = [a[4][0] for a in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
-        except OSError as exc:  # the delivery log is the investor's: the same words as url_problem, no address
-            raise httpcore.ConnectError(f"refused: {host} does not resolve to public addresses only") from exc
-        if not addrs or not all(public(ipaddress.ip_address(a.split("%")[0])) for a in addrs):
-            raise httpcore.ConnectError(f"refused: {host} does not resolve to public addresses only")
-        return super().connect_tcp(addrs[0], port, timeout, local_address, socket_options)
+        deadline = time.monotonic() + self.seconds
+        if self.public_only:
+            try:
+                addrs = [a[4][0] for a in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
+            except OSError as exc:  # the delivery log is the investor's: the same words as url_problem, no address
+                raise httpcore.ConnectError(f"refused: {host} does not resolve to public addresses only") from exc
+            if not addrs or not all(public(ipaddress.ip_address(a.split("%")[0])) for a in addrs):
+                raise httpcore.ConnectError(f"refused: {host} does not resolve to public addresses only")
+            host = addrs[0]
+        return _Deadline(super().connect_tcp(host, port, timeout, local_address, socket_options), deadline)
 
 
 def client(settings: Settings) -> httpx.Client:
-    """The delivery client: no redirects, no proxies from the environment, and unless ``webhook_allow_private``
-    connections to public addresses only (:class:`_PublicOnly`)."""
-    transport = httpx.HTTPTransport()
-    if not settings.webhook_allow_private:  # httpx takes no network backend: its pool is rebuilt with ours
-        transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(),
-                                                  network_backend=_PublicOnly())
+    """The delivery client: no redirects, no proxies from the environment, one connection per post with
+    ``webhook_timeout_seconds`` in all, and unless ``webhook_allow_private`` public addresses only (:class:`_Backend`).
+    """
+    transport = httpx.HTTPTransport()  # httpx takes no network backend: its pool is rebuilt with ours
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(), max_keepalive_connections=0,
+        network_backend=_Backend(seconds=settings.webhook_timeout_seconds,
+                                 public_only=not settings.webhook_allow_private))
     return httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False,
                         transport=transport)
+
+
+def post_status(c: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST ``body`` and return the answer's status code, never reading the answer's body (a receiver's endless
+    answer must not fill the service's memory)."""
+    with c.stream("POST", url, content=body, headers=headers) as response:
+        return response.status_code
 
 
 class Deliverer:
@@ -202,7 +249,7 @@ class Deliverer:
             error = f"refused: the URL must be {problem[1]}"
         else:
             try:
-                status = self._client.post(row["url"], content=body, headers=headers).status_code
+                status = post_status(self._client, row["url"], body, headers)
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
         delivered = status is not None and 200 <= status < 300

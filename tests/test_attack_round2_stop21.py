@@ -17,7 +17,7 @@ import httpx
 import pytest
 from helpers_api import ApiEnv, api_service
 
-from api.webhooks import Deliverer, client, url_problem
+from api.webhooks import Deliverer, client, post_status, url_problem
 from matching.config import Settings
 from matching.errors import ArtifactError
 from store import artifacts
@@ -335,3 +335,68 @@ def test_text_a_party_wrote_is_escaped_on_the_console(api: ApiEnv) -> None:
         api.client.delete(f"/v1/investors/{inv}/saved-searches/{r.json()['id']}", headers=api.auth("inv"))
         if hook.status_code == 200:
             api.client.delete(f"/v1/investors/{inv}/webhook", headers=api.auth("inv"))
+
+
+# -- webhooks: one receiver cannot stall or exhaust the delivery thread, which serves every investor --------------
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """``/endless``: 200, then up to 64 MiB of body; ``/drip``: the answer one byte every 0.25 s (up to 30 s).
+    ``sent`` counts the bytes written before the client hung up."""
+
+    sent = 0
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        try:
+            if self.path == "/endless":
+                self.send_response(200)
+                self.send_header("Content-Length", str(64 << 20))
+                self.end_headers()
+                chunk = b"x" * (1 << 16)
+                for _ in range(1024):
+                    self.wfile.write(chunk)
+                    _Hostile.sent += len(chunk)
+            else:
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" + b"X" * 80:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    _Hostile.sent += 1
+                    threading.Event().wait(0.25)
+        except OSError:
+            pass
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture()
+def hostile() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Hostile.sent = 0
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_an_endless_answer_is_not_read(hostile: str) -> None:
+    """The status is all delivery needs: the body (64 MiB here, endless for a hostile receiver) was read whole
+    into the service's memory."""
+    c = client(Settings(webhook_allow_private=True, webhook_timeout_seconds=5.0))
+    try:
+        assert post_status(c, f"{hostile}/endless", b"{}", {}) == 200
+    finally:
+        c.close()
+    assert _Hostile.sent < 16 << 20, _Hostile.sent
+
+
+def test_a_dripping_receiver_is_cut_off_at_the_timeout(hostile: str) -> None:
+    """``webhook_timeout_seconds`` bounded each read, not the post: a receiver sending one byte at a time held
+    the one delivery thread (every investor's alerts) for as long as it liked."""
+    c = client(Settings(webhook_allow_private=True, webhook_timeout_seconds=1.0))
+    try:
+        with pytest.raises(httpx.TimeoutException):
+            post_status(c, f"{hostile}/drip", b"{}", {})
+    finally:
+        c.close()
+    assert _Hostile.sent < 80, _Hostile.sent  # cut off long before the 120 bytes (30 s) it would drip
