@@ -81,9 +81,10 @@ def test_a_deal_card_shows_a_band_with_the_probability_on_hover(api: ApiEnv) -> 
 # -- 4. an enterprise without an open need ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def newcomer(api: ApiEnv) -> tuple[int, str]:
-    """An active enterprise with no open need, and a key for it."""
+    """An active enterprise with no live need (open or in negotiation), and a key for it."""
     ent = api.sql("SELECT e.id FROM enterprises e WHERE e.status = 'active' AND NOT EXISTS (SELECT 1 FROM "
-                  "financing_needs n WHERE n.enterprise_id = e.id AND n.status = 'open') ORDER BY e.id LIMIT 1")[0][0]
+                  "financing_needs n WHERE n.enterprise_id = e.id AND n.status IN ('open', 'in_progress')) "
+                  "ORDER BY e.id LIMIT 1")[0][0]
     with api.db.connect(autocommit=True) as conn:
         secret = keys_db.create_key(conn, role="enterprise", enterprise_id=ent, label="test newcomer").secret
     return ent, secret
@@ -110,6 +111,19 @@ def test_an_enterprise_without_a_need_sees_the_form_and_the_lenders(api: ApiEnv,
     assert not set(excluded or ()) & types
     # an enterprise with an open need sees its funds, not the form
     assert 'action="/web/enterprise/needs"' not in console_client(api, "ent").get("/web/enterprise").text
+
+
+def test_a_need_in_negotiation_counts_as_live_on_the_enterprise_page(api: ApiEnv) -> None:
+    """A need 洽谈中 is matched and shown to investors (and gets syndicates): the page must not say the enterprise
+    has no open need and offer the form instead, as it did when it counted status 'open' alone."""
+    rows = api.sql("SELECT e.id FROM enterprises e WHERE e.status = 'active' AND EXISTS (SELECT 1 FROM financing_needs "
+                   "n WHERE n.enterprise_id = e.id AND n.status = 'in_progress') AND NOT EXISTS (SELECT 1 FROM "
+                   "financing_needs n WHERE n.enterprise_id = e.id AND n.status = 'open') ORDER BY e.id LIMIT 1")
+    assert rows, "the generated market has an enterprise whose only live need is in negotiation"
+    with api.db.connect(autocommit=True) as conn:
+        secret = keys_db.create_key(conn, role="enterprise", enterprise_id=rows[0][0], label="test live").secret
+    text = console_client(api, secret=secret).get("/web/enterprise").text
+    assert "贵企业还没有开放的融资需求" not in text and 'action="/web/enterprise/needs"' not in text
 
 
 def test_publishing_a_need_from_the_console(api: ApiEnv, newcomer: tuple[int, str]) -> None:

@@ -74,7 +74,7 @@ def syndicates(state: AppState, conn: Any, who: Principal, need_id: int, lead: i
     if who.role == "enterprise" and row["enterprise_id"] != who.enterprise_id:
         raise forbidden(f"企业密钥只能为本企业（{who.enterprise_id}）的融资需求组建银团",
                         f"An enterprise key sees syndicates for its own enterprise's ({who.enterprise_id}) needs only")
-    if row["status"] not in ("open", "in_progress"):
+    if row["status"] not in vocab.LIVE_NEED_STATUSES:
         status_zh = label(vocab.NEED_STATUSES, row["status"])
         raise ApiError(422, "validation_error", f"融资需求 {need_id} 状态为{status_zh}，只为进行中的需求组建银团",
                        f"Financing need {need_id} is {row['status']}: syndicates are suggested for open needs only",

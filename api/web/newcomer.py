@@ -35,7 +35,8 @@ ROUND_CHOICES = ("seed", "angel", "pre_a", "a", "b", "c", "d_plus", "pre_ipo", "
 def panel(state: AppState, conn: Any, who: Principal, enterprise_id: int, lang: str) -> dict[str, Any]:
     """What the page shows an enterprise about its needs: how many are open, the form's choices and, while
     none is open, the financing products it could use."""
-    _, open_needs = listing_service.need_page(conn, who, enterprise_id=enterprise_id, status=["open"], limit=1)
+    _, open_needs = listing_service.need_page(conn, who, enterprise_id=enterprise_id,
+                                              status=list(vocab.LIVE_NEED_STATUSES), limit=1)
     out: dict[str, Any] = {"open_needs": open_needs, "products": [], "rounds": [
         (c, vocab.ROUNDS.label(c, lang)) for c in ROUND_CHOICES],
         "instruments": [(t.code, t.en if lang == "en" else t.zh) for t in vocab.INSTRUMENTS if t.code != "old_shares"]}

@@ -245,6 +245,9 @@ NEED_STATUSES = _v(
     ("withdrawn", "已撤回", "Withdrawn"),
 )
 
+#: The need statuses that are live: matched, shown to investors, counted as the enterprise's open needs.
+LIVE_NEED_STATUSES: tuple[str, ...] = ("open", "in_progress")
+
 SECONDARY_KINDS = _v(
     "secondary_kind",
     ("fund_interest", "基金份额", "Fund LP interest"),

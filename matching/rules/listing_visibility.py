@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Need statuses an investor sees.
-LIVE_NEEDS: tuple[str, ...] = ("open", "in_progress")
+from matching.domain import vocab
+
+#: Need statuses an investor sees (the live ones).
+LIVE_NEEDS: tuple[str, ...] = vocab.LIVE_NEED_STATUSES
 #: Listing statuses a buyer sees.
 LIVE_SECONDARIES: tuple[str, ...] = ("open", "under_offer")
 #: Investor types that buy secondaries.

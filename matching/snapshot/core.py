@@ -358,7 +358,7 @@ def build_snapshot(
         need_instr=np.array([INSTR[n.instrument] for n in need_list], dtype=np.int8),
         need_amount=np.array([n.amount * FX_TO_CNY.get(n.currency, 1.0) for n in need_list], dtype=np.float64),
         need_round=need_round,
-        need_open=np.array([n.status in ("open", "in_progress") for n in need_list], dtype=bool),
+        need_open=np.array([n.status in vocab.LIVE_NEED_STATUSES for n in need_list], dtype=bool),
         need_opened=np.array([to_days(n.opened_on) for n in need_list], dtype=np.float64),
         need_closes=np.array([to_days(n.closes_on) for n in need_list], dtype=np.float64),
         need_record=need_list,

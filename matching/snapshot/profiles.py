@@ -76,7 +76,7 @@ def enterprise_text(e: Enterprise, needs: Sequence[Need] = ()) -> str:
     if e.listing_target and e.listing_target != "none":
         parts.append(f"上市目标：{vocab.LISTING_TARGETS.label(e.listing_target)}")
     for n in sorted(needs, key=lambda n: n.ref):
-        if n.status in ("open", "in_progress"):
+        if n.status in vocab.LIVE_NEED_STATUSES:
             rnd = f"{vocab.ROUNDS.label(n.round)} " if n.round in vocab.ROUNDS else ""
             parts.append(f"融资需求：{rnd}{vocab.INSTRUMENTS.label(n.instrument)} {yuan(n.amount)}")
     text = "；".join(parts)
