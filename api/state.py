@@ -110,6 +110,9 @@ class AppState:
     market_fingerprint: str = ""
     market_loaded_at: datetime | None = None
     _swap_lock: threading.Lock = field(default_factory=threading.Lock)
+    # one market reload at a time: the poller and the alert engine both call check_market, and a slower
+    # rebuild of an older market finishing last would otherwise replace a newer one
+    _reload_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- models ------------------------------------------------------------------------------------
     def load_bundle(self, mv: ModelVersion) -> ModelBundle:
@@ -183,17 +186,18 @@ class AppState:
         """
         from store.market_read import market_fingerprint
 
-        with self.pool.connection() as conn:
-            fingerprint = market_fingerprint(conn)
-        if fingerprint == self.market_fingerprint or self.rebuild is None:
-            return False
-        t0 = time.perf_counter()
-        context, shown = self.rebuild()
-        with self._swap_lock:
-            fresh = self.matcher.with_context(context)  # the serving model, over the new market
-            self.matcher = fresh  # one reference assignment, as for a model swap
-            self.exposure.reset(shown)
-            self.market_fingerprint, self.market_loaded_at = fingerprint, datetime.now(UTC)
+        with self._reload_lock:  # the fingerprint is read inside: a caller that waited sees the reload done
+            with self.pool.connection() as conn:
+                fingerprint = market_fingerprint(conn)
+            if fingerprint == self.market_fingerprint or self.rebuild is None:
+                return False
+            t0 = time.perf_counter()
+            context, shown = self.rebuild()
+            with self._swap_lock:
+                fresh = self.matcher.with_context(context)  # the serving model, over the new market
+                self.matcher = fresh  # one reference assignment, as for a model swap
+                self.exposure.reset(shown)
+                self.market_fingerprint, self.market_loaded_at = fingerprint, datetime.now(UTC)
         logger.info("market reloaded in %.1f s: %d enterprises, %d investors", time.perf_counter() - t0,
                     fresh.snap.n_enterprises, fresh.snap.n_investors)
         return True

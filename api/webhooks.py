@@ -68,7 +68,12 @@ def url_problem(url: str, *, allow_private: bool) -> tuple[str, str] | None:
     """Why a webhook URL is refused, ``(Chinese, English)`` (``None``: fine): http(s) only, a host, and unless
     ``allow_private`` no loopback, private, link-local or reserved address (the service must not be made to call
     its own network)."""
-    parts = urlsplit(url)
+    try:  # urlsplit refuses a broken IPv6 literal, .port one out of range: both ValueError
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ("带主机名、端口在 1–65535 之间的 http:// 或 https:// 地址",
+                "an http:// or https:// URL with a host and a port in 1–65535")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "带主机名的 http:// 或 https:// 地址", "an http:// or https:// URL with a host"
     if allow_private:
@@ -78,8 +83,8 @@ def url_problem(url: str, *, allow_private: bool) -> tuple[str, str] | None:
     hidden = (f"解析为公网地址的主机（{parts.hostname} 不是）",
               f"a host that resolves to public addresses only ({parts.hostname} does not)")
     try:
-        addrs = {a[4][0] for a in socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)}
-    except OSError:
+        addrs = {a[4][0] for a in socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):  # UnicodeError: a label empty or over 63 characters (IDNA), e.g. "a..b"
         return hidden
     for a in addrs:
         ip = ipaddress.ip_address(a.split("%")[0])
@@ -250,7 +255,8 @@ class Deliverer:
         else:
             try:
                 status = post_status(self._client, row["url"], body, headers)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError, UnicodeError) as exc:
+                # every failure is an attempt recorded (and retried or given up), never a round aborted
                 error = f"{type(exc).__name__}: {exc}"[:500]
         delivered = status is not None and 200 <= status < 300
         attempt = int(row["attempt"])

@@ -120,6 +120,21 @@ def test_alert_inputs_that_postgres_or_the_rules_refuse_are_a_4xx_and_store_noth
     assert api.sql("SELECT count(*) FROM webhooks WHERE investor_id = %s", (inv,))[0][0] == 0
 
 
+@pytest.mark.parametrize(("url", "says"), [
+    ("http://a..b/x", "resolves to public addresses only"),       # IDNA: an empty label (UnicodeError)
+    ("http://" + "a" * 70 + ".com/", "resolves to public addresses only"),  # a label over 63 characters
+    ("http://[::1/x", "a port in 1–65535"),                       # a broken IPv6 literal (ValueError)
+    ("http://example.com:99999/", "a port in 1–65535"),            # port out of range (ValueError)
+])
+def test_a_malformed_webhook_url_is_a_422_naming_the_field_never_a_500(api: ApiEnv, url: str, says: str) -> None:
+    """urlsplit, .port and the IDNA codec raise ValueError / UnicodeError, which fell through to the 500 handler."""
+    inv = api.ids["inv"]
+    r = api.client.put(f"/v1/investors/{inv}/webhook", json={"url": url}, headers=api.auth("inv"))
+    assert r.status_code == 422, (url, r.status_code, r.text[:200])
+    assert "url" in r.text and says in r.text, r.text
+    assert api.sql("SELECT count(*) FROM webhooks WHERE investor_id = %s", (inv,))[0][0] == 0
+
+
 def test_another_investors_saved_search_and_webhook_are_out_of_reach(api: ApiEnv) -> None:
     inv, inv2 = api.ids["inv"], api.ids["inv2"]
     r = api.post(f"/v1/investors/{inv2}/saved-searches", "inv2", {"name": "私有检索", "text": "半导体"})
