@@ -12,7 +12,8 @@ transaction, whatever wrote it (API, console, import, psql), and notify ``capcon
 on the notice (or every ``alert_poll_seconds``), reloads the market when the database changed
 (:meth:`AppState.check_market`: only new profiles are embedded), runs :func:`matching.serving.alerts.new_alerts`
 on the changed needs, applies disclosure to what each alert says (:func:`api.reasons.shown_reasons`, as for a
-deal card) and writes the alerts and its cursor in one transaction.
+deal card) and, in one transaction, writes the alerts and deletes exactly the changes it processed (never an id
+cursor: ids are drawn at insert, not at commit, so a long import commits ids below ones already processed).
 
 **Delivery** (:mod:`api.webhooks`) runs in a thread of its own, so a slow receiver never delays generation.
 """
@@ -98,7 +99,7 @@ class AlertEngine:
         self._stop = threading.Event()
         self._lock = threading.Lock()  # run_once from a test and the thread never overlap
         self._thread = threading.Thread(target=self._run, name="alert-engine", daemon=True)
-        self.cursor: int | None = None
+        self._started = False  # the change queue was started (db.start_queue) on this engine's connection
         self.generated = 0
 
     def start(self) -> AlertEngine:
@@ -133,7 +134,8 @@ class AlertEngine:
             return
         self.leader.set()
         with self._lock:
-            self.cursor = db.start_cursor(conn)
+            db.start_queue(conn)
+            self._started = True
         while not self._stop.is_set():
             try:
                 self.run_once(conn)
@@ -147,10 +149,11 @@ class AlertEngine:
     def run_once(self, conn: psycopg.Connection) -> int:
         """Process the queued changes now; returns how many alerts were written."""
         with self._lock:
-            if self.cursor is None:
-                self.cursor = db.start_cursor(conn)
+            if not self._started:
+                db.start_queue(conn)
+                self._started = True
             written = 0
-            while changes := db.changes_after(conn, self.cursor):
+            while changes := db.pending_changes(conn):
                 written += self._batch(conn, changes)
             self.generated += written
         if written:
@@ -170,15 +173,18 @@ class AlertEngine:
             raise RuntimeError(f"the market does not hold changed records {missing[:5]} yet; retrying")
         rows = changed_needs(m, need_ids, ent_ids)
         alerts: list[Alert] = []
-        if len(rows):
-            ents = sorted({int(m.snap.ent_id[m.snap.need_ent[r]]) for r in rows})
-            alerts = new_alerts(m, standing_queries(conn), rows, state=self.list_state,
-                                dismissed=db.dismissed_pairs(conn, ents), sent=db.sent_keys(conn, ents))
-        records = self._records(m, alerts)
-        with conn.transaction():
-            ids = db.insert_alerts(conn, records)
-            db.advance_cursor(conn, int(changes[-1]["id"]))
-        self.cursor = int(changes[-1]["id"])
+        try:  # new_alerts pushes the alerts into the list state before they commit: a failed batch forgets it all
+            if len(rows):
+                ents = sorted({int(m.snap.ent_id[m.snap.need_ent[r]]) for r in rows})
+                alerts = new_alerts(m, standing_queries(conn), rows, state=self.list_state,
+                                    dismissed=db.dismissed_pairs(conn, ents), sent=db.sent_keys(conn, ents))
+            records = self._records(m, alerts)
+            with conn.transaction():
+                ids = db.insert_alerts(conn, records)
+                db.mark_processed(conn, [int(c["id"]) for c in changes])
+        except BaseException:
+            self.list_state.clear()  # rebuilt exactly from the database at the retry
+            raise
         logger.info("alerts: %d changes (%d needs), %d alerts written in %.0f ms", len(changes), len(rows), len(ids),
                     (time.perf_counter() - t0) * 1000)
         return len(ids)

@@ -1,7 +1,8 @@
 """Alerts' SQL (migration 0010): settings, saved searches, the change queue, the outbox, webhooks and deliveries.
 
-The alert engine (:mod:`api.alerting`) reads the changes the triggers queued after its cursor, writes alerts
-(``ON CONFLICT DO NOTHING``: never twice for an investor, enterprise and need), and the delivery loop claims due
+The alert engine (:mod:`api.alerting`) reads the oldest changes the triggers queued, writes alerts
+(``ON CONFLICT DO NOTHING``: never twice for an investor, enterprise and need) and deletes exactly the changes it
+processed in the same transaction, and the delivery loop claims due
 alerts and digests with ``FOR UPDATE SKIP LOCKED``, so two processes never post the same attempt.
 """
 
@@ -125,25 +126,36 @@ def missing_records(conn: psycopg.Connection, need_ids: Sequence[int], enterpris
 
 
 # -- the change queue -----------------------------------------------------------------------------------------
-def start_cursor(conn: psycopg.Connection) -> int:
-    """The engine's cursor; the first engine ever starts it at the newest change (the market as it was when
-    alerts began is the investors' current lists, not news)."""
-    conn.execute("INSERT INTO alert_cursor (id, last_change_id) "
-                 "SELECT 1, coalesce(max(id), 0) FROM alert_changes ON CONFLICT (id) DO NOTHING")
-    return int(conn.execute("SELECT last_change_id FROM alert_cursor WHERE id = 1").fetchone()[0])  # type: ignore[index]
+# An ``alert_changes.id`` is drawn when its row is inserted, not when its transaction commits: a long import can
+# commit ids below one an API write committed (and the engine processed) meanwhile. So the queue is never read
+# after a cursor: the engine reads the oldest rows it can see (committed ones) and deletes exactly those it
+# processed, in the transaction that writes their alerts.
+def start_queue(conn: psycopg.Connection) -> None:
+    """Start the engine's queue. The first engine ever (no ``alert_cursor`` row yet) drops the changes queued
+    before it: the market as it was when alerts began is the investors' current lists, not news."""
+    with conn.transaction():
+        first = conn.execute("INSERT INTO alert_cursor (id, last_change_id) "
+                             "SELECT 1, coalesce(max(id), 0) FROM alert_changes ON CONFLICT (id) DO NOTHING "
+                             "RETURNING last_change_id").fetchone()
+        if first is not None:
+            conn.execute("DELETE FROM alert_changes WHERE id <= %s", (first[0],))
 
 
-def changes_after(conn: psycopg.Connection, cursor: int, limit: int = 5000) -> list[dict[str, Any]]:
-    """Queued changes after ``cursor``, oldest first (``id``, ``kind``, ``entity_id``, ``reason``)."""
-    return _rows(conn, "SELECT id, kind, entity_id, reason FROM alert_changes WHERE id > %s ORDER BY id LIMIT %s",
-                 (cursor, limit))
+def pending_changes(conn: psycopg.Connection, limit: int = 5000) -> list[dict[str, Any]]:
+    """The oldest committed changes not processed yet, oldest first (``id``, ``kind``, ``entity_id``,
+    ``reason``)."""
+    return _rows(conn, "SELECT id, kind, entity_id, reason FROM alert_changes ORDER BY id LIMIT %s", (limit,))
 
 
-def advance_cursor(conn: psycopg.Connection, last_id: int) -> None:
-    """Mark every change up to ``last_id`` processed (and drop them from the queue)."""
+def mark_processed(conn: psycopg.Connection, change_ids: Sequence[int]) -> None:
+    """Drop exactly these changes from the queue (call it in the transaction that writes their alerts);
+    ``alert_cursor.last_change_id`` keeps the newest id processed, for information only."""
+    ids = [int(i) for i in change_ids]
+    if not ids:
+        return
+    conn.execute("DELETE FROM alert_changes WHERE id = ANY(%s::bigint[])", (ids,))
     conn.execute("UPDATE alert_cursor SET last_change_id = greatest(last_change_id, %s), updated_at = now() "
-                 "WHERE id = 1", (last_id,))
-    conn.execute("DELETE FROM alert_changes WHERE id <= %s", (last_id,))
+                 "WHERE id = 1", (max(ids),))
 
 
 def dismissed_pairs(conn: psycopg.Connection, enterprise_ids: Sequence[int]) -> set[tuple[int, int]]:

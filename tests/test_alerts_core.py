@@ -7,6 +7,8 @@ The bank never hears of an equity need (a hard rule), and nothing alerts twice.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from helpers_encoder import HashingEncoder
@@ -127,3 +129,30 @@ def test_cold_start_scores_are_on_one_scale(known: tuple[MarketSnapshot, Matcher
     assert score[0] > score[1] and np.all((score >= 0) & (score <= 1))
     state.forget([ids["A"]])
     assert state.get(q) is None
+
+
+def _closed(snap: MarketSnapshot, ids: dict[str, int], refs: list[str]) -> Matcher:
+    """A matcher over the known market with these needs closed (the same rows: only their status moves)."""
+    live = snap.need_open.copy()
+    for ref in refs:
+        live[snap.need_row[ids[ref]]] = False
+    return Matcher.build(dataclasses.replace(snap, need_open=live), HashingEncoder())
+
+
+def test_a_kept_need_that_closes_no_longer_holds_the_cutoff_up(known: tuple[MarketSnapshot, Matcher]) -> None:
+    snap, _ = known
+    ids = _ids(snap)
+    q = StandingQuery(ids["A"], top_n=1)
+    state = ListState()
+    before = _closed(snap, ids, ["n-sw"])  # the software need is not open yet
+    state.ensure(before, [q])
+    assert [snap.need_id[n] for n in state.get(q).needs] == [ids["n-target"], ids["n-ev"]]  # the target is A's top 1
+    closed = _closed(snap, ids, ["n-sw", "n-target"])  # the target's need closes
+    assert new_alerts(closed, [q], changed_needs(closed, need_ids=[ids["n-target"]]), state=state) == []
+    assert state.get(q) is None  # it held the closed need: dropped, rebuilt exactly when next needed
+    after = _closed(snap, ids, ["n-target"])  # the software need opens: it now ranks first (N-th) in A's list
+    got = new_alerts(after, [q], changed_needs(after, need_ids=[ids["n-sw"]]), state=state)
+    assert [(a.item.need_id, a.rank) for a in got] == [(ids["n-sw"], 1)]
+    assert got[0].cutoff == pytest.approx(float(state.get(q).others(snap.need_row[ids["n-sw"]])[0]))
+    fresh = new_alerts(after, [q], changed_needs(after, need_ids=[ids["n-sw"]]), state=ListState())
+    assert [(a.item.need_id, a.rank, a.cutoff) for a in fresh] == [(a.item.need_id, a.rank, a.cutoff) for a in got]

@@ -20,29 +20,49 @@ def _market(database: Database) -> psycopg.Connection:
     return psycopg.connect(database.url, autocommit=True)
 
 
-def _changes(conn: psycopg.Connection, after: int) -> list[tuple[str, str]]:
-    return [(c["kind"], c["reason"]) for c in sa.changes_after(conn, after)]
+def _changes(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    return [(c["kind"], c["reason"]) for c in sa.pending_changes(conn)]
 
 
 def test_triggers_queue_every_change_that_matters(db: Database) -> None:
     with _market(db) as conn:
-        created = set(_changes(conn, 0))
+        created = set(_changes(conn))
         assert created == {("enterprise", "enterprise_created"), ("need", "need_created")}
-        db_cursor = sa.start_cursor(conn)
-        assert _changes(conn, db_cursor) == []  # the first cursor starts at the newest change: the market is not news
+        sa.start_queue(conn)
+        assert _changes(conn) == []  # the first engine drops what was queued before it: the market is not news
         ent = conn.execute("SELECT id FROM enterprises WHERE tier = 'basic' ORDER BY id LIMIT 1").fetchone()[0]
         need = conn.execute("SELECT id FROM financing_needs ORDER BY id LIMIT 1").fetchone()[0]
         conn.execute("UPDATE enterprises SET updated_at = now() WHERE id = %s", (ent,))  # nothing the matcher reads
         conn.execute("UPDATE financing_needs SET use_of_funds = 'x' WHERE id = %s", (need,))
-        assert _changes(conn, db_cursor) == []
+        assert _changes(conn) == []
         conn.execute("UPDATE enterprises SET tier = 'growth' WHERE id = %s", (ent,))
         conn.execute("UPDATE enterprises SET description = description || '。' WHERE id = %s", (ent,))
         conn.execute("UPDATE financing_needs SET amount = amount + 1 WHERE id = %s", (need,))
-        assert _changes(conn, db_cursor) == [("enterprise", "tier_up"), ("enterprise", "profile_changed"),
-                                             ("need", "need_changed")]
-        last = sa.changes_after(conn, db_cursor)[-1]["id"]
-        sa.advance_cursor(conn, last)
-        assert sa.changes_after(conn, 0) == [] and sa.start_cursor(conn) == last
+        assert _changes(conn) == [("enterprise", "tier_up"), ("enterprise", "profile_changed"),
+                                  ("need", "need_changed")]
+        sa.start_queue(conn)  # a later engine keeps what is queued
+        ids = [c["id"] for c in sa.pending_changes(conn)]
+        sa.mark_processed(conn, ids[:2])
+        assert [c["id"] for c in sa.pending_changes(conn)] == ids[2:]
+        sa.mark_processed(conn, ids[2:])
+        assert sa.pending_changes(conn) == []
+
+
+def test_a_change_committed_after_a_later_one_was_processed_is_still_read(db: Database) -> None:
+    """Ids are drawn at insert, not at commit: a long import holds a lower id while an API write commits a higher
+    one, which the engine processes; the import's change must still be read when it commits."""
+    with _market(db) as conn, psycopg.connect(db.url) as importer:
+        sa.start_queue(conn)
+        first, second = [r[0] for r in conn.execute("SELECT id FROM financing_needs ORDER BY id LIMIT 2")]
+        importer.execute("UPDATE financing_needs SET amount = amount + 1 WHERE id = %s", (first,))  # not committed
+        conn.execute("UPDATE financing_needs SET amount = amount + 1 WHERE id = %s", (second,))
+        (late,) = sa.pending_changes(conn)  # only the committed change is visible
+        assert late["entity_id"] == second
+        with conn.transaction():
+            sa.mark_processed(conn, [late["id"]])
+        importer.commit()
+        (early,) = sa.pending_changes(conn)
+        assert early["entity_id"] == first and early["id"] < late["id"]
 
 
 def _alert(inv: int, ent: int, need: int, query: str = "mandate") -> dict[str, Any]:

@@ -110,6 +110,7 @@ def new_alerts(m: Matcher, queries: Sequence[StandingQuery], need_rows: np.ndarr
     """
     snap, c = m.snap, m.context
     state.sync(m)
+    state.forget_needs(need_rows)  # a kept need that changed (closed, re-scored) must not hold a cutoff up
     queries = [q for q in queries if q.investor_id in snap.investor_row]
     if not len(need_rows) or not queries or c.needless is not None:
         return []

@@ -17,8 +17,9 @@ the deal list without the approximation of retrieval (that list scores only the 
 its N-th score is never above this one: an alert is never a pair the served list would rank below its N-th). It is
 built once per query, then kept up to date incrementally: each alert pushes its score into the query's top N (so a
 burst of new needs alerts only for those that enter the top N, one after the other). It is dropped when the model
-changes, the query changes (its signature: filters, text, N, threshold, the mandate's version), or once a day of
-market time (the time features move every score).
+changes, the query changes (its signature: filters, text, N, threshold, the mandate's version), one of the needs
+it keeps changes (:meth:`ListState.forget_needs`: a need that closed, stopped fitting or was scored lower must not
+hold the cutoff up), or once a day of market time (the time features move every score).
 """
 
 from __future__ import annotations
@@ -167,6 +168,25 @@ class ListState:
         gone = set(investor_ids)
         for ident in [i for i in self._states if i[0] in gone]:
             del self._states[ident]
+
+    def forget_needs(self, need_rows: Iterable[int]) -> int:
+        """Drop the states whose kept needs include one of these changed need rows; returns how many.
+
+        A need in a query's best N + 1 that closes, stops fitting or is scored lower would otherwise keep its old
+        score in the cutoff until the daily rebuild, and later fitting needs would be compared with it. A dropped
+        state is rebuilt exactly (:meth:`ensure`) when the query is next touched.
+        """
+        rows = np.asarray(list(need_rows), dtype=np.int64)
+        if not len(rows):
+            return 0
+        gone = [i for i, s in self._states.items() if np.isin(s.needs, rows).any()]
+        for ident in gone:
+            del self._states[ident]
+        return len(gone)
+
+    def clear(self) -> None:
+        """Drop every state (they are rebuilt exactly by :meth:`ensure`)."""
+        self._states.clear()
 
     def get(self, q: StandingQuery) -> QueryState | None:
         """The state of ``q`` if it was built for the query as it is now."""
