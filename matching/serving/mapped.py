@@ -245,7 +245,6 @@ def prune(folder: Path, keep: set[str], *, keep_last: int = 2) -> list[str]:
     removed = []
     for p in found[keep_last:]:
         if p.name not in keep:
-            shutil.rmtree(p, ignore_errors=True)
-            (folder / f".{p.name}.lock").unlink(missing_ok=True)
-            removed.append(p.name)
+            shutil.rmtree(p, ignore_errors=True)  # its lock file stays: a worker may wait on it (flock), and
+            removed.append(p.name)                 # one opening a new file of that name would build beside it
     return removed
