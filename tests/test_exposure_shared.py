@@ -140,3 +140,42 @@ def test_the_sync_replaces_a_process_counts_with_every_process_shows(market: tup
             write_lists(conn, [_list(inv, [e[0]])])
         sync.refresh(now)  # today's rows read again; the closed days from the first read
         assert dict(counts) == {e[0]: 2, e[1]: 2}
+
+
+def test_two_transactions_logging_lists_in_opposite_orders_never_deadlock(market: tuple[str, list[int], int]) -> None:
+    """Each statement counts its rows in key order, but a transaction may log lists in several statements; two
+    of them counting enterprises in opposite orders deadlocked (PostgreSQL aborted one: an event's 503 under
+    load). 0012's advisory lock makes the second wait for the first to commit instead."""
+    import threading
+    import time
+
+    url, e, inv = market
+    errors: list[BaseException] = []
+    with psycopg.connect(url, autocommit=True) as c1, psycopg.connect(url, autocommit=True) as c2:
+        tx1 = c1.transaction()
+        tx1.__enter__()
+        write_lists(c1, [_list(inv, [e[1]])])  # transaction 1 counts e1
+
+        def second() -> None:  # transaction 2: e0, then e1 (held by transaction 1 until it commits)
+            try:
+                with c2.transaction():
+                    write_lists(c2, [_list(inv, [e[0]])])
+                    time.sleep(0.3)
+                    write_lists(c2, [_list(inv, [e[1]])])
+            except BaseException as exc:  # noqa: BLE001 - the deadlock, reported below
+                errors.append(exc)
+
+        other = threading.Thread(target=second)
+        other.start()
+        time.sleep(0.1)
+        try:
+            write_lists(c1, [_list(inv, [e[0]])])  # transaction 1: e0 (held by transaction 2, before the lock)
+            tx1.__exit__(None, None, None)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+            tx1.__exit__(type(exc), exc, exc.__traceback__)
+        other.join(30)
+        assert not other.is_alive()
+        assert errors == [], errors
+        assert {k: v for k, v in exposure_counts(c1, datetime.now(UTC)).items() if k in (e[0], e[1])} == \
+            {e[0]: 2, e[1]: 2}
