@@ -153,3 +153,22 @@ def test_errors_unknown_closed_and_a_lead_who_does_not_fit(api: ApiEnv) -> None:
 def _set_status(api: ApiEnv, need: int, status: str) -> None:
     with api.db.connect(autocommit=True) as conn:
         conn.execute("UPDATE financing_needs SET status = %s WHERE id = %s", (status, need))
+
+
+def test_an_investor_whose_minimum_ticket_exceeds_the_amount_is_told_so(api: ApiEnv) -> None:
+    """The deal list allows a ticket within its tolerance, so an investor's top deal may be a need smaller than its
+    minimum ticket; asking for co-investors there said "your mandate does not fit", contradicting the deal list.
+    It now says why, naming only the investor's own minimum and the need's (public) amount."""
+    rows = api.sql("SELECT n.id, m.investor_id, m.ticket_min, n.amount FROM financing_needs n JOIN mandates m "
+                   "ON m.ticket_min > n.amount AND m.valid_to IS NULL WHERE n.status = 'open' AND m.investor_id = %s "
+                   "ORDER BY n.id LIMIT 1",
+                   (api.ids["inv"],))
+    if not rows:
+        pytest.skip("the investor's minimum ticket is below every open need")
+    need, _, lo, amount = rows[0]
+    r = api.get(f"/v1/needs/{need}/syndicates", "inv")
+    assert r.status_code == 422
+    msg = error_of(r)["message"]
+    assert f"贵机构最低单笔投资 {float(lo) / 10_000:,.0f} 万元，高于融资需求 {need} 的融资金额 " \
+           f"{float(amount) / 10_000:,.0f} 万元：可单独投资，无需组建银团" in msg, msg
+    assert "mandate does not fit" not in msg

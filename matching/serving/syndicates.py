@@ -181,6 +181,9 @@ def suggest(context: MatchContext, scorer: TwoSidedScorer | None, need_row: int,
             raise IndexError(f"investor row {lead_row}: the snapshot has investor rows 0..{snap.n_investors - 1}")
         at = np.searchsorted(found.rows, lead_row)
         if at >= len(found.rows) or found.rows[at] != lead_row:
+            lo, amount = float(snap.man_ticket_min[lead_row]), float(snap.need_amount[need_row])
+            if lo > amount:  # whatever else is broken (the same answer whether or not the enterprise refused it)
+                raise LeadAlone(int(snap.inv_id[lead_row]), lo, amount, _why_not(context, lead_row, need_row))
             raise FieldError("lead", int(snap.inv_id[lead_row]), _why_not(context, lead_row, need_row))
         lead = int(at)
     amount = float(snap.need_amount[need_row])
@@ -200,6 +203,21 @@ def _co_matrix(context: MatchContext, rows: np.ndarray) -> np.ndarray:
     co = np.asarray((m @ m.T).toarray(), dtype=np.int64)
     np.fill_diagonal(co, 0)
     return co
+
+
+class LeadAlone(FieldError):
+    """The lead's minimum ticket is above the whole amount sought, so it leaves no share to co-investors (it may
+    still fund the round alone: the deal list allows a ticket within its tolerance). Raised whatever else the
+    pair breaks, so that an investor told this learns nothing about the enterprise's private refusals.
+
+    Attributes:
+        ticket_min: the lead's minimum ticket (yuan).
+        amount: the need's amount (yuan).
+    """
+
+    def __init__(self, investor_id: int, ticket_min: float, amount: float, reason: str) -> None:
+        super().__init__("lead", investor_id, reason)
+        self.ticket_min, self.amount = ticket_min, amount
 
 
 def _why_not(context: MatchContext, lead_row: int, need_row: int) -> str:
