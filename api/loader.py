@@ -121,12 +121,14 @@ def load_market(settings: Settings, conn: psycopg.Connection, encoder: TextEncod
     return LoadedMarket(context, fingerprint, shown)
 
 
-def active_bundle(active: registry.ModelVersion | None, encoder_id: str) -> tuple[ModelBundle | None, ModelStatus]:
-    """The active version's bundle, or ``None`` (content + rules) when there is none or it does not verify."""
+def active_bundle(active: registry.ModelVersion | None, encoder_id: str, *, compiled: Path | None = None
+                  ) -> tuple[ModelBundle | None, ModelStatus]:
+    """The active version's bundle, or ``None`` (content + rules) when there is none or it does not verify
+    (``compiled``: :meth:`ModelBundle.load`'s cache of compiled trees)."""
     if active is None:
         return None, ModelStatus(CONTENT_RULES, datetime.now(UTC))
     try:
-        bundle = ModelBundle.load(Path(active.path), encoder_id=encoder_id)
+        bundle = ModelBundle.load(Path(active.path), encoder_id=encoder_id, compiled=compiled)
     except ArtifactError as exc:
         logger.error("active model %s refused, serving %s: %s", active.version, CONTENT_RULES, exc)
         return None, ModelStatus(CONTENT_RULES, datetime.now(UTC), str(exc), active.version)
@@ -157,7 +159,7 @@ def load_matcher(settings: Settings, conn: psycopg.Connection, encoder: TextEnco
             active = replace(active, path=str(local_folder(conn, active.version, active.path, settings.models_dir)))
         except ArtifactError as exc:
             logger.error("active model %s: %s", active.version, exc)  # its registered path is refused below
-    bundle, status = active_bundle(active, encoder.encoder_id)
+    bundle, status = active_bundle(active, encoder.encoder_id, compiled=settings.compiled_trees_dir)
     matcher = Matcher(market.context, bundle.scorer if bundle is not None else None, Policy.from_settings(settings),
                       encoder=query_encoder if query_encoder is not None else encoder,
                       query_cache=query_cache if query_cache is not None else cache, model_version=status.version)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     faiss_threads: int = Field(default=1, ge=1, description="FAISS threads inside request paths.")
     candidate_k: int = Field(default=100, ge=10, le=2000, description="Candidates each source (semantic, rules, "
                              "collaborative) proposes per list before ranking (100: ~250 pairs per list).")
+    compiled_trees: bool = Field(default=True, description="Serve the rankers' trees compiled to native code by "
+                                 "lleaves (about 10x faster per list than LightGBM's predict; checked against "
+                                 "LightGBM on load, which serves if the check fails). Off: LightGBM serves.")
     ticket_tolerance: float = Field(default=0.2, ge=0.0, le=1.0, description="Slack on ticket ranges.")
     import_batch_rows: int = Field(default=5_000, ge=100)
     dask_scheduler: str | None = Field(
@@ -132,6 +135,11 @@ class Settings(BaseSettings):
     def embedding_cache_dir(self) -> Path:
         """Where text embeddings are cached (``embeddings_dir``, default ``data_dir/embeddings``)."""
         return self.embeddings_dir or self.data_dir / "embeddings"
+
+    @property
+    def compiled_trees_dir(self) -> Path | None:
+        """Where compiled rankers are cached (``data_dir/compiled-trees``; ``None`` with ``compiled_trees`` off)."""
+        return self.data_dir / "compiled-trees" if self.compiled_trees else None
 
     @property
     def default_encoder_dir(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -131,3 +132,27 @@ def test_scorer_round_trips_through_its_folder(two_sided: SimpleNamespace, tmp_p
         np.testing.assert_allclose(got, want)
     with pytest.raises(ArtifactError, match="retrain"):
         TwoSidedScorer.load(tmp_path, encoder_id="another-encoder")
+
+
+def test_compiled_scorer_serves_the_same_scores_in_one_pass(two_sided: SimpleNamespace, tmp_path: Path) -> None:
+    """`served` (what the matcher calls) with compiled trees = `score` and `pair_probabilities` with LightGBM."""
+    for direction, ranker in two_sided.rankers.items():
+        ranker.save(tmp_path, direction=direction, encoder_id="tfidf-svd-test", data_window={}, metrics={})
+    two_sided.scorer.save_calibrators(tmp_path)
+    plain = TwoSidedScorer.load(tmp_path, encoder_id="tfidf-svd-test")
+    fast = TwoSidedScorer.load(tmp_path, encoder_id="tfidf-svd-test")
+    assert fast.compile(tmp_path / "compiled") and not plain.rankers["investor"].compiled
+    X = two_sided.data["investor", "test"].X[:300]
+    for side in ("investor", "enterprise"):
+        assert fast.rankers[side].compiled
+        assert fast.rankers[side].predict(X[:1]).shape == (1,)
+        np.testing.assert_allclose(fast.rankers[side].predict(X), plain.rankers[side].predict(X), rtol=0, atol=1e-9)
+        score, p_inv, p_ent = fast.served(X, side)
+        np.testing.assert_allclose(score, plain.score(X, side), rtol=0, atol=1e-9)
+        _, q_inv, q_ent = plain.pair_probabilities(X, X)
+        np.testing.assert_allclose(p_inv, q_inv, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(p_ent, q_ent, rtol=0, atol=1e-12)
+    assert fast.rankers["investor"].predict(X, num_threads=2) is not None  # offline paths keep LightGBM
+    restored = pickle.loads(pickle.dumps(fast.rankers["investor"]))  # native code is not pickled
+    assert not restored.compiled
+    np.testing.assert_allclose(restored.predict(X), plain.rankers["investor"].predict(X))

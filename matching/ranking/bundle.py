@@ -112,12 +112,14 @@ class ModelBundle:
     scorer: TwoSidedScorer
 
     @classmethod
-    def load(cls, folder: Path, *, encoder_id: str | None = None) -> ModelBundle:
+    def load(cls, folder: Path, *, encoder_id: str | None = None, compiled: Path | None = None) -> ModelBundle:
         """Load and verify ``folder``.
 
         Args:
             folder: ``models/<version>``.
             encoder_id: the encoder serving; a model trained with another one is refused.
+            compiled: serve the rankers' trees compiled, cached in this folder (``Settings.compiled_trees_dir``;
+                :meth:`TwoSidedScorer.compile`); ``None``: LightGBM predicts.
 
         Raises:
             ArtifactError: anything :func:`read_manifest` refuses, another encoder, unreadable models.
@@ -133,4 +135,6 @@ class ModelBundle:
             raise ArtifactError(f"{folder / METRICS} is corrupt ({exc}): {RETRAIN}") from exc
         scorer = TwoSidedScorer.load(folder, encoder_id=encoder_id, weight=float(manifest.get("weight", 0.5)))
         scorer.version = str(manifest.get("version", folder.name))  # type: ignore[attr-defined]
+        if compiled is not None:
+            scorer.compile(compiled)
         return cls(str(manifest.get("version", folder.name)), folder, manifest, metrics, scorer)

@@ -23,6 +23,7 @@ from matching.errors import ArtifactError
 from matching.features.table import FEATURE_NAMES, features_hash
 from matching.learning import metrics
 from matching.learning.dataset import RankingData
+from matching.ranking.compiled import CompiledTrees, compile_trees
 from matching.ranking.treepaths import PathExplainer
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class LambdaRanker:
         #: the asking side whose lists this ranker orders (known once fitted or loaded)
         self.side: Side | None = None
         self._paths: PathExplainer | None = None  # built on first use, from the fitted or loaded booster
+        self._compiled: CompiledTrees | None = None  # request-path predictions (:meth:`compile`)
 
     def fit(self, train: RankingData, valid: RankingData | None = None, *, num_boost_round: int = 400,
             early_stopping_rounds: int = 30, min_boost_round: int = 50) -> LambdaRanker:
@@ -129,7 +131,7 @@ class LambdaRanker:
             valid_sets = [lgb.Dataset(valid.X, label=valid.y, group=valid.group, reference=dtrain)]
             stopper = _EarlyStopping(early_stopping_rounds, min_boost_round)
             callbacks.append(stopper)
-        self._paths = None
+        self._paths, self._compiled = None, None
         self.side = Side.parse(train.direction)
         self.booster = lgb.train(params, dtrain, num_boost_round=num_boost_round, valid_sets=valid_sets,
                                  valid_names=["valid"][:len(valid_sets)], callbacks=callbacks)
@@ -153,6 +155,10 @@ class LambdaRanker:
         self.valid_curve = list(valid_curve)
         return self
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the compiled code (native, for this machine): :meth:`compile` again after loading."""
+        return {**self.__dict__, "_compiled": None}
+
     def _model(self) -> lgb.Booster:
         if self.booster is None:
             raise RuntimeError("LambdaRanker used before fit() or load()")
@@ -173,7 +179,21 @@ class LambdaRanker:
         X = self._check(X)
         if len(X) == 0:
             return np.zeros(0, dtype=np.float64)
+        if num_threads == 1 and self._compiled is not None:  # the same trees, compiled and checked (:meth:`compile`)
+            return self._compiled.predict(X)
         return np.asarray(self._model().predict(X, num_iteration=self.best_iteration, num_threads=num_threads))
+
+    def compile(self, cache: Path) -> bool:
+        """Answer one-thread :meth:`predict` calls (the request paths) with the trees compiled to native
+        code (:mod:`matching.ranking.compiled`, cached in ``cache``), checked against LightGBM's scores on
+        load. Returns whether the compiled model serves (``False``: LightGBM does, and the reason is logged)."""
+        self._compiled = compile_trees(self._model(), cache, self.best_iteration)
+        return self._compiled is not None
+
+    @property
+    def compiled(self) -> bool:
+        """Whether one-thread predictions come from compiled trees (:meth:`compile`)."""
+        return self._compiled is not None
 
     def score(self, X: np.ndarray, side: Side, *, fit: np.ndarray | None = None) -> np.ndarray:
         """:meth:`predict` of one list asked by ``side`` (``fit`` is a feature already; unused).

@@ -171,6 +171,21 @@ class TwoSidedScorer:
         return served_scores(self.choices[side], side, X,
                              lambda d, x: self.model_scores(d, x, num_threads=num_threads), fit=fit)
 
+    def served(self, X: np.ndarray, side: Side | str, *, fit: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(the scores side serves, p_investor, p_enterprise)`` of feature rows ``X``: :meth:`score` and
+        :meth:`pair_probabilities` of the same rows with each ranker run once (a served list's one pass)."""
+        side = Side.parse(side)
+        s_inv, s_ent = self.rankers[Side.INVESTOR].predict(X), self.rankers[Side.ENTERPRISE].predict(X)
+        combined, p_inv, p_ent = self.combine_scores(s_inv, s_ent)
+        own = s_inv if side == Side.INVESTOR else s_ent
+        return served_scores(self.choices[side], side, X, lambda _d, _x: (own, combined), fit=fit), p_inv, p_ent
+
+    def compile(self, cache: Path) -> bool:
+        """Both rankers' request-path predictions from compiled trees (:meth:`LambdaRanker.compile`, cached in
+        ``cache``); whether both compiled (a ranker that did not keeps LightGBM, with the reason logged)."""
+        return all([ranker.compile(cache) for ranker in self.rankers.values()])
+
     def calibrate_on(self, sets: Mapping[str, EvalSet], *, method: str = "platt", positive_grade: int = POSITIVE_GRADE,
                      weights: Sequence[float] = WEIGHT_GRID, seed: int = 0) -> dict[str, float]:
         """Refit both calibrators on full validation candidate lists (not sampled negatives), then tune

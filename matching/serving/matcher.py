@@ -316,7 +316,7 @@ class Matcher:
         best[targets[first]], fit_t[targets[first]] = needs[first], fit[first]
         allow = np.zeros(n, dtype=bool)
         allow[targets[first]] = True  # an allowed target may have no need (a market without needs)
-        return CandidateQuery(target, row, allow, best, fit_t, vector, exposure)
+        return CandidateQuery(target, row, allow, best, fit_t, vector, exposure, rows=targets[first])
 
     def _candidates(self, query: CandidateQuery, sources: list[Any], k: int) -> _Pending:
         found = [s.candidates(query, self.policy.candidate_k) for s in sources]
@@ -345,8 +345,7 @@ class Matcher:
             fit[no_need] = feature_baseline("rules", X[no_need], view)
         explains = scorer if scorer is not None and scorer.explains(view) else None  # model reasons
         if scorer is not None and len(inv):
-            _, p_inv, p_ent = scorer.pair_probabilities(X, X)
-            score = scorer.score(X, view, fit=fit)  # the scorer chosen on validation
+            score, p_inv, p_ent = scorer.served(X, view, fit=fit)  # the scorer chosen on validation
         out, start = [], 0
         for p in pend:
             sl = slice(start, start + len(p.cands))
