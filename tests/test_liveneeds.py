@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers_market import plant_edge_cases
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matching.rules.eligibility import Eligibility, pair_fit
-from matching.rules.liveneeds import LiveNeeds, best_per_target
+from matching.rules.liveneeds import LiveNeeds, best_first, best_per_target, first_of_runs
 from matching.snapshot.core import build_snapshot
 from matching.synth.generator import generate_market
 
@@ -48,3 +50,23 @@ def test_best_per_target_takes_the_highest_fit_then_the_lowest_need() -> None:
         best = best_per_target(targets, needs, fit, s)
         assert sorted(zip(targets[best], needs[best], strict=True)) == [(5, 10), (7, 12), (9, 13)]
     assert len(best_per_target(np.zeros(0, int), np.zeros(0, int), np.zeros(0))) == 0
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from([0.0, 0.25, 0.5, 1.0, float("nan")])),
+                min_size=1, max_size=40),
+       st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_best_per_target_equals_the_three_key_sort(pairs: list[tuple[int, float]], with_shared: bool) -> None:
+    """The fast choice picks, pair for pair and in the same order, what `best_first` (training's rule) picks."""
+    targets = np.array([t for t, _ in pairs], dtype=np.int64)
+    fit = np.array([f for _, f in pairs])
+    needs = np.random.default_rng(len(pairs)).permutation(1000)[:len(pairs)].astype(np.int64)
+    order = best_first(targets, needs, fit)
+    want = order[first_of_runs(targets[order])]
+    shared = np.bincount(targets)[targets] > 1 if with_shared else None
+    got = best_per_target(targets, needs, fit, shared)
+    if shared is None:
+        assert np.array_equal(got, want)
+    else:
+        assert np.array_equal(np.sort(got), np.sort(want))
+        assert np.array_equal(got[np.count_nonzero(~shared):], want[shared[want]])

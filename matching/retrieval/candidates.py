@@ -43,6 +43,9 @@ class CandidateQuery:
         fit: per target row, that need's structured-fit score in [0, 1] (``nan`` where not allowed).
         vector: the asking party's embedding (for semantic search), if any.
         exposure: per target row, shows in the current period (``None``: unknown).
+        rows: the allowed target rows (``allow``'s true entries) in any order, when the caller has them
+            already (``None``: :meth:`allowed` finds them). At 1,000,000 enterprises a scan of ``allow``
+            costs ~0.8 ms, and each source would make its own.
     """
 
     target: Target
@@ -52,6 +55,13 @@ class CandidateQuery:
     fit: np.ndarray
     vector: np.ndarray | None = None
     exposure: np.ndarray | None = None
+    rows: np.ndarray | None = None
+
+    def allowed(self) -> np.ndarray:
+        """The allowed target rows (:attr:`rows`, or ``allow``'s true entries, found once and kept)."""
+        if self.rows is None:
+            self.rows = np.flatnonzero(self.allow)
+        return self.rows
 
 
 @dataclass
@@ -134,7 +144,7 @@ class RulesSource:
 
     def candidates(self, query: CandidateQuery, k: int) -> Found:
         """Top ``k`` allowed rows by structured fit."""
-        rows = np.flatnonzero(query.allow)
+        rows = query.allowed()
         if len(rows) == 0 or k <= 0:
             return _empty(self.name)
         top, scores = _top(rows, query.fit[rows], k)
@@ -162,7 +172,7 @@ class CollaborativeSource:
             rows = np.asarray(rows, dtype=np.int64)
             scores = np.asarray(scores, dtype=np.float64)
         else:
-            rows = np.flatnonzero(query.allow)
+            rows = query.allowed()
             scores = np.asarray(self.model.score(rows, np.full(len(rows), query.row, dtype=np.int64)),
                                 dtype=np.float64)
             rows, scores = _top(rows, scores, k)
@@ -211,14 +221,21 @@ class ExplorationSource:
 
     def pool(self, query: CandidateQuery) -> np.ndarray:
         """Bool mask of allowed targets that are new or under-exposed."""
-        counts = self._counts[query.target]
-        seen = counts if query.exposure is None else np.asarray(query.exposure)
-        return query.allow & (self._new[query.target] | (counts == 0) | (seen <= self.max_events))
+        mask = np.zeros(len(query.allow), dtype=bool)
+        mask[self.pool_rows(query)] = True
+        return mask
+
+    def pool_rows(self, query: CandidateQuery) -> np.ndarray:
+        """The allowed targets that are new or under-exposed (:meth:`pool`'s rows, ascending)."""
+        rows, t = query.allowed(), query.target
+        counts = self._counts[t][rows]
+        seen = counts if query.exposure is None else np.asarray(query.exposure)[rows]
+        return np.sort(rows[self._new[t][rows] | (counts == 0) | (seen <= self.max_events)])
 
     def candidates(self, query: CandidateQuery, k: int) -> Found:
         """``size(k)`` pool members: the best-fitting, with seeded jitter to rotate near-ties."""
         n = self.size(k)
-        rows = np.flatnonzero(self.pool(query))
+        rows = self.pool_rows(query) if n else query.allowed()[:0]
         if n == 0 or len(rows) == 0:
             return _empty(self.name)
         side = 0 if query.target == "enterprise" else 1
