@@ -214,6 +214,9 @@ class ExplorationSource:
         with np.errstate(invalid="ignore"):
             self._new = {"enterprise": snap.as_of - snap.ent_created <= new_days,
                          "investor": snap.as_of - inv_created <= new_days}
+        #: per target row: new or never in the funnel (the pool whatever the exposure), and also with few events
+        self._unseen = {t: self._new[t] | (self._counts[t] == 0) for t in self._new}
+        self._quiet = {t: self._unseen[t] | (self._counts[t] <= max_events) for t in self._new}
 
     def size(self, k: int) -> int:
         """How many of a list of ``k`` this source fills."""
@@ -228,9 +231,9 @@ class ExplorationSource:
     def pool_rows(self, query: CandidateQuery) -> np.ndarray:
         """The allowed targets that are new or under-exposed (:meth:`pool`'s rows, ascending)."""
         rows, t = query.allowed(), query.target
-        counts = self._counts[t][rows]
-        seen = counts if query.exposure is None else np.asarray(query.exposure)[rows]
-        return np.sort(rows[self._new[t][rows] | (counts == 0) | (seen <= self.max_events)])
+        if query.exposure is None:  # shows this period unknown: funnel events alone
+            return np.sort(rows[self._quiet[t][rows]])
+        return np.sort(rows[self._unseen[t][rows] | (np.asarray(query.exposure)[rows] <= self.max_events)])
 
     def candidates(self, query: CandidateQuery, k: int) -> Found:
         """``size(k)`` pool members: the best-fitting, with seeded jitter to rotate near-ties."""
