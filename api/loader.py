@@ -159,7 +159,7 @@ def load_matcher(settings: Settings, conn: psycopg.Connection, encoder: TextEnco
             active = replace(active, path=str(local_folder(conn, active.version, active.path, settings.models_dir)))
         except ArtifactError as exc:
             logger.error("active model %s: %s", active.version, exc)  # its registered path is refused below
-    bundle, status = active_bundle(active, encoder.encoder_id, compiled=settings.compiled_trees_dir)
+    bundle, status = active_bundle(active, encoder.encoder_id, compiled=settings.compiled_cache)
     matcher = Matcher(market.context, bundle.scorer if bundle is not None else None, Policy.from_settings(settings),
                       encoder=query_encoder if query_encoder is not None else encoder,
                       query_cache=query_cache if query_cache is not None else cache, model_version=status.version)

@@ -124,7 +124,7 @@ class AppState:
         with self.pool.connection() as conn:  # trained on another machine: its files from the database
             folder = artifacts.local_folder(conn, mv.version, mv.path, self.settings.models_dir)
         return ModelBundle.load(folder, encoder_id=self.encoder.encoder_id,
-                                compiled=self.settings.compiled_trees_dir)
+                                compiled=self.settings.compiled_cache)
 
     def swap(self, bundle: ModelBundle | None) -> Matcher:
         """Serve ``bundle`` (``None``: the content + rules score) from the next request on."""

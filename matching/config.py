@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     compiled_trees: bool = Field(default=True, description="Serve the rankers' trees compiled to native code by "
                                  "lleaves (about 10x faster per list than LightGBM's predict; checked against "
                                  "LightGBM on load, which serves if the check fails). Off: LightGBM serves.")
+    compiled_trees_dir: Path | None = Field(
+        default=None, description="Cache of compiled rankers (keyed by model, compiler and CPU: safe to share "
+        "between services and data folders). Unset: data_dir/compiled-trees.")
     ticket_tolerance: float = Field(default=0.2, ge=0.0, le=1.0, description="Slack on ticket ranges.")
     import_batch_rows: int = Field(default=5_000, ge=100)
     dask_scheduler: str | None = Field(
@@ -121,7 +124,7 @@ class Settings(BaseSettings):
             raise ValueError("'*' is not allowed: list the exact origins, e.g. [\"https://console.example\"]")
         return value
 
-    @field_validator("data_dir", "models_dir", "encoder_path", "pg_bin_dir", "embeddings_dir")
+    @field_validator("data_dir", "models_dir", "encoder_path", "pg_bin_dir", "embeddings_dir", "compiled_trees_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
@@ -137,9 +140,12 @@ class Settings(BaseSettings):
         return self.embeddings_dir or self.data_dir / "embeddings"
 
     @property
-    def compiled_trees_dir(self) -> Path | None:
-        """Where compiled rankers are cached (``data_dir/compiled-trees``; ``None`` with ``compiled_trees`` off)."""
-        return self.data_dir / "compiled-trees" if self.compiled_trees else None
+    def compiled_cache(self) -> Path | None:
+        """Where compiled rankers are cached (``compiled_trees_dir`` or ``data_dir/compiled-trees``; ``None`` with
+        ``compiled_trees`` off: LightGBM serves)."""
+        if not self.compiled_trees:
+            return None
+        return self.compiled_trees_dir or self.data_dir / "compiled-trees"
 
     @property
     def default_encoder_dir(self) -> Path:

@@ -107,8 +107,9 @@ def _refused(exc: FieldError, who: Principal, need_id: int) -> ApiError:
         return ApiError(422, "validation_error",
                         f"贵机构最低单笔投资 {exc.ticket_min / 10_000:,.0f} 万元，高于融资需求 {need_id} 的融资金额 "
                         f"{exc.amount / 10_000:,.0f} 万元：可单独投资，无需组建银团",
-                        f"Your minimum ticket ({exc.ticket_min / 10_000:,.0f} 万元) is above the {exc.amount / 10_000:,.0f}"
-                        f" 万元 need {need_id} seeks: you may fund it alone; there is no room for co-investors",
+                        f"Your minimum ticket ({exc.ticket_min / 10_000:,.0f} 万元) is above the "
+                        f"{exc.amount / 10_000:,.0f} 万元 need {need_id} seeks: you may fund it alone; "
+                        "there is no room for co-investors",
                         fields=[field_detail("lead", exc.value, "a lead whose minimum ticket leaves room for others")])
     if exc.field == "lead":
         if who.role == "investor":  # the broken rules may include the enterprise's (internal) refusal list

@@ -195,7 +195,7 @@ class Runner:
         out["index"] = inprocess.index_figures(index, build_s, queries)
         out["index"]["vectors_from_cache_s"] = round(vec_s, 1)
         self.say(f"index: {out['index']}", flush=True)
-        scorer = (ModelBundle.load(bundle, encoder_id=enc.encoder_id, compiled=s.compiled_trees_dir).scorer
+        scorer = (ModelBundle.load(bundle, encoder_id=enc.encoder_id, compiled=s.compiled_cache).scorer
                   if bundle else None)  # compiled as the service serves it
         t0 = time.perf_counter()
         m = Matcher(build_context(snap, vectors, index), scorer, Policy.from_settings(s), encoder=enc,

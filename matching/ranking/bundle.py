@@ -118,7 +118,7 @@ class ModelBundle:
         Args:
             folder: ``models/<version>``.
             encoder_id: the encoder serving; a model trained with another one is refused.
-            compiled: serve the rankers' trees compiled, cached in this folder (``Settings.compiled_trees_dir``;
+            compiled: serve the rankers' trees compiled, cached in this folder (``Settings.compiled_cache``;
                 :meth:`TwoSidedScorer.compile`); ``None``: LightGBM predicts.
 
         Raises:
