@@ -7,6 +7,7 @@ directory on a free port, migrates a template database once, and gives each test
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -24,6 +25,11 @@ from store.embedded import EmbeddedPostgres, free_port
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# one cache of compiled rankers for the whole run (keyed by model text, compiler and CPU): the many services the
+# suite starts, each with its own data folder, compile an identical model once
+if "CAPCONNECT_COMPILED_TREES_DIR" not in os.environ:
+    os.environ["CAPCONNECT_COMPILED_TREES_DIR"] = _compiled = tempfile.mkdtemp(prefix="capconnect-compiled-trees-")
+    atexit.register(shutil.rmtree, _compiled, ignore_errors=True)
 
 TEMPLATE = "capconnect_test_template"
 
