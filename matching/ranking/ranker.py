@@ -188,6 +188,8 @@ class LambdaRanker:
         code (:mod:`matching.ranking.compiled`, cached in ``cache``), checked against LightGBM's scores on
         load. Returns whether the compiled model serves (``False``: LightGBM does, and the reason is logged)."""
         self._compiled = compile_trees(self._model(), cache, self.best_iteration)
+        if self._compiled is not None:
+            logger.info("%s ranker: compiled trees serve (%s)", self.side, self._compiled.path.name)
         return self._compiled is not None
 
     @property
