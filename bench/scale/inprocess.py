@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from matching.features.table import compute_features
+from matching.features.table import compute_features, pair_features
 from matching.retrieval.index import VectorIndex
 from matching.serving.matcher import Matcher
 
@@ -57,7 +57,52 @@ def matcher_figures(m: Matcher, investor_ids: list[int], enterprise_ids: list[in
                 ms.append((time.perf_counter() - t) * 1000)
         out[name] = _pcts(ms)
     out["features"] = _feature_baseline(m, investor_ids[0])
+    out["ranking"] = _ranking_baseline(m, investor_ids[0])
     return out
+
+
+def _ranking_baseline(m: Matcher, investor_id: int, rounds: int = 50) -> dict[str, Any]:
+    """Ranking one deal list's candidates as served (compiled trees, each ranker once) against the previous
+    path (LightGBM's predict, each ranker twice: probabilities, then the served score). Same scores checked."""
+    scorer = m.scorer
+    if scorer is None or not all(r.compiled for r in scorer.rankers.values()):
+        return {}
+    c = m.context
+    inv = c.snap.investor_row[investor_id]
+    pos = c.live.eligible(inv, tolerance=m.policy.tolerance)[:250]  # about one list's candidates
+    invs = np.full(len(pos), inv, dtype=np.int64)
+    X, _ = pair_features(c.snap, c.hist, invs, c.live.ent[pos], c.live.need[pos], man_vecs=c.man_vecs,
+                         ent_vecs=c.ent_vecs, collab=c.collab)
+    fit = c.live.fit(inv, pos)
+
+    def served() -> np.ndarray:
+        return scorer.served(X, "investor", fit=fit)[0]
+
+    def previous() -> np.ndarray:
+        scorer.pair_probabilities(X, X)
+        return scorer.score(X, "investor", fit=fit)
+
+    fast = served()
+    kept = {side: r._compiled for side, r in scorer.rankers.items()}
+    try:
+        for r in scorer.rankers.values():
+            r._compiled = None  # LightGBM predicts, as before
+        slow = previous()
+        t = time.perf_counter()
+        for _ in range(rounds):
+            previous()
+        lgb_ms = (time.perf_counter() - t) * 1000 / rounds
+    finally:
+        for side, r in scorer.rankers.items():
+            r._compiled = kept[side]
+    if not np.allclose(fast, slow, rtol=0, atol=1e-9):
+        raise AssertionError("compiled trees score a list differently from LightGBM")
+    t = time.perf_counter()
+    for _ in range(rounds):
+        served()
+    fast_ms = (time.perf_counter() - t) * 1000 / rounds
+    return {"pairs": len(pos), "compiled_ms": round(fast_ms, 3), "lightgbm_ms": round(lgb_ms, 3),
+            "speedup": round(lgb_ms / max(fast_ms, 1e-9), 1)}
 
 
 def _feature_baseline(m: Matcher, investor_id: int) -> dict[str, Any]:

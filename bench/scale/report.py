@@ -101,12 +101,13 @@ def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
     lines += ["", "**Baselines in the same run** (in-process = the matcher called directly: no HTTP, auth or "
               "impression log)", "",
               "| size | in-process deal list p50 / p99 | in-process investor list p50 / p99 | 1 → 2 workers, lists/s | "
-              "features: batched vs per candidate (ms) | index | recall@100 | build s | query: index vs exact NumPy "
+              "features: batched vs per candidate (ms) | ranking a list: compiled trees, one pass vs LightGBM, two "
+              "(ms) | index | recall@100 | build s | query: index vs exact NumPy "
               "p50 ms | previous run: deal p50 | previous run: RSS MiB, ready s (1 worker) |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for size, s in r["sizes"].items():
         ip, ix = s.get("inprocess", {}), s.get("index", {})
-        f = ip.get("features", {})
+        f, rk = ip.get("features", {}), ip.get("ranking", {})
         h1, h2 = _get(s, "http", "1", "deals_loaded", "per_s"), _get(s, "http", "2", "deals_loaded", "per_s")
         before = _get(prev, "sizes", size, "http", "1", "deals_1_client", "p50_ms")
         now = _get(s, "http", "1", "deals_1_client", "p50_ms")
@@ -118,7 +119,9 @@ def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
             f"| {size} | {_f(_get(ip, 'deals', 'p50_ms'))} / {_f(_get(ip, 'deals', 'p99_ms'))} | "
             f"{_f(_get(ip, 'investors', 'p50_ms'))} / {_f(_get(ip, 'investors', 'p99_ms'))} | {_f(h1)} → {_f(h2)} "
             f"({_ratio(h2, h1)}) | {_f(f.get('batched_ms'), 2)} vs {_f(f.get('per_candidate_ms'))} "
-            f"({_f(f.get('speedup'))}×, {f.get('candidates')} pairs) | {ix.get('kind')} | "
+            f"({_f(f.get('speedup'))}×, {f.get('candidates')} pairs) | "
+            f"{_f(rk.get('compiled_ms'), 2)} vs {_f(rk.get('lightgbm_ms'), 2)} ({_f(rk.get('speedup'))}×) | "
+            f"{ix.get('kind')} | "
             f"{_f(ix.get('recall_at_100'), 3)}{' ✓' if (ix.get('recall_at_100') or 0) >= 0.95 else ' ✗'} | "
             f"{_f(ix.get('build_s'))} | {_f(ix.get('approx_p50_ms'), 2)} vs {_f(ix.get('exact_numpy_p50_ms'), 2)} "
             f"({_f(ix.get('speedup'))}×) | {_f(before)} → {_f(now)} ({_ratio(now, before)}) | "
