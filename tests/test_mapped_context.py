@@ -4,7 +4,8 @@ Known answers on a generated market: the mapped context ranks exactly as the bui
 lists); its arrays and indexes are read-only mappings of the written files; a second process maps the
 same files; a stale or corrupt folder is refused with a message naming the fix (and ``context_for``
 rebuilds it); a reload writes the new folder beside the old one and a matcher over the old mapping keeps
-serving after the old folder is removed.
+serving after the old folder is removed; the snapshot's long lists and id maps are packed files, mapped, that
+read as the lists and dicts they were (a current mandate version still ``is`` the mandate).
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from helpers_encoder import HashingEncoder
 
 from matching.config import Settings
 from matching.errors import ArtifactError
+from matching.serving import mapped
 from matching.serving.context import MatchContext, market_context
 from matching.serving.mapped import (
+    FORMAT_VERSION,
     MANIFEST,
     MAPPED_MIN_BYTES,
+    PACKED_FIELDS,
     context_for,
     context_key,
     load_context,
@@ -31,6 +35,8 @@ from matching.serving.mapped import (
     write_context,
 )
 from matching.serving.matcher import Matcher, Policy
+from matching.serving.packed import PackedMap, PackedSequence
+from matching.snapshot.asof import version_texts
 from matching.snapshot.core import build_snapshot
 from matching.synth.generator import generate_market
 
@@ -112,8 +118,8 @@ def test_a_corrupt_or_stale_folder_is_refused_with_the_fix(built: MatchContext, 
     (tmp_path / "k2" / MANIFEST).write_text((path / MANIFEST).read_text(), encoding="utf-8")
     with pytest.raises(ArtifactError) as err:
         load_context(tmp_path, "k2")
-    assert str(err.value).startswith(f"serving context at {tmp_path / 'k2'} is stale: format 3 and key k1, expected "
-                                     "format 3 and key k2: delete ")
+    assert str(err.value).startswith(f"serving context at {tmp_path / 'k2'} is stale: format {FORMAT_VERSION} and key "
+                                     f"k1, expected format {FORMAT_VERSION} and key k2: delete ")
     with pytest.raises(ArtifactError, match="no serving context at .*manifest.json missing.*: delete"):
         load_context(tmp_path, "k3")
 
@@ -154,3 +160,41 @@ def test_the_key_changes_with_the_market_encoder_and_settings() -> None:
     assert len({base, context_key("fp2", "enc", {"index": {"nlist": 1}}),
                 context_key("fp1", "enc2", {"index": {"nlist": 1}}),
                 context_key("fp1", "enc", {"index": {"nlist": 2}})}) == 4
+
+
+def test_long_lists_and_id_maps_are_packed_mapped_and_read_as_before(built: MatchContext, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mapped, "PACKED_MIN_ITEMS", 50)  # this market's lists are short: pack them all
+    write_context(built, tmp_path, "k1")
+    got = load_context(tmp_path, "k1")
+    s, b = got.snap, built.snap
+    for name in PACKED_FIELDS:
+        have, want = getattr(s, name), getattr(b, name)
+        if isinstance(want, dict):
+            assert isinstance(have, PackedMap) and list(have.items()) == list(want.items()), name
+            assert all(have[k] == v and k in have for k, v in want.items()), name
+        else:
+            assert isinstance(have, PackedSequence) and list(have) == want, name
+            assert [have[i] for i in range(-len(want), len(want))] == want + want, name
+        parts = [p for p in have.arrays().values() if isinstance(p, np.ndarray)]
+        assert parts and all(isinstance(p.base, np.memmap) and not p.flags.writeable for p in parts), name
+        assert all(Path(p.base.filename).parent == tmp_path / "k1" for p in parts), name
+    assert isinstance(got.sec_row, dict) and got.sec_row == built.sec_row  # 34 listings: under the threshold
+    assert s.need_record[3] == b.need_record[3] and s.need_record[3] is not s.need_record[3]  # decoded per read
+    # the current version of a mandate is the mandate itself, as built (asof compares them with `is`)
+    assert s.man_record[7] is s.man_record[7]
+    same = [[m is b.man_record[r] for m in vs] for r, vs in b.man_versions.items()]
+    assert [[m is s.man_record[r] for m in vs] for r, vs in s.man_versions.items()] == same
+    assert any(not all(x) for x in same) and any(any(x) for x in same)
+    assert version_texts(s) == version_texts(b) and len(version_texts(b)) > 0
+    assert s.ent_key_row.get(b.ent_key[5]) == 5 and s.enterprise_row.get(-1) is None
+    with pytest.raises(KeyError):
+        s.need_row[-1]  # noqa: B018
+    with pytest.raises(TypeError, match="read-only"):
+        s.enterprise_row[1] = 2
+    with pytest.raises(TypeError, match="read-only"):
+        s.need_record[0] = b.need_record[1]
+    assert _lists(got) == _lists(built)
+    # written again from the mapped copy (a reload of the same market): the same container, the same answers
+    again = load_context(write_context(got, tmp_path, "k2").parent, "k2")
+    assert list(again.snap.man_versions.items()) == list(b.man_versions.items()) and _lists(again) == _lists(built)

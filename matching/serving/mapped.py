@@ -4,7 +4,9 @@ A :class:`~matching.serving.context.MatchContext` is written once (:func:`write_
 named by its key (:func:`context_key`: the market's fingerprint, the encoder, the index settings and
 this format): every NumPy array of at least :data:`MAPPED_MIN_BYTES` (columns, codes, masks, vectors,
 the funnel history, the collaborative model's tables, the sorted live needs) becomes a ``.npy`` file,
-every FAISS index a ``.faiss`` file, and the rest (small arrays, id dicts, names) one pickle that
+every FAISS index a ``.faiss`` file, the snapshot's long lists and id dicts (:data:`PACKED_FIELDS`: records,
+names, keys, the id-to-row maps; at least :data:`PACKED_MIN_ITEMS` items) read-only
+:mod:`~matching.serving.packed` containers over ``.npy`` files, and the rest one small pickle that
 refers to them. :func:`load_context` maps the arrays read-only (``np.load(mmap_mode="r")``) and the
 indexes with ``IO_FLAG_MMAP_IFC`` (zero copy), so N workers share the same pages: the operating
 system keeps one copy, whatever the number of workers.
@@ -40,16 +42,50 @@ import numpy as np
 
 from matching.errors import ArtifactError
 from matching.serving.context import MatchContext
+from matching.serving.packed import PackedMap, PackedSequence
 
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever the layout of the files or of anything pickled in them changes.
-FORMAT_VERSION = 3  # 2: need rows by enterprise as arrays; 3: shared empty sets and codes, IdMap without a dict
+FORMAT_VERSION = 4  # 2: need rows by enterprise as arrays; 3: shared empty sets and codes, IdMap without a dict;
+#                     4: the snapshot's long lists and id dicts packed (PACKED_FIELDS)
 MANIFEST = "manifest.json"
 PICKLE = "context.pkl"
 #: Arrays at least this large are written as their own ``.npy`` file and mapped; smaller ones are pickled.
 MAPPED_MIN_BYTES = 1 << 12  # a page: smaller ones share nothing
 _HASH_CHUNK = 1 << 22
+#: Snapshot lists and dicts written as :mod:`~matching.serving.packed` containers (mapped, decoded when read)
+#: once they hold this many items; smaller ones are pickled as they are.
+PACKED_MIN_ITEMS = 10_000
+#: The snapshot fields packed. Not packed: lists read whole on a request (``sec_record``, read by every
+#: secondaries list) or already cheap (interned codes, the shared empty sets of the ``man_*`` columns).
+#: ``man_record`` keeps what it decoded and ``man_versions`` refers to it, so a current version ``is`` the
+#: mandate (:mod:`matching.snapshot.asof` compares them by identity); both are packed, or neither.
+PACKED_FIELDS = ("need_record", "inv_record", "man_record", "man_versions", "ent_name", "ent_key", "need_ref",
+                 "inv_name", "inv_key", "enterprise_row", "investor_row", "need_row", "ent_key_row", "inv_key_row")
+
+
+def _packing_plan(context: MatchContext) -> dict[int, Callable[[], PackedSequence | PackedMap | None]]:
+    """What to pack, by ``id`` of the plain list or dict: a function that builds its packed copy."""
+    snap, plan = context.snap, {}
+
+    def seq(obj: list[Any], **kw: Any) -> None:
+        if type(obj) is list and len(obj) >= PACKED_MIN_ITEMS:
+            plan[id(obj)] = lambda: PackedSequence.build(obj, **kw)
+
+    def mapping(obj: dict[Any, Any], *, force: bool = False, **kw: Any) -> None:
+        if type(obj) is dict and (force or len(obj) >= PACKED_MIN_ITEMS):
+            plan[id(obj)] = lambda: PackedMap.build(obj, **kw)
+
+    for name in ("need_record", "inv_record", "ent_name", "ent_key", "need_ref", "inv_name", "inv_key"):
+        seq(getattr(snap, name))
+    for name in ("enterprise_row", "investor_row", "need_row", "ent_key_row", "inv_key_row"):
+        mapping(getattr(snap, name))
+    mapping(context.sec_row)
+    if type(snap.man_record) is list and len(snap.man_record) >= PACKED_MIN_ITEMS:
+        seq(snap.man_record, kind="pickle", cached=True)
+        mapping(snap.man_versions, force=True, ref=snap.man_record)
+    return plan
 
 
 def context_key(fingerprint: str, encoder_id: str, settings: dict[str, Any]) -> str:
@@ -66,31 +102,53 @@ def context_key(fingerprint: str, encoder_id: str, settings: dict[str, Any]) -> 
 class _Writer(pickle.Pickler):
     """Pickles a context, writing large arrays and FAISS indexes to files of their own."""
 
-    def __init__(self, buf: io.BytesIO, folder: Path) -> None:
+    def __init__(self, buf: io.BytesIO, folder: Path,
+                 plan: dict[int, Callable[[], PackedSequence | PackedMap | None]] | None = None) -> None:
         super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
         self.folder = folder
         self.files: list[str] = []
-        self._seen: dict[int, tuple[str, str]] = {}
+        self._plan = plan or {}
+        self._seen: dict[int, Any] = {}
         self._keep: list[Any] = []  # the objects whose ids are in _seen stay alive while pickling
 
-    def persistent_id(self, obj: Any) -> tuple[str, str] | None:  # noqa: D102
-        if isinstance(obj, np.ndarray) and obj.dtype != object and obj.nbytes >= MAPPED_MIN_BYTES:
-            kind, ext = "npy", ".npy"
-        elif isinstance(obj, faiss.Index):
-            kind, ext = "faiss", ".faiss"
-        else:
-            return None
+    def persistent_id(self, obj: Any) -> Any:  # noqa: D102
         if id(obj) in self._seen:
             return self._seen[id(obj)]
-        name = f"{len(self.files):04d}{ext}"
-        if kind == "npy":
-            np.save(self.folder / name, np.ascontiguousarray(obj), allow_pickle=False)
-        else:
+        if isinstance(obj, np.ndarray) and obj.dtype != object and obj.nbytes >= MAPPED_MIN_BYTES:
+            pid = self._npy(obj)
+        elif isinstance(obj, faiss.Index):
+            name = f"{len(self.files):04d}.faiss"
             faiss.write_index(obj, str(self.folder / name))
-        self.files.append(name)
-        self._seen[id(obj)] = (kind, name)
+            self.files.append(name)
+            pid = ("faiss", name)
+        elif isinstance(obj, (PackedSequence, PackedMap)):
+            pid = self._packed(obj)
+        elif id(obj) in self._plan and (packed := self._plan[id(obj)]()) is not None:
+            self._keep.append(packed)
+            pid = self._packed(packed)
+        else:
+            return None
+        self._seen[id(obj)] = pid
         self._keep.append(obj)
-        return kind, name
+        return pid
+
+    def _npy(self, arr: np.ndarray) -> tuple[str, str]:
+        name = f"{len(self.files):04d}.npy"
+        np.save(self.folder / name, np.ascontiguousarray(arr), allow_pickle=False)
+        self.files.append(name)
+        return "npy", name
+
+    def _packed(self, obj: PackedSequence | PackedMap) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+        """``("packed", class, parts, meta)``: each part an array file (whatever its size) or a packed pid."""
+        parts = {part: self._seen.get(id(v)) or (self._packed(v) if isinstance(v, PackedSequence) else self._npy(v))
+                 for part, v in obj.arrays().items()}
+        meta: dict[str, Any] = {}
+        if isinstance(obj, PackedSequence):
+            meta = {"kind": obj.kind, "cached": obj.cached,
+                    "ref": None if obj.ref is None else self.persistent_id(obj.ref)}
+            if obj.ref is not None and meta["ref"] is None:
+                raise ValueError("a packed sequence refers to records that are not packed: pack its ref too")
+        return "packed", type(obj).__name__, parts, meta
 
 
 class _Reader(pickle.Unpickler):
@@ -102,6 +160,8 @@ class _Reader(pickle.Unpickler):
         self._loaded: dict[str, Any] = {}
 
     def persistent_load(self, pid: Any) -> Any:  # noqa: D102
+        if pid[0] == "packed":
+            return self._packed(*pid[1:])
         kind, name = pid
         if name not in self._loaded:
             path = self.folder / name
@@ -112,6 +172,20 @@ class _Reader(pickle.Unpickler):
             else:
                 raise pickle.UnpicklingError(f"unknown stored kind {kind!r} for {name}")
         return self._loaded[name]
+
+    def _packed(self, cls: str, parts: dict[str, Any], meta: dict[str, Any]) -> PackedSequence | PackedMap:
+        key = repr(sorted(parts.items()))  # its files: one object however often it is referred to
+        if key not in self._loaded:
+            got = {part: self.persistent_load(p) for part, p in parts.items()}
+            if cls == "PackedSequence":
+                ref = None if meta["ref"] is None else self.persistent_load(meta["ref"])
+                self._loaded[key] = PackedSequence(got["data"], got["offsets"], meta["kind"], ref=ref,
+                                                   cached=meta["cached"])
+            elif cls == "PackedMap":
+                self._loaded[key] = PackedMap(got["keys"], got["sorted"], got["positions"], got["values"])
+            else:
+                raise pickle.UnpicklingError(f"unknown packed container {cls!r}")
+        return self._loaded[key]
 
 
 def _digest(path: Path) -> str:
@@ -141,7 +215,7 @@ def write_context(context: MatchContext, folder: Path, key: str) -> Path:
     tmp.mkdir()
     t0 = time.perf_counter()
     buf = io.BytesIO()
-    writer = _Writer(buf, tmp)
+    writer = _Writer(buf, tmp, _packing_plan(context))
     writer.dump(context)
     (tmp / PICKLE).write_bytes(buf.getvalue())
     names = [*writer.files, PICKLE]
