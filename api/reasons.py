@@ -28,7 +28,7 @@ from matching.explain.reasons import Reason, model_reasons, with_model_reasons
 from matching.features.table import FEATURE_NAMES
 from matching.serving.matcher import Matcher
 from matching.serving.results import MatchItem
-from store import resources as db
+from store.disclosure import PairFacts, pair_facts
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,33 @@ logger = logging.getLogger(__name__)
 MAX_MODEL = 2
 
 
+def needs_facts(who: Principal, items: Sequence[MatchItem], view: str | None) -> bool:
+    """Whether :func:`shown_reasons` reads disclosure facts for these items (an investor shown model reasons)."""
+    return who.role == "investor" and who.investor_id is not None and view is not None and _has_model_reasons(items)
+
+
+def _has_model_reasons(items: Sequence[MatchItem]) -> bool:
+    return any(r.code.startswith("model:") for it in items for r in it.reasons)
+
+
+def read_facts(pool: ConnectionPool, who: Principal, items: Sequence[MatchItem], view: str | None, *,
+               listing_investor: int | None = None) -> PairFacts | None:
+    """The disclosure facts a served list needs, in one round trip (:func:`store.disclosure.pair_facts`), or
+    ``None`` when it needs none: the caller's (for :func:`shown_reasons`), with the readiness figures when
+    ``listing_investor`` is given (the investor whose list may get the listing reason,
+    :func:`api.services.readiness.listing_reasons`). Read per request, never cached."""
+    ids = [it.enterprise_id for it in items if it.enterprise_id is not None]
+    if not ids:
+        return None
+    investor = who.investor_id if needs_facts(who, items, view) else listing_investor
+    if investor is None:
+        return None
+    with pool.connection() as conn:
+        return pair_facts(conn, investor_id=investor, enterprise_ids=ids, figures=listing_investor == investor)
+
+
 def shown_reasons(pool: ConnectionPool, m: Matcher, who: Principal, items: Sequence[MatchItem],
-                  view: str | None) -> list[list[Reason]]:
+                  view: str | None, facts: PairFacts | None = None) -> list[list[Reason]]:
     """Each item's reasons as ``who`` may see them.
 
     Args:
@@ -47,10 +72,12 @@ def shown_reasons(pool: ConnectionPool, m: Matcher, who: Principal, items: Seque
         items: the served items.
         view: the ranker's view of the list (``investor`` for deal lists, ``enterprise`` for an
             enterprise's investors), ``None`` for lists without model reasons (search, secondaries).
+        facts: the disclosure facts already read for this request (:func:`read_facts`); used only when
+            they are the caller's and cover every item, else they are read here.
     """
-    if who.is_staff or view is None or not any(r.code.startswith("model:") for it in items for r in it.reasons):
+    if who.is_staff or view is None or not _has_model_reasons(items):
         return [list(it.reasons) for it in items]
-    hidden = _hidden_features(pool, who, items)
+    hidden = _hidden_features(pool, who, items, facts)
     out = [with_model_reasons(list(it.reasons), None) for it in items]  # no feature values for parties
     blanked = [j for j, h in enumerate(hidden) if h]
     if not blanked:
@@ -67,15 +94,17 @@ def shown_reasons(pool: ConnectionPool, m: Matcher, who: Principal, items: Seque
     return out
 
 
-def _hidden_features(pool: ConnectionPool, who: Principal, items: Sequence[MatchItem]) -> list[frozenset[str]]:
+def _hidden_features(pool: ConnectionPool, who: Principal, items: Sequence[MatchItem],
+                     facts: PairFacts | None = None) -> list[frozenset[str]]:
     """Per item, the features computed from enterprise fields withheld from ``who`` (empty: none)."""
     none: frozenset[str] = frozenset()
     if who.role != "investor" or who.investor_id is None:  # an enterprise sees its own fields
         return [none for _ in items]
     ids = sorted({it.enterprise_id for it in items if it.enterprise_id is not None})
-    with pool.connection() as conn:
-        settings = db.disclosure_settings(conn, ids)
-        accepted = db.contacts_accepted(conn, investor_id=who.investor_id, enterprise_ids=ids)
+    if facts is None or facts.investor_id != who.investor_id or not facts.ids.issuperset(ids):
+        with pool.connection() as conn:
+            facts = pair_facts(conn, investor_id=who.investor_id, enterprise_ids=ids)
+    settings, accepted = facts.settings, facts.accepted
     everything = frozenset(f for fs in disclosure.WITHHELD_FEATURES.values() for f in fs)
     out = []
     for it in items:

@@ -17,10 +17,10 @@ from fastapi import Query
 
 from api.deps import Principal, StateDep
 from api.errors import ApiError, field_detail, forbidden
-from api.reasons import shown_reasons
+from api.reasons import read_facts, shown_reasons
 from api.schemas.matching import MatchItemOut, MatchListOut, NeedOut, PartyOut, ReasonOut, SecondaryOut
 from api.services.checks import authorize, party_id
-from api.services.readiness import listing_reasons
+from api.services.readiness import listing_reasons, targets_pre_ipo
 from api.state import AppState
 from matching.domain import vocab
 from matching.domain.records import Mandate
@@ -164,10 +164,14 @@ def _serve(state: AppState, m: Matcher, who: Principal, result: MatchList, side:
     list_id = served.id
     state.metrics.lists_served.labels(side=side).inc()
     view = {"investor": "investor", "enterprise": "enterprise"}.get(side)  # the lists with model reasons
-    reasons = shown_reasons(state.pool, m, who, result.items, view)  # disclosure covers what is derived
+    mandate = _current_mandate(m, investor_id) if side == "investor" else None
+    # what disclosure needs (settings, reveals, readiness figures for a pre-IPO mandate): one round trip
+    facts = read_facts(state.pool, who, result.items, view,
+                       listing_investor=investor_id if targets_pre_ipo(mandate) else None)
+    reasons = shown_reasons(state.pool, m, who, result.items, view, facts)  # disclosure covers what is derived
     if side == "investor":  # "接近北交所上市标准", only where every figure behind it is disclosed to the investor
-        mandate = _current_mandate(m, investor_id)
-        near = listing_reasons(state.pool, who, investor_id, mandate, [it.enterprise_id for it in result.items])
+        near = listing_reasons(state.pool, who, investor_id, mandate, [it.enterprise_id for it in result.items],
+                               facts)
         reasons = [[*r, near[it.enterprise_id]] if it.enterprise_id in near else r
                    for it, r in zip(result.items, reasons, strict=True)]
     items = [_item(m, it, r) for it, r in zip(result.items, reasons, strict=True)]

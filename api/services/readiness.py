@@ -36,6 +36,7 @@ from matching.readiness import NEAR, Standards, panel, readiness_matrix, score_t
 from matching.readiness import readiness_for as core_readiness
 from store import resources as db
 from store import standards as standards_db
+from store.disclosure import PairFacts, pair_facts
 
 logger = logging.getLogger(__name__)
 
@@ -198,21 +199,26 @@ def targets_pre_ipo(mandate: Mandate | None) -> bool:
 
 
 def listing_reasons(pool: ConnectionPool, who: Principal, investor_id: int | None, mandate: Mandate | None,
-                    enterprise_ids: Sequence[int | None]) -> dict[int, Reason]:
+                    enterprise_ids: Sequence[int | None], facts: PairFacts | None = None) -> dict[int, Reason]:
     """The "接近北交所上市标准" reason per deal-list enterprise that is near or meets the BSE standard's
     financial criteria, for an investor targeting pre-IPO companies, where every figure behind it is
     disclosed to that investor (see the module docstring). Staff viewing an investor's list see it by the
     same rule as the investor (the list is the investor's). ``mandate`` is the one the list was ranked on
-    (the matcher's market): a list for any other investor costs no database round trip."""
+    (the matcher's market): a list for any other investor costs no database round trip. ``facts``: the
+    figures and reveals already read for this request (:func:`api.reasons.read_facts`), used only when they
+    are this investor's and cover every enterprise (else they are read here); the standards in force are
+    read here either way."""
     ids = sorted({e for e in enterprise_ids if e is not None})
     if investor_id is None or not ids or not targets_pre_ipo(mandate):
         return {}
     with pool.connection() as conn:
-        accepted = db.contacts_accepted(conn, investor_id=investor_id, enterprise_ids=ids)
-        rows = standards_db.enterprise_figures(conn, ids=ids)
+        if (facts is None or facts.figures is None or facts.investor_id != investor_id
+                or not facts.ids.issuperset(ids)):
+            facts = pair_facts(conn, investor_id=investor_id, enterprise_ids=ids, figures=True)
         std = standards_db.current(conn)
     if REASON_TARGET not in std.codes:
         return {}
+    rows, accepted = facts.figures or [], facts.accepted
     shown = [r for r in rows if not any(g in disclosure.decide(
         role="investor", tier=r["tier"], disclosure=r["disclosure"], enterprise_id=r["id"],
         contact_accepted=r["id"] in accepted).withheld for g in NEEDED)]
