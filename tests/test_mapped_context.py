@@ -28,6 +28,7 @@ from matching.serving.mapped import (
     MANIFEST,
     MAPPED_MIN_BYTES,
     PACKED_FIELDS,
+    SHARED_FIELDS,
     context_for,
     context_key,
     load_context,
@@ -180,6 +181,10 @@ def test_long_lists_and_id_maps_are_packed_mapped_and_read_as_before(built: Matc
         assert parts and all(isinstance(p.base, np.memmap) and not p.flags.writeable for p in parts), name
         assert all(Path(p.base.filename).parent == tmp_path / "k1" for p in parts), name
     assert isinstance(got.sec_row, dict) and got.sec_row == built.sec_row  # 34 listings: under the threshold
+    for name in SHARED_FIELDS:  # lists of sets: equal sets are one object
+        have, want = getattr(s, name), getattr(b, name)
+        assert type(have) is list and have == want and len({id(x) for x in have}) == len(set(want)), name
+    assert len({id(x) for x in b.man_excluded_sectors}) > len(set(b.man_excluded_sectors))
     assert s.need_record[3] == b.need_record[3] and s.need_record[3] is not s.need_record[3]  # decoded per read
     # the current version of a mandate is the mandate itself, as built (asof compares them with `is`)
     assert s.man_record[7] is s.man_record[7]

@@ -7,9 +7,10 @@ the funnel history, the collaborative model's tables, the sorted live needs) bec
 every FAISS index a ``.faiss`` file, the snapshot's long lists and id dicts (:data:`PACKED_FIELDS`: records,
 names, keys, the id-to-row maps; at least :data:`PACKED_MIN_ITEMS` items) read-only
 :mod:`~matching.serving.packed` containers over ``.npy`` files, and the rest one small pickle that
-refers to them. :func:`load_context` maps the arrays read-only (``np.load(mmap_mode="r")``) and the
-indexes with ``IO_FLAG_MMAP_IFC`` (zero copy), so N workers share the same pages: the operating
-system keeps one copy, whatever the number of workers.
+refers to them (its long lists of sets, :data:`SHARED_FIELDS`, with equal sets as one object).
+:func:`load_context` maps the arrays read-only (``np.load(mmap_mode="r")``) and the indexes with
+``IO_FLAG_MMAP_IFC`` (zero copy), so N workers share the same pages: the operating system keeps one copy,
+whatever the number of workers.
 
 Every file's size and SHA-256 are in ``manifest.json``; a load checks them and the key, and refuses
 a stale or corrupt folder with an :class:`~matching.errors.ArtifactError` that names the fix.
@@ -58,14 +59,17 @@ _HASH_CHUNK = 1 << 22
 #: once they hold this many items; smaller ones are pickled as they are.
 PACKED_MIN_ITEMS = 10_000
 #: The snapshot fields packed. Not packed: lists read whole on a request (``sec_record``, read by every
-#: secondaries list) or already cheap (interned codes, the shared empty sets of the ``man_*`` columns).
+#: secondaries list) or already cheap (interned codes; the sets of :data:`SHARED_FIELDS`).
 #: ``man_record`` keeps what it decoded and ``man_versions`` refers to it, so a current version ``is`` the
 #: mandate (:mod:`matching.snapshot.asof` compares them by identity); both are packed, or neither.
 PACKED_FIELDS = ("need_record", "inv_record", "man_record", "man_versions", "ent_name", "ent_key", "need_ref",
                  "inv_name", "inv_key", "enterprise_row", "investor_row", "need_row", "ent_key_row", "inv_key_row")
+#: Snapshot lists of sets written with equal sets as one object (120,000 investors share a few thousand).
+SHARED_FIELDS = ("man_sectors", "man_clusters", "man_excluded_sectors", "man_districts", "man_excluded_ents",
+                 "ent_excl_investors")
 
 
-def _packing_plan(context: MatchContext) -> dict[int, Callable[[], PackedSequence | PackedMap | None]]:
+def _packing_plan(context: MatchContext) -> dict[int, Callable[[], Any]]:
     """What to pack, by ``id`` of the plain list or dict: a function that builds its packed copy."""
     snap, plan = context.snap, {}
 
@@ -85,7 +89,19 @@ def _packing_plan(context: MatchContext) -> dict[int, Callable[[], PackedSequenc
     if type(snap.man_record) is list and len(snap.man_record) >= PACKED_MIN_ITEMS:
         seq(snap.man_record, kind="pickle", cached=True)
         mapping(snap.man_versions, force=True, ref=snap.man_record)
+    for name in SHARED_FIELDS:
+        if type(obj := getattr(snap, name)) is list and len(obj) >= PACKED_MIN_ITEMS:
+            plan[id(obj)] = lambda obj=obj: _shared(obj)
     return plan
+
+
+def _shared(sets: list[frozenset[Any]]) -> tuple[str, list[frozenset[Any]]] | None:
+    """``("list", sets)`` with equal sets as one object: a pid that holds the list, pickled inline (``None``:
+    not all frozensets, pickled as it is)."""
+    if not all(type(x) is frozenset for x in sets):
+        return None
+    one: dict[frozenset[Any], frozenset[Any]] = {}
+    return "list", [one.setdefault(x, x) for x in sets]
 
 
 def context_key(fingerprint: str, encoder_id: str, settings: dict[str, Any]) -> str:
@@ -103,7 +119,7 @@ class _Writer(pickle.Pickler):
     """Pickles a context, writing large arrays and FAISS indexes to files of their own."""
 
     def __init__(self, buf: io.BytesIO, folder: Path,
-                 plan: dict[int, Callable[[], PackedSequence | PackedMap | None]] | None = None) -> None:
+                 plan: dict[int, Callable[[], Any]] | None = None) -> None:
         super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
         self.folder = folder
         self.files: list[str] = []
@@ -125,7 +141,7 @@ class _Writer(pickle.Pickler):
             pid = self._packed(obj)
         elif id(obj) in self._plan and (packed := self._plan[id(obj)]()) is not None:
             self._keep.append(packed)
-            pid = self._packed(packed)
+            pid = packed if isinstance(packed, tuple) else self._packed(packed)
         else:
             return None
         self._seen[id(obj)] = pid
@@ -162,6 +178,8 @@ class _Reader(pickle.Unpickler):
     def persistent_load(self, pid: Any) -> Any:  # noqa: D102
         if pid[0] == "packed":
             return self._packed(*pid[1:])
+        if pid[0] == "list":  # a list pickled inline (_shared)
+            return pid[1]
         kind, name = pid
         if name not in self._loaded:
             path = self.folder / name
