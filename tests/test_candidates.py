@@ -107,6 +107,22 @@ def test_semantic_source_equals_brute_force_inside_the_allow_list(world) -> None
     np.testing.assert_allclose(got.scores, np.sort(sims[allow])[::-1][:10], rtol=1e-5)
 
 
+def test_semantic_source_over_an_index_in_another_row_order(world) -> None:  # type: ignore[no-untyped-def]
+    """An index whose rows are not the snapshot's (built elsewhere) answers in snapshot rows all the same."""
+    snap, ent_vecs, man_vecs, index, _ = world
+    perm = np.random.default_rng(2).permutation(snap.n_enterprises)
+    shuffled = VectorIndex(index.dimension, index.encoder_id).build(snap.ent_id[perm], ent_vecs[perm])
+    aligned = SemanticSource(index, snap.ent_id, "enterprise")
+    other = SemanticSource(shuffled, snap.ent_id, "enterprise")
+    assert aligned._aligned and not other._aligned
+    allow = np.random.default_rng(4).random(snap.n_enterprises) < 0.5
+    for inv in range(0, snap.n_investors, 9):
+        a = aligned.candidates(_query(snap, man_vecs, inv, allow), 12)
+        b = other.candidates(_query(snap, man_vecs, inv, allow), 12)
+        np.testing.assert_array_equal(a.rows, b.rows)
+        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
+
+
 def test_rules_source_takes_the_best_fit() -> None:
     allow = np.array([True, False, True, True, True])
     fit = np.array([0.2, 0.99, 0.7, 0.7, 0.1])

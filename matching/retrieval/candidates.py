@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from matching.retrieval.idmap import IdMap
 from matching.retrieval.index import VectorIndex
 from matching.snapshot.core import MarketSnapshot, to_days
 
@@ -121,8 +122,10 @@ class SemanticSource:
         self.index = index
         self.ids = np.asarray(ids, dtype=np.int64)
         self.target = target
-        self._row = {int(x): i for i, x in enumerate(self.ids)}
         self._aligned = index.id_map.built and np.array_equal(index.id_map.ids(), self.ids)
+        self._rows = index.id_map if self._aligned else IdMap()  # id -> target row, without a dict (1M ids)
+        if not self._aligned:
+            self._rows.assign(self.ids)
 
     def candidates(self, query: CandidateQuery, k: int) -> Found:
         """Allowed rows nearest to ``query.vector`` (cosine), best first."""
@@ -133,7 +136,7 @@ class SemanticSource:
         else:
             ids, scores = self.index.search(query.vector[None, :], k, allow=self.ids[query.allow])
         keep = ids[0] >= 0
-        rows = np.array([self._row[int(x)] for x in ids[0][keep]], dtype=np.int64)
+        rows = self._rows.rows_of(ids[0][keep], strict=True)
         return Found(self.name, rows, scores[0][keep].astype(np.float64))
 
 
