@@ -111,7 +111,8 @@ def _wait_workers(base: str, proc: subprocess.Popen, workers: int, timeout_s: fl
 
 
 def memory(pid: int) -> dict[str, float]:
-    """Resident (RSS), peak resident (HWM) and proportional (PSS: shared pages split) memory, MiB."""
+    """Resident (RSS), peak resident (HWM), proportional (PSS: shared pages split between the processes that map
+    them) and private (USS: pages no other process maps, e.g. Python objects) memory, MiB."""
     out: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(("VmRSS:", "VmHWM:")):
@@ -120,6 +121,8 @@ def memory(pid: int) -> dict[str, float]:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             if line.startswith("Pss:"):
                 out["pss"] = int(line.split()[1]) / 1024
+            elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+                out["uss"] = out.get("uss", 0.0) + int(line.split()[1]) / 1024
     except OSError:
         pass
     return out
