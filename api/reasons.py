@@ -78,12 +78,11 @@ def shown_reasons(pool: ConnectionPool, m: Matcher, who: Principal, items: Seque
     if who.is_staff or view is None or not _has_model_reasons(items):
         return [list(it.reasons) for it in items]
     hidden = _hidden_features(pool, who, items, facts)
-    out = [with_model_reasons(list(it.reasons), None) for it in items]  # no feature values for parties
-    blanked = [j for j, h in enumerate(hidden) if h]
-    if not blanked:
-        return out
-    scorer = m.scorer
-    if scorer is None:  # no model: no model reasons to rebuild (and none were written)
+    scorer = m.scorer  # without a model there are no model reasons to rebuild (and none were written)
+    blanked = [j for j, h in enumerate(hidden) if h] if scorer is not None else []
+    rebuilt = set(blanked)  # no feature values for parties; the blanked items' reasons are rebuilt below
+    out = [[] if j in rebuilt else with_model_reasons(list(it.reasons), None) for j, it in enumerate(items)]
+    if scorer is None or not blanked:
         return out
     rows = np.array([[np.nan if (v := items[j].features.get(n)) is None or n in hidden[j] else v
                       for n in FEATURE_NAMES] for j in blanked], dtype=np.float64)
