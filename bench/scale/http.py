@@ -112,17 +112,18 @@ def _wait_workers(base: str, proc: subprocess.Popen, workers: int, timeout_s: fl
 
 def memory(pid: int) -> dict[str, float]:
     """Resident (RSS), peak resident (HWM), proportional (PSS: shared pages split between the processes that map
-    them) and private (USS: pages no other process maps, e.g. Python objects) memory, MiB."""
+    them) and anonymous (RssAnon: the worker's own memory, Python objects, the encoder; not the mapped market's
+    file pages, which are clean page cache shared by every worker) memory, MiB."""
     out: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(("VmRSS:", "VmHWM:")):
             out[line.split(":")[0].lower().replace("vm", "")] = int(line.split()[1]) / 1024
+        elif line.startswith("RssAnon:"):
+            out["anon"] = int(line.split()[1]) / 1024
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             if line.startswith("Pss:"):
                 out["pss"] = int(line.split()[1]) / 1024
-            elif line.startswith(("Private_Clean:", "Private_Dirty:")):
-                out["uss"] = out.get("uss", 0.0) + int(line.split()[1]) / 1024
     except OSError:
         pass
     return out

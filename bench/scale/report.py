@@ -76,7 +76,7 @@ def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
     lines += ["**Serving through HTTP** (uvicorn on loopback, load from another process; k = 20; p50 / p99 in ms, "
               "1 client unless said; ✓/✗: the issue's targets)", "",
               "| size | workers | deal list p50 / p99 | deal lists/s (loaded) | investor list p50 / p99 | "
-              "search p50 / p99 | memory per worker RSS / PSS / private / peak MiB | each worker ready in s |",
+              "search p50 / p99 | memory per worker RSS / PSS / own (anonymous) / peak MiB | each worker ready in s |",
               "|---|---|---|---|---|---|---|---|"]
     for size, s in r["sizes"].items():
         for w, h in s.get("http", {}).items():
@@ -86,7 +86,7 @@ def table(r: dict[str, Any], prev: dict[str, Any] | None = None) -> str:
             d, dl, iv, se = h["deals_1_client"], h["deals_loaded"], h["investors_1_client"], h["search_1_client"]
             mem = h.get("memory_mib", [])
             per_worker = "; ".join(f"{_f(x.get('rss'), 0)}{_mark(size, 'rss_mib', x.get('rss'))} / "
-                                   f"{_f(x.get('pss'), 0)} / {_f(x.get('uss'), 0)} / {_f(x.get('hwm'), 0)}"
+                                   f"{_f(x.get('pss'), 0)} / {_f(x.get('anon'), 0)} / {_f(x.get('hwm'), 0)}"
                                    for x in mem) or "–"
             ready = h.get("worker_ready_s") or [h["startup_s"]]
             ready_s = "; ".join(f"{_f(x)}{_mark(size, 'ready_s', x)}" for x in ready)
