@@ -30,7 +30,7 @@ def test_compiled_scores_equal_lightgbm_and_are_cached(booster: lgb.Booster, tmp
     X = np.random.default_rng(9).normal(size=(257, 6)).astype(np.float32)
     X[5, 2] = np.nan
     np.testing.assert_allclose(model.predict(X), booster.predict(X, num_threads=1), rtol=0, atol=TOLERANCE)
-    assert [p.suffix for p in sorted(tmp_path.iterdir())] == [".so", ".txt"]  # one object, one model text
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".sha256", ".so", ".txt"]  # object, its digest, model
     again = compile_trees(booster, tmp_path)  # from the cache: the same file
     assert again is not None and again.path == model.path
 
@@ -43,15 +43,39 @@ def test_first_iterations_only(booster: lgb.Booster, tmp_path: Path) -> None:
     assert not np.allclose(model.predict(X), booster.predict(X, num_threads=1))
 
 
-def test_a_wrong_object_in_the_cache_is_refused(booster: lgb.Booster, tmp_path: Path,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("damage", ["truncated", "empty", "garbage"])
+def test_a_damaged_object_is_rebuilt_not_loaded(booster: lgb.Booster, tmp_path: Path, damage: str) -> None:
+    """LLVM aborts the process on a damaged object file: one whose bytes are not the checked ones is rebuilt."""
+    first = compile_trees(booster, tmp_path)
+    assert first is not None
+    data = first.path.read_bytes()
+    first.path.write_bytes({"truncated": data[:len(data) // 2], "empty": b"", "garbage": bytes(range(256)) * 64}[damage])
+    again = compile_trees(booster, tmp_path)  # would abort this test process if the file reached LLVM
+    assert again is not None
+    assert again.path.read_bytes() != b"" and len(again.path.read_bytes()) > len(data) // 2
+    X = probe(6, seed=8)
+    np.testing.assert_allclose(again.predict(X), booster.predict(X, num_threads=1), atol=TOLERANCE)
+
+
+def test_an_object_of_another_model_is_refused_by_the_probe(booster: lgb.Booster, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
     other = lgb.train({"objective": "regression", "verbosity": -1, "num_threads": 1},
                       lgb.Dataset(np.random.default_rng(1).normal(size=(200, 6)),
                                   label=np.random.default_rng(2).normal(size=200)), num_boost_round=5)
     planted = compile_trees(other, tmp_path)
     assert planted is not None
     key = compiled_mod.cache_key(booster.model_to_string())
-    planted.path.rename(tmp_path / f"{key}.so")  # a stale or swapped object under this model's name
+    for suffix in (".so", ".sha256"):  # another model's intact object filed under this model's key
+        planted.path.with_suffix(suffix).rename(tmp_path / f"{key}{suffix}")
     with caplog.at_level(logging.ERROR):
         assert compile_trees(booster, tmp_path) is None
     assert "compiled trees refused" in caplog.text and "Delete" in caplog.text
+
+
+def test_an_unusable_cache_folder_leaves_lightgbm_serving(booster: lgb.Booster, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with caplog.at_level(logging.WARNING):
+        assert compile_trees(booster, blocker / "cache") is None
+    assert "compiled trees off for this model" in caplog.text
