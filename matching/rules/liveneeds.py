@@ -114,5 +114,6 @@ def _first_of_best(targets: np.ndarray, needs: np.ndarray, fit: np.ndarray) -> n
     tied = np.flatnonzero(key == best[of])
     low = np.full(len(groups), np.iinfo(np.int64).max)
     np.minimum.at(low, of[tied], needs[tied])
-    win = tied[needs[tied] == low[of[tied]]]
-    return win[np.argsort(of[win], kind="stable")]
+    win = tied[needs[tied] == low[of[tied]]]  # ascending; more than one per target only for duplicate pairs
+    win = win[np.argsort(of[win], kind="stable")]
+    return win[first_of_runs(of[win])]  # the first of duplicates, as the stable sort keeps it
