@@ -48,8 +48,8 @@ from matching.serving.packed import PackedMap, PackedSequence
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever the layout of the files or of anything pickled in them changes.
-FORMAT_VERSION = 4  # 2: need rows by enterprise as arrays; 3: shared empty sets and codes, IdMap without a dict;
-#                     4: the snapshot's long lists and id dicts packed (PACKED_FIELDS)
+FORMAT_VERSION = 5  # 2: need rows by enterprise as arrays; 3: shared empty sets and codes, IdMap without a dict;
+#                     4: the snapshot's long lists and id dicts packed (PACKED_FIELDS); 5: financials as of "now"
 MANIFEST = "manifest.json"
 PICKLE = "context.pkl"
 #: Arrays at least this large are written as their own ``.npy`` file and mapped; smaller ones are pickled.
