@@ -179,3 +179,16 @@ def test_two_transactions_logging_lists_in_opposite_orders_never_deadlock(market
         assert errors == [], errors
         assert {k: v for k, v in exposure_counts(c1, datetime.now(UTC)).items() if k in (e[0], e[1])} == \
             {e[0]: 2, e[1]: 2}
+
+
+def test_shown_counts_length_and_truth_without_listing_every_id() -> None:
+    """`len` and `bool` agree with the mapping's keys (base and local, overlapping or not), empty or not."""
+    empty = ShownCounts()
+    assert not empty and len(empty) == 0 and list(empty) == []
+    counts = ShownCounts({10: 3, 20: 1})
+    assert counts and len(counts) == 2
+    counts.record([20, 30, 30, 40])
+    assert len(counts) == len(list(counts)) == 4 and sorted(counts) == [10, 20, 30, 40]
+    only_local = ShownCounts()
+    only_local.record([7])
+    assert only_local and len(only_local) == 1 and dict(only_local) == {7: 1}

@@ -138,4 +138,11 @@ class ShownCounts(Mapping[int, int]):
         return iter(self._keys())
 
     def __len__(self) -> int:
-        return len(self._keys())
+        with self._lock:
+            local = np.fromiter(self._local, dtype=np.int64, count=len(self._local))
+            pos = np.minimum(np.searchsorted(self._ids, local), max(len(self._ids) - 1, 0))
+            in_base = (self._ids[pos] == local) if len(self._ids) else np.zeros(len(local), dtype=bool)
+            return len(self._ids) + int(np.count_nonzero(~in_base))
+
+    def __bool__(self) -> bool:  # `if counts:` on every list: not a count of every id ever shown
+        return len(self._ids) > 0 or bool(self._local)
