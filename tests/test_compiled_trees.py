@@ -49,7 +49,8 @@ def test_a_damaged_object_is_rebuilt_not_loaded(booster: lgb.Booster, tmp_path: 
     first = compile_trees(booster, tmp_path)
     assert first is not None
     data = first.path.read_bytes()
-    first.path.write_bytes({"truncated": data[:len(data) // 2], "empty": b"", "garbage": bytes(range(256)) * 64}[damage])
+    damaged = {"truncated": data[:len(data) // 2], "empty": b"", "garbage": bytes(range(256)) * 64}
+    first.path.write_bytes(damaged[damage])
     again = compile_trees(booster, tmp_path)  # would abort this test process if the file reached LLVM
     assert again is not None
     assert again.path.read_bytes() != b"" and len(again.path.read_bytes()) > len(data) // 2
