@@ -232,11 +232,12 @@ class ExplorationSource:
         return mask
 
     def pool_rows(self, query: CandidateQuery) -> np.ndarray:
-        """The allowed targets that are new or under-exposed (:meth:`pool`'s rows, ascending)."""
+        """The allowed targets that are new or under-exposed (:meth:`pool`'s rows, in the order of
+        :meth:`CandidateQuery.allowed`: the draw breaks ties by row, so it needs no sort)."""
         rows, t = query.allowed(), query.target
         if query.exposure is None:  # shows this period unknown: funnel events alone
-            return np.sort(rows[self._quiet[t][rows]])
-        return np.sort(rows[self._unseen[t][rows] | (np.asarray(query.exposure)[rows] <= self.max_events)])
+            return rows[self._quiet[t][rows]]
+        return rows[self._unseen[t][rows] | (np.asarray(query.exposure)[rows] <= self.max_events)]
 
     def candidates(self, query: CandidateQuery, k: int) -> Found:
         """``size(k)`` pool members: the best-fitting, with seeded jitter to rotate near-ties."""
