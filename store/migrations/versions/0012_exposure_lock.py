@@ -33,18 +33,7 @@ BEGIN
 END $$;
 """
 
-UNLOCKED = """
-CREATE OR REPLACE FUNCTION exposure_daily_counted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO exposure_daily AS d (day, enterprise_id, shown)
-    SELECT (l.created_at AT TIME ZONE 'UTC')::date, n.enterprise_id, count(*)
-    FROM exposure_new n JOIN served_lists l ON l.id = n.list_id
-    WHERE n.enterprise_id IS NOT NULL
-    GROUP BY 1, 2 ORDER BY 1, 2
-    ON CONFLICT (day, enterprise_id) DO UPDATE SET shown = d.shown + EXCLUDED.shown;
-    RETURN NULL;
-END $$;
-"""
+UNLOCKED = COUNTED.replace("    PERFORM pg_advisory_xact_lock({lock});\n", "")  # 0011's trigger, as it was
 
 
 def upgrade() -> None:
