@@ -156,6 +156,17 @@ def wait_for(condition: Callable[[], bool], seconds: float = 60.0) -> bool:
     return False
 
 
+def copy_need(api: ApiEnv, need_id: int, **changes: Any) -> int:
+    """A new need of the same enterprise, like ``need_id`` with ``changes`` (``None`` leaves a field out), created
+    through POST /v1/needs as the admin; its id."""
+    ent, instr, amount, rnd = api.sql("SELECT enterprise_id, instrument, amount, round FROM financing_needs "
+                                      "WHERE id = %s", (need_id,))[0]
+    body = {"enterprise_id": ent, "instrument": instr, "amount": float(amount), "round": rnd, **changes}
+    r = api.post("/v1/needs", "admin", {k: v for k, v in body.items() if v is not None})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
 def serve_trained_model(env: ApiEnv, version: str = "v1") -> None:
     """Train ``version`` on the service's database, promote it (forced, by the admin) and wait until the
     service serves it."""

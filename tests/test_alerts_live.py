@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_api import ApiEnv, api_service, error_of, serve_trained_model, wait_for
+from helpers_api import ApiEnv, api_service, copy_need, error_of, serve_trained_model, wait_for
 
 from api import disclosure
 from api.webhooks import ALERT_ID, ATTEMPT, verify
@@ -78,16 +78,6 @@ def _idle(api: ApiEnv) -> bool:
     return api.sql("SELECT count(*) FROM alert_changes")[0][0] == 0 and bool(api.sql("SELECT 1 FROM alert_cursor"))
 
 
-def _copy_need(api: ApiEnv, need_id: int, **changes: Any) -> int:
-    """A new need of the same enterprise, like ``need_id`` (through POST /v1/needs, as the admin)."""
-    ent, instr, amount, rnd = api.sql("SELECT enterprise_id, instrument, amount, round FROM financing_needs "
-                                      "WHERE id = %s", (need_id,))[0]
-    body = {"enterprise_id": ent, "instrument": instr, "amount": float(amount), "round": rnd, **changes}
-    r = api.post("/v1/needs", "admin", {k: v for k, v in body.items() if v is not None})
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
-
-
 def _deal(api: ApiEnv, key: str, *, withheld: bool | None = None) -> dict[str, Any]:
     """An item of the investor's deal list (one whose figures are withheld from it, when asked)."""
     items = api.get(f"/v1/investors/{api.ids[key]}/deals", key, k=20).json()["items"]
@@ -113,7 +103,7 @@ def test_a_new_fitting_need_reaches_the_webhook_signed_and_exactly_once_across_a
     deal = _deal(api, "inv")
     rec.fail_first = True  # the receiver answers 500 to the first attempt
     t0 = time.monotonic()
-    need = _copy_need(api, deal["need"]["id"])
+    need = copy_need(api, deal["need"]["id"])
     assert wait_for(lambda: bool(api.sql("SELECT 1 FROM alerts WHERE investor_id = %s AND need_id = %s",
                                          (api.ids["inv"], need))), 60)
     expected_id = api.sql("SELECT id FROM alerts WHERE investor_id = %s AND need_id = %s", (api.ids["inv"], need))[0][0]
@@ -161,7 +151,7 @@ def test_a_dismissed_enterprise_never_alerts(api: ApiEnv) -> None:
     r = api.post("/v1/events", "inv2", {"event_id": "alerts-dismiss", "event_type": "dismissed",
                                         "investor_id": api.ids["inv2"], "enterprise_id": ent})
     assert r.status_code == 201, r.text
-    need = _copy_need(api, deal["need"]["id"])
+    need = copy_need(api, deal["need"]["id"])
     assert wait_for(lambda: _idle(api), 60)
     assert api.sql("SELECT count(*) FROM alerts WHERE investor_id = %s AND enterprise_id = %s",
                    (api.ids["inv2"], ent))[0][0] == 0
@@ -172,7 +162,7 @@ def test_a_dismissed_enterprise_never_alerts(api: ApiEnv) -> None:
 def test_a_withheld_figure_never_appears_in_an_alert(api: ApiEnv) -> None:
     deal = _deal(api, "inv", withheld=True)
     ent = deal["enterprise"]["id"]
-    need = _copy_need(api, deal["need"]["id"])
+    need = copy_need(api, deal["need"]["id"])
     assert wait_for(lambda: _idle(api), 60)
     rows = api.sql("SELECT id, body FROM alerts WHERE investor_id = %s AND need_id = %s", (api.ids["inv"], need))
     assert len(rows) == 1, "the copy of a listed deal's need should alert"
@@ -205,7 +195,7 @@ def test_forbidden_pairs_never_alert(api: ApiEnv) -> None:
     lo, hi = api.sql("SELECT ticket_min, ticket_max FROM mandates WHERE investor_id = %s AND valid_to IS NULL",
                      (api.ids["inv"],))[0]
     too_big = float(hi) * 50 if hi is not None else 1e12
-    need = _copy_need(api, deal["need"]["id"], amount=too_big)  # far beyond the ticket range: a hard rule
+    need = copy_need(api, deal["need"]["id"], amount=too_big)  # far beyond the ticket range: a hard rule
     assert wait_for(lambda: _idle(api), 60)
     assert api.sql("SELECT count(*) FROM alerts WHERE investor_id = %s AND need_id = %s",
                    (api.ids["inv"], need))[0][0] == 0
@@ -305,7 +295,7 @@ def test_a_daily_digest_collects_alerts_into_one_signed_post(api: ApiEnv) -> Non
     assert api.client.put(f"{base}/alert-settings", json={"delivery": "daily"},
                           headers=api.auth("inv")).status_code == 200
     deal = _deal(api, "inv")
-    need = _copy_need(api, deal["need"]["id"])
+    need = copy_need(api, deal["need"]["id"])
     assert wait_for(lambda: _idle(api), 60)
     rows = api.sql("SELECT id, delivered_at FROM alerts WHERE investor_id = %s AND need_id = %s", (inv, need))
     assert len(rows) == 1 and rows[0][1] is None  # waits for the digest: no post of its own

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers_api import ApiEnv, api_service
+from helpers_api import ApiEnv, api_service, copy_need
 
 from api.webhooks import Deliverer, client, post_status, url_problem
 from matching.config import Settings
@@ -298,15 +298,6 @@ class _Redirect(http.server.BaseHTTPRequestHandler):
 
 
 # -- alerts: what the deal list hides never alerts --------------------------------------------------------------------
-def _new_need(api: ApiEnv, need_id: int, **changes: Any) -> int:
-    ent, instr, amount, rnd = api.sql("SELECT enterprise_id, instrument, amount, round FROM financing_needs "
-                                      "WHERE id = %s", (need_id,))[0]
-    body = {"enterprise_id": ent, "instrument": instr, "amount": float(amount), "round": rnd, **changes}
-    r = api.post("/v1/needs", "admin", {k: v for k, v in body.items() if v is not None})
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
-
-
 def test_an_enterprises_private_refusal_and_a_closed_need_never_alert(api: ApiEnv) -> None:
     """The enterprise's refusal list is internal: an alert (or its absence against a control) must agree with
     the deal list, which never shows the pair. A closed need never alerts either."""
@@ -321,10 +312,10 @@ def test_an_enterprises_private_refusal_and_a_closed_need_never_alert(api: ApiEn
         engine.run_once(conn)  # the cursor starts at the newest change
         conn.execute("UPDATE enterprises SET excluded_investors = array_append(excluded_investors, %s) WHERE id = %s",
                      (m.snap.inv_key[m.snap.investor_row[inv]], refusing))
-        refused = _new_need(api, d1["need"]["id"])
-        fine = _new_need(api, d2["need"]["id"])
+        refused = copy_need(api, d1["need"]["id"])
+        fine = copy_need(api, d2["need"]["id"])
         engine.run_once(conn)
-        closed = _new_need(api, d2["need"]["id"], status="closed")
+        closed = copy_need(api, d2["need"]["id"], status="closed")
         engine.run_once(conn)
         engine.deliverer._client.close()
     got = {r[0] for r in api.sql("SELECT need_id FROM alerts WHERE investor_id = %s", (inv,))}
