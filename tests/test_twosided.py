@@ -152,7 +152,17 @@ def test_compiled_scorer_serves_the_same_scores_in_one_pass(two_sided: SimpleNam
         _, q_inv, q_ent = plain.pair_probabilities(X, X)
         np.testing.assert_allclose(p_inv, q_inv, rtol=0, atol=1e-12)
         np.testing.assert_allclose(p_ent, q_ent, rtol=0, atol=1e-12)
-    assert fast.rankers["investor"].predict(X, num_threads=2) is not None  # offline paths keep LightGBM
+    compiled = fast.rankers["investor"]._compiled
+    assert compiled is not None
+
+    def refuse(_: np.ndarray) -> np.ndarray:
+        raise AssertionError("an offline (multi-thread) prediction reached the compiled trees")
+
+    compiled.predict = refuse  # type: ignore[method-assign]
+    np.testing.assert_array_equal(fast.rankers["investor"].predict(X, num_threads=2),  # offline paths: LightGBM
+                                  plain.rankers["investor"].predict(X, num_threads=2))
+    with pytest.raises(AssertionError, match="reached the compiled trees"):
+        fast.rankers["investor"].predict(X)  # one thread: the compiled trees
     restored = pickle.loads(pickle.dumps(fast.rankers["investor"]))  # native code is not pickled
     assert not restored.compiled
     np.testing.assert_allclose(restored.predict(X), plain.rankers["investor"].predict(X))
